@@ -1,0 +1,1 @@
+"""devtools: the Cartridge developer CLI."""

@@ -1,0 +1,1 @@
+"""cartridge-actor entry package."""

@@ -1,0 +1,1 @@
+"""Cartridge: the shared library of the self-play services."""

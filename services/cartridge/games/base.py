@@ -1,0 +1,122 @@
+"""The one game interface that MCTS, the trainer and the web speak.
+
+States are immutable and *canonical*: ``mine`` holds the stones of the player
+to move, ``theirs`` the opponent's, so the network always sees the position
+from the mover's side. Boards are bitboards (Python ints): applying a move and
+checking a win are a few integer operations, so the game never limits MCTS.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    mine: int
+    theirs: int
+    ply: int = 0
+    # None while the game runs; else the result for the player to move:
+    # -1 (the previous move won), 0 (draw).
+    outcome: int | None = None
+    last_action: int | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def to_play(self) -> int:
+        """1 when the first player moves, 2 when the second does."""
+        return 1 if self.ply % 2 == 0 else 2
+
+
+class IllegalMove(ValueError):
+    """The action is not legal in this state (occupied, full column, game over, out of range)."""
+
+
+class Game(ABC):
+    name: str
+    rows: int
+    cols: int
+    action_size: int
+    planes = 2
+
+    @property
+    def observation_shape(self) -> tuple[int, int, int]:
+        return (self.planes, self.rows, self.cols)
+
+    def initial_state(self) -> State:
+        return State(0, 0)
+
+    @abstractmethod
+    def legal_actions(self, state: State) -> list[int]: ...
+
+    @abstractmethod
+    def apply(self, state: State, action: int) -> State:
+        """The state after ``action``; raises IllegalMove for an illegal one."""
+
+    @abstractmethod
+    def cell_bit(self, row: int, col: int) -> int:
+        """Bit of the cell at (row, col), row 0 at the top as a person sees the board."""
+
+    @abstractmethod
+    def symmetries(self, obs: np.ndarray, policy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Equivalent (observation, policy) pairs including the identity."""
+
+    def legal_mask(self, state: State) -> np.ndarray:
+        mask = np.zeros(self.action_size, dtype=bool)
+        if not state.terminal:
+            mask[self.legal_actions(state)] = True
+        return mask
+
+    def from_actions(self, actions: Iterable[int]) -> State:
+        state = self.initial_state()
+        for action in actions:
+            state = self.apply(state, int(action))
+        return state
+
+    def observation(self, state: State) -> np.ndarray:
+        obs = np.zeros(self.observation_shape, dtype=np.float32)
+        for r in range(self.rows):
+            for c in range(self.cols):
+                bit = self.cell_bit(r, c)
+                if state.mine & bit:
+                    obs[0, r, c] = 1.0
+                elif state.theirs & bit:
+                    obs[1, r, c] = 1.0
+        return obs
+
+    def board(self, state: State) -> list[list[int]]:
+        """Absolute board for people: 0 empty, 1 first player, 2 second player."""
+        first, second = (state.mine, state.theirs) if state.to_play == 1 else (state.theirs, state.mine)
+        grid = []
+        for r in range(self.rows):
+            row = []
+            for c in range(self.cols):
+                bit = self.cell_bit(r, c)
+                row.append(1 if first & bit else 2 if second & bit else 0)
+            grid.append(row)
+        return grid
+
+    def winner(self, state: State) -> int | None:
+        """1 or 2 for the winning player, 0 for a draw, None while the game runs."""
+        if state.outcome is None:
+            return None
+        if state.outcome == 0:
+            return 0
+        return 2 if state.to_play == 1 else 1
+
+    def render(self, state: State) -> str:
+        symbols = {0: ".", 1: "X", 2: "O"}
+        return "\n".join("".join(symbols[v] for v in row) for row in self.board(state))
+
+    def _check_action(self, state: State, action: int) -> None:
+        if state.terminal:
+            raise IllegalMove(f"{self.name}: the game is over")
+        if not 0 <= action < self.action_size:
+            raise IllegalMove(f"{self.name}: action {action} is out of range 0..{self.action_size - 1}")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Game, IllegalMove, State
+
+ROWS, COLS = 6, 7
+_H = ROWS + 1  # one sentinel bit per column keeps shifted lines from wrapping
+_COLUMN = [((1 << ROWS) - 1) << (c * _H) for c in range(COLS)]
+_BOTTOM = [1 << (c * _H) for c in range(COLS)]
+_TOP = [1 << (c * _H + ROWS - 1) for c in range(COLS)]
+_BOARD = sum(_COLUMN)
+
+
+def _wins(b: int) -> bool:
+    for d in (1, _H, _H - 1, _H + 1):  # vertical, horizontal, two diagonals
+        m = b & (b >> d)
+        if m & (m >> (2 * d)):
+            return True
+    return False
+
+
+class Connect4(Game):
+    """7 columns by 6 rows, stones drop; action = column."""
+
+    name = "connect4"
+    rows = ROWS
+    cols = COLS
+    action_size = COLS
+
+    def legal_actions(self, state: State) -> list[int]:
+        if state.terminal:
+            return []
+        occupied = state.mine | state.theirs
+        return [c for c in range(COLS) if not occupied & _TOP[c]]
+
+    def apply(self, state: State, action: int) -> State:
+        self._check_action(state, action)
+        occupied = state.mine | state.theirs
+        if occupied & _TOP[action]:
+            raise IllegalMove(f"connect4: column {action} is full")
+        # Adding the column's bottom bit to its occupied bits carries into the lowest free cell.
+        bit = (occupied + _BOTTOM[action]) & _COLUMN[action]
+        bit &= ~occupied
+        mover = state.mine | bit
+        outcome = None
+        if _wins(mover):
+            outcome = -1
+        elif (mover | state.theirs) == _BOARD:
+            outcome = 0
+        return State(state.theirs, mover, state.ply + 1, outcome, action)
+
+    def cell_bit(self, row: int, col: int) -> int:
+        return 1 << (col * _H + (ROWS - 1 - row))
+
+    def symmetries(self, obs: np.ndarray, policy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [
+            (obs, policy),
+            (np.ascontiguousarray(np.flip(obs, axis=2)), np.ascontiguousarray(policy[::-1])),
+        ]

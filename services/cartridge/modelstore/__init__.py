@@ -1,0 +1,28 @@
+"""``open_model_store(MODEL_STORE_URL, S3_ENDPOINT_URL)``: file:///dir or s3://bucket/prefix."""
+
+from __future__ import annotations
+
+from .base import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable, sha256_hex, version_name
+
+
+def open_model_store(url: str, s3_endpoint_url: str | None = None, keep_versions: int = 10) -> ModelStore:
+    if url.startswith("file://"):
+        from .local import DirectoryModelStore
+
+        return DirectoryModelStore(url, keep_versions=keep_versions)
+    if url.startswith("s3://"):
+        from .s3 import S3ModelStore
+
+        return S3ModelStore(url, endpoint_url=s3_endpoint_url, keep_versions=keep_versions)
+    raise ModelStoreUnavailable(f"MODEL_STORE_URL={url!r}: unsupported scheme (expected file:/// or s3://)")
+
+
+__all__ = [
+    "CorruptModel",
+    "ModelManifest",
+    "ModelStore",
+    "ModelStoreUnavailable",
+    "open_model_store",
+    "sha256_hex",
+    "version_name",
+]

@@ -1,0 +1,139 @@
+"""One typed settings object per process, read once from the environment.
+
+A wrong value stops start-up with a message naming the variable and what it
+accepts (``SettingsError``); entry points turn that into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+GAMES = ("tictactoe", "connect4")
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message names the variable."""
+
+
+def _int(minimum: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not an integer (expected an integer >= {minimum})") from None
+        if value < minimum:
+            raise SettingsError(f"{name}={value} is out of range (expected an integer >= {minimum})")
+        return value
+
+    return parse
+
+
+def _port(name: str, raw: str) -> int:
+    value = _int(1)(name, raw)
+    if value > 65535:
+        raise SettingsError(f"{name}={value} is out of range (expected a TCP port 1-65535)")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise SettingsError(f"{name}={raw!r} is not accepted (expected one of: {', '.join(choices)})")
+        return value
+
+    return parse
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip()
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in schemes:
+            accepted = ", ".join(f"{s}://..." for s in schemes)
+            raise SettingsError(f"{name}={raw!r} has an unsupported scheme (expected one of: {accepted})")
+        return value
+
+    return parse
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _optional_http_url(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    return _url(("http", "https"))(name, value)
+
+
+def env_field(default: Any, parse: Callable[[str, str], Any], env: str | None = None) -> Any:
+    return field(default=default, metadata={"parse": parse, "env": env})
+
+
+@dataclass(frozen=True)
+class Settings:
+    env_id: str = env_field("tictactoe", _choice(GAMES))
+    training_iterations: int = env_field(100, _int(0))
+    episodes_per_iteration: int = env_field(500, _int(1))
+    mcts_max_sims: int = env_field(400, _int(1))
+    batch_size: int = env_field(128, _int(1))
+    replay_url: str = env_field("sqlite:///data/replay.db", _url(("sqlite", "postgresql", "postgres")))
+    model_store_url: str = env_field("file:///data/models", _url(("file", "s3")))
+    s3_endpoint_url: str | None = env_field(None, _optional_http_url)
+    actor_max_episodes: int = env_field(0, _int(0))
+    http_port: int = env_field(9100, _port)
+    http_host: str = env_field("0.0.0.0", _text)
+    log_format: str = env_field("console", _choice(LOG_FORMATS))
+    log_level: str = env_field("info", _choice(LOG_LEVELS))
+    # Tuning knobs with defaults that suit 2 cores; documented in README.
+    actor_parallel_games: int = env_field(32, _int(1))
+    replay_window: int = env_field(50_000, _int(1))
+    train_steps_per_iteration: int = env_field(200, _int(1))
+    learning_rate: float = env_field(1e-3, lambda n, r: _float(n, r))
+    model_poll_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
+    model_keep_versions: int = env_field(10, _int(1))
+    checkpoint_dir: str = env_field("/data/checkpoints", _text)
+    web_sims: int = env_field(100, _int(1))
+    actor_id: str = env_field("", _text)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **defaults: Any) -> Settings:
+        """Read every field from ``ENV_NAME`` (upper-cased field name).
+
+        ``defaults`` override the class defaults for this process (e.g. the web's
+        HTTP_PORT default of 8080), but never an explicitly set variable.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        for f in fields(cls):
+            name = f.metadata.get("env") or f.name.upper()
+            raw = environ.get(name)
+            if raw is None or (raw.strip() == "" and f.default is not None):
+                if f.name in defaults:
+                    values[f.name] = defaults[f.name]
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](name, raw)
+            except SettingsError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise SettingsError("; ".join(errors))
+        return cls(**values)
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number (expected a positive number)") from None
+    if not value > 0:
+        raise SettingsError(f"{name}={value} is out of range (expected a positive number)")
+    return value

@@ -1,0 +1,1 @@
+"""cartridge-trainer entry package."""

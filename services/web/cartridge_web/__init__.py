@@ -1,0 +1,1 @@
+"""cartridge-web entry package."""
