@@ -1,0 +1,105 @@
+"""cartridge-actor: self-play with the newest model, whole episodes into the replay buffer.
+
+A background thread polls the model store and swaps the evaluator in place; the
+self-play loop picks the new one up at its next round, without a restart.
+SIGTERM stops the loop between rounds: unfinished games are dropped, so no part
+of an episode is ever written.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+
+from cartridge.games import get_game
+from cartridge.inference import ModelWatcher
+from cartridge.mcts import MctsConfig
+from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store
+from cartridge.replay import open_replay
+from cartridge.selfplay import SelfPlay
+from cartridge.service import StopFlag, run_main
+from cartridge.settings import Settings
+from cartridge.telemetry import PipelineMetrics, configure_logging, serve_health
+
+
+def _poll_models(watcher: ModelWatcher, stop: StopFlag, interval: float, metrics: PipelineMetrics, log) -> None:
+    while True:
+        try:
+            manifest = watcher.poll()
+            if manifest is not None:
+                metrics.model_version.labels(watcher.env_id).set(manifest.version)
+                log.info("model loaded", version=manifest.version, sha256=manifest.sha256[:12])
+        except CorruptModel as exc:
+            log.warning("model skipped: corrupt publication, keeping the current model", error=str(exc))
+        except ModelStoreUnavailable as exc:
+            log.warning("model store unreachable, keeping the current model", error=str(exc))
+        if stop.wait(interval):
+            return
+
+
+def run() -> int:
+    settings = Settings.from_env(http_port=9100)
+    actor_id = settings.actor_id or f"{socket.gethostname()}-{os.getpid()}"
+    log = configure_logging(settings, "actor").bind(actor_id=actor_id)
+    stop = StopFlag().install()
+    game = get_game(settings.env_id)
+    replay = open_replay(settings.replay_url)
+    replay.ping()
+    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
+    metrics = PipelineMetrics()
+    watcher = ModelWatcher(store, settings.env_id, game.action_size)
+    started = time.time()
+    written = 0
+
+    def health() -> dict:
+        return {"status": "ok", "episodes": written, "model_version": watcher.current.version,
+                "uptime_s": round(time.time() - started, 1)}  # fmt: skip
+
+    server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
+    poller = threading.Thread(
+        target=_poll_models,
+        args=(watcher, stop, settings.model_poll_seconds, metrics, log),
+        name="model-poller",
+        daemon=True,
+    )
+    poller.start()
+    log.info(
+        "actor started",
+        replay=settings.replay_url.split("@")[-1],
+        model_store=settings.model_store_url,
+        sims=settings.mcts_max_sims,
+        parallel_games=settings.actor_parallel_games,
+        port=settings.http_port,
+    )
+    selfplay = SelfPlay(
+        game,
+        MctsConfig(simulations=settings.mcts_max_sims),
+        parallel_games=settings.actor_parallel_games,
+        actor_id=actor_id,
+    )
+    env = settings.env_id
+    for episode in selfplay.play(
+        lambda: watcher.current,
+        should_stop=stop.is_set,
+        max_episodes=settings.actor_max_episodes or None,
+    ):
+        replay.append_episode(episode)
+        written += 1
+        metrics.episodes.labels(env).inc()
+        metrics.transitions.labels(env).inc(len(episode.transitions))
+        metrics.simulations.labels(env).inc(len(episode.transitions) * settings.mcts_max_sims)
+        metrics.episode_seconds.labels(env).observe(episode.duration_s)
+        log.debug("episode written", moves=len(episode.transitions), winner=episode.winner,
+                  model_version=episode.model_version)  # fmt: skip
+    stop.set()
+    server.shutdown()
+    replay.close()
+    log.info("actor stopped", episodes=written, reason=stop.signal_name or "max episodes reached")
+    return 0
+
+
+def main() -> None:
+    sys.exit(run_main("cartridge-actor", run))

@@ -1,0 +1,169 @@
+"""cartridge-trainer: wait for new episodes, train, export ONNX, publish the next version.
+
+Iteration N: wait until EPISODES_PER_ITERATION episodes arrived since N-1
+started, train, checkpoint (model + optimiser + N), publish vK with the
+iteration's metrics, record the iteration for /stats. After a kill -9 the
+trainer resumes from the checkpoint and first completes any publish or record
+the crash interrupted, so every trained iteration is published exactly once.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import torch
+
+from cartridge.games import Game, get_game
+from cartridge.modelstore import ModelStore, open_model_store
+from cartridge.replay import IterationRecord, ReplayBuffer, open_replay
+from cartridge.service import StopFlag, run_main
+from cartridge.settings import Settings, SettingsError
+from cartridge.telemetry import PipelineMetrics, configure_logging, serve_health
+
+from .checkpoint import Checkpointer, TrainerState
+from .network import PolicyValueNet, export_onnx
+from .training import Losses, train_iteration
+
+
+class Trainer:
+    def __init__(self, settings: Settings, replay: ReplayBuffer, store: ModelStore, log, metrics) -> None:
+        self.settings = settings
+        self.game: Game = get_game(settings.env_id)
+        self.replay = replay
+        self.store = store
+        self.log = log
+        self.metrics = metrics
+        self.net = PolicyValueNet(self.game)
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+        self.checkpoints = Checkpointer(settings.checkpoint_dir, settings.env_id)
+        self.iteration = 0
+        self.episodes_at_iteration = 0
+        self.rng = np.random.default_rng()
+        self.last_losses: Losses | None = None
+
+    def resume(self) -> None:
+        state = self.checkpoints.load()
+        if state is None:
+            self.log.info("no checkpoint: starting from a fresh network", checkpoint=str(self.checkpoints.path))
+            return
+        self.net.load_state_dict(state.model)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.iteration = state.iteration
+        self.episodes_at_iteration = state.episodes_at_iteration
+        self.log.info("resumed from checkpoint", iteration=self.iteration)
+
+    def _published_iteration(self) -> int:
+        manifest = self.store.latest(self.game.name)
+        return int(manifest.metrics.get("iteration", 0)) if manifest else 0
+
+    def finish_iteration(self, losses: Losses | None, started: float) -> None:
+        """Publish and record the checkpointed iteration, each only if not done yet (idempotent)."""
+        env = self.game.name
+        if self._published_iteration() >= self.iteration:
+            manifest = self.store.latest(env)
+        else:
+            metrics = {"iteration": self.iteration}
+            if losses is not None:
+                metrics |= {"policy_loss": losses.policy, "value_loss": losses.value, "total_loss": losses.total}
+            manifest = self.store.publish(env, export_onnx(self.net, self.game), metrics)
+            self.log.info("model published", version=manifest.version, iteration=self.iteration, **metrics)
+        recorded = self.replay.iterations(env, limit=1)
+        if not recorded or recorded[-1].iteration < self.iteration:
+            losses = losses or Losses(
+                float(manifest.metrics.get("policy_loss", 0.0)), float(manifest.metrics.get("value_loss", 0.0))
+            )
+            self.replay.record_iteration(
+                IterationRecord(
+                    env_id=env,
+                    iteration=self.iteration,
+                    model_version=manifest.version,
+                    policy_loss=losses.policy,
+                    value_loss=losses.value,
+                    total_loss=losses.total,
+                    episodes_seen=self.replay.count_episodes(env),
+                    transitions_seen=self.replay.count_transitions(env),
+                    duration_s=time.time() - started,
+                )
+            )
+        self.metrics.model_version.labels(env).set(manifest.version)
+        self.metrics.iteration.labels(env).set(self.iteration)
+
+    def wait_for_episodes(self, stop: StopFlag) -> bool:
+        env, need = self.game.name, self.settings.episodes_per_iteration
+        last_log = 0.0
+        while not stop.is_set():
+            have = self.replay.count_episodes(env) - self.episodes_at_iteration
+            if have >= need:
+                return True
+            if time.time() - last_log > 30:
+                self.log.info("waiting for episodes", have=have, need=need, iteration=self.iteration + 1)
+                last_log = time.time()
+            stop.wait(1.0)
+        return False
+
+    def run_iteration(self) -> None:
+        started = time.time()
+        self.episodes_at_iteration = self.replay.count_episodes(self.game.name)
+        s = self.settings
+        losses = train_iteration(
+            self.net, self.optimizer, self.game, self.replay,
+            steps=s.train_steps_per_iteration, batch_size=s.batch_size, window=s.replay_window, rng=self.rng,
+        )  # fmt: skip
+        self.iteration += 1
+        self.checkpoints.save(
+            TrainerState(self.iteration, self.episodes_at_iteration, self.net.state_dict(), self.optimizer.state_dict())
+        )
+        self.metrics.loss.labels(self.game.name, "policy").set(losses.policy)
+        self.metrics.loss.labels(self.game.name, "value").set(losses.value)
+        self.finish_iteration(losses, started)
+        self.log.info(
+            "iteration finished",
+            iteration=self.iteration,
+            policy_loss=round(losses.policy, 4),
+            value_loss=round(losses.value, 4),
+            seconds=round(time.time() - started, 2),
+        )
+
+    def done(self) -> bool:
+        target = self.settings.training_iterations
+        return target > 0 and self.iteration >= target
+
+
+def run() -> int:
+    settings = Settings.from_env(http_port=9100)
+    log = configure_logging(settings, "trainer")
+    stop = StopFlag().install()
+    try:
+        Checkpointer(settings.checkpoint_dir, settings.env_id).path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"CHECKPOINT_DIR={settings.checkpoint_dir!r} cannot be created: {exc.strerror}") from None
+    replay = open_replay(settings.replay_url)
+    replay.ping()
+    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
+    store.ping()
+    metrics = PipelineMetrics()
+    trainer = Trainer(settings, replay, store, log, metrics)
+    trainer.resume()
+    if trainer.iteration > 0:
+        trainer.finish_iteration(None, time.time())
+
+    def health() -> dict:
+        return {"status": "ok", "iteration": trainer.iteration}
+
+    server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
+    log.info("trainer started", iteration=trainer.iteration, target=settings.training_iterations,
+             episodes_per_iteration=settings.episodes_per_iteration, port=settings.http_port)  # fmt: skip
+    while not trainer.done() and trainer.wait_for_episodes(stop):
+        trainer.run_iteration()
+    reason = stop.signal_name or f"reached TRAINING_ITERATIONS={settings.training_iterations}"
+    log.info("trainer stopped", iteration=trainer.iteration, reason=reason)
+    server.shutdown()
+    replay.close()
+    return 0
+
+
+def main() -> None:
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    sys.exit(run_main("cartridge-trainer", run))

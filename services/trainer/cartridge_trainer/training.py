@@ -1,0 +1,73 @@
+"""One training iteration: sample the replay window, augment by symmetry, optimise.
+
+Loss = policy cross-entropy against the MCTS visit distribution + value MSE
+against the game result, as in AlphaZero (weight decay via the optimiser).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cartridge.games import Game
+from cartridge.replay import Batch, ReplayBuffer
+
+
+@dataclass(frozen=True)
+class Losses:
+    policy: float
+    value: float
+
+    @property
+    def total(self) -> float:
+        return self.policy + self.value
+
+
+def augment(game: Game, batch: Batch, rng: np.random.Generator) -> Batch:
+    """Replace each sample by one of its symmetric equivalents, chosen at random."""
+    obs = np.empty_like(batch.observations)
+    pol = np.empty_like(batch.policies)
+    for i in range(len(obs)):
+        variants = game.symmetries(batch.observations[i], batch.policies[i])
+        obs[i], pol[i] = variants[rng.integers(len(variants))]
+    return Batch(obs, pol, batch.values)
+
+
+def train_iteration(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    game: Game,
+    replay: ReplayBuffer,
+    *,
+    steps: int,
+    batch_size: int,
+    window: int,
+    rng: np.random.Generator,
+) -> Losses:
+    net.train()
+    policy_sum = value_sum = 0.0
+    done = 0
+    for _ in range(steps):
+        batch = replay.sample(game.name, batch_size, window)
+        if batch is None:
+            break
+        batch = augment(game, batch, rng)
+        obs = torch.from_numpy(batch.observations)
+        target_pi = torch.from_numpy(batch.policies)
+        target_v = torch.from_numpy(batch.values)
+        logits, value = net(obs)
+        policy_loss = -(target_pi * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+        value_loss = F.mse_loss(value, target_v)
+        optimizer.zero_grad(set_to_none=True)
+        (policy_loss + value_loss).backward()
+        optimizer.step()
+        policy_sum += policy_loss.item()
+        value_sum += value_loss.item()
+        done += 1
+    net.eval()
+    if done == 0:
+        raise RuntimeError(f"replay buffer holds no {game.name} transitions to train on")
+    return Losses(policy_sum / done, value_sum / done)
