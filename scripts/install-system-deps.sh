@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# OS packages the tests use: PostgreSQL server binaries (replay-buffer tests), Chromium (browser tests),
+# Node.js + npm (frontend). Installs what is missing with apt-get when we can; otherwise says what to install.
+set -euo pipefail
+
+need=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  echo "install-system-deps: missing packages: ${need[*]} (run: apt-get install ${need[*]} as root)" >&2
+  exit 1
+fi
+echo "install-system-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,61 @@
+import pytest
+
+from cartridge.settings import Settings, SettingsError
+
+
+def test_defaults_match_the_architecture_contract():
+    s = Settings.from_env({})
+    assert (s.env_id, s.training_iterations, s.episodes_per_iteration) == ("tictactoe", 100, 500)
+    assert (s.mcts_max_sims, s.batch_size, s.actor_max_episodes) == (400, 128, 0)
+    assert s.replay_url == "sqlite:///data/replay.db"
+    assert s.model_store_url == "file:///data/models"
+    assert s.s3_endpoint_url is None
+    assert (s.http_port, s.log_format, s.log_level) == (9100, "console", "info")
+
+
+def test_process_defaults_apply_only_when_the_variable_is_unset():
+    assert Settings.from_env({}, http_port=8080).http_port == 8080
+    assert Settings.from_env({"HTTP_PORT": "9000"}, http_port=8080).http_port == 9000
+
+
+def test_values_are_parsed_and_normalised():
+    s = Settings.from_env(
+        {
+            "ENV_ID": " Connect4 ",
+            "MCTS_MAX_SIMS": "64",
+            "REPLAY_URL": "postgresql://u:p@db:5432/replay",
+            "MODEL_STORE_URL": "s3://models/prefix",
+            "S3_ENDPOINT_URL": "http://minio:9000",
+            "LOG_FORMAT": "JSON",
+            "LEARNING_RATE": "0.002",
+        }
+    )
+    assert s.env_id == "connect4" and s.mcts_max_sims == 64 and s.log_format == "json"
+    assert s.s3_endpoint_url == "http://minio:9000" and s.learning_rate == 0.002
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ENV_ID", "chess", "expected one of: tictactoe, connect4"),
+        ("MCTS_MAX_SIMS", "many", "not an integer"),
+        ("MCTS_MAX_SIMS", "0", "expected an integer >= 1"),
+        ("TRAINING_ITERATIONS", "-1", "expected an integer >= 0"),
+        ("HTTP_PORT", "70000", "TCP port"),
+        ("REPLAY_URL", "mysql://x", "sqlite://..., postgresql://"),
+        ("MODEL_STORE_URL", "/data/models", "file://..., s3://..."),
+        ("S3_ENDPOINT_URL", "minio:9000", "http://..., https://..."),
+        ("LOG_FORMAT", "xml", "console, json"),
+        ("LEARNING_RATE", "-1", "positive number"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({name: value})
+    assert name in str(err.value) and expected in str(err.value)
+
+
+def test_every_bad_variable_is_reported_at_once():
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"ENV_ID": "go", "BATCH_SIZE": "x"})
+    assert "ENV_ID" in str(err.value) and "BATCH_SIZE" in str(err.value)
