@@ -1,0 +1,46 @@
+"""Shared fixtures: random episodes, a real ONNX model, real service processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cartridge.games import get_game
+from cartridge.replay import Episode
+from tests.support import ServiceProcess, random_episode
+
+
+@pytest.fixture
+def make_episode() -> Callable[..., Episode]:
+    rng = np.random.default_rng(1234)
+
+    def make(env_id: str = "tictactoe", model_version: int = 0) -> Episode:
+        return random_episode(get_game(env_id), rng, model_version)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tictactoe_model() -> bytes:
+    """A real (untrained) tictactoe ONNX model, exported and checked against PyTorch."""
+    from cartridge_trainer.network import PolicyValueNet, export_onnx
+
+    game = get_game("tictactoe")
+    return export_onnx(PolicyValueNet(game), game)
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    started: list[ServiceProcess] = []
+
+    def start(module: str, env: dict[str, str], name: str | None = None) -> ServiceProcess:
+        proc = ServiceProcess(module, env, tmp_path / f"{name or module}-{len(started)}.log")
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

@@ -1,0 +1,93 @@
+"""Plain helpers for tests: free ports, random episodes, service processes, polling."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from cartridge.games import Game
+from cartridge.replay import Episode, Transition
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def random_episode(game: Game, rng: np.random.Generator, model_version: int = 0, actor_id: str = "test") -> Episode:
+    """A uniformly random game, with the uniform legal-move distribution as the policy target."""
+    state = game.initial_state()
+    steps: list[tuple[np.ndarray, np.ndarray, int, int]] = []
+    while not state.terminal:
+        legal = game.legal_actions(state)
+        policy = np.zeros(game.action_size, dtype=np.float32)
+        policy[legal] = 1.0 / len(legal)
+        action = int(rng.choice(legal))
+        steps.append((game.observation(state), policy, action, state.to_play))
+        state = game.apply(state, action)
+    winner = game.winner(state)
+    transitions = [
+        Transition(
+            step=i,
+            observation=obs,
+            policy=pol,
+            value=0.0 if winner == 0 else (1.0 if mover == winner else -1.0),
+            action=action,
+        )
+        for i, (obs, pol, action, mover) in enumerate(steps)
+    ]
+    return Episode(game.name, transitions, winner, model_version, actor_id=actor_id)
+
+
+class ServiceProcess:
+    """A service started as a real process (``python -m <module>``) with its output in a log file."""
+
+    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+        self.module = module
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        full_env = {**os.environ, "LOG_FORMAT": "json", **env}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module], env=full_env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        return self.proc.returncode
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
