@@ -1,0 +1,164 @@
+"""The trainer as a real process: iterations, publication, checkpoint resume after kill -9."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cartridge.games import get_game
+from cartridge.modelstore import CorruptModel, open_model_store
+from cartridge.replay import open_replay
+from cartridge_trainer.checkpoint import Checkpointer, TrainerState
+from cartridge_trainer.network import PolicyValueNet
+from tests.support import free_port, random_episode, wait_until
+
+EPISODES_PER_ITERATION = 8
+
+
+def trainer_env(tmp_path: Path, iterations: int) -> dict[str, str]:
+    return {
+        "ENV_ID": "tictactoe",
+        "REPLAY_URL": f"sqlite:///{tmp_path}/replay.db",
+        "MODEL_STORE_URL": f"file://{tmp_path}/models",
+        "CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        "TRAINING_ITERATIONS": str(iterations),
+        "EPISODES_PER_ITERATION": str(EPISODES_PER_ITERATION),
+        "TRAIN_STEPS_PER_ITERATION": "20",
+        "BATCH_SIZE": "32",
+        "HTTP_PORT": str(free_port()),
+    }
+
+
+class EpisodeFeeder(threading.Thread):
+    """Plays random games into the buffer, as actors would, until stopped."""
+
+    def __init__(self, replay_url: str) -> None:
+        super().__init__(daemon=True)
+        self.replay_url = replay_url
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        import numpy as np
+
+        game, rng = get_game("tictactoe"), np.random.default_rng(7)
+        with open_replay(self.replay_url) as replay:
+            while not self.stop_event.wait(0.02):
+                replay.append_episode(random_episode(game, rng))
+
+
+def test_checkpoint_round_trip_restores_model_optimizer_and_iteration(tmp_path):
+    game = get_game("tictactoe")
+    net = PolicyValueNet(game)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    net(torch.zeros((1, *game.observation_shape)))[0].sum().backward()
+    opt.step()
+    ckpt = Checkpointer(tmp_path, "tictactoe")
+    assert ckpt.load() is None
+    ckpt.save(TrainerState(3, 120, net.state_dict(), opt.state_dict()))
+    state = ckpt.load()
+    assert (state.iteration, state.episodes_at_iteration) == (3, 120)
+    fresh = PolicyValueNet(game)
+    fresh.load_state_dict(state.model)
+    for a, b in zip(net.state_dict().values(), fresh.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert state.optimizer["state"], "optimizer moments were not saved"
+    assert not list(tmp_path.glob(".tmp-*")), "temporary checkpoint files left behind"
+
+
+def test_trainer_publishes_one_version_per_iteration_and_stops(tmp_path, start_service):
+    env = trainer_env(tmp_path, iterations=2)
+    feeder = EpisodeFeeder(env["REPLAY_URL"])
+    feeder.start()
+    try:
+        trainer = start_service("cartridge_trainer", env, "trainer")
+        assert trainer.wait(timeout=240) == 0, trainer.log_text()
+    finally:
+        feeder.stop_event.set()
+        feeder.join()
+    store = open_model_store(env["MODEL_STORE_URL"])
+    assert store.versions("tictactoe") == [1, 2]
+    assert store.latest("tictactoe").metrics["iteration"] == 2
+    with open_replay(env["REPLAY_URL"]) as replay:
+        records = replay.iterations("tictactoe")
+    assert [r.iteration for r in records] == [1, 2]
+    assert [r.model_version for r in records] == [1, 2]
+    assert all(r.policy_loss > 0 and r.value_loss >= 0 for r in records)
+    assert records[1].episodes_seen - records[0].episodes_seen >= EPISODES_PER_ITERATION
+    assert "reached TRAINING_ITERATIONS=2" in trainer.log_text()
+
+
+@pytest.mark.slow
+def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_path, start_service):
+    iterations = 6
+    env = trainer_env(tmp_path, iterations)
+    store = open_model_store(env["MODEL_STORE_URL"])
+    reader_errors: list[str] = []
+    seen_versions: list[int] = []
+    stop_reader = threading.Event()
+
+    def reader() -> None:
+        while not stop_reader.is_set():
+            try:
+                fetched = store.fetch_latest("tictactoe")
+            except CorruptModel as exc:  # a partial model or manifest would show up here
+                reader_errors.append(str(exc))
+                continue
+            if fetched:
+                seen_versions.append(fetched[0].version)
+
+    feeder = EpisodeFeeder(env["REPLAY_URL"])
+    feeder.start()
+    reader_thread = threading.Thread(target=reader, daemon=True)
+    reader_thread.start()
+    rng = random.Random(11)
+    kills = 0
+    try:
+        while kills < 4:
+            trainer = start_service("cartridge_trainer", env, "trainer")
+            wait_until(lambda: store.latest("tictactoe") is not None, 120, "a first published model")
+            time.sleep(rng.uniform(0.3, 2.5))
+            if trainer.proc.poll() is not None:
+                break
+            trainer.kill()
+            kills += 1
+        trainer = start_service("cartridge_trainer", env, "trainer")
+        assert trainer.wait(timeout=300) == 0, trainer.log_text()
+    finally:
+        feeder.stop_event.set()
+        stop_reader.set()
+        feeder.join()
+        reader_thread.join()
+    assert kills >= 2, "the trainer finished before it could be killed twice: make iterations longer"
+    assert not reader_errors, reader_errors[:3]
+    assert seen_versions == sorted(seen_versions), "a reader saw the version go backwards"
+    with open_replay(env["REPLAY_URL"]) as replay:
+        records = replay.iterations("tictactoe")
+    # Every iteration trained exactly once, each published exactly once, in order.
+    assert [r.iteration for r in records] == list(range(1, iterations + 1))
+    assert len({r.model_version for r in records}) == iterations
+    latest = store.latest("tictactoe")
+    assert latest.metrics["iteration"] == iterations and latest.version == records[-1].model_version
+    assert "resumed from checkpoint" in trainer.log_text()
+
+
+def test_unwritable_checkpoint_dir_is_a_one_line_configuration_error(tmp_path, start_service):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    env = trainer_env(tmp_path, 1) | {"CHECKPOINT_DIR": str(blocker / "checkpoints")}
+    trainer = start_service("cartridge_trainer", env, "trainer")
+    assert trainer.wait(timeout=60) == 2
+    out = trainer.log_text()
+    assert "CHECKPOINT_DIR" in out and "Traceback" not in out
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path, start_service):
+    env = trainer_env(tmp_path, 1) | {"REPLAY_URL": f"postgresql://u:secret@127.0.0.1:{free_port()}/db"}
+    trainer = start_service("cartridge_trainer", env, "trainer")
+    assert trainer.wait(timeout=60) == 3
+    out = trainer.log_text()
+    assert "Traceback" not in out and "secret" not in out and "127.0.0.1" in out
