@@ -7,10 +7,13 @@ code, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from .modelstore import ModelStoreUnavailable
 from .replay import ReplayUnavailable
@@ -47,7 +50,17 @@ class StopFlag:
 
 
 def run_main(service: str, body: Callable[[], int | None]) -> int:
-    """Run a service body, turning expected failures into one line and an exit code."""
+    """Run a service body, turning expected failures into one line and an exit code.
+
+    With CARTRIDGE_RELOAD=1 (set by the Tiltfile for live_update) the body runs in a child process
+    that is restarted whenever a Python source of the shared library or of this service changes.
+    """
+    if os.environ.get("CARTRIDGE_RELOAD") == "1":
+        return _run_reloading(service, body)
+    return _run_once(service, body)
+
+
+def _run_once(service: str, body: Callable[[], int | None]) -> int:
     try:
         return body() or 0
     except SettingsError as exc:
@@ -61,3 +74,21 @@ def run_main(service: str, body: Callable[[], int | None]) -> int:
             print(f"{service}: {exc}", file=sys.stderr)
             return EXIT_UNAVAILABLE
         raise
+
+
+def _run_reloading(service: str, body: Callable[[], int | None]) -> int:
+    from watchfiles import PythonFilter, run_process
+
+    library = Path(__file__).resolve().parent
+    own_package = Path(sys.modules[body.__module__].__file__).resolve().parent
+    # SIGTERM (Kubernetes stopping the pod) must stop the child too: turn it into the
+    # KeyboardInterrupt that run_process handles by terminating its process.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    print(f"{service}: reloading on changes under {library} and {own_package}", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_process(library, own_package, target=_reload_target, args=(service, body), watch_filter=PythonFilter())
+    return 0
+
+
+def _reload_target(service: str, body: Callable[[], int | None]) -> None:
+    sys.exit(_run_once(service, body))
