@@ -1,0 +1,150 @@
+"""The kind cluster, wired to the local registry as in kind's local-registry guide.
+
+``ClusterController.apply(spec)`` is idempotent: it creates the cluster only if kind does not list
+it, (re)writes each node's containerd hosts.toml for the registry, connects the registry to the
+"kind" network and applies the local-registry-hosting ConfigMap (KEP-1755). A cluster that kind
+lists but whose API server does not answer is reported as half-created, with what to do.
+
+kind and kubectl are driven through a ``Runner`` (the CLI boundary), so tests can check the
+command plan where no kind binary or node image exists.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devtools.errors import DevtoolsError
+from devtools.registry import RegistrySpec
+from devtools.tools import KIND_NODE_IMAGE
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+# A pinned ingress-nginx for kind (its provider manifest tolerates the control-plane taint and uses
+# the ingress-ready=true node label that kind-config.yaml sets).
+INGRESS_NGINX_MANIFEST = "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.12.1/deploy/static/provider/kind/deploy.yaml"
+
+
+def run_command(args: Sequence[str], *, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a CLI; a missing tool or a failure becomes a DevtoolsError naming the command."""
+    try:
+        result = subprocess.run(list(args), input=input, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise DevtoolsError(f"{args[0]} is not installed", "run `devtools doctor` to see where to get it") from None
+    except subprocess.TimeoutExpired:
+        raise DevtoolsError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s", "run it by hand") from None
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise DevtoolsError(
+            f"`{' '.join(args[:4])}` failed: {detail[-1] if detail else f'exit code {result.returncode}'}",
+            "run the command by hand for the full output",
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str = "cartridge"
+    config: Path = Path("kind-config.yaml")
+    node_image: str = KIND_NODE_IMAGE
+    registry: RegistrySpec = field(default_factory=RegistrySpec)
+    ingress: bool = True
+
+    @property
+    def context(self) -> str:
+        return f"kind-{self.name}"
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    name: str
+    context: str
+    nodes: tuple[str, ...]
+    created: bool  # True when this apply created the cluster
+
+
+def hosts_toml(registry: RegistrySpec) -> str:
+    # Inside the cluster, containerd reaches the registry by its container name on the kind network.
+    return f'[host."http://{registry.name}:5000"]\n'
+
+
+def registry_hosting_configmap(registry: RegistrySpec) -> str:
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: local-registry-hosting
+  namespace: kube-public
+data:
+  localRegistryHosting.v1: |
+    host: "localhost:{registry.port}"
+    help: "https://kind.sigs.k8s.io/docs/user/local-registry/"
+"""
+
+
+class ClusterController:
+    def __init__(self, run: Runner = run_command, progress: Callable[[str], None] = lambda msg: None) -> None:
+        self.run = run
+        self.progress = progress
+
+    def exists(self, spec: ClusterSpec) -> bool:
+        out = self.run(["kind", "get", "clusters"]).stdout
+        return spec.name in out.split()
+
+    def nodes(self, spec: ClusterSpec) -> list[str]:
+        return self.run(["kind", "get", "nodes", "--name", spec.name]).stdout.split()
+
+    def api_answers(self, spec: ClusterSpec) -> bool:
+        try:
+            self.run(["kubectl", "--context", spec.context, "get", "--raw", "/readyz"], timeout=20)
+        except DevtoolsError:
+            return False
+        return True
+
+    def apply(self, spec: ClusterSpec, connect_registry: Callable[[], None] = lambda: None) -> ClusterStatus:
+        created = False
+        if not self.exists(spec):
+            self.progress(f"Creating kind cluster {spec.name} ({spec.node_image.split('@')[0]})")
+            self.run(
+                ["kind", "create", "cluster", "--name", spec.name, "--config", str(spec.config),
+                 "--image", spec.node_image, "--wait", "120s"],
+                timeout=900,
+            )  # fmt: skip
+            created = True
+        nodes = self.nodes(spec)
+        if not nodes:
+            raise DevtoolsError(
+                f"kind lists cluster {spec.name} but it has no nodes (half-created)",
+                "run `devtools down --all` to remove it, then `devtools up` again",
+            )
+        if not self.api_answers(spec):
+            self.progress(f"Starting the stopped node containers of {spec.name}")
+            for node in nodes:
+                self.run(["docker", "start", node])
+            if not self.api_answers(spec):
+                raise DevtoolsError(
+                    f"cluster {spec.name} exists but its API server does not answer (half-created or broken)",
+                    "run `devtools down --all` to remove it, then `devtools up` again",
+                )
+        registry_dir = f"/etc/containerd/certs.d/localhost:{spec.registry.port}"
+        for node in nodes:
+            self.run(["docker", "exec", node, "mkdir", "-p", registry_dir])
+            self.run(["docker", "exec", "-i", node, "cp", "/dev/stdin", f"{registry_dir}/hosts.toml"],
+                     input=hosts_toml(spec.registry))  # fmt: skip
+        connect_registry()
+        self.kubectl(spec, "apply", "-f", "-", input=registry_hosting_configmap(spec.registry))
+        if spec.ingress:
+            self.progress("Installing ingress-nginx")
+            self.kubectl(spec, "apply", "-f", INGRESS_NGINX_MANIFEST)
+        return ClusterStatus(spec.name, spec.context, tuple(nodes), created)
+
+    def kubectl(self, spec: ClusterSpec, *args: str, input: str | None = None, timeout: float = 300):
+        return self.run(["kubectl", "--context", spec.context, *args], input=input, timeout=timeout)
+
+    def delete(self, spec: ClusterSpec) -> bool:
+        if not self.exists(spec):
+            return False
+        self.progress(f"Deleting kind cluster {spec.name}")
+        self.run(["kind", "delete", "cluster", "--name", spec.name], timeout=300)
+        return True

@@ -1,0 +1,95 @@
+"""`devtools doctor`: what is installed, what is wanted, and what to do about each gap."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from devtools.errors import DevtoolsError
+from devtools.tools import TOOLS, probe
+
+# Ports each runtime binds on the host.
+KIND_PORTS = {5001: "local registry", 8080: "web port-forward", 8081: "frontend port-forward",
+              8088: "ingress", 9001: "MinIO console port-forward"}  # fmt: skip
+LOCAL_PORTS = {8080: "web", 5173: "frontend (Vite)", 9100: "trainer health", 9101: "actor health"}
+MIN_FREE_DISK_GB = 10.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    found: str
+    wanted: str
+    ok: bool
+    fix: str = ""
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def tool_checks() -> list[Check]:
+    checks = []
+    for name in TOOLS:
+        status = probe(name)
+        found = status.found or ("missing" if status.path is None else "unreadable")
+        fix = "" if status.ok else status.tool.install_hint
+        checks.append(Check(name, found, status.tool.wanted, status.ok, fix))
+    return checks
+
+
+def docker_check() -> Check:
+    from devtools.registry import docker_client
+
+    try:
+        version = docker_client().version().get("Version", "?")
+    except DevtoolsError as exc:
+        return Check("docker daemon", "not answering", "running", False, exc.hint or "start Docker")
+    return Check("docker daemon", f"running ({version})", "running", True)
+
+
+def port_checks(ports: dict[int, str], runtime: str) -> list[Check]:
+    return [
+        Check(f"port {port} ({what}, {runtime})", "free" if port_free(port) else "taken", "free", port_free(port),
+              "" if port_free(port) else f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or `devtools down`")
+        for port, what in ports.items()
+    ]  # fmt: skip
+
+
+def disk_check(path: Path) -> Check:
+    free_gb = shutil.disk_usage(path).free / 1e9
+    ok = free_gb >= MIN_FREE_DISK_GB
+    return Check("disk space", f"{free_gb:.1f} GB free", f">= {MIN_FREE_DISK_GB:.0f} GB", ok,
+                 "" if ok else "free disk space: kind node images and the four app images need ~10 GB")  # fmt: skip
+
+
+def run(console: Console, repo_root: Path | None = None) -> int:
+    """Print the checks as a table; exit code 0 when all pass, 1 otherwise."""
+    repo_root = repo_root or Path.cwd()
+    checks = [*tool_checks(), docker_check(), *port_checks(KIND_PORTS, "kind"), *port_checks(LOCAL_PORTS, "local"),
+              disk_check(repo_root)]  # fmt: skip
+    table = Table(title="devtools doctor")
+    for column in ("check", "found", "wanted", "status", "what to do"):
+        table.add_column(column)
+    for check in checks:
+        mark = "[green]ok[/]" if check.ok else "[red]problem[/]"
+        table.add_row(check.name, check.found, check.wanted, mark, check.fix)
+    console.print(table)
+    problems = [c for c in checks if not c.ok]
+    if problems:
+        console.print(f"[yellow]{len(problems)} problem(s).[/] The local runtime needs none of the tools above; "
+                      "the kind runtime needs docker, kind, kubectl and tilt.")  # fmt: skip
+        return 1
+    console.print("[green]Everything the kind and local runtimes need is in place.[/]")
+    return 0

@@ -1,0 +1,189 @@
+"""The local registry container, managed like ctlptl's registry controller: get, apply, delete.
+
+``apply(spec)`` reads what exists, compares it with what is wanted (image, host binding, running
+state, networks), recreates only what differs and returns the observed status, so running it twice
+does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from devtools.errors import DevtoolsError
+
+REGISTRY_CONTAINER_PORT = 5000
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    name: str = "kind-registry"
+    host: str = "127.0.0.1"
+    port: int = 5001
+    # Mirrors and offline machines substitute the image (e.g. REGISTRY_IMAGE=local/registry:2).
+    image: str = field(default_factory=lambda: os.environ.get("REGISTRY_IMAGE", "registry:2"))
+    networks: tuple[str, ...] = ("kind",)  # connected when they exist (kind creates "kind")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RegistryStatus:
+    name: str
+    container_id: str
+    image: str
+    running: bool
+    host: str | None
+    host_port: int | None
+    networks: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except DockerException as exc:
+        raise DevtoolsError(
+            f"the Docker daemon does not answer ({exc.__class__.__name__})",
+            "start Docker (or set DOCKER_HOST) and run the command again; `devtools doctor` checks it",
+        ) from None
+    return client
+
+
+class RegistryController:
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
+    def get(self, name: str) -> RegistryStatus | None:
+        try:
+            container = self.client.containers.get(name)
+        except NotFound:
+            return None
+        return _status(container)
+
+    def apply(self, spec: RegistrySpec, progress=lambda msg: None) -> RegistryStatus:
+        current = self.get(spec.name)
+        if current is not None and self._differs(current, spec):
+            progress(f"Recreating registry {spec.name} (was {current.image} on {current.host}:{current.host_port})")
+            self.delete(spec.name)
+            current = None
+        if current is None:
+            progress(f"Creating registry {spec.name} on {spec.host}:{spec.port}")
+            self._create(spec)
+        elif not current.running:
+            progress(f"Starting registry {spec.name}")
+            self._start(spec)
+        self._connect_networks(spec, progress)
+        self.wait_ready(spec)
+        status = self.get(spec.name)
+        assert status is not None
+        return status
+
+    def delete(self, name: str) -> bool:
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except NotFound:
+            return False
+        return True
+
+    def wait_ready(self, spec: RegistrySpec, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{spec.url}/v2/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError) as exc:
+                last = str(exc)
+            time.sleep(0.3)
+        raise DevtoolsError(
+            f"registry {spec.name} does not answer on {spec.url}/v2/ ({last})",
+            f"look at `docker logs {spec.name}`; `devtools down --all` removes it",
+        )
+
+    @staticmethod
+    def _differs(current: RegistryStatus, spec: RegistrySpec) -> bool:
+        return current.image != spec.image or (current.host, current.host_port) != (spec.host, spec.port)
+
+    def _create(self, spec: RegistrySpec) -> None:
+        try:
+            self.client.images.get(spec.image)
+        except ImageNotFound:
+            try:
+                self.client.images.pull(spec.image)
+            except DockerException as exc:
+                raise DevtoolsError(
+                    f"cannot pull the registry image {spec.image} ({exc})",
+                    "set REGISTRY_IMAGE to a registry:2 image this machine has or can pull",
+                ) from None
+        try:
+            self.client.containers.run(
+                spec.image,
+                name=spec.name,
+                detach=True,
+                restart_policy={"Name": "always"},
+                ports={f"{REGISTRY_CONTAINER_PORT}/tcp": (spec.host, spec.port)},
+                labels={"dev.cartridge.role": "registry"},
+            )
+        except APIError as exc:
+            self.delete(spec.name)  # a container that could not start is not left behind
+            raise _port_error(spec, exc) from None
+
+    def _start(self, spec: RegistrySpec) -> None:
+        try:
+            self.client.containers.get(spec.name).start()
+        except APIError as exc:
+            raise _port_error(spec, exc) from None
+
+    def _connect_networks(self, spec: RegistrySpec, progress) -> None:
+        container = self.client.containers.get(spec.name)
+        attached = set(container.attrs["NetworkSettings"]["Networks"])
+        for name in spec.networks:
+            if name in attached:
+                continue
+            try:
+                network = self.client.networks.get(name)
+            except NotFound:
+                continue  # kind has not created it yet; the cluster step connects later
+            progress(f"Connecting registry {spec.name} to network {name}")
+            network.connect(container)
+
+
+def _port_error(spec: RegistrySpec, exc: APIError) -> DevtoolsError:
+    text = str(exc.explanation or exc)
+    if "address already in use" in text or "port is already allocated" in text:
+        return DevtoolsError(
+            f"port {spec.host}:{spec.port} for registry {spec.name} is taken by another process",
+            f"free the port (see `ss -ltnp | grep :{spec.port}`) or remove what holds it, then run again",
+        )
+    return DevtoolsError(f"registry {spec.name} could not start: {text}", f"look at `docker logs {spec.name}`")
+
+
+def _status(container) -> RegistryStatus:
+    attrs = container.attrs
+    bindings = (attrs.get("HostConfig", {}).get("PortBindings") or {}).get(f"{REGISTRY_CONTAINER_PORT}/tcp") or []
+    host = bindings[0].get("HostIp") if bindings else None
+    port = int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else None
+    warnings = []
+    if attrs.get("HostConfig", {}).get("RestartPolicy", {}).get("Name") != "always":
+        warnings.append("restart policy is not 'always': the registry will not survive a Docker restart")
+    return RegistryStatus(
+        name=container.name,
+        container_id=container.id[:12],
+        image=attrs["Config"]["Image"],
+        running=attrs["State"]["Running"],
+        host=host or None,
+        host_port=port,
+        networks=tuple(sorted(attrs["NetworkSettings"]["Networks"])),
+        warnings=tuple(warnings),
+    )
