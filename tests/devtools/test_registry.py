@@ -1,0 +1,103 @@
+"""The registry controller against a real Docker engine (skipped with a reason when none answers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+import uuid
+
+import pytest
+
+from devtools.errors import DevtoolsError
+from devtools.registry import RegistryController, RegistrySpec
+from tests.support import free_port
+
+docker = pytest.importorskip("docker")
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def client():
+    try:
+        c = docker.from_env(timeout=30)
+        c.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one")
+    image = os.environ.get("REGISTRY_IMAGE", "registry:2")
+    try:
+        c.images.get(image)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"registry image {image} not present (set REGISTRY_IMAGE)")
+    return c
+
+
+@pytest.fixture
+def spec(client):
+    name = f"cartridge-test-registry-{uuid.uuid4().hex[:8]}"
+    network = client.networks.create(f"{name}-net")
+    spec = RegistrySpec(name=name, port=free_port(), networks=(network.name, "no-such-network-here"))
+    yield spec
+    RegistryController(client).delete(name)
+    network.remove()
+
+
+def catalog(spec: RegistrySpec) -> dict:
+    with urllib.request.urlopen(f"{spec.url}/v2/_catalog", timeout=5) as response:
+        return json.load(response)
+
+
+def test_apply_creates_a_running_registry_bound_to_loopback_and_joins_existing_networks(client, spec):
+    status = RegistryController(client).apply(spec)
+    assert status.running and (status.host, status.host_port) == ("127.0.0.1", spec.port)
+    assert spec.networks[0] in status.networks and "no-such-network-here" not in status.networks
+    assert status.image == spec.image and not status.warnings
+    assert catalog(spec) == {"repositories": []}
+
+
+def test_apply_twice_changes_nothing(client, spec):
+    controller = RegistryController(client)
+    messages: list[str] = []
+    first = controller.apply(spec, messages.append)
+    messages.clear()
+    second = controller.apply(spec, messages.append)
+    assert second.container_id == first.container_id
+    assert messages == []
+
+
+def test_a_stopped_registry_is_started_not_recreated(client, spec):
+    controller = RegistryController(client)
+    first = controller.apply(spec)
+    client.containers.get(spec.name).stop(timeout=2)
+    assert not controller.get(spec.name).running
+    second = controller.apply(spec)
+    assert second.running and second.container_id == first.container_id
+
+
+def test_a_registry_on_the_wrong_port_is_recreated(client, spec):
+    controller = RegistryController(client)
+    controller.apply(spec)
+    moved = RegistrySpec(name=spec.name, port=free_port(), networks=spec.networks)
+    status = controller.apply(moved)
+    assert status.host_port == moved.port
+    assert catalog(moved) == {"repositories": []}
+
+
+def test_a_taken_port_is_one_clear_error_and_leaves_no_container(client, spec):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = RegistrySpec(name=spec.name, port=holder.getsockname()[1], networks=())
+        with pytest.raises(DevtoolsError) as err:
+            RegistryController(client).apply(taken)
+    assert f"127.0.0.1:{taken.port}" in str(err.value) and "taken" in str(err.value)
+    assert RegistryController(client).get(spec.name) is None
+
+
+def test_delete_is_idempotent(client, spec):
+    controller = RegistryController(client)
+    controller.apply(spec)
+    assert controller.delete(spec.name) is True
+    assert controller.delete(spec.name) is False
+    assert controller.get(spec.name) is None

@@ -1,0 +1,210 @@
+"""The Tiltfile, evaluated in a real Starlark interpreter with a recording stand-in for Tilt's API.
+
+Tilt itself cannot run here, so this checks what Tilt would be told: the four images and their
+Dockerfiles, live_update sync paths that land where the Dockerfiles put the sources, dependency
+files that force a rebuild, the workloads and ports the kustomize output really has.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devtools.cluster import ClusterSpec
+
+starlark_go = pytest.importorskip("starlark_go")
+
+REPO = Path(__file__).resolve().parents[1]
+COMPONENTS = ("actor", "trainer", "web", "frontend")
+PYTHON_COMPONENTS = ("actor", "trainer", "web")
+
+
+@dataclass
+class TiltRecorder:
+    """Records every Tilt API call the Tiltfile makes; returns what Tilt's builtins return."""
+
+    calls: dict[str, list] = field(default_factory=dict)
+
+    def record(self, name: str, *args, **kwargs) -> None:
+        self.calls.setdefault(name, []).append((args, kwargs))
+
+    def api(self) -> dict:
+        def recorder(name, returns=None):
+            def call(*args, **kwargs):
+                self.record(name, *args, **kwargs)
+                return returns(*args, **kwargs) if returns else None
+
+            return call
+
+        return {
+            "version_settings": recorder("version_settings"),
+            "allow_k8s_contexts": recorder("allow_k8s_contexts"),
+            "update_settings": recorder("update_settings"),
+            "docker_build": recorder("docker_build"),
+            "k8s_yaml": recorder("k8s_yaml"),
+            "k8s_resource": recorder("k8s_resource"),
+            "sync": recorder("sync", lambda src, dest: {"step": "sync", "src": src, "dest": dest}),
+            "run": recorder("run", lambda cmd, trigger=None: {"step": "run", "cmd": cmd, "trigger": trigger}),
+            "fall_back_on": recorder("fall_back_on", lambda files: {"step": "fall_back_on", "files": list(files)}),
+            "port_forward": recorder("port_forward", _port_forward),
+            "kustomize": recorder("kustomize", lambda path: render_kustomize(REPO / path)),
+            "decode_yaml_stream": lambda text: [d for d in yaml.safe_load_all(text) if d],
+            "encode_yaml_stream": lambda objects: yaml.safe_dump_all(objects),
+        }
+
+    def first(self, name: str):
+        return self.calls[name][0]
+
+
+def _port_forward(local: int, container: int | None = None, name: str | None = None) -> dict:
+    return {"local": local, "container": container or local, "name": name}
+
+
+def render_kustomize(path: Path) -> str:
+    return subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def tilt() -> TiltRecorder:
+    recorder = TiltRecorder()
+    interpreter = starlark_go.Starlark(globals=recorder.api())
+    interpreter.exec((REPO / "Tiltfile").read_text())
+    return recorder
+
+
+@pytest.fixture(scope="module")
+def applied(tilt) -> list[dict]:
+    (stream,), _ = tilt.first("k8s_yaml")
+    return [d for d in yaml.safe_load_all(stream) if d]
+
+
+def builds(tilt) -> dict[str, tuple[tuple, dict]]:
+    calls = tilt.calls["docker_build"]
+    return {args[0].rsplit("/", 1)[-1].removeprefix("cartridge-"): (args, kw) for args, kw in calls}
+
+
+def workloads(objects: list[dict]) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")}
+
+
+def dockerfile_copies(dockerfile: Path, target: str | None) -> list[tuple[str, str]]:
+    """(source, destination) of each COPY without --from in the stage that is built (target or last)."""
+    stages: dict[str, list[str]] = {}
+    order: list[str] = []
+    current = None
+    for line in dockerfile.read_text().splitlines():
+        line = line.strip()
+        match = re.match(r"FROM\s+\S+(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
+        if match:
+            current = (match.group(1) or f"stage{len(order)}").lower()
+            order.append(current)
+            stages[current] = []
+        elif current:
+            stages[current].append(line)
+    stage = (target or order[-1]).lower()
+    copies, workdir = [], "/"
+    for line in stages[stage]:
+        if line.upper().startswith("WORKDIR"):
+            workdir = line.split(None, 1)[1]
+        if line.upper().startswith("COPY") and "--from" not in line:
+            parts = [p for p in line.split()[1:] if not p.startswith("--")]
+            dest = parts[-1] if parts[-1].startswith("/") else f"{workdir.rstrip('/')}/{parts[-1]}"
+            copies.extend((src.rstrip("/"), dest.rstrip("/")) for src in parts[:-1])
+    return copies
+
+
+def test_the_four_images_are_built_for_the_local_registry_from_their_own_dockerfiles(tilt):
+    built = builds(tilt)
+    assert sorted(built) == sorted(COMPONENTS)
+    for component, (args, kw) in built.items():
+        assert args[0] == f"localhost:5001/cartridge-{component}"
+        assert kw["dockerfile"] == f"services/{component}/Dockerfile"
+        assert (REPO / kw["dockerfile"]).is_file()
+        context = REPO / args[1]
+        for path in kw.get("only", []):
+            assert (context / path).exists(), f"{component}: only= path {path} does not exist"
+
+
+def test_live_update_syncs_sources_to_where_the_dockerfile_copies_them(tilt):
+    for component, (_, kw) in builds(tilt).items():
+        steps = kw["live_update"]
+        assert steps[0]["step"] == "fall_back_on", "fall_back_on must come first in live_update"
+        copies = dockerfile_copies(REPO / kw["dockerfile"], kw.get("target"))
+        syncs = [s for s in steps if s["step"] == "sync"]
+        assert syncs, f"{component} has no sync step"
+        for step in syncs:
+            src = step["src"]
+            assert (REPO / src).exists(), f"{component}: sync source {src} does not exist"
+            expected = [dest + src[len(copy_src):] for copy_src, dest in copies
+                        if src == copy_src or src.startswith(copy_src + "/")]  # fmt: skip
+            assert step["dest"] in expected, (
+                f"{component}: sync {src} -> {step['dest']} does not match a COPY in the Dockerfile: {copies}"
+            )
+
+
+def test_dependency_files_fall_back_to_a_full_rebuild(tilt):
+    for component, (_, kw) in builds(tilt).items():
+        files = kw["live_update"][0]["files"]
+        expected = ["pyproject.toml"] if component in PYTHON_COMPONENTS else [
+            "services/frontend/package.json", "services/frontend/package-lock.json"
+        ]  # fmt: skip
+        assert files == expected
+        for path in files:
+            assert (REPO / path).is_file(), f"{path} is named in fall_back_on but does not exist"
+
+
+def test_k8s_yaml_is_the_local_overlay_with_the_dev_patch_only(tilt, applied):
+    (path,), _ = tilt.first("kustomize")
+    assert path == "k8s/local"
+    rendered = [d for d in yaml.safe_load_all(render_kustomize(REPO / "k8s/local")) if d]
+    assert [(o["kind"], o["metadata"]["name"]) for o in applied] == [
+        (o["kind"], o["metadata"]["name"]) for o in rendered
+    ]
+    by_name = workloads(applied)
+    for component in COMPONENTS:
+        for container in by_name[component]["spec"]["template"]["spec"]["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is False
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            assert env.get("CARTRIDGE_RELOAD") == ("1" if component in PYTHON_COMPONENTS else None)
+    # Everything else stays exactly as k8s/local renders it.
+    untouched = [o for o in applied if o["metadata"]["name"] not in COMPONENTS or o["kind"] != "Deployment"]
+    assert untouched == [o for o in rendered if o["metadata"]["name"] not in COMPONENTS or o["kind"] != "Deployment"]
+
+
+def test_workload_images_are_exactly_the_images_tilt_builds(tilt, applied):
+    refs = {args[0] for args, _ in tilt.calls["docker_build"]}
+    used = {
+        re.sub(r":[^/:]+$", "", c["image"])  # drop the tag
+        for o in workloads(applied).values()
+        for c in o["spec"]["template"]["spec"]["containers"]
+        if "cartridge-" in c["image"]
+    }
+    assert used == refs
+
+
+def test_resources_name_real_workloads_and_forward_real_container_ports(tilt, applied):
+    by_name = workloads(applied)
+    declared = [args[0] for args, _ in tilt.calls["k8s_resource"]]
+    assert set(COMPONENTS) <= set(declared)
+    for args, kw in tilt.calls["k8s_resource"]:
+        name = args[0]
+        assert name in by_name, f"k8s_resource({name!r}) names no workload in k8s/local"
+        for dep in kw.get("resource_deps", []):
+            assert dep in declared, f"{name} depends on undeclared resource {dep}"
+        containers = by_name[name]["spec"]["template"]["spec"]["containers"]
+        container_ports = {p["containerPort"] for c in containers for p in c.get("ports", [])}
+        for forward in kw.get("port_forwards", []):
+            assert forward["container"] in container_ports, f"{name}: port {forward['container']} not served"
+    deps = {args[0]: kw.get("resource_deps", []) for args, kw in tilt.calls["k8s_resource"]}
+    for pipeline in ("actor", "trainer"):
+        assert "postgres" in deps[pipeline] and any(d.startswith("minio") for d in deps[pipeline])
+
+
+def test_only_the_devtools_kind_context_is_allowed(tilt):
+    (context,), _ = tilt.first("allow_k8s_contexts")
+    assert context == ClusterSpec().context == "kind-cartridge"
