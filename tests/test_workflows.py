@@ -26,10 +26,20 @@ def test_the_three_workflows_exist():
     assert {p.name for p in WORKFLOWS} == {"ci.yml", "images.yml", "e2e.yml"}
 
 
+def actionlint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    binary = shutil.which("actionlint") or str(REPO / ".venv/bin/actionlint")
+    return subprocess.run([binary, "-no-color", *args], input=stdin, capture_output=True, text=True)
+
+
 def test_actionlint_passes_on_every_workflow():
-    actionlint = shutil.which("actionlint") or str(Path(REPO / ".venv/bin/actionlint"))
-    result = subprocess.run([actionlint, "-color=never", *map(str, WORKFLOWS)], capture_output=True, text=True)
+    result = actionlint(*map(str, WORKFLOWS))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_really_checks_expressions_and_scripts():
+    broken = "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    result = actionlint("-", stdin=broken)
+    assert result.returncode != 0 and "nope" in result.stdout
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
