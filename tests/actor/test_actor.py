@@ -1,0 +1,143 @@
+"""The actor as a real process: whole episodes only, clean stops, model swaps, clear errors."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.request
+
+from cartridge.modelstore import open_model_store, sha256_hex
+from cartridge.modelstore.base import ModelManifest
+from cartridge.replay import open_replay
+from tests.support import free_port, wait_until
+
+FAST = {"ENV_ID": "tictactoe", "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "0.5"}
+
+
+def actor_env(tmp_path, **extra: str) -> dict[str, str]:
+    return FAST | {
+        "REPLAY_URL": f"sqlite:///{tmp_path}/replay.db",
+        "MODEL_STORE_URL": f"file://{tmp_path}/models",
+        "HTTP_PORT": str(free_port()),
+        **extra,
+    }
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def episode_count(url: str) -> int:
+    with open_replay(url) as replay:
+        return replay.count_episodes("tictactoe")
+
+
+def assert_every_episode_is_whole(url: str) -> int:
+    with open_replay(url) as replay:
+        episodes = replay.recent_episodes("tictactoe", limit=100_000)
+        for episode in episodes:
+            steps = [t.step for t in replay.episode_transitions(episode["episode_id"])]
+            assert steps == list(range(episode["moves"])), f"partial episode {episode['episode_id']}: {steps}"
+        assert replay.count_transitions("tictactoe") == sum(e["moves"] for e in episodes)
+    return len(episodes)
+
+
+def test_actor_stops_after_actor_max_episodes_with_exactly_that_many(tmp_path, start_service):
+    env = actor_env(tmp_path, ACTOR_MAX_EPISODES="12")
+    actor = start_service("cartridge_actor", env, "actor")
+    assert actor.wait(timeout=120) == 0, actor.log_text()
+    assert assert_every_episode_is_whole(env["REPLAY_URL"]) == 12
+    assert "max episodes reached" in actor.log_text()
+
+
+def test_health_and_metrics_answer_while_playing(tmp_path, start_service):
+    env = actor_env(tmp_path)
+    start_service("cartridge_actor", env, "actor")
+    port = env["HTTP_PORT"]
+    health = wait_until(lambda: _try(get_json, f"http://127.0.0.1:{port}/health"), 60, "actor /health")
+    assert health["status"] == "ok" and health["model_version"] == 0
+    wait_until(lambda: episode_count(env["REPLAY_URL"]) >= 3, 60, "three episodes")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    written = [line for line in metrics.splitlines() if line.startswith('cartridge_episodes_total{env_id="tictactoe"}')]
+    assert written and float(written[0].split()[-1]) >= 1
+
+
+def test_sigterm_stops_promptly_and_writes_no_partial_episode(tmp_path, start_service):
+    env = actor_env(tmp_path)
+    actor = start_service("cartridge_actor", env, "actor")
+    wait_until(lambda: episode_count(env["REPLAY_URL"]) >= 5, 60, "five episodes")
+    started = time.monotonic()
+    assert actor.stop(timeout=15) == 0
+    assert time.monotonic() - started < 15
+    assert "actor stopped" in actor.log_text() and "SIGTERM" in actor.log_text()
+    assert assert_every_episode_is_whole(env["REPLAY_URL"]) >= 5
+
+
+def test_kill_9_while_writing_never_leaves_a_partial_episode(tmp_path, start_service):
+    env = actor_env(tmp_path)
+    rng = random.Random(5)
+    for _ in range(4):
+        actor = start_service("cartridge_actor", env, "actor")
+        before = episode_count(env["REPLAY_URL"])
+        wait_until(lambda before=before: episode_count(env["REPLAY_URL"]) > before, 60, "an episode")
+        time.sleep(rng.uniform(0.0, 0.5))
+        actor.kill()
+    assert assert_every_episode_is_whole(env["REPLAY_URL"]) >= 4
+
+
+def test_actor_swaps_models_skips_a_corrupt_one_and_keeps_playing(tmp_path, start_service, tictactoe_model):
+    env = actor_env(tmp_path)
+    store = open_model_store(env["MODEL_STORE_URL"])
+    actor = start_service("cartridge_actor", env, "actor")
+    port = env["HTTP_PORT"]
+    wait_until(lambda: episode_count(env["REPLAY_URL"]) >= 2, 60, "episodes before any model")
+
+    store.publish("tictactoe", tictactoe_model)
+    wait_until(lambda: get_json(f"http://127.0.0.1:{port}/health")["model_version"] == 1, 30, "the actor on v1")
+
+    # A publication whose bytes match its manifest but are not a model: skipped, v1 stays in use.
+    garbage = b"not an onnx model" * 100
+    (tmp_path / "models" / "tictactoe" / "v000002.onnx").write_bytes(garbage)
+    manifest = ModelManifest("tictactoe", 2, sha256_hex(garbage), len(garbage), time.time(), {})
+    (tmp_path / "models" / "tictactoe" / "latest.json").write_bytes(manifest.to_json())
+    wait_until(lambda: "model skipped" in actor.log_text(), 30, "the corrupt model to be skipped")
+    count = episode_count(env["REPLAY_URL"])
+    wait_until(lambda: episode_count(env["REPLAY_URL"]) > count, 60, "episodes after the corrupt publication")
+    assert get_json(f"http://127.0.0.1:{port}/health")["model_version"] == 1
+
+    store.publish("tictactoe", tictactoe_model)  # v3
+    wait_until(lambda: get_json(f"http://127.0.0.1:{port}/health")["model_version"] == 3, 30, "the actor on v3")
+    assert actor.proc.poll() is None, "the actor restarted or died"
+    with open_replay(env["REPLAY_URL"]) as replay:
+        versions = {e["model_version"] for e in replay.recent_episodes("tictactoe", limit=10_000)}
+    assert 0 in versions and 1 in versions
+
+
+def test_bad_configuration_is_one_line_naming_the_variable(tmp_path, start_service):
+    actor = start_service("cartridge_actor", actor_env(tmp_path, ENV_ID="chess", MCTS_MAX_SIMS="lots"), "actor")
+    assert actor.wait(timeout=30) == 2
+    out = actor.log_text()
+    assert "ENV_ID" in out and "MCTS_MAX_SIMS" in out and "Traceback" not in out
+
+
+def test_a_taken_health_port_is_a_clear_error(tmp_path, start_service):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        env = actor_env(tmp_path, HTTP_PORT=str(holder.getsockname()[1]))
+        actor = start_service("cartridge_actor", env, "actor")
+        assert actor.wait(timeout=30) == 3
+    out = actor.log_text()
+    assert "cannot listen" in out and env["HTTP_PORT"] in out and "Traceback" not in out
+
+
+def _try(fn, *args):
+    try:
+        return fn(*args)
+    except OSError:
+        return None
