@@ -56,7 +56,7 @@ def run() -> int:
 
     def health() -> dict:
         return {"status": "ok", "episodes": written, "model_version": watcher.current.version,
-                "uptime_s": round(time.time() - started, 1)}  # fmt: skip
+                "pid": os.getpid(), "uptime_s": round(time.time() - started, 1)}  # fmt: skip
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
     poller = threading.Thread(

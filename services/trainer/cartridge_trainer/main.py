@@ -9,6 +9,7 @@ the crash interrupted, so every trained iteration is published exactly once.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -150,7 +151,7 @@ def run() -> int:
         trainer.finish_iteration(None, time.time())
 
     def health() -> dict:
-        return {"status": "ok", "iteration": trainer.iteration}
+        return {"status": "ok", "iteration": trainer.iteration, "pid": os.getpid()}
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
     log.info("trainer started", iteration=trainer.iteration, target=settings.training_iterations,
