@@ -81,15 +81,21 @@ class Game(ABC):
         return state
 
     def observation(self, state: State) -> np.ndarray:
-        obs = np.zeros(self.observation_shape, dtype=np.float32)
-        for r in range(self.rows):
-            for c in range(self.cols):
-                bit = self.cell_bit(r, c)
-                if state.mine & bit:
-                    obs[0, r, c] = 1.0
-                elif state.theirs & bit:
-                    obs[1, r, c] = 1.0
-        return obs
+        return self.observations([state])[0]
+
+    def observations(self, states: list[State]) -> np.ndarray:
+        """(N, 2, rows, cols) float32 planes for many states at once (vectorised bit tests)."""
+        bits = self._cell_bits()
+        boards = np.array([(s.mine, s.theirs) for s in states], dtype=np.int64).reshape(len(states), 2, 1)
+        planes = (boards & bits) != 0
+        return planes.astype(np.float32).reshape(len(states), 2, self.rows, self.cols)
+
+    def _cell_bits(self) -> np.ndarray:
+        cached = getattr(self, "_bits", None)
+        if cached is None:
+            cells = [self.cell_bit(r, c) for r in range(self.rows) for c in range(self.cols)]
+            cached = self._bits = np.array(cells, dtype=np.int64).reshape(1, 1, -1)
+        return cached
 
     def board(self, state: State) -> list[list[int]]:
         """Absolute board for people: 0 empty, 1 first player, 2 second player."""
