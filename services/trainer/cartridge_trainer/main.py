@@ -69,7 +69,7 @@ class Trainer:
             if losses is not None:
                 metrics |= {"policy_loss": losses.policy, "value_loss": losses.value, "total_loss": losses.total}
             manifest = self.store.publish(env, export_onnx(self.net, self.game), metrics)
-            self.log.info("model published", version=manifest.version, iteration=self.iteration, **metrics)
+            self.log.info("model published", version=manifest.version, **metrics)
         recorded = self.replay.iterations(env, limit=1)
         if not recorded or recorded[-1].iteration < self.iteration:
             losses = losses or Losses(
