@@ -1,0 +1,118 @@
+"""Request and response models: the OpenAPI document is the contract the frontend codes against."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GameName = Literal["tictactoe", "connect4"]
+Player = Literal[1, 2]
+# The longest game is connect4's 42 plies; actions are at most 8 (tictactoe's last cell).
+Action = Annotated[int, Field(ge=0, le=8, description="tictactoe: cell row*3+col (0-8); connect4: column (0-6)")]
+Moves = Annotated[list[Action], Field(max_length=42, description="every action played so far, in order")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewGameRequest(_Strict):
+    env_id: GameName | None = Field(None, description="defaults to the server's ENV_ID")
+    human_player: Player = 1
+
+
+class MoveRequest(_Strict):
+    env_id: GameName | None = None
+    human_player: Player = 1
+    moves: Moves = []
+    action: Action
+
+
+class EvaluateRequest(_Strict):
+    env_id: GameName | None = None
+    moves: Moves = []
+
+
+class GameView(BaseModel):
+    env_id: GameName
+    moves: list[int]
+    board: list[list[int]] = Field(description="0 empty, 1 first player, 2 second player; row 0 at the top")
+    rows: int
+    cols: int
+    to_play: Player
+    human_player: Player
+    legal_actions: list[int]
+    status: Literal["in_progress", "human_won", "model_won", "draw"]
+    winner: Literal[0, 1, 2] | None
+    model_move: int | None = Field(None, description="the model's reply to this request, if it moved")
+    policy: list[float] | None = Field(None, description="the model's MCTS visit distribution for its move")
+    value: float | None = Field(None, description="the model's value estimate for its move, from its side")
+    model_version: int = Field(description="0 while no model exists: the search then uses a uniform prior")
+
+
+class Evaluation(BaseModel):
+    env_id: GameName
+    policy: list[float] = Field(description="the network's move probabilities over legal moves (0 elsewhere)")
+    value: float = Field(description="the network's value for the player to move, in [-1, 1]")
+    legal_actions: list[int]
+    to_play: Player
+    model_version: int
+
+
+class ModelInfo(BaseModel):
+    env_id: GameName
+    version: int
+    published_at: float | None
+    sha256: str | None
+    has_model: bool
+    message: str
+
+
+class ModelSummary(BaseModel):
+    version: int
+    published_at: float
+    sha256: str
+
+
+class IterationPoint(BaseModel):
+    iteration: int
+    policy_loss: float
+    value_loss: float
+    total_loss: float
+    model_version: int
+    episodes_seen: int
+    transitions_seen: int
+    duration_s: float
+    finished_at: float
+
+
+class Stats(BaseModel):
+    env_id: GameName
+    episodes: int
+    transitions: int
+    episodes_per_second: float
+    replay_buffer_size: int
+    iteration: int
+    training_iterations: int
+    model: ModelSummary | None
+    model_message: str
+    model_versions: list[int]
+    served_model_version: int
+    loss_history: list[IterationPoint]
+    generated_at: float
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    replay: str
+    model_store: str
+    model_version: int | None
+
+
+class Problem(BaseModel):
+    detail: str
