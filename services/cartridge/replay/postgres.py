@@ -57,7 +57,7 @@ class PostgresReplayBuffer(SqlReplayBuffer):
             raise ReplayUnavailable(f"cannot create the replay schema in {redact(self.url)}: {exc}") from None
 
     @contextmanager
-    def _transaction(self):
+    def _transaction(self, write: bool = True):
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
                 yield cur

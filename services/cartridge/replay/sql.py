@@ -47,8 +47,9 @@ class SqlReplayBuffer(ReplayBuffer):
     def _upsert_iteration_sql(self) -> str: ...
 
     @abstractmethod
-    def _transaction(self):
-        """Context manager: a transaction on self._conn, committed on success, rolled back on error."""
+    def _transaction(self, write: bool = True):
+        """Context manager: a transaction on self._conn, committed on success, rolled back on error.
+        Read-only transactions (write=False) must not block writers."""
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -56,7 +57,7 @@ class SqlReplayBuffer(ReplayBuffer):
         return sql.replace("?", self.placeholder)
 
     def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with self._lock, self._transaction() as cur:
+        with self._lock, self._transaction(write=False) as cur:
             cur.execute(self._q(sql), params)
             return cur.fetchall()
 

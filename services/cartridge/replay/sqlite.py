@@ -60,11 +60,11 @@ class SqliteReplayBuffer(SqlReplayBuffer):
             raise ReplayUnavailable(f"cannot create the replay schema in {sqlite_path(self.url)}: {exc}") from None
 
     @contextmanager
-    def _transaction(self):
+    def _transaction(self, write: bool = True):
         cur = self._conn.cursor()
         # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
-        # instead of failing on a lock upgrade.
-        cur.execute("BEGIN IMMEDIATE")
+        # instead of failing on a lock upgrade; readers use a deferred (snapshot) transaction.
+        cur.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
         try:
             yield cur
         except BaseException:
