@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +31,7 @@ from .metrics import WebMetrics
 from .schemas import (
     EvaluateRequest,
     Evaluation,
+    GameName,
     GameView,
     Health,
     IterationPoint,
@@ -108,7 +110,11 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
         version="1",
         description="Watch self-play training and play the current model.",
         lifespan=lifespan,
-        responses={422: {"model": Problem, "description": "invalid request: the detail says what is wrong"}},
+        responses={
+            400: {"model": Problem, "description": "unreadable request body"},
+            409: {"model": Problem, "description": "illegal move or history: the detail names the move"},
+            422: {"model": Problem, "description": "invalid request: the detail says what is wrong"},
+        },
     )
     app.state.watchers = watchers
     app.state.backends = backends
@@ -124,9 +130,16 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
         metrics.latency.labels(path).observe(time.perf_counter() - started)
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # One readable sentence per problem, e.g. "body.action: Input should be less than or equal to 8".
+        problems = ["{}: {}".format(".".join(str(p) for p in error["loc"]), error["msg"]) for error in exc.errors()]
+        return _problem(422, "; ".join(problems) or "invalid request")
+
     @app.exception_handler(IllegalMove)
     async def illegal_move(request: Request, exc: IllegalMove) -> JSONResponse:
-        return _problem(422, str(exc))
+        # Well-formed, but against the rules of the game from this position: a conflict.
+        return _problem(409, str(exc))
 
     @app.exception_handler(ReplayUnavailable)
     async def replay_down(request: Request, exc: ReplayUnavailable) -> JSONResponse:
@@ -195,10 +208,8 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
         )
 
     @app.get("/api/model", response_model=ModelInfo, tags=["game"])
-    def model(env_id: str | None = None) -> ModelInfo | JSONResponse:
+    def model(env_id: GameName | None = None) -> ModelInfo:
         env = env_id or settings.env_id
-        if env not in GAMES:
-            return _problem(422, f"unknown game {env!r} (expected one of: {', '.join(GAMES)})")
         manifest = watchers[env].manifest
         if manifest is None:
             return ModelInfo(env_id=env, version=0, published_at=None, sha256=None, has_model=False,

@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 GameName = Literal["tictactoe", "connect4"]
 Player = Literal[1, 2]
 # The longest game is connect4's 42 plies; actions are at most 8 (tictactoe's last cell).
-Action = Annotated[int, Field(ge=0, le=8, description="tictactoe: cell row*3+col (0-8); connect4: column (0-6)")]
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema integers: 3 and 3.0, but not true/false or "3" (lax pydantic would accept those)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("int_from_float", "Input should be a valid integer, got a fractional number")
+        return int(value)
+    return value
+
+
+_ACTION_HELP = "tictactoe: cell row*3+col (0-8); connect4: column (0-6)"
+Action = Annotated[
+    int,
+    BeforeValidator(_json_integer),
+    Field(ge=0, le=8),
+    # Spelled out: with a BeforeValidator, pydantic would render the bounds as non-standard ge/le keys.
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 8, "description": _ACTION_HELP}),
+]
 Moves = Annotated[list[Action], Field(max_length=42, description="every action played so far, in order")]
 
 
