@@ -101,6 +101,9 @@ class Settings:
     model_keep_versions: int = env_field(10, _int(1))
     checkpoint_dir: str = env_field("/data/checkpoints", _text)
     web_sims: int = env_field(100, _int(1))
+    # One thread: on small machines the trainer shares the cores with actors, and oversubscribed
+    # OpenMP threads spin instead of working.
+    trainer_threads: int = env_field(1, _int(1))
     actor_id: str = env_field("", _text)
 
     @classmethod

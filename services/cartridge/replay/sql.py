@@ -84,14 +84,15 @@ class SqlReplayBuffer(ReplayBuffer):
             self._insert_transitions(cur, rows)
 
     def sample(self, env_id: str, batch_size: int, window: int) -> Batch | None:
-        bounds = self._fetch("SELECT min(id), max(id) FROM transitions WHERE env_id = ?", (env_id,))
-        lowest, highest = bounds[0]
+        # Two single-aggregate queries: each is one index probe, a combined min/max is a scan in SQLite.
+        highest = self._fetch("SELECT max(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]
+        lowest = self._fetch("SELECT min(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]
         if highest is None:
             return None
-        edge = self._fetch(
-            "SELECT id FROM transitions WHERE env_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?", (env_id, window - 1)
-        )
-        lo = edge[0][0] if edge else lowest
+        # The window is the newest `window` ids. Ids are dense per deployment (one game per buffer); ids of
+        # another game or lost to a rolled-back insert are simply drawn again below. Counting back
+        # `window` rows of this game exactly would cost an index scan per batch.
+        lo = max(lowest, highest - window + 1)
         wanted = [random.randint(lo, highest) for _ in range(batch_size)]
         rows: dict[int, tuple] = {}
         for _ in range(20):  # ids missing from the window (gaps, other games) are drawn again

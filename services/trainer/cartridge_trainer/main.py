@@ -134,6 +134,7 @@ class Trainer:
 
 def run() -> int:
     settings = Settings.from_env(http_port=9100)
+    torch.set_num_threads(settings.trainer_threads)
     log = configure_logging(settings, "trainer")
     stop = StopFlag().install()
     try:
@@ -166,5 +167,4 @@ def run() -> int:
 
 
 def main() -> None:
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     sys.exit(run_main("cartridge-trainer", run))
