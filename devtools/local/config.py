@@ -1,0 +1,119 @@
+"""What the local runtime runs, where, and with which settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Sized so the first model appears within about a minute on 2 cores.
+TINY_SETTINGS = {
+    "MCTS_MAX_SIMS": "32",
+    "ACTOR_PARALLEL_GAMES": "16",
+    "EPISODES_PER_ITERATION": "50",
+    "TRAIN_STEPS_PER_ITERATION": "50",
+    "BATCH_SIZE": "64",
+    "REPLAY_WINDOW": "20000",
+    "TRAINING_ITERATIONS": "0",
+    "MODEL_POLL_SECONDS": "1",
+    "WEB_SIMS": "64",
+    "LOG_FORMAT": "console",
+}
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("CARTRIDGE_HOME") or REPO_ROOT / ".cartridge" / "local")
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    kind: str  # actor | trainer | web | frontend
+    command: list[str]
+    port: int
+    env: dict[str, str]
+    cwd: str
+    health_path: str = "/health"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    data_dir: Path = field(default_factory=default_data_dir)
+    env_id: str = "tictactoe"
+    actors: int = 1
+    web_port: int = 8080
+    frontend_port: int = 5173
+    trainer_port: int = 9100
+    actor_base_port: int = 9101
+    frontend: bool = True
+    settings: dict[str, str] = field(default_factory=dict)  # overrides of TINY_SETTINGS
+    source_root: Path = REPO_ROOT / "services"  # watched for hot reload
+
+    @property
+    def frontend_dir(self) -> Path:
+        return REPO_ROOT / "services" / "frontend"
+
+    def frontend_available(self) -> tuple[bool, str]:
+        if not self.frontend:
+            return False, "disabled (--no-frontend)"
+        if shutil.which("npm") is None:
+            return False, "npm not found on PATH: install Node.js 20 and npm to run the frontend"
+        if not (self.frontend_dir / "package.json").exists():
+            return False, f"no package.json in {self.frontend_dir}"
+        return True, ""
+
+    def components(self) -> list[Component]:
+        data = self.data_dir.resolve()
+        base = {
+            **TINY_SETTINGS,
+            "ENV_ID": self.env_id,
+            "REPLAY_URL": f"sqlite:///{data}/replay.db",
+            "MODEL_STORE_URL": f"file://{data}/models",
+            "CHECKPOINT_DIR": str(data / "checkpoints"),
+            "HTTP_HOST": "127.0.0.1",
+            **self.settings,
+        }
+        python = [sys.executable, "-m"]
+        cwd = str(REPO_ROOT)
+        found = [
+            Component("trainer", "trainer", [*python, "cartridge_trainer"], self.trainer_port,
+                      base | {"HTTP_PORT": str(self.trainer_port)}, cwd),
+            Component("web", "web", [*python, "cartridge_web"], self.web_port,
+                      base | {"HTTP_PORT": str(self.web_port)}, cwd),
+        ]  # fmt: skip
+        for i in range(self.actors):
+            port = self.actor_base_port + i
+            found.append(Component(f"actor-{i}", "actor", [*python, "cartridge_actor"], port,
+                                   base | {"HTTP_PORT": str(port), "ACTOR_ID": f"actor-{i}"}, cwd))  # fmt: skip
+        if self.frontend_available()[0]:
+            vite = ["npm", "run", "dev", "--", "--host", "127.0.0.1", "--port", str(self.frontend_port), "--strictPort"]
+            found.append(
+                Component(
+                    "frontend", "frontend",
+                    vite,
+                    self.frontend_port,
+                    {"FRONTEND_PORT": str(self.frontend_port), "WEB_URL": f"http://127.0.0.1:{self.web_port}"},
+                    str(self.frontend_dir), health_path="/",
+                )
+            )  # fmt: skip
+        return found
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["data_dir"], data["source_root"] = str(self.data_dir), str(self.source_root)
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, raw: str) -> LocalConfig:
+        data = json.loads(raw)
+        data["data_dir"], data["source_root"] = Path(data["data_dir"]), Path(data["source_root"])
+        return cls(**data)
