@@ -20,8 +20,9 @@ from devtools.errors import DevtoolsError
 from devtools.local import ComponentStatus, LocalConfig, LocalRuntime
 from devtools.local.config import REPO_ROOT, default_data_dir
 
-console = Console(stderr=True)
-out = Console()
+# Tables stay readable when piped (rich would wrap them at 80 columns).
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _progress(message: str) -> None:
@@ -113,7 +114,7 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def down(everything: bool, data_dir: Path | None) -> None:
     """Stop everything `up` started; nothing keeps running and no port stays bound."""
-    local = LocalRuntime(_local_config(data_dir), _progress)
+    local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
     stopped = local.down(remove_data=everything)
     console.print("local runtime stopped" if stopped else "local runtime was not running")
     if everything:
@@ -130,7 +131,7 @@ def down(everything: bool, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
     """Components, health, episodes, iteration, model version and URLs."""
-    local = LocalRuntime(_local_config(data_dir))
+    local = LocalRuntime.attach(data_dir or default_data_dir())
     if as_json:
         statuses = local.status()
         out.print_json(json.dumps({"runtime": "local", "running": local.running(),
@@ -154,7 +155,7 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None) -> None:
     """Show a component's log (all components' last lines without COMPONENT)."""
-    local = LocalRuntime(_local_config(data_dir))
+    local = LocalRuntime.attach(data_dir or default_data_dir())
     names = [component] if component else sorted(p.stem for p in (local.config.data_dir / "logs").glob("*.log"))
     if not names:
         raise DevtoolsError("no logs yet", "start the stack with `devtools up`")

@@ -65,6 +65,13 @@ class LocalRuntime:
         self.state = StateFile(config.data_dir)
         self.progress = progress
 
+    @classmethod
+    def attach(cls, data_dir: Path, progress: Callable[[str], None] = lambda msg: None) -> LocalRuntime:
+        """The runtime as `up` configured it (ports, actors), read from the state file in ``data_dir``."""
+        data = StateFile(data_dir).read()
+        config = LocalConfig.from_json(json.dumps(data["config"])) if data and "config" in data else None
+        return cls(config or LocalConfig(data_dir=data_dir), progress)
+
     # -- up -----------------------------------------------------------------------------------
 
     def running(self) -> bool:
