@@ -212,3 +212,7 @@ def main() -> None:
         if exc.hint:
             console.print(f"[dim]hint:[/] {exc.hint}")
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

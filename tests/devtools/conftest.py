@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.local import LocalConfig, LocalRuntime
+from devtools.local.config import REPO_ROOT
+from tests.support import free_port
+
+FAST = {"MCTS_MAX_SIMS": "16", "EPISODES_PER_ITERATION": "20", "TRAIN_STEPS_PER_ITERATION": "20"}
+
+
+def local_config(tmp_path: Path, **overrides) -> LocalConfig:
+    ports = {
+        "web_port": free_port(),
+        "frontend_port": free_port(),
+        "trainer_port": free_port(),
+        "actor_base_port": free_port(),
+    }
+    return LocalConfig(data_dir=tmp_path / "data", frontend=False, settings=FAST, **(ports | overrides))
+
+
+@pytest.fixture
+def watched_sources(tmp_path) -> Path:
+    """A copy of services/ to edit: the hot-reload tests never touch the repository's files."""
+    copy = tmp_path / "services"
+    shutil.copytree(REPO_ROOT / "services", copy, ignore=shutil.ignore_patterns("node_modules", "__pycache__", "dist"))
+    return copy
+
+
+@pytest.fixture
+def runtime(tmp_path, watched_sources) -> Iterator[LocalRuntime]:
+    rt = LocalRuntime(local_config(tmp_path, source_root=watched_sources))
+    yield rt
+    rt.down()

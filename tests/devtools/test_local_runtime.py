@@ -1,0 +1,135 @@
+"""The local runtime for real: a supervisor, the real services, real ports, real file edits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from devtools.errors import DevtoolsError
+from devtools.local import LocalRuntime
+from devtools.local.runtime import get_json, port_in_use
+from devtools.local.state import pid_alive
+from devtools.local.supervisor import affected
+from tests.devtools.conftest import local_config
+from tests.support import wait_until
+
+
+def pids(runtime: LocalRuntime) -> dict[str, int]:
+    return {s.name: s.pid for s in runtime.status() if s.pid}
+
+
+def test_up_generates_episodes_publishes_a_model_and_down_leaves_nothing(runtime):
+    statuses = runtime.up(detach=True, timeout=120)
+    assert {s.name for s in statuses} >= {"trainer", "web", "actor-0"} and all(s.healthy for s in statuses)
+    web = f"http://127.0.0.1:{runtime.config.web_port}"
+    first = get_json(f"{web}/stats")["episodes"]
+    wait_until(lambda: get_json(f"{web}/stats")["episodes"] > first, 60, "episodes to rise")
+    model = wait_until(lambda: (m := get_json(f"{web}/api/model")) and m["has_model"] and m, 120, "a served model")
+    assert model["version"] >= 1
+    children = list(pids(runtime).values())
+    supervisor = runtime.state.running_supervisor()
+    assert runtime.down() is True
+    assert not pid_alive(supervisor) and not any(pid_alive(p) for p in children)
+    ports = [c.port for c in runtime.config.components()]
+    assert not any(port_in_use(p) for p in ports)
+    assert runtime.status() == [] and runtime.state.read() is None
+
+
+def test_up_twice_changes_nothing(runtime):
+    runtime.up(detach=True, timeout=120)
+    before = pids(runtime)
+    supervisor = runtime.state.running_supervisor()
+    runtime.up(detach=True, timeout=120)
+    assert pids(runtime) == before and runtime.state.running_supervisor() == supervisor
+
+
+def test_a_taken_port_is_a_clear_error_and_nothing_starts(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        runtime = LocalRuntime(local_config(tmp_path, web_port=taken))
+        with pytest.raises(DevtoolsError) as err:
+            runtime.up(detach=True)
+    assert f"port {taken} for web is already in use" in err.value.message and "--web-port" in err.value.hint
+    assert runtime.state.read() is None and not runtime.running()
+
+
+def test_editing_a_service_restarts_only_that_service(runtime, watched_sources):
+    runtime.up(detach=True, timeout=120)
+    before = pids(runtime)
+    app = watched_sources / "web" / "cartridge_web" / "app.py"
+    app.write_text(app.read_text() + "\n# edited by the hot-reload test\n")
+    started = time.monotonic()
+    wait_until(lambda: pids(runtime).get("web") not in (None, before["web"]), 10, "web to restart")
+    took = time.monotonic() - started
+    after = pids(runtime)
+    assert after["trainer"] == before["trainer"] and after["actor-0"] == before["actor-0"]
+    wait_until(lambda: all(s.healthy for s in runtime.status()), 60, "the restarted web to be healthy")
+    assert took < 5, f"restart took {took:.1f} s"
+
+
+def test_editing_the_shared_library_restarts_every_python_service(runtime, watched_sources):
+    runtime.up(detach=True, timeout=120)
+    before = pids(runtime)
+    (watched_sources / "cartridge" / "settings.py").touch()
+    os.utime(watched_sources / "cartridge" / "settings.py")
+    with open(watched_sources / "cartridge" / "settings.py", "a") as f:
+        f.write("\n")
+    wait_until(lambda: all(pids(runtime).get(n) not in (None, before[n]) for n in before), 15, "all to restart")
+
+
+def test_a_killed_service_is_restarted_and_counted(runtime):
+    runtime.up(detach=True, timeout=120)
+    victim = pids(runtime)["actor-0"]
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: (s := {x.name: x for x in runtime.status()}["actor-0"]).restarts == 1 and s.pid != victim,
+               30, "actor-0 to be restarted")  # fmt: skip
+    wait_until(lambda: {x.name: x for x in runtime.status()}["actor-0"].healthy, 60, "actor-0 healthy again")
+    assert "restarted 1x" in {x.name: x for x in runtime.status()}["actor-0"].state
+
+
+def test_ctrl_c_on_a_foreground_up_stops_everything(tmp_path):
+    config = local_config(tmp_path)
+    ports = [str(config.web_port), str(config.trainer_port), str(config.actor_base_port)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.cli", "up", "--runtime", "local", "--no-frontend",
+         "--data-dir", str(config.data_dir), "--web-port", ports[0]],
+        env={**os.environ, "PYTHONPATH": os.getcwd()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    runtime = LocalRuntime.attach(config.data_dir)
+    try:
+        wait_until(lambda: runtime.status() and all(s.healthy for s in runtime.status()), 120, "a healthy stack")
+        children = list(pids(runtime).values())
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        assert not any(pid_alive(p) for p in children)
+        assert not port_in_use(config.web_port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        runtime.down()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("cartridge/mcts.py", {"actor", "trainer", "web"}),
+        ("actor/cartridge_actor/main.py", {"actor"}),
+        ("trainer/cartridge_trainer/training.py", {"trainer"}),
+        ("web/cartridge_web/app.py", {"web"}),
+        ("frontend/src/App.svelte", set()),
+        ("../pyproject.toml", {"actor", "trainer", "web"}),
+        ("../README.md", set()),
+    ],
+)
+def test_which_services_a_change_restarts(tmp_path, path, expected):
+    root = tmp_path / "services"
+    root.mkdir()
+    assert affected(root / path, root, {"actor", "trainer", "web", "frontend"}) == expected
