@@ -1,0 +1,34 @@
+"""Render a kustomize overlay with the real kubectl and return its objects."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def render(overlay: str) -> tuple[dict, ...]:
+    result = subprocess.run(["kubectl", "kustomize", str(REPO / overlay)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {overlay} failed: {result.stderr}")
+    return tuple(d for d in yaml.safe_load_all(result.stdout) if d)
+
+
+def by_kind(objects, kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+
+
+def workloads(objects) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] in WORKLOAD_KINDS}
+
+
+def pod_spec(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]
