@@ -1,0 +1,55 @@
+// Real-browser check with Playwright (playwright-core) driving Debian's Chromium:
+// load the page, play a whole tictactoe game by clicking, see the result, see the dashboard charts.
+//   FRONTEND_URL=http://127.0.0.1:5173 ARTIFACTS_DIR=artifacts/frontend node e2e-browser/play.mjs
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const url = process.env.FRONTEND_URL ?? "http://127.0.0.1:5173";
+const artifacts = process.env.ARTIFACTS_DIR ?? "artifacts/frontend";
+const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+mkdirSync(artifacts, { recursive: true });
+
+// Playwright gives every launch a fresh temporary profile; the rest keeps Chromium off the network.
+const args = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+const browser = await chromium.launch({ executablePath, args, headless: true });
+const result = { moves: 0 };
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.setDefaultTimeout(30_000);
+  await page.goto(url);
+  await page.getByTestId("game-select").selectOption("tictactoe");
+  await page.getByTestId("new-game").click();
+  await page.getByTestId("board").waitFor();
+  await page.screenshot({ path: join(artifacts, "play-start.png") });
+
+  // Click the first enabled cell until the game is over.
+  for (let turn = 0; turn < 9; turn += 1) {
+    if (await page.getByTestId("game-over").count()) break;
+    const cell = page.locator("[data-testid^='cell-']:not([disabled])").first();
+    await cell.click();
+    result.moves += 1;
+    await page.waitForFunction(
+      () => document.querySelector("[data-testid='game-over']") ||
+        [...document.querySelectorAll("[data-testid^='cell-']")].some((c) => !c.disabled),
+    );
+  }
+  await page.getByTestId("game-over").waitFor();
+  result.status = await page.getByTestId("status").innerText();
+  result.marks = await page.locator("[data-testid^='cell-']").evaluateAll((cells) => cells.filter((c) => c.textContent.trim()).length);
+  await page.screenshot({ path: join(artifacts, "play-game-over.png") });
+
+  await page.getByTestId("tab-training").click();
+  await page.getByTestId("chart-loss").locator("path.line").waitFor();
+  result.lossPoints = await page.getByTestId("chart-loss").locator("circle").count();
+  result.episodePoints = await page.getByTestId("chart-episodes").locator("circle").count();
+  result.versionPoints = await page.getByTestId("chart-versions").locator("circle").count();
+  result.modelVersion = await page.getByTestId("model-version").innerText();
+  await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));

@@ -1,0 +1,84 @@
+"""The frontend in real headless Chromium (Playwright), against the real web service with a real model.
+
+Plays a whole tictactoe game by clicking, then checks the dashboard charts drawn from real /stats
+data. Screenshots of each page land in artifacts/frontend/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+
+from cartridge.games import get_game
+from cartridge.modelstore import open_model_store
+from cartridge.replay import IterationRecord, open_replay
+from cartridge_trainer.network import PolicyValueNet, export_onnx
+from tests.support import REPO, free_port, wait_until
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = REPO / "artifacts" / "frontend"
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def web_with_a_model(tmp_path, start_service, make_episode):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (make system-deps)")
+    replay_url, store_url = f"sqlite:///{tmp_path}/replay.db", f"file://{tmp_path}/models"
+    game = get_game("tictactoe")
+    store = open_model_store(store_url)
+    with open_replay(replay_url) as replay:
+        for iteration, loss in enumerate([2.1, 1.6, 1.3, 1.1], start=1):
+            for _ in range(5):
+                replay.append_episode(make_episode())
+            manifest = store.publish("tictactoe", export_onnx(PolicyValueNet(game), game), {"iteration": iteration})
+            record = IterationRecord("tictactoe", iteration, manifest.version, loss * 0.8, loss * 0.2, loss,
+                                     5 * iteration, 40 * iteration, 1.0, 1_000 + iteration)  # fmt: skip
+            replay.record_iteration(record)
+    port = free_port()
+    env = {"HTTP_PORT": str(port), "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "ENV_ID": "tictactoe",
+           "WEB_SIMS": "16", "MODEL_POLL_SECONDS": "0.5"}  # fmt: skip
+    start_service("cartridge_web", env, "web")
+    wait_until(lambda: answers(f"http://127.0.0.1:{port}/ready"), 60, "the web service")
+    return port
+
+
+def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_model, frontend_dir, tmp_path):
+    web_port, frontend_port = web_with_a_model, free_port()
+    vite = subprocess.Popen(
+        ["npx", "vite", "--host", "127.0.0.1", "--port", str(frontend_port), "--strictPort"],
+        cwd=frontend_dir, env={**os.environ, "WEB_URL": f"http://127.0.0.1:{web_port}"},
+        stdout=open(tmp_path / "vite.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+    )  # fmt: skip
+    try:
+        wait_until(lambda: answers(f"http://127.0.0.1:{frontend_port}/"), 60, "the Vite dev server")
+        if ARTIFACTS.exists():
+            shutil.rmtree(ARTIFACTS)
+        run = subprocess.run(
+            ["node", "e2e-browser/play.mjs"], cwd=frontend_dir, capture_output=True, text=True, timeout=180,
+            env={**os.environ, "FRONTEND_URL": f"http://127.0.0.1:{frontend_port}", "ARTIFACTS_DIR": str(ARTIFACTS),
+                 "CHROMIUM_PATH": CHROMIUM},
+        )  # fmt: skip
+    finally:
+        vite.terminate()
+        vite.wait(10)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["status"].startswith("Game over"), result
+    assert result["marks"] >= 5 and result["moves"] >= 3, result
+    assert result["lossPoints"] == 4 and result["versionPoints"] == 4 and result["episodePoints"] == 4, result
+    assert result["modelVersion"] == "v4", result
+    for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
+        assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"
