@@ -1,0 +1,90 @@
+"""End to end: episode generation, training progress and model rollout, on the target's real stack."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from cartridge.modelstore import sha256_hex
+from e2e.stacks import get_json
+from tests.support import wait_until
+
+ROLLOUT_SECONDS = 20  # MODEL_POLL_SECONDS is 1 locally and 2 on kind; the bound leaves room for a busy CPU
+
+
+def stats(stack) -> dict:
+    return get_json(f"{stack.web_url}/stats")
+
+
+def test_episode_generation(stack):
+    first = stats(stack)["episodes"]
+    wait_until(lambda: stats(stack)["episodes"] >= first + 20, 120, "20 more episodes")
+    with stack.replay() as replay:
+        env = stats(stack)["env_id"]
+        wait_until(lambda: len({e["actor_id"] for e in replay.recent_episodes(env, 200)}) >= 2, 120, "two actors")
+        recent = replay.recent_episodes(env, 200)
+        assert len({e["episode_id"] for e in recent}) == len(recent), "duplicate episode ids"
+        for episode in recent[:10]:
+            transitions = replay.episode_transitions(episode["episode_id"])
+            assert [t.step for t in transitions] == list(range(episode["moves"]))
+            for t in transitions:
+                assert abs(float(t.policy.sum()) - 1) < 1e-4 and t.policy[t.action] > 0
+                assert t.value in (-1.0, 0.0, 1.0) and set(np.unique(t.observation)) <= {0.0, 1.0}
+            values = [t.value for t in transitions]
+            if episode["winner"] != 0:  # the last mover won; values alternate back from the end
+                assert values[-1] == 1.0 and all(a == -b for a, b in itertools.pairwise(values))
+            else:
+                assert set(values) == {0.0}
+
+
+def test_training_progress(stack):
+    wait_until(lambda: stats(stack)["iteration"] >= 6, 240, "six training iterations")
+    history = stats(stack)["loss_history"]
+    iterations = [p["iteration"] for p in history]
+    assert iterations == list(range(1, len(history) + 1))
+    versions = [p["model_version"] for p in history]
+    assert versions == sorted(set(versions)), "each iteration publishes a new version"
+    published = stack.store().versions(stats(stack)["env_id"])
+    assert versions[-1] in published or versions[-1] < min(published)  # retention keeps the newest ones
+    early = np.mean([p["total_loss"] for p in history[:2]])
+    late = np.mean([p["total_loss"] for p in history[-2:]])
+    assert late < early, f"loss did not fall: {early:.3f} -> {late:.3f}"
+
+
+def test_model_rollout(stack):
+    env = stats(stack)["env_id"]
+    store = stack.store()
+    current = store.latest(env).version if store.latest(env) else 0
+    wait_until(lambda: (m := store.latest(env)) and m.version > current, 180, "a new publication")
+    new = store.latest(env).version
+    published_at = time.monotonic()
+    wait_until(lambda: get_json(f"{stack.web_url}/api/model?env_id={env}")["version"] >= new, ROLLOUT_SECONDS,
+               "the web to serve the new model")  # fmt: skip
+    wait_until(lambda: min(stack.actor_model_versions()) >= new, ROLLOUT_SECONDS, "every actor on the new model")
+    took = time.monotonic() - published_at
+    served = get_json(f"{stack.web_url}/api/model?env_id={env}")
+    assert served["sha256"] == sha256_hex(store.read_version(env, served["version"]))
+    reply = get_json(f"{stack.web_url}/api/games/move", "POST", {"env_id": env, "moves": [], "action": 0})
+    assert reply["model_version"] >= new and reply["model_move"] is not None
+    print(f"\nrollout of v{new}: web and actors within {took:.1f} s")
+
+
+def test_scaling_actors_adds_episode_throughput(stack):
+    if stack.target != "kind":
+        pytest.skip("the local runtime runs a fixed set of actors; scaling a Deployment is a kind-target check")
+
+    def rate(seconds: float = 60) -> float:
+        with stack.replay() as replay:
+            start = replay.count_episodes()
+            time.sleep(seconds)
+            return (replay.count_episodes() - start) / seconds
+
+    stack.scale_actors(1)
+    one = rate()
+    stack.scale_actors(3)
+    three = rate()
+    print(f"\nepisodes/s: 1 actor {one:.2f}, 3 actors {three:.2f}")
+    assert three > one * 1.3
