@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cartridge.games import IllegalMove, get_game
+
+
+def test_tictactoe_wins_draws_and_illegal_moves():
+    g = get_game("tictactoe")
+    assert g.winner(g.from_actions([0, 3, 1, 4, 2])) == 1  # top row
+    assert g.winner(g.from_actions([0, 1, 3, 2, 6])) == 1  # left column
+    assert g.winner(g.from_actions([1, 0, 2, 4, 3, 8])) == 2  # diagonal for O
+    draw = g.from_actions([0, 1, 2, 4, 3, 5, 7, 6, 8])
+    assert draw.terminal and g.winner(draw) == 0 and g.legal_actions(draw) == []
+    with pytest.raises(IllegalMove, match="occupied"):
+        g.from_actions([4, 4])
+    with pytest.raises(IllegalMove, match="game is over"):
+        g.apply(g.from_actions([0, 3, 1, 4, 2]), 5)
+    with pytest.raises(IllegalMove, match="out of range"):
+        g.apply(g.initial_state(), 9)
+
+
+@pytest.mark.parametrize(
+    ("moves", "winner"),
+    [
+        ([0, 1, 0, 1, 0, 1, 0], 1),  # vertical
+        ([0, 0, 1, 1, 2, 2, 3], 1),  # horizontal
+        ([0, 1, 1, 2, 2, 3, 2, 3, 3, 6, 3], 1),  # diagonal /
+        ([3, 2, 2, 1, 1, 0, 1, 0, 0, 6, 0], 1),  # diagonal \
+        ([6, 0, 0, 1, 1, 2, 2, 3], 2),  # horizontal for the second player
+    ],
+)
+def test_connect4_wins_in_every_direction(moves, winner):
+    g = get_game("connect4")
+    state = g.from_actions(moves)
+    assert state.terminal and g.winner(state) == winner
+
+
+def test_connect4_columns_fill_and_no_wrap_around_wins():
+    g = get_game("connect4")
+    state = g.from_actions([0] * 6)
+    assert 0 not in g.legal_actions(state)
+    with pytest.raises(IllegalMove, match="column 0 is full"):
+        g.apply(state, 0)
+    # Stones at the top of one column and the bottom of the next are not a line.
+    wrap = g.from_actions([0, 1, 0, 1, 0, 6, 1, 6, 1, 6, 1, 5, 2])
+    assert not wrap.terminal
+
+
+def test_a_full_connect4_board_without_a_line_is_a_draw():
+    g = get_game("connect4")
+    order = [c for block in ([0, 1] * 3, [2, 3] * 3, [4, 5] * 3, [1, 0] * 3, [3, 2] * 3, [5, 4] * 3) for c in block]
+    state = g.initial_state()
+    for action in [*order, 6, 6, 6, 6, 6, 6]:
+        if state.terminal:
+            break
+        state = g.apply(state, action)
+    assert state.terminal
+
+
+def test_observation_is_from_the_movers_side_and_board_is_absolute():
+    g = get_game("tictactoe")
+    state = g.from_actions([4])  # X in the centre, O to move
+    obs = g.observation(state)
+    assert obs.shape == (2, 3, 3) and obs[1, 1, 1] == 1 and obs[0].sum() == 0
+    assert g.board(state)[1][1] == 1 and state.to_play == 2
+
+
+@pytest.mark.parametrize("name", ["tictactoe", "connect4"])
+def test_symmetries_keep_observation_and_policy_together(name):
+    g = get_game(name)
+    rng = np.random.default_rng(0)
+    state = g.initial_state()
+    for _ in range(4):
+        state = g.apply(state, int(rng.choice(g.legal_actions(state))))
+    obs = g.observation(state)
+    policy = np.arange(g.action_size, dtype=np.float32)
+    variants = g.symmetries(obs, policy)
+    assert len(variants) == (8 if name == "tictactoe" else 2)
+    for o, p in variants:
+        assert sorted(p) == sorted(policy) and o.sum() == obs.sum()
+    if name == "connect4":
+        o, p = variants[1]
+        assert np.array_equal(o, obs[:, :, ::-1]) and np.array_equal(p, policy[::-1])
+
+
+def test_unknown_game_names_the_choices():
+    with pytest.raises(ValueError, match="tictactoe, connect4"):
+        get_game("chess")

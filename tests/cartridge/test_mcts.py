@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cartridge.games import get_game
+from cartridge.inference import UniformEvaluator
+from cartridge.mcts import BatchedMCTS, MctsConfig
+
+
+class CountingEvaluator(UniformEvaluator):
+    def __init__(self, action_size: int) -> None:
+        super().__init__(action_size)
+        self.batches: list[int] = []
+
+    def evaluate(self, observations):
+        self.batches.append(len(observations))
+        return super().evaluate(observations)
+
+
+def search(name, moves, sims=400, states=1, noise=False, evaluator=None):
+    g = get_game(name)
+    ev = evaluator or UniformEvaluator(g.action_size)
+    mcts = BatchedMCTS(g, ev, MctsConfig(simulations=sims), np.random.default_rng(0))
+    return mcts.search([g.from_actions(moves)] * states, add_noise=noise), mcts
+
+
+def test_finds_a_win_in_one():
+    result, _ = search("tictactoe", [0, 3, 1, 4])
+    assert result.visits[0].argmax() == 2 and result.value[0] > 0.5
+    result, _ = search("connect4", [3, 3, 4, 4, 5, 5])
+    assert result.visits[0].argmax() in (2, 6)
+
+
+def test_blocks_a_loss_in_one():
+    result, _ = search("tictactoe", [0, 3, 1])
+    assert result.visits[0].argmax() == 2
+    result, _ = search("connect4", [3, 0, 4, 0, 5], sims=3000)
+    assert result.visits[0].argmax() in (2, 6)
+
+
+def test_visits_sum_to_the_simulations_and_illegal_moves_get_none():
+    result, _ = search("tictactoe", [4, 0], sims=100, states=3)
+    assert result.visits.sum(axis=1).tolist() == [100, 100, 100]
+    assert (result.visits[:, [0, 4]] == 0).all()
+    assert np.allclose(result.policy.sum(axis=1), 1)
+
+
+def test_many_searches_share_network_calls():
+    g = get_game("connect4")
+    counting = CountingEvaluator(g.action_size)
+    search("connect4", [3], sims=32, states=16, evaluator=counting)
+    assert max(counting.batches) > 1, "leaves of different searches must be evaluated together"
+    assert len(counting.batches) < 16 * 32 / 4
+
+
+def test_noise_changes_the_root_only_when_asked():
+    clean_a, _ = search("connect4", [], sims=50)
+    clean_b, _ = search("connect4", [], sims=50)
+    assert np.array_equal(clean_a.visits, clean_b.visits)
+    g = get_game("connect4")
+    mcts = BatchedMCTS(g, UniformEvaluator(7), MctsConfig(simulations=50), np.random.default_rng(1))
+    noisy = mcts.search([g.initial_state()] * 4, add_noise=True)
+    assert len({row.tobytes() for row in noisy.visits}) > 1
+
+
+def test_terminal_roots_need_no_search():
+    g = get_game("tictactoe")
+    done = g.from_actions([0, 3, 1, 4, 2])
+    counting = CountingEvaluator(g.action_size)
+    result = BatchedMCTS(g, counting, MctsConfig(simulations=10)).search([done])
+    assert result.visits.sum() == 0 and result.value[0] == -1 and counting.batches == []
+
+
+@pytest.mark.parametrize("name", ["tictactoe", "connect4"])
+def test_a_new_evaluator_clears_the_cache(name):
+    g = get_game(name)
+    first, second = CountingEvaluator(g.action_size), CountingEvaluator(g.action_size)
+    mcts = BatchedMCTS(g, first, MctsConfig(simulations=20))
+    mcts.search([g.initial_state()])
+    mcts.set_evaluator(second)
+    mcts.search([g.initial_state()])
+    assert second.batches, "the second network was never asked"

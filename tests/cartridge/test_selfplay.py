@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from cartridge.games import get_game
+from cartridge.inference import UniformEvaluator
+from cartridge.mcts import MctsConfig
+from cartridge.selfplay import SelfPlay
+
+
+def play(name="tictactoe", **kwargs):
+    g = get_game(name)
+    sp = SelfPlay(g, MctsConfig(simulations=16), parallel_games=8, rng=np.random.default_rng(0), actor_id="t")
+    return g, sp, kwargs
+
+
+def test_episodes_are_well_formed_and_replay_to_their_observations():
+    g, sp, _ = play()
+    episodes = list(sp.play(lambda: UniformEvaluator(9), max_episodes=10))
+    assert len(episodes) == 10 and len({e.episode_id for e in episodes}) == 10
+    for episode in episodes:
+        state = g.initial_state()
+        for t in episode.transitions:
+            assert np.array_equal(t.observation, g.observation(state))
+            assert abs(t.policy.sum() - 1) < 1e-5 and t.policy[t.action] > 0
+            state = g.apply(state, t.action)
+        assert state.terminal and g.winner(state) == episode.winner
+        values = [t.value for t in episode.transitions]
+        if episode.winner:
+            assert values[-1] == 1 and all(a == -b for a, b in itertools.pairwise(values))
+        else:
+            assert set(values) == {0.0}
+        assert episode.actor_id == "t" and episode.model_version == 0 and episode.duration_s >= 0
+
+
+def test_should_stop_ends_between_rounds_without_yielding_partial_games():
+    _g, sp, _ = play("connect4")
+    rounds = {"n": 0}
+
+    def stop() -> bool:
+        rounds["n"] += 1
+        return rounds["n"] > 5
+
+    assert list(sp.play(lambda: UniformEvaluator(7), should_stop=stop)) == []  # no connect4 game ends in 5 moves
+
+
+def test_a_new_evaluator_is_used_from_the_next_round():
+    _g, sp, _ = play()
+
+    class Versioned(UniformEvaluator):
+        def __init__(self, version):
+            super().__init__(9)
+            self.version = version
+
+    calls = {"n": 0}
+
+    def evaluator():
+        calls["n"] += 1
+        return Versioned(0 if calls["n"] < 20 else 7)
+
+    versions = [e.model_version for e in sp.play(evaluator, max_episodes=40)]
+    assert versions[0] == 0 and versions[-1] == 7 and versions == sorted(versions)
