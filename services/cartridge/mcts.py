@@ -35,7 +35,7 @@ class MctsConfig:
     # Target number of leaves per network call; with fewer trees than this, each tree
     # contributes several leaves per round (virtual loss keeps them apart).
     batch_target: int = 32
-    cache_size: int = 200_000
+    cache_size: int = 200_000  # 0 turns the evaluation cache off
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,10 @@ class BatchedMCTS:
                     leaf = leaf_path[-1]
                     if leaf.terminal_value is not None:
                         self._backup(leaf_path, leaf.terminal_value)
-                    elif (cached := self._cache.get((leaf.state.mine, leaf.state.theirs))) is not None:
+                    elif (
+                        self.config.cache_size
+                        and (cached := self._cache.get((leaf.state.mine, leaf.state.theirs))) is not None
+                    ):
                         leaf.expand(self.game.legal_actions(leaf.state), cached[0])
                         self._backup(leaf_path, cached[1])
                     else:
@@ -193,7 +196,8 @@ class BatchedMCTS:
             actions = self.game.legal_actions(leaf.state)
             priors = probs[k, actions].tolist()
             value = float(values[k])
-            self._cache[(leaf.state.mine, leaf.state.theirs)] = (priors, value)
+            if self.config.cache_size:
+                self._cache[(leaf.state.mine, leaf.state.theirs)] = (priors, value)
             leaf.expand(actions, priors)
             leaf.pending = False
             if backup:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import urllib.request
 
@@ -61,6 +62,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
         ["npx", "vite", "--host", "127.0.0.1", "--port", str(frontend_port), "--strictPort"],
         cwd=frontend_dir, env={**os.environ, "WEB_URL": f"http://127.0.0.1:{web_port}"},
         stdout=open(tmp_path / "vite.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        start_new_session=True,  # npx starts vite as a child: stop the whole group
     )  # fmt: skip
     try:
         wait_until(lambda: answers(f"http://127.0.0.1:{frontend_port}/"), 60, "the Vite dev server")
@@ -72,7 +74,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
                  "CHROMIUM_PATH": CHROMIUM},
         )  # fmt: skip
     finally:
-        vite.terminate()
+        os.killpg(vite.pid, signal.SIGTERM)
         vite.wait(10)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])

@@ -1,0 +1,78 @@
+"""Replay-buffer insert rate with 4 concurrent writer processes (PostgreSQL and SQLite), and sample rate.
+
+Writers append realistic connect4 episodes (random games: ~20-40 moves, 2x6x7 observation, 7-way
+policy). PostgreSQL is a real server started from the Debian binaries (or CARTRIDGE_TEST_POSTGRES_URL).
+
+    .venv/bin/python -m bench.bench_replay
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import time
+import uuid
+
+import numpy as np
+
+from cartridge.games import get_game
+from cartridge.replay import open_replay
+from tests.pg import fresh_database, postgres_server
+from tests.support import random_episode
+
+WRITERS = 4
+EPISODES_PER_WRITER = 150
+TARGET_PG = 5_000
+
+
+def writer(url: str, seed: int, start: multiprocessing.Event, out: multiprocessing.Queue) -> None:
+    game, rng = get_game("connect4"), np.random.default_rng(seed)
+    episodes = [random_episode(game, rng) for _ in range(EPISODES_PER_WRITER)]  # made before the clock starts
+    with open_replay(url) as replay:
+        start.wait()
+        began = time.perf_counter()
+        for episode in episodes:
+            replay.append_episode(episode)
+        out.put((sum(len(e.transitions) for e in episodes), began, time.perf_counter()))
+
+
+def insert_rate(url: str) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    open_replay(url).close()  # schema first, outside the measurement
+    procs = [ctx.Process(target=writer, args=(url, s, start, out)) for s in range(WRITERS)]
+    for p in procs:
+        p.start()
+    time.sleep(3)  # let every writer build its episodes and connect
+    start.set()
+    results = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    rows = sum(r[0] for r in results)
+    return rows / (max(r[2] for r in results) - min(r[1] for r in results))
+
+
+def sample_rate(url: str, seconds: float = 3.0) -> float:
+    with open_replay(url) as replay:
+        batches, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            replay.sample("connect4", 128, 50_000)
+            batches += 1
+    return batches * 128 / (time.perf_counter() - began)
+
+
+def main() -> None:
+    with postgres_server() as server, fresh_database(server, f"bench_{uuid.uuid4().hex[:8]}") as pg_url:
+        pg_insert, pg_sample = insert_rate(pg_url), sample_rate(pg_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_url = f"sqlite:///{tmp}/replay.db"
+        sqlite_insert, sqlite_sample = insert_rate(sqlite_url), sample_rate(sqlite_url)
+    print(f"{WRITERS} writer processes x {EPISODES_PER_WRITER} connect4 episodes each (2 cores)\n")
+    print(f"{'backend':12} {'insert transitions/s':>22} {'vs target':>10} {'sampled transitions/s':>23}")
+    print(f"{'postgresql':12} {pg_insert:22,.0f} {pg_insert / TARGET_PG:9.1f}x {pg_sample:23,.0f}")
+    print(f"{'sqlite':12} {sqlite_insert:22,.0f} {'':>10} {sqlite_sample:23,.0f}")
+    print(f"\ntarget: >= {TARGET_PG:,} transitions/s into PostgreSQL with {WRITERS} concurrent writers")
+
+
+if __name__ == "__main__":
+    main()
