@@ -7,9 +7,10 @@ files that force a rebuild, the workloads and ports the kustomize output really 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
-from dataclasses import dataclass, field
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,52 +18,19 @@ import yaml
 
 from devtools.cluster import ClusterSpec
 
-starlark_go = pytest.importorskip("starlark_go")
-
 REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ("actor", "trainer", "web", "frontend")
 PYTHON_COMPONENTS = ("actor", "trainer", "web")
 
 
-@dataclass
 class TiltRecorder:
-    """Records every Tilt API call the Tiltfile makes; returns what Tilt's builtins return."""
+    """The Tilt API calls the Tiltfile made (evaluated by tests/tilt_eval.py in its own process)."""
 
-    calls: dict[str, list] = field(default_factory=dict)
-
-    def record(self, name: str, *args, **kwargs) -> None:
-        self.calls.setdefault(name, []).append((args, kwargs))
-
-    def api(self) -> dict:
-        def recorder(name, returns=None):
-            def call(*args, **kwargs):
-                self.record(name, *args, **kwargs)
-                return returns(*args, **kwargs) if returns else None
-
-            return call
-
-        return {
-            "version_settings": recorder("version_settings"),
-            "allow_k8s_contexts": recorder("allow_k8s_contexts"),
-            "update_settings": recorder("update_settings"),
-            "docker_build": recorder("docker_build"),
-            "k8s_yaml": recorder("k8s_yaml"),
-            "k8s_resource": recorder("k8s_resource"),
-            "sync": recorder("sync", lambda src, dest: {"step": "sync", "src": src, "dest": dest}),
-            "run": recorder("run", lambda cmd, trigger=None: {"step": "run", "cmd": cmd, "trigger": trigger}),
-            "fall_back_on": recorder("fall_back_on", lambda files: {"step": "fall_back_on", "files": list(files)}),
-            "port_forward": recorder("port_forward", _port_forward),
-            "kustomize": recorder("kustomize", lambda path: render_kustomize(REPO / path)),
-            "decode_yaml_stream": lambda text: [d for d in yaml.safe_load_all(text) if d],
-            "encode_yaml_stream": lambda objects: yaml.safe_dump_all(objects),
-        }
+    def __init__(self, calls: dict[str, list]) -> None:
+        self.calls = {name: [(tuple(args), kwargs) for args, kwargs in made] for name, made in calls.items()}
 
     def first(self, name: str):
         return self.calls[name][0]
-
-
-def _port_forward(local: int, container: int | None = None, name: str | None = None) -> dict:
-    return {"local": local, "container": container or local, "name": name}
 
 
 def render_kustomize(path: Path) -> str:
@@ -71,10 +39,10 @@ def render_kustomize(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def tilt() -> TiltRecorder:
-    recorder = TiltRecorder()
-    interpreter = starlark_go.Starlark(globals=recorder.api())
-    interpreter.exec((REPO / "Tiltfile").read_text())
-    return recorder
+    result = subprocess.run([sys.executable, str(REPO / "tests" / "tilt_eval.py"), str(REPO / "Tiltfile")],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, f"the Tiltfile does not evaluate: {result.stderr[-3000:]}"
+    return TiltRecorder(json.loads(result.stdout))
 
 
 @pytest.fixture(scope="module")

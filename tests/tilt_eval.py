@@ -1,0 +1,60 @@
+"""Evaluate a Tiltfile in starlark-go with a recording stand-in for Tilt's API; print the calls as JSON.
+
+Run in its own process by tests/test_tiltfile.py: starlark-go's callbacks into Python are only
+stable in a small interpreter (it crashes once heavy native libraries are loaded), so this module
+imports nothing but starlark_go, yaml and the standard library.
+
+    python tests/tilt_eval.py Tiltfile > calls.json
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import starlark_go
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+RETURNS = {
+    "sync": lambda src, dest: {"step": "sync", "src": src, "dest": dest},
+    "run": lambda cmd, trigger=None: {"step": "run", "cmd": cmd, "trigger": trigger},
+    "fall_back_on": lambda files: {"step": "fall_back_on", "files": list(files)},
+    "port_forward": lambda local, container=None, name=None: {"local": local, "container": container or local},
+    "kustomize": lambda path: (
+        subprocess.run(["kubectl", "kustomize", str(REPO / path)], capture_output=True, text=True, check=True).stdout
+    ),
+    "decode_yaml_stream": lambda text: [d for d in yaml.safe_load_all(text) if d],
+    "encode_yaml_stream": lambda objects: yaml.safe_dump_all(objects),
+}
+RECORDED = ("version_settings", "allow_k8s_contexts", "update_settings", "docker_build", "k8s_yaml", "k8s_resource",
+            "sync", "run", "fall_back_on", "port_forward", "kustomize")  # fmt: skip
+# Each builtin is a Starlark function forwarding to one Python callable with positional arguments only
+# (starlark-go crashes calling Python with keyword arguments alone).
+PRELUDE = "".join(
+    f"def {name}(*args, **kwargs):\n    return _tilt({name!r}, args, kwargs)\n"
+    for name in sorted({*RECORDED, *RETURNS})
+)
+
+
+def evaluate(tiltfile: Path) -> dict[str, list]:
+    calls: dict[str, list] = {}
+
+    def tilt(name, args, kwargs):
+        args, kwargs = list(args), dict(kwargs)
+        if name in RECORDED:
+            calls.setdefault(name, []).append([args, kwargs])
+        return RETURNS[name](*args, **kwargs) if name in RETURNS else None
+
+    # Tilt's dialect: top-level for/if and reassignment are allowed.
+    starlark_go.configure_starlark(allow_global_reassign=True, allow_set=True)
+    interpreter = starlark_go.Starlark(globals={"_tilt": tilt})
+    interpreter.exec(PRELUDE + tiltfile.read_text())
+    return calls
+
+
+if __name__ == "__main__":
+    json.dump(evaluate(Path(sys.argv[1])), sys.stdout)
