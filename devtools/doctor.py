@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devtools.errors import DevtoolsError
+from devtools.local.runtime import port_in_use
 from devtools.tools import TOOLS, probe
 
 # Ports each runtime binds on the host.
@@ -27,16 +27,6 @@ class Check:
     wanted: str
     ok: bool
     fix: str = ""
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def tool_checks() -> list[Check]:
@@ -60,11 +50,12 @@ def docker_check() -> Check:
 
 
 def port_checks(ports: dict[int, str], runtime: str) -> list[Check]:
-    return [
-        Check(f"port {port} ({what}, {runtime})", "free" if port_free(port) else "taken", "free", port_free(port),
-              "" if port_free(port) else f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or `devtools down`")
-        for port, what in ports.items()
-    ]  # fmt: skip
+    checks = []
+    for port, what in ports.items():
+        free = not port_in_use(port)
+        fix = "" if free else f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or `devtools down`"
+        checks.append(Check(f"port {port} ({what}, {runtime})", "free" if free else "taken", "free", free, fix))
+    return checks
 
 
 def disk_check(path: Path) -> Check:

@@ -46,7 +46,7 @@ TOOLS = {
     ),
     "kubectl": Tool(
         "kubectl",
-        f">={KUBECTL_VERSION.rsplit('.', 1)[0]}",
+        ">=1.33",  # kubectl supports one minor version of skew against the 1.34 node image
         ("kubectl", "version", "--client"),
         r"Client Version: v(\d+\.\d+\.\d+)",
         f"install kubectl v{KUBECTL_VERSION}: https://kubernetes.io/docs/tasks/tools/",

@@ -44,3 +44,15 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     yield start
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A Docker client for the Docker tier; skips with one line where no engine answers."""
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one with container-sandbox")
+    return client

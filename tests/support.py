@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cartridge.games import Game
-from cartridge.replay import Episode, Transition
+from cartridge.replay import Episode, transitions_from_steps
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,16 +36,7 @@ def random_episode(game: Game, rng: np.random.Generator, model_version: int = 0,
         steps.append((game.observation(state), policy, action, state.to_play))
         state = game.apply(state, action)
     winner = game.winner(state)
-    transitions = [
-        Transition(
-            step=i,
-            observation=obs,
-            policy=pol,
-            value=0.0 if winner == 0 else (1.0 if mover == winner else -1.0),
-            action=action,
-        )
-        for i, (obs, pol, action, mover) in enumerate(steps)
-    ]
+    transitions = transitions_from_steps(steps, winner)
     return Episode(game.name, transitions, winner, model_version, actor_id=actor_id)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .games import Game, State
 from .inference import Evaluator
 from .mcts import BatchedMCTS, MctsConfig
-from .replay import Episode, Transition
+from .replay import Episode, transitions_from_steps
 
 DEFAULT_TEMPERATURE_MOVES = {"tictactoe": 4, "connect4": 12}
 
@@ -90,16 +90,7 @@ class SelfPlay:
 
     def _episode(self, g: _Game, model_version: int) -> Episode:
         winner = self.game.winner(g.state)
-        transitions = [
-            Transition(
-                step=i,
-                observation=obs,
-                policy=policy,
-                value=0.0 if winner == 0 else (1.0 if mover == winner else -1.0),
-                action=action,
-            )
-            for i, (obs, policy, action, mover) in enumerate(g.steps)
-        ]
+        transitions = transitions_from_steps(g.steps, winner)
         return Episode(
             env_id=self.game.name,
             transitions=transitions,

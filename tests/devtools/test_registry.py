@@ -19,18 +19,13 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def client():
-    try:
-        c = docker.from_env(timeout=30)
-        c.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one")
+def client(docker_engine):
     image = os.environ.get("REGISTRY_IMAGE", "registry:2")
     try:
-        c.images.get(image)
+        docker_engine.images.get(image)
     except docker.errors.ImageNotFound:
         pytest.skip(f"registry image {image} not present (set REGISTRY_IMAGE)")
-    return c
+    return docker_engine
 
 
 @pytest.fixture

@@ -11,17 +11,10 @@ import pytest
 
 from devtools.images import COMPONENTS, build_images
 
-docker = pytest.importorskip("docker")
-
 
 @pytest.fixture(scope="session")
-def client():
-    try:
-        c = docker.from_env(timeout=600)
-        c.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one with container-sandbox")
-    return c
+def client(docker_engine):
+    return docker_engine
 
 
 @pytest.fixture(scope="session")

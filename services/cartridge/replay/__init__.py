@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Batch, Episode, IterationRecord, ReplayBuffer, ReplayUnavailable, Transition
+from .base import Batch, Episode, IterationRecord, ReplayBuffer, ReplayUnavailable, Transition, transitions_from_steps
 
 
 def open_replay(url: str) -> ReplayBuffer:
@@ -17,4 +17,13 @@ def open_replay(url: str) -> ReplayBuffer:
     raise ReplayUnavailable(f"REPLAY_URL={url!r}: unsupported scheme (expected sqlite:/// or postgresql://)")
 
 
-__all__ = ["Batch", "Episode", "IterationRecord", "ReplayBuffer", "ReplayUnavailable", "Transition", "open_replay"]
+__all__ = [
+    "Batch",
+    "Episode",
+    "IterationRecord",
+    "ReplayBuffer",
+    "ReplayUnavailable",
+    "Transition",
+    "open_replay",
+    "transitions_from_steps",
+]

@@ -42,6 +42,21 @@ class Episode:
     created_at: float = field(default_factory=time.time)
 
 
+def transitions_from_steps(steps: list[tuple[np.ndarray, np.ndarray, int, int]], winner: int) -> list[Transition]:
+    """Transitions of a finished game from (observation, policy, action, mover) steps: each step's value
+    is the result for the player who moved there (1 win, 0 draw, -1 loss)."""
+    return [
+        Transition(
+            step=i,
+            observation=obs,
+            policy=policy,
+            value=0.0 if winner == 0 else (1.0 if mover == winner else -1.0),
+            action=action,
+        )
+        for i, (obs, policy, action, mover) in enumerate(steps)
+    ]
+
+
 @dataclass(frozen=True)
 class Batch:
     observations: np.ndarray  # (B, *observation_shape) float32
