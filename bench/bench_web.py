@@ -84,8 +84,14 @@ def main() -> None:
     web = subprocess.Popen([sys.executable, "-m", "cartridge_web"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(f"{base}/api/model?env_id=connect4", timeout=2).json().get("has_model"), 60,
-                   "the web with its model")  # fmt: skip
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{base}/api/model?env_id=connect4", timeout=2).json().get("has_model")
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 60, "the web with its model")
         print(f"cartridge-web on 2 cores, {CLIENTS} concurrent clients; connect4 model, WEB_SIMS=100\n")
         print(f"{'request':28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'5xx':>4}")
         for kind, label in (("stats", "GET /stats"), ("move", "POST /api/games/move (100 sims)")):
