@@ -94,6 +94,7 @@ class LocalRuntime:
         self.state.remove()  # a stale file of a supervisor that died
         self.check_ports()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.install_frontend_dependencies()
         if not detach:
             Supervisor(self.config).run()
             return []
@@ -105,6 +106,19 @@ class LocalRuntime:
                 cwd=str(Path(__file__).resolve().parents[2]),
             )  # fmt: skip
         return self.wait_healthy(timeout)
+
+    def install_frontend_dependencies(self) -> None:
+        """`npm ci` once, so the Vite dev server can start on a fresh checkout."""
+        frontend = self.config.frontend_dir
+        if not self.config.frontend_available()[0] or (frontend / "node_modules" / ".package-lock.json").exists():
+            return
+        self.progress("installing the frontend's npm dependencies (npm ci, once)")
+        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=frontend, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise DevtoolsError(
+                f"npm ci failed in {frontend}: {(result.stderr or result.stdout).strip().splitlines()[-1:]}",
+                "run `npm ci` there by hand to see why, or start without the frontend: --no-frontend",
+            )
 
     def wait_healthy(self, timeout: float) -> list[ComponentStatus]:
         deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ def local_config(tmp_path: Path, **overrides) -> LocalConfig:
         "trainer_port": free_port(),
         "actor_base_port": free_port(),
     }
-    return LocalConfig(data_dir=tmp_path / "data", frontend=False, settings=FAST, **(ports | overrides))
+    return LocalConfig(**({"data_dir": tmp_path / "data", "frontend": False, "settings": FAST} | ports | overrides))
 
 
 @pytest.fixture

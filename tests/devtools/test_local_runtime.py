@@ -133,3 +133,15 @@ def test_which_services_a_change_restarts(tmp_path, path, expected):
     root = tmp_path / "services"
     root.mkdir()
     assert affected(root / path, root, {"actor", "trainer", "web", "frontend"}) == expected
+
+
+def test_the_frontend_dev_server_runs_and_proxies_to_the_web(tmp_path):
+    runtime = LocalRuntime(local_config(tmp_path, frontend=True))
+    try:
+        statuses = {s.name: s for s in runtime.up(detach=True, timeout=180)}
+        assert statuses["frontend"].healthy
+        frontend = f"http://127.0.0.1:{runtime.config.frontend_port}"
+        assert get_json(f"{frontend}/stats")["env_id"] == "tictactoe"  # Vite's proxy to the local web
+    finally:
+        runtime.down()
+    assert not port_in_use(runtime.config.frontend_port), "the Vite dev server outlived down"
