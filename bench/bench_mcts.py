@@ -76,6 +76,23 @@ def naive_search(game: Game, evaluator, root_state, sims: int, c_puct: float = 1
             value = -value
 
 
+class TorchEagerEvaluator:
+    """The network as most straightforward AlphaZero code calls it: PyTorch eager, one position at a time
+    (alpha-zero-general's approach, the issue's reference)."""
+
+    version = 1
+
+    def __init__(self, net) -> None:
+        import torch
+
+        self.torch, self.net = torch, net.eval()
+
+    def evaluate(self, observations):
+        with self.torch.no_grad():
+            logits, values = self.net(self.torch.from_numpy(observations))
+        return logits.numpy(), values.numpy()
+
+
 def openings(game: Game, count: int, rng: np.random.Generator) -> list:
     states = []
     while len(states) < count:
@@ -87,7 +104,7 @@ def openings(game: Game, count: int, rng: np.random.Generator) -> list:
     return states
 
 
-def measure(label: str, evaluator_factory, batched_states: int, naive_states: int) -> dict:
+def measure(label: str, evaluator_factory, batched_states: int, naive_states: int, eager_factory=None) -> dict:
     game = get_game("connect4")
     rng = np.random.default_rng(0)
     row = {"network": label}
@@ -109,6 +126,13 @@ def measure(label: str, evaluator_factory, batched_states: int, naive_states: in
     seconds = time.perf_counter() - started
     row["naive"] = len(states) * SIMS / seconds
     row["naive-inference-share"] = timed.seconds / seconds
+    row["naive-torch"] = float("nan")
+    if eager_factory is not None:
+        eager = eager_factory()
+        started = time.perf_counter()
+        for state in states:
+            naive_search(game, eager, state, SIMS)
+        row["naive-torch"] = len(states) * SIMS / (time.perf_counter() - started)
     return row
 
 
@@ -116,26 +140,33 @@ def main() -> None:
     os.sched_setaffinity(0, {0})  # one core, as the issue asks
     os.environ["ORT_THREADS"] = "1"
     game = get_game("connect4")
+    import torch
+
+    torch.set_num_threads(1)
     nets = {}
     for label, config in (("default", NetConfig()), ("azg-size", NetConfig(channels=256, blocks=10))):
         net = PolicyValueNet(game, config)
-        nets[label] = (parameter_count(net), export_onnx(net, game))
+        nets[label] = (parameter_count(net), export_onnx(net, game), net)
     rows = [
         measure(f"default ({nets['default'][0] / 1e6:.2f}M params)",
-                lambda: OnnxEvaluator(nets["default"][1], 1), batched_states=32, naive_states=4),
+                lambda: OnnxEvaluator(nets["default"][1], 1), batched_states=32, naive_states=4,
+                eager_factory=lambda: TorchEagerEvaluator(nets["default"][2])),
         measure(f"azg-size ({nets['azg-size'][0] / 1e6:.1f}M params)",
-                lambda: OnnxEvaluator(nets["azg-size"][1], 1), batched_states=4, naive_states=1),
+                lambda: OnnxEvaluator(nets["azg-size"][1], 1), batched_states=4, naive_states=1,
+                eager_factory=lambda: TorchEagerEvaluator(nets["azg-size"][2])),
         measure("free (uniform, no inference)", lambda: UniformEvaluator(7), batched_states=32, naive_states=8),
     ]  # fmt: skip
     print(f"connect4, MCTS_MAX_SIMS={SIMS}, one core (sched_setaffinity), ONNX Runtime 1 thread\n")
     print(f"{'network':34} {'batched':>9} {'no cache':>9} {'naive':>8} {'ratio':>7} {'ratio nc':>8} "
-          f"{'infer% b':>8} {'infer% nc':>9} {'infer% n':>8} {'pos/call':>8}")  # fmt: skip
+          f"{'naive-pt':>9} {'ratio-pt':>8} {'infer% b':>8} {'infer% n':>8} {'pos/call':>8}")  # fmt: skip
     for r in rows:
         print(f"{r['network']:34} {r['batched']:9.0f} {r['batched-nocache']:9.0f} {r['naive']:8.0f} "
               f"{r['batched'] / r['naive']:6.1f}x {r['batched-nocache'] / r['naive']:7.1f}x "
-              f"{100 * r['batched-inference-share']:7.0f}% {100 * r['batched-nocache-inference-share']:8.0f}% "
+              f"{r['naive-torch']:9.0f} {r['batched'] / r['naive-torch']:7.1f}x "
+              f"{100 * r['batched-inference-share']:7.0f}% "
               f"{100 * r['naive-inference-share']:7.0f}% {r['batched-nocache-positions-per-call']:8.1f}")  # fmt: skip
     print("\nsimulations per second; ratio = batched / naive (target >= 10x); nc = evaluation cache off;")
+    print("naive = one position per ONNX Runtime call; naive-pt = one position per PyTorch eager call;")
     print("reference on this machine: alpha-zero-general ~210 sims/s with its 10.8M net, ~9,000 with a free net")
 
 
