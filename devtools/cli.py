@@ -7,6 +7,7 @@ devtools.doctor, devtools.images); expected failures print one sentence and a hi
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,32 @@ console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 
+_spinner = None
+
+
 def _progress(message: str) -> None:
-    console.print(f"[dim]…[/] {message}")
+    """Long steps update one spinner line in a terminal; elsewhere (CI, pipes) each step is a line."""
+    if _spinner is not None:
+        _spinner.update(f"[dim]{message}[/]")
+    elif not message.startswith("waiting for"):
+        console.print(f"[dim]…[/] {message}")
+
+
+class spinning:
+    def __init__(self, message: str) -> None:
+        self.status = console.status(message) if console.is_terminal else None
+
+    def __enter__(self):
+        global _spinner
+        if self.status is not None:
+            _spinner = self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _spinner
+        if self.status is not None:
+            self.status.__exit__(*exc)
+        _spinner = None
 
 
 def choose_runtime(requested: str) -> tuple[str, str]:
@@ -93,7 +118,8 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
         from devtools.kind_runtime import KindOptions, KindRuntime
 
         opts = KindOptions(repo_root=REPO_ROOT, tilt=None if no_tilt else tilt_mode, actors=actors, env_id=env_id)
-        workloads = KindRuntime(opts, _progress).up()
+        with spinning("bringing up the kind runtime"):
+            workloads = KindRuntime(opts, _progress).up()
         for w in workloads or []:
             out.print(f"{w.name:10} {w.ready}/{w.desired} ready  {w.url or ''}")
         return
@@ -103,7 +129,11 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
     if not detach:
         console.print(f"web http://127.0.0.1:{config.web_port}  ·  frontend http://127.0.0.1:{config.frontend_port}"
                       "  ·  Ctrl-C stops everything")  # fmt: skip
-    statuses = local.up(detach=detach)
+    if detach:
+        with spinning("starting the local runtime"):
+            statuses = local.up(detach=True)
+    else:
+        statuses = local.up(detach=False)
     if detach:
         out.print(_urls_table(statuses, local.stats()))
         console.print("`devtools status` shows it again, `devtools logs NAME -f` follows a log, `devtools down` stops.")
@@ -138,7 +168,8 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
                                    "components": [s.__dict__ for s in statuses], "stats": local.stats()}))  # fmt: skip
         return
     if not local.running():
-        raise DevtoolsError("the local runtime is not running", "start it with `devtools up`")
+        _kind_status()
+        return
     if not watch:
         out.print(_urls_table(local.status(), local.stats()))
         return
@@ -146,6 +177,28 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
         while True:
             time.sleep(2)
             live.update(_urls_table(local.status(), local.stats()))
+
+
+def _kind_status() -> None:
+    from devtools.kind_runtime import KindOptions, KindRuntime
+    from devtools.tools import probe
+
+    if not probe("kubectl").usable:
+        raise DevtoolsError("nothing is running: no local runtime, and kubectl is not installed",
+                            "start the stack with `devtools up`")  # fmt: skip
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT))
+    try:
+        workloads = runtime.workloads()
+    except DevtoolsError:
+        raise DevtoolsError("nothing is running: no local runtime and no kind cluster `cartridge`",
+                            "start the stack with `devtools up`") from None  # fmt: skip
+    table = Table(title="Cartridge (kind runtime, namespace cartridge)")
+    for column in ("workload", "kind", "ready", "health", "url"):
+        table.add_column(column)
+    for w in workloads:
+        table.add_row(w.name, w.kind, f"{w.ready}/{w.desired}", "[green]ready[/]" if w.healthy else "[red]not ready[/]",
+                      w.url or "")  # fmt: skip
+    out.print(table)
 
 
 @cli.command()
@@ -156,6 +209,15 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
 def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None) -> None:
     """Show a component's log (all components' last lines without COMPONENT)."""
     local = LocalRuntime.attach(data_dir or default_data_dir())
+    if not local.running() and component in ("actor", "trainer", "web", "frontend", "postgres", "minio"):
+        from devtools.kind_runtime import KindOptions, KindRuntime
+        from devtools.tools import probe
+
+        kind = KindRuntime(KindOptions(repo_root=REPO_ROOT))
+        if probe("kind").usable and kind.clusters.exists(kind.spec):  # the kind runtime: the workload's logs from the cluster
+            args = ["logs", f"deployment/{component}" if component != "postgres" else "statefulset/postgres",
+                    "-n", "cartridge", f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
+            sys.exit(subprocess.call(["kubectl", "--context", kind.spec.context, *args]))
     names = [component] if component else sorted(p.stem for p in (local.config.data_dir / "logs").glob("*.log"))
     if not names:
         raise DevtoolsError("no logs yet", "start the stack with `devtools up`")
