@@ -101,7 +101,12 @@ class KindStack:
         # The same path as `devtools up --runtime kind --no-tilt`: idempotent, so a cluster that CI
         # already deployed is reused as it is.
         KindRuntime(KindOptions(repo_root=REPO, tilt=None)).up()
-        self.cluster.create(REPO / "kind-config.yaml")  # reuses the existing cluster, writes its kubeconfig
+        # KindCluster.create reuses an existing cluster but then expects its kubeconfig to be there already.
+        kubeconfig = subprocess.run([shutil.which("kind"), "get", "kubeconfig", "--name", "cartridge"],
+                                    capture_output=True, text=True, check=True).stdout  # fmt: skip
+        (self.workdir / "kubeconfig").write_text(kubeconfig)
+        (self.workdir / "kubeconfig").chmod(0o600)
+        self.cluster.create(REPO / "kind-config.yaml")
         web = self._forwards.enter_context(self.cluster.port_forward("service/web", 8080, "-n", self.namespace))
         self.web_url = f"http://127.0.0.1:{web}"
         self.postgres_port = self._forwards.enter_context(
