@@ -214,7 +214,8 @@ def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None)
         from devtools.tools import probe
 
         kind = KindRuntime(KindOptions(repo_root=REPO_ROOT))
-        if probe("kind").usable and kind.clusters.exists(kind.spec):  # the kind runtime: the workload's logs from the cluster
+        # The kind runtime: the workload's logs from the cluster.
+        if probe("kind").usable and kind.clusters.exists(kind.spec):
             args = ["logs", f"deployment/{component}" if component != "postgres" else "statefulset/postgres",
                     "-n", "cartridge", f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
             sys.exit(subprocess.call(["kubectl", "--context", kind.spec.context, *args]))
