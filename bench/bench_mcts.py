@@ -136,18 +136,6 @@ def measure(label: str, evaluator_factory, batched_states: int, naive_states: in
     return row
 
 
-def selfplay_rate(model: bytes, reuse: bool, episodes: int = 24, sims: int = 100) -> float:
-    from cartridge.selfplay import SelfPlay
-
-    game = get_game("connect4")
-    play = SelfPlay(game, MctsConfig(simulations=sims), parallel_games=24, rng=np.random.default_rng(3),
-                    reuse_trees=reuse)  # fmt: skip
-    evaluator = OnnxEvaluator(model, 1)
-    started = time.perf_counter()
-    count = sum(1 for _ in play.play(lambda: evaluator, max_episodes=episodes))
-    return count / (time.perf_counter() - started)
-
-
 def main() -> None:
     os.sched_setaffinity(0, {0})  # one core, as the issue asks
     os.environ["ORT_THREADS"] = "1"
@@ -180,12 +168,6 @@ def main() -> None:
     print("\nsimulations per second; ratio = batched / naive (target >= 10x); nc = evaluation cache off;")
     print("naive = one position per ONNX Runtime call; naive-pt = one position per PyTorch eager call;")
     print("reference on this machine: alpha-zero-general ~210 sims/s with its 10.8M net, ~9,000 with a free net")
-    with_reuse = selfplay_rate(nets["default"][1], reuse=True)
-    without = selfplay_rate(nets["default"][1], reuse=False)
-    print(
-        f"\nself-play, default net, 100 sims, 24 games together: {with_reuse:.2f} episodes/s with subtree reuse, "
-        f"{without:.2f} without ({with_reuse / without:.2f}x)"
-    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ class SearchResult:
     policy: np.ndarray  # (N, A) normalised visit counts, 0 on illegal moves
     visits: np.ndarray  # (N, A) raw visit counts
     value: np.ndarray  # (N,) mean value of the root for the mover, in [-1, 1]
-    roots: tuple = ()  # the searched trees, for reuse by the next move (see BatchedMCTS.subtree)
 
 
 class Node:
@@ -105,24 +104,17 @@ class BatchedMCTS:
 
     # -- public -----------------------------------------------------------------------------
 
-    def search(
-        self, states: Sequence[State], add_noise: bool = True, reuse: Sequence[Node | None] | None = None
-    ) -> SearchResult:
-        """Search every state. ``reuse`` may give, per state, the subtree the previous search already built
-        for it (``subtree``): its visits count towards the simulations, so only the rest are run."""
-        evaluator_changed = self._cache_owner is not self.evaluator
-        if evaluator_changed:
+    def search(self, states: Sequence[State], add_noise: bool = True) -> SearchResult:
+        if self._cache_owner is not self.evaluator:
             self._cache.clear()
             self._cache_owner = self.evaluator
-        reuse = reuse if reuse is not None and not evaluator_changed else [None] * len(states)
-        roots = [old if old is not None and old.state == s else Node(s) for s, old in zip(states, reuse, strict=True)]
+        roots = [Node(s) for s in states]
         live = [r for r in roots if r.terminal_value is None]
-        self._evaluate([(r, [r]) for r in live if r.actions is None], backup=False)
+        self._evaluate([(r, [r]) for r in live], backup=False)
         if add_noise:
             for root in live:
                 self._add_noise(root)
-        remaining = {id(r): max(0, self.config.simulations - int(sum(r.child_n))) for r in live}
-        live = [r for r in live if remaining[id(r)] > 0]
+        remaining = {id(r): self.config.simulations for r in live}
         per_tree = max(1, min(8, self.config.batch_target // max(1, len(live))))
         while live:
             batch: list[tuple[Node, list[Node]]] = []
@@ -147,14 +139,6 @@ class BatchedMCTS:
             self._evaluate(batch, backup=True)
             live = [r for r in live if remaining[id(r)] > 0]
         return self._result(roots)
-
-    @staticmethod
-    def subtree(result: SearchResult, index: int, action: int) -> Node | None:
-        """The already searched subtree below ``action`` of the ``index``-th root, to reuse next move."""
-        root = result.roots[index] if result.roots else None
-        if root is None or root.actions is None or action not in root.actions:
-            return None
-        return root.children[root.actions.index(action)]
 
     # -- internals --------------------------------------------------------------------------
 
@@ -239,4 +223,4 @@ class BatchedMCTS:
             value[k] = sum(root.child_w) / total if total else 0.0
         sums = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, sums, out=np.zeros_like(visits), where=sums > 0)
-        return SearchResult(policy=policy, visits=visits, value=value, roots=tuple(roots))
+        return SearchResult(policy=policy, visits=visits, value=value)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .games import Game, State
 from .inference import Evaluator
-from .mcts import BatchedMCTS, MctsConfig, Node
+from .mcts import BatchedMCTS, MctsConfig
 from .replay import Episode, transitions_from_steps
 
 DEFAULT_TEMPERATURE_MOVES = {"tictactoe": 4, "connect4": 12}
@@ -25,7 +25,6 @@ DEFAULT_TEMPERATURE_MOVES = {"tictactoe": 4, "connect4": 12}
 class _Game:
     state: State
     started: float = field(default_factory=time.time)
-    tree: Node | None = None  # the subtree searched under the last move, reused by the next search
     steps: list[tuple[np.ndarray, np.ndarray, int, int]] = field(default_factory=list)  # obs, policy, action, mover
 
 
@@ -38,7 +37,6 @@ class SelfPlay:
         temperature_moves: int | None = None,
         rng: np.random.Generator | None = None,
         actor_id: str = "",
-        reuse_trees: bool = True,
     ) -> None:
         self.game = game
         self.config = config
@@ -48,7 +46,6 @@ class SelfPlay:
         )
         self.rng = rng or np.random.default_rng()
         self.actor_id = actor_id
-        self.reuse_trees = reuse_trees
         self.simulations = 0  # searches run x simulations, for metrics
 
     def play(
@@ -65,7 +62,7 @@ class SelfPlay:
         while slots and not should_stop():
             current = evaluator()
             mcts.set_evaluator(current)
-            result = mcts.search([g.state for g in slots], add_noise=True, reuse=[g.tree for g in slots])
+            result = mcts.search([g.state for g in slots], add_noise=True)
             self.simulations += len(slots) * self.config.simulations
             observations = self.game.observations([g.state for g in slots])
             still_running = []
@@ -73,7 +70,6 @@ class SelfPlay:
                 action = self._choose(g.state, result.visits[k])
                 g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
                 g.state = self.game.apply(g.state, action)
-                g.tree = mcts.subtree(result, k, action) if self.reuse_trees else None
                 if not g.state.terminal:
                     still_running.append(g)
                     continue

@@ -81,30 +81,3 @@ def test_a_new_evaluator_clears_the_cache(name):
     mcts.set_evaluator(second)
     mcts.search([g.initial_state()])
     assert second.batches, "the second network was never asked"
-
-
-def test_a_reused_subtree_counts_towards_the_simulations():
-    g = get_game("connect4")
-    counting = CountingEvaluator(g.action_size)
-    mcts = BatchedMCTS(g, counting, MctsConfig(simulations=200))
-    first = mcts.search([g.initial_state()], add_noise=False)
-    action = int(first.visits[0].argmax())
-    kept = BatchedMCTS.subtree(first, 0, action)
-    already = int(sum(kept.child_n))
-    assert already > 0
-    positions_before = mcts.network_positions
-    second = mcts.search([g.apply(g.initial_state(), action)], add_noise=False, reuse=[kept])
-    assert second.visits.sum() == 200  # topped up to the budget, not 200 more
-    fresh = BatchedMCTS(g, CountingEvaluator(g.action_size), MctsConfig(simulations=200, cache_size=0))
-    fresh.search([g.apply(g.initial_state(), action)], add_noise=False)
-    assert mcts.network_positions - positions_before < fresh.network_positions
-
-
-def test_a_subtree_built_by_another_network_is_not_reused():
-    g = get_game("tictactoe")
-    mcts = BatchedMCTS(g, UniformEvaluator(9), MctsConfig(simulations=50))
-    first = mcts.search([g.initial_state()], add_noise=False)
-    kept = BatchedMCTS.subtree(first, 0, 4)
-    mcts.set_evaluator(UniformEvaluator(9))
-    second = mcts.search([g.apply(g.initial_state(), 4)], add_noise=False, reuse=[kept])
-    assert second.roots[0] is not kept and second.visits.sum() == 50
