@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -82,3 +83,14 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def kill_9_while_running(script: str, argument: str, seconds: float) -> None:
+    """Run ``script`` (Python source that prints "ready" once set up) and SIGKILL it ``seconds`` later."""
+    proc = subprocess.Popen([sys.executable, "-c", script, argument], stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    proc.stdout.close()

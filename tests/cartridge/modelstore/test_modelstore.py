@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store, sha256_hex
-from tests.support import free_port
+from tests.support import free_port, kill_9_while_running
 
 
 def model(n: int, size: int = 4096) -> bytes:
@@ -123,12 +119,7 @@ while True:
 def test_kill_9_while_publishing_leaves_a_verified_latest_model(tmp_path):
     url = f"file://{tmp_path}/models"
     for round_ in range(5):
-        writer = subprocess.Popen([sys.executable, "-c", PUBLISHER, url], stdout=subprocess.PIPE,
-                                  env={**os.environ, "PYTHONPATH": os.getcwd()})  # fmt: skip
-        assert writer.stdout.readline().strip() == b"ready"
-        time.sleep(0.3 + 0.1 * round_)
-        writer.send_signal(signal.SIGKILL)
-        writer.wait(10)
+        kill_9_while_running(PUBLISHER, url, 0.3 + 0.1 * round_)
         manifest, data = open_model_store(url).fetch_latest("connect4")  # raises CorruptModel if torn
         assert len(data) == manifest.size_bytes == 2_000_004
     leftovers = [p.name for p in (tmp_path / "models" / "connect4").iterdir() if p.name.startswith(".tmp-")]

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 
@@ -15,7 +11,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import IterationRecord, ReplayUnavailable, open_replay
-from tests.support import free_port, random_episode
+from tests.support import free_port, kill_9_while_running, random_episode
 
 
 def test_an_episode_round_trips_exactly(replay, make_episode):
@@ -117,12 +113,7 @@ with open_replay(sys.argv[1]) as replay:
 
 def test_kill_9_while_writing_never_leaves_a_partial_episode(replay, replay_url):
     for round_ in range(5):
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, replay_url], stdout=subprocess.PIPE,
-                                  env={**os.environ, "PYTHONPATH": os.getcwd()})  # fmt: skip
-        assert writer.stdout.readline().strip() == b"ready"
-        time.sleep(0.2 + 0.15 * round_)
-        writer.send_signal(signal.SIGKILL)
-        writer.wait(10)
+        kill_9_while_running(WRITER, replay_url, 0.2 + 0.15 * round_)
     episodes = replay.recent_episodes("connect4", limit=100_000)
     assert len(episodes) > 5
     for episode in episodes:
