@@ -162,3 +162,20 @@ def test_unreachable_database_is_a_clear_error(tmp_path, start_service):
     assert trainer.wait(timeout=60) == 3
     out = trainer.log_text()
     assert "Traceback" not in out and "secret" not in out and "127.0.0.1" in out
+
+
+def test_a_corrupt_latest_manifest_is_repaired_by_the_next_publish(tmp_path, start_service):
+    env = trainer_env(tmp_path, iterations=1)
+    store = open_model_store(env["MODEL_STORE_URL"])
+    store.publish("tictactoe", b"an old model")
+    (tmp_path / "models" / "tictactoe" / "latest.json").write_text("{torn")
+    feeder = EpisodeFeeder(env["REPLAY_URL"])
+    feeder.start()
+    try:
+        trainer = start_service("cartridge_trainer", env, "trainer")
+        assert trainer.wait(timeout=240) == 0, trainer.log_text()
+    finally:
+        feeder.stop_event.set()
+        feeder.join()
+    manifest, _ = store.fetch_latest("tictactoe")
+    assert manifest.version == 2 and manifest.metrics["iteration"] == 1

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from cartridge.games import Game, get_game
-from cartridge.modelstore import ModelStore, open_model_store
+from cartridge.modelstore import CorruptModel, ModelStore, open_model_store
 from cartridge.replay import IterationRecord, ReplayBuffer, open_replay
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings, SettingsError
@@ -56,13 +56,17 @@ class Trainer:
         self.log.info("resumed from checkpoint", iteration=self.iteration)
 
     def _published_iteration(self) -> int:
-        manifest = self.store.latest(self.game.name)
+        try:
+            manifest = self.store.latest(self.game.name)
+        except CorruptModel as exc:  # an unreadable manifest is repaired by the next publish
+            self.log.warning("latest manifest unreadable: publishing anew", error=str(exc))
+            return 0
         return int(manifest.metrics.get("iteration", 0)) if manifest else 0
 
     def finish_iteration(self, losses: Losses | None, started: float) -> None:
         """Publish and record the checkpointed iteration, each only if not done yet (idempotent)."""
         env = self.game.name
-        if self._published_iteration() >= self.iteration:
+        if 0 < self.iteration <= self._published_iteration():
             manifest = self.store.latest(env)
         else:
             metrics = {"iteration": self.iteration}
