@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from .config import Component, LocalConfig
+from .config import LocalConfig
 from .state import StateFile
 
 BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
@@ -210,6 +210,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-__all__ = ["Component", "Supervisor", "affected"]

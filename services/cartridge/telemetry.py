@@ -51,7 +51,8 @@ def configure_logging(settings: Settings, service: str) -> structlog.stdlib.Boun
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(max(level, logging.INFO) if level == logging.DEBUG else level)
+    # LOG_LEVEL=debug is for our own events; third-party libraries (boto, uvicorn) stay at info.
+    root.setLevel(max(level, logging.INFO))
     structlog.contextvars.bind_contextvars(service=service, env_id=settings.env_id)
     return structlog.get_logger(service)
 
