@@ -1,22 +1,38 @@
 #!/bin/sh
-# Trim a virtualenv for a runtime image: no pip/setuptools (no build tools in the final stage),
-# no test suites, no bytecode caches, no ONNX Runtime tooling, and only the botocore service models
-# the S3 client uses.
+# Trim a virtualenv for a runtime image (run in the build stage, after pip install). What goes:
+# - pip/setuptools/wheel: no build tools in the final stage;
+# - test suites, type stubs, bytecode caches (the images run with PYTHONDONTWRITEBYTECODE and a read-only root);
+# - build inputs: C/C++ headers, static libraries, Cython declarations, numpy.distutils and f2py
+#   (Fortran build tools), torch's headers (only torch.compile and C++ extensions read them) and its
+#   test programs and bundled protoc; torch_shm_manager stays, torch.multiprocessing runs it;
+# - ONNX Runtime's Python tooling and what only that tooling imports;
+# - every botocore service model but those of the S3 client.
 set -eu
 venv=$1
 "$venv/bin/pip" uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true
 site=$(echo "$venv"/lib/python3*/site-packages)
 find "$site" -depth -type d \( -name tests -o -name test -o -name __pycache__ \) -prune -exec rm -rf {} +
-# Type stubs are for editors, and numpy's f2py is a Fortran build tool: neither runs in a service.
-find "$site" -name '*.pyi' -delete
-rm -rf "$site/numpy/f2py" "$venv"/bin/f2py
-# ONNX Runtime's Python tooling (model conversion, quantisation) and what only that tooling imports
-# (sympy, mpmath: symbolic shape inference): inference needs onnxruntime/capi alone. The torch image
-# keeps sympy, which PyTorch itself imports.
+find "$site" -type f \( -name '*.pyi' -o -name '*.h' -o -name '*.hpp' -o -name '*.cuh' -o -name '*.a' \
+  -o -name '*.pxd' -o -name '*.pyx' \) -delete
+rm -rf "$site/numpy/f2py" "$site/numpy/distutils" "$site/numpy/_core/include" "$site/numpy/_core/lib" \
+  "$site"/numpy/_core/_simd.* "$site"/numpy/_core/_*_tests.* "$venv"/bin/f2py "$venv"/bin/numpy-config
+if [ -d "$site/torch" ]; then
+  rm -rf "$site/torch/include" "$site/torch/share" "$site"/torch/lib/lib*test*.so \
+    "$site/torch/lib/libaoti_custom_ops.so" "$site/torch/lib/libbackend_with_compiler.so"
+  find "$site/torch/bin" -mindepth 1 -maxdepth 1 ! -name torch_shm_manager -exec rm -rf {} +
+fi
+# ONNX Runtime's Python tooling (model conversion, quantisation) and what only that tooling imports:
+# inference needs onnxruntime/capi alone. sympy and mpmath (symbolic shape inference) stay where
+# PyTorch is installed, which imports them; protobuf stays where the onnx package is, which needs it.
 rm -rf "$site/onnxruntime/transformers" "$site/onnxruntime/quantization" "$site/onnxruntime/tools" \
   "$site/onnxruntime/datasets"
 if [ ! -d "$site/torch" ]; then
   rm -rf "$site"/sympy "$site"/sympy-*.dist-info "$site"/mpmath "$site"/mpmath-*.dist-info
+fi
+if [ ! -d "$site/onnx" ]; then
+  rm -rf "$site"/google/protobuf "$site"/google/_upb "$site"/protobuf-*.dist-info \
+    "$site"/coloredlogs* "$site"/humanfriendly* "$site"/flatbuffers* "$venv"/bin/coloredlogs "$venv"/bin/humanfriendly
+  rmdir "$site/google" 2>/dev/null || true
 fi
 if [ -d "$site/botocore/data" ]; then
   find "$site/botocore/data" -mindepth 1 -maxdepth 1 -type d ! -name s3 ! -name sts -exec rm -rf {} +
