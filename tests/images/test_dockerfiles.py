@@ -52,8 +52,8 @@ def test_hadolint_is_clean_including_warnings(component):
 def test_shell_scripts_baked_into_images_pass_shellcheck():
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed")
-    scripts = [REPO / "services/slim-venv.sh", REPO / "services/frontend/nginx/start.sh"]
-    result = subprocess.run(["shellcheck", *map(str, scripts)], capture_output=True, text=True)
+    scripts = ["services/slim-venv.sh", "services/strip-installers.sh", "services/frontend/nginx/start.sh"]
+    result = subprocess.run(["shellcheck", *(str(REPO / s) for s in scripts)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
@@ -148,7 +148,8 @@ def test_build_context_holds_only_what_the_image_copies(component):
         if source != ".wheel[s]":
             assert any(f == source or f.startswith(source + "/") for f in files), source
     allowed = ("services/frontend/",) if component == "frontend" else (
-        "services/cartridge/", f"services/{component}/", "services/slim-venv.sh", ".wheels/")  # fmt: skip
+        "services/cartridge/", f"services/{component}/", "services/slim-venv.sh", "services/strip-installers.sh",
+        ".wheels/")  # fmt: skip
     assert [f for f in files if not f.startswith(allowed)] == []
 
 
