@@ -244,10 +244,9 @@ def push_images(images: Iterable[BuiltImage], progress: Progress = lambda msg: N
             stream = client.api.push(repository, tag=image.tag, stream=True, decode=True)
             _follow(stream, f"push of {image.ref}", image.component, progress)
         except (DevtoolsError, DockerException) as exc:
-            raise DevtoolsError(
-                f"push of {image.ref} failed: {getattr(exc, 'message', exc)}",
-                f"is the registry at {repository.split('/')[0]} up? `devtools up` starts it ({REGISTRY})",
-            ) from None
+            message = exc.message if isinstance(exc, DevtoolsError) else f"push of {image.ref} failed: {exc}"
+            hint = f"is the registry at {repository.split('/')[0]} up? `devtools up` starts it ({REGISTRY})"
+            raise DevtoolsError(message, hint) from None
         pushed.append(replace(image, pushed=True))
     return pushed
 

@@ -127,3 +127,15 @@ def test_a_missing_base_image_fails_the_build_with_what_to_set(client):
     assert error.value.message.startswith("build of actor failed: ")
     assert "FROM ${PYTHON_IMAGE}" in error.value.message  # the step it stopped at
     assert error.value.hint.startswith("a base image is missing: set PYTHON_IMAGE")
+
+
+def test_a_push_to_a_registry_that_is_not_running_says_so(images, client):
+    ref = f"localhost:{free_port()}/cartridge-actor:unpushed"  # nothing listens there
+    client.images.get(images["actor"].ref).tag(ref)
+    try:
+        with pytest.raises(DevtoolsError) as error:
+            push_images([replace(images["actor"], ref=ref, tag="unpushed")], client=client)
+    finally:
+        client.images.remove(ref)
+    assert error.value.message.startswith(f"push of {ref} failed: ") and "connection refused" in error.value.message
+    assert error.value.hint.startswith(f"is the registry at {ref.split('/')[0]} up?")
