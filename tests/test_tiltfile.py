@@ -60,7 +60,7 @@ def workloads(objects: list[dict]) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")}
 
 
-def dockerfile_copies(dockerfile: Path, target: str | None) -> list[tuple[str, str]]:
+def dockerfile_copies(dockerfile: Path, target: str | None, all_stages: bool = False) -> list[tuple[str, str]]:
     """(source, destination) of each COPY without --from in the stage that is built (target or last)."""
     stages: dict[str, list[str]] = {}
     order: list[str] = []
@@ -76,7 +76,7 @@ def dockerfile_copies(dockerfile: Path, target: str | None) -> list[tuple[str, s
             stages[current].append(line)
     stage = (target or order[-1]).lower()
     copies, workdir = [], "/"
-    for line in stages[stage]:
+    for line in [ln for name in order for ln in stages[name]] if all_stages else stages[stage]:
         if line.upper().startswith("WORKDIR"):
             workdir = line.split(None, 1)[1]
         if line.upper().startswith("COPY") and "--from" not in line:
@@ -95,7 +95,14 @@ def test_the_four_images_are_built_for_the_local_registry_from_their_own_dockerf
         assert (REPO / kw["dockerfile"]).is_file()
         context = REPO / args[1]
         for path in kw.get("only", []):
-            assert (context / path).exists(), f"{component}: only= path {path} does not exist"
+            assert (context / path).exists() or path == ".wheels", f"{component}: only= path {path} does not exist"
+        # Every file the Dockerfile COPYs from the context must be inside only=.
+        for source, _ in dockerfile_copies(REPO / kw["dockerfile"], kw.get("target"), all_stages=True):
+            if source.startswith(".wheel"):
+                continue
+            assert any(source == p or source.startswith(p.rstrip("/") + "/") for p in kw.get("only", [source])), (
+                f"{component}: the Dockerfile copies {source}, which only= leaves out of the build context"
+            )
 
 
 def test_live_update_syncs_sources_to_where_the_dockerfile_copies_them(tilt):
@@ -118,7 +125,10 @@ def test_live_update_syncs_sources_to_where_the_dockerfile_copies_them(tilt):
 def test_dependency_files_fall_back_to_a_full_rebuild(tilt):
     for component, (_, kw) in builds(tilt).items():
         files = kw["live_update"][0]["files"]
-        expected = ["pyproject.toml"] if component in PYTHON_COMPONENTS else [
+        expected = [
+            "services/cartridge/requirements.txt", "services/slim-venv.sh", "services/strip-installers.sh",
+            f"services/{component}/requirements.txt",
+        ] if component in PYTHON_COMPONENTS else [
             "services/frontend/package.json", "services/frontend/package-lock.json"
         ]  # fmt: skip
         assert files == expected
