@@ -1,3 +1,5 @@
+"""Web fixtures: the real app on a temporary SQLite buffer and a temporary directory model store."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -42,10 +44,10 @@ def replay(settings):
 
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
 def poll_now(client: TestClient) -> None:
-    """Run one model-store poll synchronously (the background poller does the same every interval)."""
-    client.app.state.poll_models()
+    """Run one model-store poll now (the background poller does the same every MODEL_POLL_SECONDS)."""
+    client.app.state.models.poll()

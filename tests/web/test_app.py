@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -108,19 +106,25 @@ def test_connect4_is_served_too(client):
 @pytest.mark.parametrize(
     ("path", "body", "status", "expected"),
     [
-        ("/api/games/move", {"moves": [0, 0], "action": 1}, 409, "moves[1]: tictactoe: cell 0 is occupied"),
-        ("/api/games/move", {"moves": [0], "action": 0}, 409, "it is player 2's turn, not player 1's"),
-        ("/api/games/move", {"moves": [0, 3, 1, 4, 2], "action": 5}, 409, "the game is already over"),
-        ("/api/games/move", {"env_id": "connect4", "moves": [0] * 6, "action": 0}, 409, "column 0 is full"),
-        ("/api/games/move", {"env_id": "connect4", "action": 7}, 409, "action 7 is out of range 0..6"),
-        ("/api/evaluate", {"moves": [4, 4]}, 409, "cell 4 is occupied"),
+        ("/api/games/move", {"moves": [0, 0], "action": 1}, 422, "moves[1]: tictactoe: cell 0 is occupied"),
+        ("/api/games/move", {"moves": [0, 1], "action": 1}, 422, "action: tictactoe: cell 1 is occupied"),
+        ("/api/games/move", {"moves": [0], "action": 0}, 422, "action 0: it is player 2's turn, not player 1's"),
+        ("/api/games/move", {"moves": [0, 3, 1, 4, 2], "action": 5}, 422, "action 5: the game is already over"),
+        ("/api/games/move", {"env_id": "connect4", "moves": [0] * 6, "action": 0}, 422, "column 0 is full"),
+        ("/api/games/move", {"env_id": "connect4", "action": 7}, 422, "action: connect4: action 7 is out of range"),
+        ("/api/games/move", {"moves": [*range(9), 0], "action": 0}, 422, "10 moves, but a tictactoe game"),
+        ("/api/evaluate", {"moves": [4, 4]}, 422, "moves[1]: tictactoe: cell 4 is occupied"),
+        ("/api/evaluate", {"moves": [-1]}, 422, "body.moves.0: Input should be greater than or equal to 0"),
+        ("/api/games/move", {"moves": [0]}, 422, "body.action: Field required"),
+        ("/api/games/move", {"human_player": "1", "action": 0}, 422, "body.human_player: Input should be 1 or 2"),
         ("/api/games/move", {"action": 9}, 422, "body.action: Input should be less than or equal to 8"),
         ("/api/games/move", {"moves": [1] * 43, "action": 0}, 422, "at most 42"),
         ("/api/games/move", {"action": "x"}, 422, "body.action: Input should be a valid integer"),
         ("/api/games/move", {"action": True}, 422, "body.action: Input should be a valid integer"),
         ("/api/games/move", {"moves": [], "action": 1, "extra": 1}, 422, "body.extra: Extra inputs are not permitted"),
         ("/api/games", {"env_id": "chess"}, 422, "'tictactoe' or 'connect4'"),
-        ("/api/games", {"human_player": 3}, 422, "1 or 2"),
+        ("/api/games", {"human_player": 3}, 422, "body.human_player: Input should be 1 or 2"),
+        ("/api/games", [1, 2], 422, "Input should be a valid dictionary"),
     ],
 )
 def test_bad_input_is_a_4xx_that_says_what_is_wrong(client, path, body, status, expected):
@@ -129,70 +133,65 @@ def test_bad_input_is_a_4xx_that_says_what_is_wrong(client, path, body, status, 
     assert expected in response.json()["detail"]
 
 
-def test_malformed_json_and_unknown_routes_are_4xx(client):
-    assert (
-        client.post("/api/games/move", content=b"{not json", headers={"content-type": "application/json"}).status_code
-        == 422
-    )
+def test_malformed_json_unknown_routes_and_bad_queries_are_4xx(client):
+    malformed = client.post("/api/games/move", content=b"{not json", headers={"content-type": "application/json"})
+    assert malformed.status_code == 422 and "JSON decode error" in malformed.json()["detail"]
     assert client.get("/api/nothing").status_code == 404
-    assert client.get("/api/model", params={"env_id": "chess"}).status_code == 422
+    assert client.delete("/api/games").status_code == 405
+    bad_query = client.get("/api/model", params={"env_id": "chess"})
+    assert bad_query.status_code == 422 and bad_query.json()["detail"].startswith("query.env_id:")
 
 
-def test_requests_during_repeated_model_swaps_never_fail_and_versions_never_go_back(client, store, tictactoe_model):
-    store.publish("tictactoe", tictactoe_model)
-    poll_now(client)
-    errors: list[str] = []
-    seen: dict[int, list[int]] = {i: [] for i in range(4)}
-    done = threading.Event()
-
-    def hammer(worker: int) -> None:
-        while not done.is_set():
-            r = client.post("/api/games/move", json={"moves": [], "action": worker})
-            m = client.get("/api/model")
-            if r.status_code != 200 or m.status_code != 200:
-                errors.append(f"{r.status_code} {m.status_code}: {r.text[:200]}")
-                continue
-            seen[worker].extend([r.json()["model_version"], m.json()["version"]])
-
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for _ in range(8):
-        store.publish("tictactoe", tictactoe_model)
-        poll_now(client)
-    done.set()
-    for t in threads:
-        t.join()
-    assert not errors, errors[:3]
-    for versions in seen.values():
-        assert versions, "a client made no request"
-        # Within one client, the model version served never goes backwards.
-        assert all(a <= b for a, b in zip(versions[::2], versions[2::2], strict=False))
-    assert max(max(v) for v in seen.values()) == 9
+def test_an_oversized_body_is_refused_with_413_before_it_is_parsed(client):
+    response = client.post("/api/evaluate", content=b"[" + b"0," * 20_000 + b"0]",
+                           headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 413 and "larger than 16384 bytes" in response.json()["detail"]
+    assert client.post("/api/evaluate", json={"moves": [4]}).status_code == 200
 
 
-def test_two_replicas_serve_one_game_alternately(tmp_path, store, tictactoe_model):
+def test_stats_still_answer_while_the_model_store_is_unreachable(tmp_path):
+    (tmp_path / "not-a-directory").write_text("")
+    settings = web_settings(tmp_path, MODEL_STORE_URL=f"file://{tmp_path}/not-a-directory/models")
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/ready")
+        stats = client.get("/stats")
+        model = client.get("/api/model").json()
+    assert ready.status_code == 503 and "not-a-directory" in ready.json()["model_store"]
+    assert ready.json()["replay"] == "ok"
+    assert stats.status_code == 200 and stats.json()["model"] is None
+    assert stats.json()["model_message"].startswith("model store unreachable")
+    assert model["has_model"] is False and model["version"] == 0
+
+
+def test_two_replicas_serve_one_game_alternately_and_agree(tmp_path, store, tictactoe_model):
     store.publish("tictactoe", tictactoe_model)
     settings = web_settings(tmp_path)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
         poll_now(a)
         poll_now(b)
         view = a.post("/api/games", json={"human_player": 1}).json()
-        replicas = [a, b]
         turn = 0
         while view["status"] == "in_progress":
-            replica = replicas[turn % 2]
-            view = replica.post(
-                "/api/games/move", json={"moves": view["moves"], "action": view["legal_actions"][0]}
-            ).json()
+            request = {"moves": view["moves"], "action": view["legal_actions"][-1]}
+            replica, other = (a, b) if turn % 2 else (b, a)
+            view = replica.post("/api/games/move", json=request).json()
+            # No session anywhere: the other replica answers the same history with the same reply.
+            assert other.post("/api/games/move", json=request).json() == view
             turn += 1
         assert turn >= 3 and view["status"] in ("human_won", "model_won", "draw")
+        assert view["model_version"] == 1
 
 
-def test_metrics_count_requests_by_route_and_status(client):
+def test_metrics_count_requests_by_route_and_status(client, store, tictactoe_model):
     client.get("/health")
     client.post("/api/games/move", json={"action": 99})
+    client.get("/no/such/route/123")
+    store.publish("tictactoe", tictactoe_model)
+    poll_now(client)
     text = client.get("/metrics").text
     assert 'cartridge_web_requests_total{method="GET",route="/health",status="200"} 1.0' in text
-    assert 'route="/api/games/move",status="422"' in text
-    assert "cartridge_web_request_seconds_bucket" in text
+    assert 'cartridge_web_requests_total{method="POST",route="/api/games/move",status="422"} 1.0' in text
+    assert 'cartridge_web_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert 'cartridge_web_request_seconds_bucket{le="0.005",route="/health"}' in text
+    assert 'cartridge_model_version{env_id="tictactoe"} 1.0' in text
+    assert 'cartridge_web_model_swaps_total{env_id="tictactoe"} 1.0' in text

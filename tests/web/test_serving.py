@@ -1,0 +1,95 @@
+"""Hot reload and bounded search: the background poller swaps models under load without an error or a
+step backwards, a corrupt publication is skipped, and a search queue that stays full answers 503."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+
+from cartridge_web.app import create_app
+from tests.support import wait_until
+from tests.web.conftest import poll_now, web_settings
+
+
+def test_requests_during_repeated_model_swaps_never_fail_and_versions_never_go_back(client, store, tictactoe_model):
+    store.publish("tictactoe", tictactoe_model)
+    wait_until(lambda: client.get("/api/model").json()["version"] == 1, 10, "the poller to load v1")
+    errors: list[str] = []
+    seen: dict[int, list[int]] = {worker: [] for worker in range(4)}
+    done = threading.Event()
+
+    def hammer(worker: int) -> None:
+        moves = [[], [4], [4, 0], [0, 4, 8]][worker]  # positions where each worker's action is legal
+        action = [0, 8, 2, 1][worker]
+        while not done.is_set():
+            played = client.post("/api/games/move", json={"moves": moves, "action": action,
+                                                          "human_player": len(moves) % 2 + 1})  # fmt: skip
+            model = client.get("/api/model")
+            evaluated = client.post("/api/evaluate", json={"moves": moves})
+            for response in (played, model, evaluated):
+                if response.status_code != 200:
+                    errors.append(f"{response.request.url.path} {response.status_code}: {response.text[:200]}")
+            if not errors:
+                body = played.json(), model.json(), evaluated.json()
+                seen[worker].extend([body[0]["model_version"], body[1]["version"], body[2]["model_version"]])
+
+    threads = [threading.Thread(target=hammer, args=(worker,)) for worker in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for version in range(2, 10):
+            store.publish("tictactoe", tictactoe_model)
+            # The real background poller (MODEL_POLL_SECONDS=0.1) does the swap, not the test.
+            wait_until(lambda v=version: client.get("/api/model").json()["version"] == v, 10, f"v{version}")
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:3]
+    for worker, versions in seen.items():
+        assert len(versions) >= 6, f"client {worker} made too few requests"
+        # Each client's requests are sequential: the version it sees never goes backwards.
+        assert versions == sorted(versions), (worker, versions)
+    assert {v for versions in seen.values() for v in versions} > {1, 9}, "swaps happened while clients played"
+    swaps = client.get("/metrics").text
+    assert 'cartridge_web_model_swaps_total{env_id="tictactoe"} 9.0' in swaps
+
+
+def test_a_corrupt_publication_is_skipped_and_the_next_good_one_is_served(client, store, tictactoe_model):
+    store.publish("tictactoe", tictactoe_model)
+    poll_now(client)
+    store.publish("tictactoe", b"not an onnx model")
+    poll_now(client)
+    assert client.get("/api/model").json()["version"] == 1
+    assert client.post("/api/games/move", json={"action": 4}).json()["model_version"] == 1
+    stats = client.get("/stats").json()
+    assert stats["model"]["version"] == 2 and stats["served_model_version"] == 1
+    assert "v2 published; this replica still serves v1" in stats["model_message"]
+    store.publish("tictactoe", tictactoe_model)
+    poll_now(client)
+    assert client.post("/api/games/move", json={"action": 4}).json()["model_version"] == 3
+
+
+def test_a_move_that_waits_too_long_for_a_search_slot_gets_503_with_retry_after(tmp_path):
+    settings = web_settings(tmp_path, WEB_SIMS="400")
+    app = create_app(settings)
+    app.state.slots.limit, app.state.slots.wait_seconds = 1, 0.001
+    responses = []
+
+    def play(client: TestClient) -> None:
+        body = {"env_id": "connect4", "moves": [], "action": 3}
+        responses.extend(client.post("/api/games/move", json=body) for _ in range(3))
+
+    with TestClient(app) as client:
+        threads = [threading.Thread(target=play, args=(client,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(r.status_code for r in responses)
+        assert set(statuses) == {200, 503}, statuses
+        busy = next(r for r in responses if r.status_code == 503)
+        assert busy.headers["retry-after"] == "1" and "search slots stayed busy" in busy.json()["detail"]
+        # The queue drained: the next request gets a slot.
+        assert client.post("/api/games/move", json={"action": 4}).status_code == 200
