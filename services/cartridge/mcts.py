@@ -2,9 +2,10 @@
 
 Many searches advance together: each round every unfinished search descends to a leaf (several
 leaves per tree when there are few trees, kept apart by virtual loss), and all new leaves go to
-the evaluator in ONE call. Positions already evaluated by the current network come from a
-bounded cache instead, so transpositions and the shared openings of parallel self-play games cost
-no network time. Terminal positions are valued exactly.
+the evaluator in ONE call. A position reached by several trees in the same round is sent once,
+and positions the current network has already evaluated come from a bounded cache, so
+transpositions and the shared openings of parallel self-play games cost no network time.
+Terminal positions are valued exactly and never reach the network.
 
 Values are always from the side to move (states are canonical): a child's value is negated
 when it is backed up into its parent.
@@ -21,9 +22,11 @@ import numpy as np
 from .games import Game, State
 from .inference import Evaluator
 
-# Per-game Dirichlet alpha, roughly 10 / typical number of legal moves (AlphaZero's rule of thumb).
+# Dirichlet alpha per game. AlphaZero scaled alpha inversely with the number of legal moves
+# (0.3 chess, 0.15 shogi, 0.03 go: about 10 / moves). Both games here have at most 7-9 moves,
+# where 10 / moves > 1 would make the noise nearly uniform and so add little exploration;
+# alpha = 1.0 (flat over the simplex) is what alpha-zero-general and most connect4 agents use.
 DEFAULT_DIRICHLET_ALPHA = {"tictactoe": 1.0, "connect4": 1.0}
-_VIRTUAL_LOSS = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,17 @@ class MctsConfig:
     dirichlet_alpha: float | None = None  # None -> per-game default
     dirichlet_fraction: float = 0.25
     # Target number of leaves per network call; with fewer trees than this, each tree
-    # contributes several leaves per round (virtual loss keeps them apart).
+    # contributes several leaves per round (virtual loss keeps them apart), at most 8.
     batch_target: int = 32
-    cache_size: int = 200_000  # 0 turns the evaluation cache off
+    cache_size: int = 200_000  # evaluations kept across rounds; 0 turns the cache off
+
+    def __post_init__(self) -> None:
+        if self.simulations < 1:
+            raise ValueError(f"MctsConfig.simulations must be >= 1, got {self.simulations}")
+        if not 0.0 <= self.dirichlet_fraction <= 1.0:
+            raise ValueError(f"MctsConfig.dirichlet_fraction must be in [0, 1], got {self.dirichlet_fraction}")
+        if self.dirichlet_alpha is not None and self.dirichlet_alpha <= 0:
+            raise ValueError(f"MctsConfig.dirichlet_alpha must be > 0, got {self.dirichlet_alpha}")
 
 
 @dataclass(frozen=True)
@@ -46,12 +57,15 @@ class SearchResult:
 
 
 class Node:
+    """One position. Per-child statistics are flat lists indexed like ``actions``; children are
+    created when first selected. An expanded node has ``priors``; a terminal one never does."""
+
     __slots__ = ("actions", "child_n", "child_w", "children", "pending", "priors", "state", "terminal_value", "visits")
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.actions: list[int] | None = None  # None until expanded
-        self.priors: list[float] = []
+        self.actions: list[int] = []
+        self.priors: list[float] | None = None  # None until expanded
         self.child_n: list[float] = []
         self.child_w: list[float] = []  # summed values for the player choosing the action
         self.children: list[Node | None] = []
@@ -60,24 +74,14 @@ class Node:
         self.terminal_value = None if state.outcome is None else float(state.outcome)
 
     def expand(self, actions: list[int], priors: list[float]) -> None:
-        self.actions = actions
-        self.priors = priors
-        self.child_n = [0.0] * len(actions)
-        self.child_w = [0.0] * len(actions)
-        self.children = [None] * len(actions)
+        # ``actions`` and ``priors`` may be shared with the cache: never modified in place.
+        k = len(actions)
+        self.actions, self.priors = actions, priors
+        self.child_n, self.child_w, self.children = [0.0] * k, [0.0] * k, [None] * k
 
-    def select(self, c_puct: float) -> int:
-        """Index of the child maximising Q + U (PUCT)."""
-        sqrt_n = math.sqrt(self.visits + 1.0)
-        best, best_score = 0, -math.inf
-        child_n, child_w, priors = self.child_n, self.child_w, self.priors
-        for i in range(len(priors)):
-            n = child_n[i]
-            q = child_w[i] / n if n else 0.0
-            score = q + c_puct * priors[i] * sqrt_n / (1.0 + n)
-            if score > best_score:
-                best, best_score = i, score
-        return best
+
+# (actions, priors, value) for a position: what one network evaluation gives the tree.
+_Evaluation = tuple[list[int], list[float], float]
 
 
 class BatchedMCTS:
@@ -93,7 +97,7 @@ class BatchedMCTS:
         self.config = config
         self.rng = rng or np.random.default_rng()
         self.alpha = config.dirichlet_alpha or DEFAULT_DIRICHLET_ALPHA.get(game.name, 1.0)
-        self._cache: dict[tuple[int, int], tuple[list[float], float]] = {}
+        self._cache: dict[tuple[int, int], _Evaluation] = {}
         self._cache_owner: Evaluator | None = evaluator
         self.network_positions = 0  # positions sent to the evaluator (for metrics and benchmarks)
         self.network_calls = 0
@@ -105,114 +109,125 @@ class BatchedMCTS:
     # -- public -----------------------------------------------------------------------------
 
     def search(self, states: Sequence[State], add_noise: bool = True) -> SearchResult:
+        """``config.simulations`` simulations for every non-terminal state in ``states``."""
         if self._cache_owner is not self.evaluator:
             self._cache.clear()
             self._cache_owner = self.evaluator
         roots = [Node(s) for s in states]
         live = [r for r in roots if r.terminal_value is None]
-        self._evaluate([(r, [r]) for r in live], backup=False)
+        self._expand_all([(r, ()) for r in live], backup=False)
         if add_noise:
             for root in live:
                 self._add_noise(root)
-        remaining = {id(r): self.config.simulations for r in live}
+        remaining = [self.config.simulations] * len(live)
         per_tree = max(1, min(8, self.config.batch_target // max(1, len(live))))
+        cache = self._cache if self.config.cache_size else {}
         while live:
-            batch: list[tuple[Node, list[Node]]] = []
-            for root in live:
-                for _ in range(min(per_tree, remaining[id(root)])):
-                    leaf_path = self._descend(root)
-                    if leaf_path is None:  # collided with a leaf already waiting this round
+            waiting: list[tuple[Node, list[tuple[Node, int]]]] = []
+            for t, root in enumerate(live):
+                for _ in range(min(per_tree, remaining[t])):
+                    path: list[tuple[Node, int]] = []
+                    leaf = self._descend(root, path)
+                    if leaf is None:  # ran into a leaf already waiting this round: next tree
                         break
-                    remaining[id(root)] -= 1
-                    leaf = leaf_path[-1]
+                    remaining[t] -= 1
                     if leaf.terminal_value is not None:
-                        self._backup(leaf_path, leaf.terminal_value)
-                    elif (
-                        self.config.cache_size
-                        and (cached := self._cache.get((leaf.state.mine, leaf.state.theirs))) is not None
-                    ):
-                        leaf.expand(self.game.legal_actions(leaf.state), cached[0])
-                        self._backup(leaf_path, cached[1])
+                        _backup(path, leaf, leaf.terminal_value)
+                    elif (hit := cache.get((leaf.state.mine, leaf.state.theirs))) is not None:
+                        leaf.expand(hit[0], hit[1])  # at once, so this round's next descents can use it
+                        _backup(path, leaf, hit[2])
                     else:
                         leaf.pending = True
-                        batch.append((leaf, leaf_path))
-            self._evaluate(batch, backup=True)
-            live = [r for r in live if remaining[id(r)] > 0]
+                        waiting.append((leaf, path))
+            self._expand_all(waiting, backup=True)
+            keep = [t for t in range(len(live)) if remaining[t] > 0]
+            live, remaining = [live[t] for t in keep], [remaining[t] for t in keep]
         return self._result(roots)
 
     # -- internals --------------------------------------------------------------------------
 
-    def _descend(self, root: Node) -> list[Node] | None:
-        """Path from root to a leaf (unexpanded or terminal), with virtual loss applied on the way."""
-        node, path, c_puct = root, [root], self.config.c_puct
-        while node.actions is not None and node.terminal_value is None:
-            i = node.select(c_puct)
-            child = node.children[i]
+    def _descend(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
+        """Walk from ``root`` to a leaf (unexpanded or terminal) by PUCT, appending (node, child index)
+        to ``path`` and applying a virtual loss on the way; None (nothing applied) on a collision."""
+        node, c_puct, apply = root, self.config.c_puct, self.game.apply
+        while node.priors is not None:
+            priors, child_n, child_w = node.priors, node.child_n, node.child_w
+            scale = c_puct * math.sqrt(node.visits + 1.0)
+            best, best_score = 0, -math.inf
+            for i in range(len(priors)):  # inline PUCT: this loop is most of the tree's own time
+                n = child_n[i]
+                score = (child_w[i] / n if n else 0.0) + scale * priors[i] / (1.0 + n)
+                if score > best_score:
+                    best, best_score = i, score
+            child = node.children[best]
             if child is None:
-                child = node.children[i] = Node(self.game.apply(node.state, node.actions[i]))
-            if child.pending:
-                self._revert_virtual_loss(path, child)
+                child = node.children[best] = Node(apply(node.state, node.actions[best]))
+            elif child.pending:
+                _revert_virtual_loss(path)
                 return None
-            node.child_n[i] += _VIRTUAL_LOSS
-            node.child_w[i] -= _VIRTUAL_LOSS
-            node.visits += _VIRTUAL_LOSS
-            node, path = child, [*path, child]
-        return path
+            # Virtual loss: count the visit now, as a loss for the chooser, so other leaves of
+            # this round look elsewhere; the backup turns it into the real result.
+            child_n[best] += 1.0
+            child_w[best] -= 1.0
+            node.visits += 1.0
+            path.append((node, best))
+            node = child
+        return node
 
-    def _revert_virtual_loss(self, path: list[Node], last: Node) -> None:
-        for parent, child in zip(path, [*path[1:], last], strict=True):
-            if child is last:
-                break
-            i = parent.children.index(child)
-            parent.child_n[i] -= _VIRTUAL_LOSS
-            parent.child_w[i] += _VIRTUAL_LOSS
-            parent.visits -= _VIRTUAL_LOSS
-
-    def _backup(self, path: list[Node], value: float) -> None:
-        """``value`` is for the player to move at the leaf; replace virtual losses by the real result."""
-        for depth in range(len(path) - 2, -1, -1):
-            parent, child = path[depth], path[depth + 1]
-            value = -value  # now for the player to move at ``parent``
-            i = parent.children.index(child)
-            parent.child_w[i] += value + _VIRTUAL_LOSS
-            # child_n and visits already carry the virtual visit, which becomes the real one
-        path[-1].visits += 1.0
-
-    def _evaluate(self, batch: list[tuple[Node, list[Node]]], backup: bool) -> None:
-        if not batch:
+    def _expand_all(self, waiting: list[tuple[Node, Sequence[tuple[Node, int]]]], backup: bool) -> None:
+        """Expand the waiting leaves (cache, else ONE network call for the distinct positions) and
+        back their values up when ``backup``."""
+        if not waiting:
             return
-        states = [leaf.state for leaf, _ in batch]
-        logits, values = self.evaluator.evaluate(self.game.observations(states))
-        self.network_calls += 1
-        self.network_positions += len(states)
-        masks = np.array([self.game.legal_mask(s) for s in states])
-        logits = np.where(masks, logits, -np.inf)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        if len(self._cache) > self.config.cache_size:
-            self._cache.clear()
-        for k, (leaf, path) in enumerate(batch):
-            actions = self.game.legal_actions(leaf.state)
-            priors = probs[k, actions].tolist()
-            value = float(values[k])
-            if self.config.cache_size:
-                self._cache[(leaf.state.mine, leaf.state.theirs)] = (priors, value)
+        cache, use_cache = self._cache, self.config.cache_size > 0
+        found: dict[tuple[int, int], _Evaluation] = {}
+        missing: dict[tuple[int, int], State] = {}
+        for leaf, _ in waiting:
+            key = (leaf.state.mine, leaf.state.theirs)
+            if use_cache and (hit := cache.get(key)) is not None:
+                found[key] = hit
+            else:
+                missing[key] = leaf.state
+        if missing:
+            found.update(self._evaluate(list(missing.items())))
+        for leaf, path in waiting:
+            actions, priors, value = found[(leaf.state.mine, leaf.state.theirs)]
             leaf.expand(actions, priors)
             leaf.pending = False
             if backup:
-                self._backup(path, value)
+                _backup(path, leaf, value)
+
+    def _evaluate(self, items: list[tuple[tuple[int, int], State]]) -> dict[tuple[int, int], _Evaluation]:
+        states = [state for _, state in items]
+        logits, values = self.evaluator.evaluate(self.game.observations(states))
+        self.network_calls += 1
+        self.network_positions += len(states)
+        legal = [self.game.legal_actions(s) for s in states]
+        mask = np.zeros(logits.shape, dtype=bool)
+        mask[[k for k, acts in enumerate(legal) for _ in acts], [a for acts in legal for a in acts]] = True
+        logits = np.where(mask, logits, -np.inf)  # illegal moves get no prior at all
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs = (probs / probs.sum(axis=1, keepdims=True)).tolist()
+        values = np.clip(values, -1.0, 1.0).tolist()
+        out = {
+            key: (acts, [row[a] for a in acts], v)
+            for (key, _), acts, row, v in zip(items, legal, probs, values, strict=True)
+        }
+        if self.config.cache_size:
+            if len(self._cache) + len(out) > self.config.cache_size:
+                self._cache.clear()  # cheaper than LRU bookkeeping; it refills within a few rounds
+            self._cache.update(out)
+        return out
 
     def _add_noise(self, root: Node) -> None:
-        if root.actions is None or len(root.actions) < 2:
+        if root.priors is None or len(root.actions) < 2:
             return
-        noise = self.rng.dirichlet([self.alpha] * len(root.actions))
+        noise = self.rng.dirichlet([self.alpha] * len(root.actions)).tolist()
         f = self.config.dirichlet_fraction
-        root.priors = [(1 - f) * p + f * float(n) for p, n in zip(root.priors, noise, strict=True)]
+        root.priors = [(1 - f) * p + f * n for p, n in zip(root.priors, noise, strict=True)]  # a new list
 
     def _result(self, roots: list[Node]) -> SearchResult:
-        a = self.game.action_size
-        visits = np.zeros((len(roots), a), dtype=np.float32)
+        visits = np.zeros((len(roots), self.game.action_size), dtype=np.float32)
         value = np.zeros(len(roots), dtype=np.float32)
         for k, root in enumerate(roots):
             if root.terminal_value is not None:
@@ -224,3 +239,19 @@ class BatchedMCTS:
         sums = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, sums, out=np.zeros_like(visits), where=sums > 0)
         return SearchResult(policy=policy, visits=visits, value=value)
+
+
+def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:
+    """``value`` is for the player to move at ``leaf``; the virtual losses become the real result
+    (their visit counts already stand)."""
+    leaf.visits += 1.0
+    for node, i in reversed(path):
+        value = -value  # now for the player choosing at ``node``
+        node.child_w[i] += value + 1.0
+
+
+def _revert_virtual_loss(path: list[tuple[Node, int]]) -> None:
+    for node, i in path:
+        node.child_n[i] -= 1.0
+        node.child_w[i] += 1.0
+        node.visits -= 1.0
