@@ -1,20 +1,24 @@
 """Web latency under concurrent clients: p50/p99 of GET /stats and of a model move at WEB_SIMS=100.
 
-Starts the real cartridge-web (uvicorn) on loopback with a real connect4 model and a replay buffer
-holding episodes and iteration records, then drives it with concurrent httpx clients for a bounded
-number of requests.
+Starts the real ``cartridge-web`` console script (uvicorn) on loopback with a real connect4 model and a
+replay buffer holding episodes and iteration records, then drives it with concurrent httpx clients for a
+bounded number of requests: /stats alone, moves alone, then /stats while the moves run (searches run in
+worker threads behind two slots, so the event loop should keep answering /stats).
 
-    .venv/bin/python -m bench.bench_web
+    .venv/bin/python -m bench.bench_web [--clients 8] [--moves 80] [--stats 400]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -23,53 +27,67 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay
 from cartridge_trainer.network import PolicyValueNet, export_onnx
+from cartridge_web.app import SEARCH_SLOTS
 from tests.support import free_port, random_episode, wait_until
 
-CLIENTS = 8
-REQUESTS = {"stats": 400, "move": 80}
 
+class Load:
+    """``clients`` threads, each with its own connection, sharing a budget of ``total`` requests."""
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) * 1000
+    def __init__(self, base: str, kind: str, clients: int, total: int) -> None:
+        self.base, self.kind, self.clients = base, kind, clients
+        self.remaining = total
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.seconds = 0.0
+        self._lock = threading.Lock()
 
+    def _request(self, http: httpx.Client, rng: np.random.Generator) -> httpx.Response:
+        if self.kind == "stats":
+            return http.get("/stats")
+        # A random connect4 opening of 0-5 plies, then a random column for the side to move.
+        moves = [int(c) for c in rng.integers(0, 7, size=int(rng.integers(0, 6)))]
+        body = {"env_id": "connect4", "moves": moves, "action": int(rng.integers(0, 7)),
+                "human_player": len(moves) % 2 + 1}  # fmt: skip
+        return http.post("/api/games/move", json=body)
 
-def drive(base: str, kind: str, total: int) -> tuple[list[float], float, int]:
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    remaining = [total]
-
-    def client() -> None:
-        rng = np.random.default_rng()
-        with httpx.Client(base_url=base, timeout=60) as http:
+    def _client(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        with httpx.Client(base_url=self.base, timeout=60) as http:
             while True:
-                with lock:
-                    if remaining[0] == 0:
+                with self._lock:
+                    if self.remaining == 0:
                         return
-                    remaining[0] -= 1
+                    self.remaining -= 1
                 started = time.perf_counter()
-                if kind == "stats":
-                    response = http.get("/stats")
-                else:
-                    moves = [int(c) for c in rng.integers(0, 7, size=int(rng.integers(0, 4)))]
-                    body = {"env_id": "connect4", "moves": moves, "action": int(rng.integers(0, 7)),
-                            "human_player": 1 if len(moves) % 2 == 0 else 2}  # fmt: skip
-                    response = http.post("/api/games/move", json=body)
-                with lock:
-                    latencies.append(time.perf_counter() - started)
-                    errors[0] += response.status_code >= 500
+                response = self._request(http, rng)
+                elapsed = time.perf_counter() - started
+                with self._lock:
+                    self.latencies.append(elapsed)
+                    self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, time.perf_counter() - began, errors[0]
+    def start(self) -> list[threading.Thread]:
+        self._began = time.perf_counter()
+        threads = [threading.Thread(target=self._client, args=(seed,)) for seed in range(self.clients)]
+        for t in threads:
+            t.start()
+        return threads
+
+    def join(self, threads: list[threading.Thread]) -> Load:
+        for t in threads:
+            t.join()
+        self.seconds = time.perf_counter() - self._began
+        return self
+
+    def row(self, label: str) -> str:
+        p50, p99 = (float(np.percentile(self.latencies, q)) * 1000 for q in (50, 99))
+        errors = sum(n for status, n in self.statuses.items() if status >= 500)
+        statuses = " ".join(f"{s}x{n}" for s, n in sorted(self.statuses.items()))
+        rate = len(self.latencies) / self.seconds
+        return f"{label:36} {len(self.latencies):5d} {p50:8.1f} {p99:8.1f} {rate:7.1f} {errors:4d}   {statuses}"
 
 
-def main() -> None:
-    tmp = tempfile.mkdtemp(prefix="cartridge-bench-web-")
+def prepare(tmp: str) -> dict[str, str]:
     replay_url, store_url = f"sqlite:///{tmp}/replay.db", f"file://{tmp}/models"
     game, rng = get_game("connect4"), np.random.default_rng(0)
     with open_replay(replay_url) as replay:
@@ -77,11 +95,23 @@ def main() -> None:
             replay.append_episode(random_episode(game, rng))
         for i in range(1, 101):
             replay.record_iteration(IterationRecord("connect4", i, i, 1.5, 0.3, 1.8, 20 * i, 400 * i, 3.0))
+    # The default network (64 channels, 4 residual blocks): what the trainer publishes.
     open_model_store(store_url).publish("connect4", export_onnx(PolicyValueNet(game), game))
+    return {"ENV_ID": "connect4", "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "WEB_SIMS": "100",
+            "LOG_LEVEL": "warning", "HTTP_HOST": "127.0.0.1"}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--stats", type=int, default=400, help="GET /stats requests per run")
+    parser.add_argument("--moves", type=int, default=80, help="POST /api/games/move requests per run")
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="cartridge-bench-web-")
     port = free_port()
-    env = {**os.environ, "HTTP_PORT": str(port), "ENV_ID": "connect4", "REPLAY_URL": replay_url,
-           "MODEL_STORE_URL": store_url, "WEB_SIMS": "100", "LOG_LEVEL": "warning"}  # fmt: skip
-    web = subprocess.Popen([sys.executable, "-m", "cartridge_web"], env=env)
+    env = {**os.environ, **prepare(tmp), "HTTP_PORT": str(port)}
+    web = subprocess.Popen([Path(sys.executable).with_name("cartridge-web")], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
 
@@ -92,15 +122,28 @@ def main() -> None:
                 return False
 
         wait_until(ready, 60, "the web with its model")
-        print(f"cartridge-web on 2 cores, {CLIENTS} concurrent clients; connect4 model, WEB_SIMS=100\n")
-        print(f"{'request':28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'5xx':>4}")
-        for kind, label in (("stats", "GET /stats"), ("move", "POST /api/games/move (100 sims)")):
-            latencies, seconds, errors = drive(base, kind, REQUESTS[kind])
-            print(f"{label:28} {len(latencies):5d} {percentile(latencies, 50):8.1f} {percentile(latencies, 99):8.1f} "
-                  f"{len(latencies) / seconds:7.1f} {errors:4d}")  # fmt: skip
+        load = os.getloadavg()[0]
+        print(f"cartridge-web, {os.cpu_count()} cores shared with other work (load average {load:.1f} at start)")
+        print(f"{args.clients} concurrent clients per load; connect4 model 64x4, WEB_SIMS=100; 2000 episodes\n")
+        print(f"{'request':36} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'5xx':>4}   statuses")
+        idle_stats = Load(base, "stats", args.clients, args.stats)
+        print(idle_stats.join(idle_stats.start()).row("GET /stats"))
+        idle_moves = Load(base, "move", args.clients, args.moves)
+        print(idle_moves.join(idle_moves.start()).row("POST /api/games/move (100 sims)"))
+        # Both at once: half the clients play, half watch the dashboard.
+        half = max(1, args.clients // 2)
+        moves, stats = Load(base, "move", half, args.moves // 2), Load(base, "stats", half, args.stats // 2)
+        move_threads = moves.start()
+        stats.join(stats.start())
+        moves.join(move_threads)
+        print(moves.row(f"  move, mixed ({half} + {half} clients)"))
+        print(stats.row("  /stats, mixed"))
+        mixed, alone = (float(np.median(load.latencies)) for load in (stats, idle_stats))
+        print(f"\n/stats p50 while moves run: {mixed / alone:.1f}x its p50 alone "
+              f"(searches: {SEARCH_SLOTS} worker threads; the event loop stays free)")  # fmt: skip
     finally:
-        web.terminate()
-        web.wait(20)
+        web.send_signal(signal.SIGTERM)
+        print(f"\ncartridge-web exit code after SIGTERM: {web.wait(20)}")
 
 
 if __name__ == "__main__":
