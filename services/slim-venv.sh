@@ -5,7 +5,7 @@
 # - build inputs: C/C++ headers, static libraries, Cython declarations, numpy.distutils and f2py
 #   (Fortran build tools), torch's headers (only torch.compile and C++ extensions read them) and its
 #   test programs and bundled protoc; torch_shm_manager stays, torch.multiprocessing runs it;
-# - ONNX Runtime's Python tooling and what only that tooling imports;
+# - ONNX Runtime's Python tooling (but where the trainer quantizes) and what only that tooling imports;
 # - every botocore service model but those of the S3 client.
 set -eu
 venv=$1
@@ -22,10 +22,14 @@ if [ -d "$site/torch" ]; then
   find "$site/torch/bin" -mindepth 1 -maxdepth 1 ! -name torch_shm_manager -exec rm -rf {} +
 fi
 # ONNX Runtime's Python tooling (model conversion, quantisation) and what only that tooling imports:
-# inference needs onnxruntime/capi alone. sympy and mpmath (symbolic shape inference) stay where
-# PyTorch is installed, which imports them; protobuf stays where the onnx package is, which needs it.
-rm -rf "$site/onnxruntime/transformers" "$site/onnxruntime/quantization" "$site/onnxruntime/tools" \
-  "$site/onnxruntime/datasets"
+# inference needs onnxruntime/capi alone. The trainer (where the onnx package is) keeps the
+# quantisation tooling, which imports tools/ and transformers/, to publish int8 models. sympy and
+# mpmath (symbolic shape inference) stay where PyTorch is installed, which imports them; protobuf
+# stays where the onnx package is, which needs it.
+rm -rf "$site/onnxruntime/datasets"
+if [ ! -d "$site/onnx" ]; then
+  rm -rf "$site/onnxruntime/transformers" "$site/onnxruntime/quantization" "$site/onnxruntime/tools"
+fi
 if [ ! -d "$site/torch" ]; then
   rm -rf "$site"/sympy "$site"/sympy-*.dist-info "$site"/mpmath "$site"/mpmath-*.dist-info
 fi

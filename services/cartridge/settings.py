@@ -105,6 +105,9 @@ class Settings:
     # OpenMP threads spin instead of working.
     trainer_threads: int = env_field(1, _int(1))
     actor_id: str = env_field("", _text)
+    # What the trainer publishes: int8 (statically quantized, checked against the network; fp32 when
+    # the check fails) or fp32. Readers need nothing either way: the ONNX interface is the same.
+    export_precision: str = env_field("int8", _choice(("int8", "fp32")))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **defaults: Any) -> Settings:

@@ -47,6 +47,7 @@ def test_values_are_parsed_and_normalised():
         ("S3_ENDPOINT_URL", "minio:9000", "http://..., https://..."),
         ("LOG_FORMAT", "xml", "console, json"),
         ("LEARNING_RATE", "-1", "positive number"),
+        ("EXPORT_PRECISION", "fp16", "expected one of: int8, fp32"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):

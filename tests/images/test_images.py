@@ -121,6 +121,9 @@ def test_the_containers_run_the_pipeline_episodes_training_and_rollout(stack):
     wait_until(lambda: json.loads(http(url(web, "/stats"))[2])["episodes"] > 0, 60, "episodes in /stats")
     wait_until(lambda: json.loads(http(url(web, "/api/model"))[2])["version"] >= 2, 240, "the trainer's model")
     assert json.loads(http(url(stack["trainer"], "/health"))[2])["iteration"] >= 1
+    # The trainer image keeps ONNX Runtime's quantization tooling: it publishes int8, not the fp32 fallback.
+    logs = stack["trainer"].logs().decode()
+    assert "precision=int8" in logs or '"precision": "int8"' in logs, logs[-3000:]
 
 
 def test_frontend_serves_the_spa_with_fallback_and_cache_headers(stack):

@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -43,8 +45,6 @@ class EpisodeFeeder(threading.Thread):
         self.stop_event = threading.Event()
 
     def run(self) -> None:
-        import numpy as np
-
         game, rng = get_game("tictactoe"), np.random.default_rng(7)
         with open_replay(self.replay_url) as replay:
             while not self.stop_event.wait(0.02):
@@ -90,6 +90,24 @@ def test_trainer_publishes_one_version_per_iteration_and_stops(tmp_path, start_s
     assert all(r.policy_loss > 0 and r.value_loss >= 0 for r in records)
     assert records[1].episodes_seen - records[0].episodes_seen >= EPISODES_PER_ITERATION
     assert "reached TRAINING_ITERATIONS=2" in trainer.log_text()
+    # EXPORT_PRECISION's default: what is published is the int8 model, checked against the network.
+    published = onnx.load_from_string(store.read_version("tictactoe", 2))
+    assert "QuantizeLinear" in {node.op_type for node in published.graph.node}
+    assert '"precision": "int8"' in trainer.log_text()
+
+
+def test_export_precision_fp32_publishes_the_plain_export(tmp_path, start_service):
+    env = {**trainer_env(tmp_path, iterations=1), "EXPORT_PRECISION": "fp32"}
+    with open_replay(env["REPLAY_URL"]) as replay:
+        game, rng = get_game("tictactoe"), np.random.default_rng(1)
+        for _ in range(EPISODES_PER_ITERATION):
+            replay.append_episode(random_episode(game, rng))
+    trainer = start_service("cartridge_trainer", env, "trainer")
+    assert trainer.wait(timeout=240) == 0, trainer.log_text()
+    published = onnx.load_from_string(open_model_store(env["MODEL_STORE_URL"]).read_version("tictactoe", 1))
+    ops = {node.op_type for node in published.graph.node}
+    assert "QuantizeLinear" not in ops and "Conv" in ops
+    assert '"precision": "fp32"' in trainer.log_text()
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from cartridge.telemetry import PipelineMetrics, configure_logging, serve_health
 
 from .checkpoint import Checkpointer, TrainerState
 from .network import PolicyValueNet, export_onnx
+from .quantize import agreement, quantize_int8
 from .training import Losses, train_iteration
 
 
@@ -72,8 +73,9 @@ class Trainer:
             metrics = {"iteration": self.iteration}
             if losses is not None:
                 metrics |= {"policy_loss": losses.policy, "value_loss": losses.value, "total_loss": losses.total}
-            manifest = self.store.publish(env, export_onnx(self.net, self.game), metrics)
-            self.log.info("model published", version=manifest.version, **metrics)
+            model, export = self.export()
+            manifest = self.store.publish(env, model, metrics)
+            self.log.info("model published", version=manifest.version, **export, **metrics)
         recorded = self.replay.iterations(env, limit=1)
         if not recorded or recorded[-1].iteration < self.iteration:
             losses = losses or Losses(
@@ -94,6 +96,29 @@ class Trainer:
             )
         self.metrics.model_version.labels(env).set(manifest.version)
         self.metrics.iteration.labels(env).set(self.iteration)
+
+    def export(self) -> tuple[bytes, dict]:
+        """The ONNX model to publish and how it was made: int8 (EXPORT_PRECISION's default) when the quantized
+        model agrees with the network on held-out replay positions, else fp32 with the reason logged."""
+        fp32 = export_onnx(self.net, self.game)
+        if self.settings.export_precision == "fp32":
+            return fp32, {"precision": "fp32"}
+        env, window = self.game.name, self.settings.replay_window
+        calibration, held_out = (self.replay.sample(env, 512, window) for _ in range(2))
+        if calibration is None or held_out is None:
+            self.log.warning("no replay positions to calibrate int8 on: publishing fp32")
+            return fp32, {"precision": "fp32"}
+        try:
+            int8 = quantize_int8(fp32, calibration.observations)
+            check = agreement(int8, self.net, held_out.observations)
+        except Exception as exc:  # onnxruntime.quantization raises assorted types; fp32 is always a safe answer
+            self.log.warning("int8 quantization failed: publishing fp32", error=f"{type(exc).__name__}: {exc}")
+            return fp32, {"precision": "fp32"}
+        errors = {"int8_policy_error": round(check.policy_error, 4), "int8_value_error": round(check.value_error, 4)}
+        if not check.ok:
+            self.log.warning("int8 model disagrees with the network: publishing fp32", **errors)
+            return fp32, {"precision": "fp32"}
+        return int8, {"precision": "int8", **errors}
 
     def wait_for_episodes(self, stop: StopFlag) -> bool:
         env, need = self.game.name, self.settings.episodes_per_iteration
