@@ -1,9 +1,11 @@
 """MCTS simulations per second on connect4 at MCTS_MAX_SIMS=400, on one core.
 
 Compares the batched search (cartridge.mcts: many trees, one network call per round, evaluation
-cache) with a straightforward MCTS written here that evaluates one position per network call, for
-the default network, a network the size of alpha-zero-general's connect4 net (~11M parameters),
-and a free network (uniform prior, no inference: the cost of the tree alone).
+cache) running the int8 model the trainer publishes, with a straightforward MCTS written here that
+evaluates one position per network call (PyTorch eager as alpha-zero-general does, and ONNX Runtime
+fp32 and int8 so the gain from batching alone is visible too), for the default network, a network
+the size of alpha-zero-general's connect4 net (~11M parameters), and a free network (uniform prior,
+no inference: the cost of the tree alone).
 
     .venv/bin/python -m bench.bench_mcts
 """
@@ -20,6 +22,7 @@ from cartridge.games import Game, get_game
 from cartridge.inference import OnnxEvaluator, UniformEvaluator
 from cartridge.mcts import BatchedMCTS, MctsConfig
 from cartridge_trainer.network import NetConfig, PolicyValueNet, export_onnx, parameter_count
+from cartridge_trainer.quantize import quantize_int8
 
 SIMS = 400
 
@@ -93,47 +96,54 @@ class TorchEagerEvaluator:
         return logits.numpy(), values.numpy()
 
 
-def openings(game: Game, count: int, rng: np.random.Generator) -> list:
+def openings(game: Game, count: int, rng: np.random.Generator, max_plies: int = 8) -> list:
     states = []
     while len(states) < count:
         state = game.initial_state()
-        for _ in range(int(rng.integers(0, 8))):
+        for _ in range(int(rng.integers(0, max_plies))):
+            if state.terminal:
+                break
             state = game.apply(state, int(rng.choice(game.legal_actions(state))))
         if not state.terminal:
             states.append(state)
     return states
 
 
-def measure(label: str, evaluator_factory, batched_states: int, naive_states: int, eager_factory=None) -> dict:
-    game = get_game("connect4")
-    rng = np.random.default_rng(0)
-    row = {"network": label}
-    for name, cache in (("batched", 200_000), ("batched-nocache", 0)):
-        timed = Timed(evaluator_factory())
-        mcts = BatchedMCTS(game, timed, MctsConfig(simulations=SIMS, cache_size=cache), np.random.default_rng(1))
-        states = openings(game, batched_states, rng)
-        started = time.perf_counter()
-        mcts.search(states, add_noise=True)
-        seconds = time.perf_counter() - started
-        row[name] = len(states) * SIMS / seconds
-        row[f"{name}-inference-share"] = timed.seconds / seconds
-        row[f"{name}-positions-per-call"] = mcts.network_positions / max(1, mcts.network_calls)
-    timed = Timed(evaluator_factory())
-    states = openings(game, naive_states, rng)
+def batched_rate(game: Game, evaluator, states: list, cache_size: int = 200_000) -> dict:
+    timed = Timed(evaluator)
+    mcts = BatchedMCTS(game, timed, MctsConfig(simulations=SIMS, cache_size=cache_size), np.random.default_rng(1))
+    started = time.perf_counter()
+    mcts.search(states, add_noise=True)
+    seconds = time.perf_counter() - started
+    return {"rate": len(states) * SIMS / seconds, "inference": timed.seconds / seconds,
+            "per_call": mcts.network_positions / max(1, mcts.network_calls)}  # fmt: skip
+
+
+def naive_rate(game: Game, evaluator, states: list) -> dict:
+    timed = Timed(evaluator)
     started = time.perf_counter()
     for state in states:
         naive_search(game, timed, state, SIMS)
     seconds = time.perf_counter() - started
-    row["naive"] = len(states) * SIMS / seconds
-    row["naive-inference-share"] = timed.seconds / seconds
-    row["naive-torch"] = float("nan")
-    if eager_factory is not None:
-        eager = eager_factory()
-        started = time.perf_counter()
-        for state in states:
-            naive_search(game, eager, state, SIMS)
-        row["naive-torch"] = len(states) * SIMS / (time.perf_counter() - started)
-    return row
+    return {"rate": len(states) * SIMS / seconds, "inference": timed.seconds / seconds}
+
+
+def measure(game: Game, label: str, net, batched_states: int, naive_states: int) -> dict:
+    """Batched (fp32 and the int8 model the trainer publishes) against the naive search (PyTorch eager
+    and ONNX Runtime fp32, int8), all on the same openings."""
+    rng = np.random.default_rng(0)
+    fp32 = export_onnx(net, game)
+    int8 = quantize_int8(fp32, game.observations(openings(game, 512, rng, max_plies=30)))
+    batch_states, naive_states_ = openings(game, batched_states, rng), openings(game, naive_states, rng)
+    return {
+        "network": label,
+        "batched int8": batched_rate(game, OnnxEvaluator(int8, 1), batch_states),
+        "batched fp32": batched_rate(game, OnnxEvaluator(fp32, 1), batch_states),
+        "batched fp32 no cache": batched_rate(game, OnnxEvaluator(fp32, 1), batch_states, cache_size=0),
+        "naive eager": naive_rate(game, TorchEagerEvaluator(net), naive_states_),
+        "naive fp32": naive_rate(game, OnnxEvaluator(fp32, 1), naive_states_),
+        "naive int8": naive_rate(game, OnnxEvaluator(int8, 1), naive_states_),
+    }
 
 
 def main() -> None:
@@ -143,30 +153,36 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    nets = {}
-    for label, config in (("default", NetConfig()), ("azg-size", NetConfig(channels=256, blocks=10))):
-        net = PolicyValueNet(game, config)
-        nets[label] = (parameter_count(net), export_onnx(net, game), net)
+    torch.manual_seed(0)
+    default, azg = PolicyValueNet(game, NetConfig()), PolicyValueNet(game, NetConfig(channels=256, blocks=10))
     rows = [
-        measure(f"default ({nets['default'][0] / 1e6:.2f}M params)",
-                lambda: OnnxEvaluator(nets["default"][1], 1), batched_states=32, naive_states=4,
-                eager_factory=lambda: TorchEagerEvaluator(nets["default"][2])),
-        measure(f"azg-size ({nets['azg-size'][0] / 1e6:.1f}M params)",
-                lambda: OnnxEvaluator(nets["azg-size"][1], 1), batched_states=4, naive_states=1,
-                eager_factory=lambda: TorchEagerEvaluator(nets["azg-size"][2])),
-        measure("free (uniform, no inference)", lambda: UniformEvaluator(7), batched_states=32, naive_states=8),
-    ]  # fmt: skip
-    print(f"connect4, MCTS_MAX_SIMS={SIMS}, one core (sched_setaffinity), ONNX Runtime 1 thread\n")
-    print(f"{'network':34} {'batched':>9} {'no cache':>9} {'naive':>8} {'ratio':>7} {'ratio nc':>8} "
-          f"{'naive-pt':>9} {'ratio-pt':>8} {'infer% b':>8} {'infer% n':>8} {'pos/call':>8}")  # fmt: skip
+        measure(game, f"default 64x4 ({parameter_count(default) / 1e6:.2f}M)", default, 32, 4),
+        measure(game, f"azg-size 256x10 ({parameter_count(azg) / 1e6:.1f}M)", azg, 4, 1),
+    ]
+    free = {"batched": batched_rate(game, UniformEvaluator(7), openings(game, 32, np.random.default_rng(0))),
+            "naive": naive_rate(game, UniformEvaluator(7), openings(game, 8, np.random.default_rng(0)))}  # fmt: skip
+    print(f"connect4, MCTS_MAX_SIMS={SIMS}, one core (sched_setaffinity), ONNX Runtime 1 thread")
+    print("simulations per second (share of time in network inference)\n")
+    columns = ["batched int8", "batched fp32", "batched fp32 no cache", "naive eager", "naive fp32", "naive int8"]
+    print(f"{'network':26}" + "".join(f"{c:>22}" for c in columns))
     for r in rows:
-        print(f"{r['network']:34} {r['batched']:9.0f} {r['batched-nocache']:9.0f} {r['naive']:8.0f} "
-              f"{r['batched'] / r['naive']:6.1f}x {r['batched-nocache'] / r['naive']:7.1f}x "
-              f"{r['naive-torch']:9.0f} {r['batched'] / r['naive-torch']:7.1f}x "
-              f"{100 * r['batched-inference-share']:7.0f}% "
-              f"{100 * r['naive-inference-share']:7.0f}% {r['batched-nocache-positions-per-call']:8.1f}")  # fmt: skip
-    print("\nsimulations per second; ratio = batched / naive (target >= 10x); nc = evaluation cache off;")
-    print("naive = one position per ONNX Runtime call; naive-pt = one position per PyTorch eager call;")
+        print(
+            f"{r['network']:26}" + "".join(f"{r[c]['rate']:>14.0f} ({100 * r[c]['inference']:3.0f}%)" for c in columns)
+        )
+    print(f"{'free (uniform, no net)':26}{free['batched']['rate']:>14.0f}{'':>74}{free['naive']['rate']:>14.0f}")
+    print("\nratios (target: batched >= 10x a straightforward MCTS with one position per network call)")
+    for r in rows:
+        rate = {c: r[c]["rate"] for c in columns}
+        actor = rate["batched int8"]
+        print(f"  {r['network']}: actor (batched int8) / naive eager {actor / rate['naive eager']:.1f}x, "
+              f"/ naive fp32 ORT {actor / rate['naive fp32']:.1f}x; "
+              f"batching alone: fp32 {rate['batched fp32'] / rate['naive fp32']:.1f}x, "
+              f"int8 {rate['batched int8'] / rate['naive int8']:.1f}x; "
+              f"positions per network call {r['batched fp32 no cache']['per_call']:.1f}")  # fmt: skip
+    print(
+        "\nbatched int8 = what actors run (the trainer publishes int8 by default; EXPORT_PRECISION=fp32 turns it off)"
+    )
+    print("naive eager = one position per PyTorch eager call, as alpha-zero-general calls its network;")
     print("reference on this machine: alpha-zero-general ~210 sims/s with its 10.8M net, ~9,000 with a free net")
 
 
