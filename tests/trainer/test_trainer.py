@@ -51,6 +51,19 @@ class EpisodeFeeder(threading.Thread):
                 replay.append_episode(random_episode(game, rng))
 
 
+def run_trainer_while_feeding(env: dict[str, str], start_service):
+    """Run the trainer to its exit (code 0 asserted) while random episodes keep arriving."""
+    feeder = EpisodeFeeder(env["REPLAY_URL"])
+    feeder.start()
+    try:
+        trainer = start_service("cartridge_trainer", env, "trainer")
+        assert trainer.wait(timeout=240) == 0, trainer.log_text()
+    finally:
+        feeder.stop_event.set()
+        feeder.join()
+    return trainer
+
+
 def test_checkpoint_round_trip_restores_model_optimizer_and_iteration(tmp_path):
     game = get_game("tictactoe")
     net = PolicyValueNet(game)
@@ -72,14 +85,7 @@ def test_checkpoint_round_trip_restores_model_optimizer_and_iteration(tmp_path):
 
 def test_trainer_publishes_one_version_per_iteration_and_stops(tmp_path, start_service):
     env = trainer_env(tmp_path, iterations=2)
-    feeder = EpisodeFeeder(env["REPLAY_URL"])
-    feeder.start()
-    try:
-        trainer = start_service("cartridge_trainer", env, "trainer")
-        assert trainer.wait(timeout=240) == 0, trainer.log_text()
-    finally:
-        feeder.stop_event.set()
-        feeder.join()
+    trainer = run_trainer_while_feeding(env, start_service)
     store = open_model_store(env["MODEL_STORE_URL"])
     assert store.versions("tictactoe") == [1, 2]
     assert store.latest("tictactoe").metrics["iteration"] == 2
@@ -187,13 +193,6 @@ def test_a_corrupt_latest_manifest_is_repaired_by_the_next_publish(tmp_path, sta
     store = open_model_store(env["MODEL_STORE_URL"])
     store.publish("tictactoe", b"an old model")
     (tmp_path / "models" / "tictactoe" / "latest.json").write_text("{torn")
-    feeder = EpisodeFeeder(env["REPLAY_URL"])
-    feeder.start()
-    try:
-        trainer = start_service("cartridge_trainer", env, "trainer")
-        assert trainer.wait(timeout=240) == 0, trainer.log_text()
-    finally:
-        feeder.stop_event.set()
-        feeder.join()
+    run_trainer_while_feeding(env, start_service)
     manifest, _ = store.fetch_latest("tictactoe")
     assert manifest.version == 2 and manifest.metrics["iteration"] == 1
