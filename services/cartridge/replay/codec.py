@@ -20,9 +20,14 @@ def encode_policy(policy: np.ndarray) -> bytes:
     return np.ascontiguousarray(policy, dtype=np.float32).tobytes()
 
 
-def check_shapes(env_id: str, transitions: list[Transition]) -> None:
+def check_transitions(env_id: str, transitions: list[Transition]) -> None:
+    """Raise ValueError naming what is wrong before anything is written."""
     game = get_game(env_id)
-    for t in transitions:
+    if not transitions:
+        raise ValueError(f"{env_id} episode has no transitions: an episode is at least one move")
+    for i, t in enumerate(transitions):
+        if t.step != i:
+            raise ValueError(f"{env_id} transition {i} has step {t.step} (steps run 0..n-1 in order)")
         if t.observation.shape != game.observation_shape or t.policy.shape != (game.action_size,):
             raise ValueError(
                 f"{env_id} step {t.step}: observation {t.observation.shape} / policy {t.policy.shape} "

@@ -13,7 +13,7 @@ from abc import abstractmethod
 import numpy as np
 
 from .base import Batch, Episode, IterationRecord, ReplayBuffer, Transition
-from .codec import check_shapes, decode_batch, decode_transition, encode_observation, encode_policy
+from .codec import check_transitions, decode_batch, decode_transition, encode_observation, encode_policy
 
 EPISODE_COLUMNS = "episode_id, env_id, actor_id, model_version, winner, moves, duration_s, created_at"
 TRANSITION_COLUMNS = "episode_id, env_id, step, observation, policy, value, action, model_version, created_at"
@@ -68,7 +68,7 @@ class SqlReplayBuffer(ReplayBuffer):
     # -- interface ----------------------------------------------------------------------------
 
     def append_episode(self, episode: Episode) -> None:
-        check_shapes(episode.env_id, episode.transitions)
+        check_transitions(episode.env_id, episode.transitions)
         now = episode.created_at
         rows = [
             (episode.episode_id, episode.env_id, t.step, encode_observation(t.observation), encode_policy(t.policy),
@@ -84,6 +84,8 @@ class SqlReplayBuffer(ReplayBuffer):
             self._insert_transitions(cur, rows)
 
     def sample(self, env_id: str, batch_size: int, window: int) -> Batch | None:
+        if batch_size < 1 or window < 1:
+            raise ValueError(f"sample needs batch_size >= 1 and window >= 1 (got {batch_size}, {window})")
         # Two single-aggregate queries: each is one index probe, a combined min/max is a scan in SQLite.
         highest = self._fetch("SELECT max(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]
         lowest = self._fetch("SELECT min(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]

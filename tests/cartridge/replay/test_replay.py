@@ -58,6 +58,13 @@ def test_a_failing_episode_leaves_no_rows(replay, make_episode):
                                                                                      policy=np.zeros(3))])  # fmt: skip
     with pytest.raises(ValueError, match="do not match"):
         replay.append_episode(broken)
+    with pytest.raises(ValueError, match="no transitions"):
+        replay.append_episode(replace(episode, transitions=[]))
+    shuffled = [episode.transitions[1], episode.transitions[0], *episode.transitions[2:]]
+    with pytest.raises(ValueError, match="has step 1"):
+        replay.append_episode(replace(episode, transitions=shuffled))
+    with pytest.raises(ValueError, match="batch_size >= 1"):
+        replay.sample(episode.env_id, 0, 100)
     duplicate = make_episode()
     replay.append_episode(duplicate)
     with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error: the same episode twice
