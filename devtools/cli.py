@@ -118,10 +118,16 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
         from devtools.kind_runtime import KindOptions, KindRuntime
 
         opts = KindOptions(repo_root=REPO_ROOT, tilt=None if no_tilt else tilt_mode, actors=actors, env_id=env_id)
-        with spinning("bringing up the kind runtime"):
-            workloads = KindRuntime(opts, _progress).up()
-        for w in workloads or []:
-            out.print(f"{w.name:10} {w.ready}/{w.desired} ready  {w.url or ''}")
+        kind = KindRuntime(opts, _progress)
+        with spinning("bringing up the registry and the kind cluster"):
+            kind.prepare()
+        if opts.tilt is not None:
+            kind.run_tilt(opts.tilt)  # Tilt owns the terminal: no spinner over its screen
+            return
+        with spinning("building, pushing and rolling out"):
+            workloads = kind.deploy_once()
+        for w in workloads:
+            out.print(f"{w.name:20} {w.ready}/{w.desired} ready  {w.url or ''}")
         return
     config = _local_config(data_dir, actors=actors, env_id=env_id, web_port=web_port, frontend_port=frontend_port,
                            frontend=False if no_frontend else None)  # fmt: skip
@@ -147,12 +153,14 @@ def down(everything: bool, data_dir: Path | None) -> None:
     local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
     stopped = local.down(remove_data=everything)
     console.print("local runtime stopped" if stopped else "local runtime was not running")
-    if everything:
-        from devtools.kind_runtime import KindOptions, KindRuntime
-        from devtools.tools import probe
+    from devtools.kind_runtime import KindOptions, KindRuntime
+    from devtools.tools import probe
 
-        if probe("kind").usable:
-            KindRuntime(KindOptions(repo_root=REPO_ROOT), _progress).down(everything=True)
+    kind = KindRuntime(KindOptions(repo_root=REPO_ROOT), _progress)
+    if probe("kind").usable and probe("kubectl").usable:
+        kind.down(everything=everything)  # the workloads; with --all the cluster and the registry
+    elif everything:
+        kind.delete_registry()  # without kind there is no cluster to delete, but the registry may run
 
 
 @cli.command()
@@ -218,7 +226,11 @@ def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None)
         if probe("kind").usable and kind.clusters.exists(kind.spec):
             args = ["logs", f"deployment/{component}" if component != "postgres" else "statefulset/postgres",
                     "-n", "cartridge", f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
-            sys.exit(subprocess.call(["kubectl", "--context", kind.spec.context, *args]))
+            try:
+                sys.exit(subprocess.call(["kubectl", "--context", kind.spec.context, *args]))
+            except FileNotFoundError:
+                hint = "run `devtools doctor` to see where to get it"
+                raise DevtoolsError("kubectl is not installed", hint) from None
     names = [component] if component else sorted(p.stem for p in (local.config.data_dir / "logs").glob("*.log"))
     if not names:
         raise DevtoolsError("no logs yet", "start the stack with `devtools up`")

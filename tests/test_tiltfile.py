@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from devtools.cluster import ClusterSpec
+from devtools.kind_runtime import URLS, tilt_args
 
 REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ("actor", "trainer", "web", "frontend")
@@ -37,10 +38,15 @@ def render_kustomize(path: Path) -> str:
     return subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, check=True).stdout
 
 
+def evaluate_tiltfile(*tilt_args: str) -> subprocess.CompletedProcess:
+    """Evaluate the Tiltfile as `tilt up -- TILT_ARGS` would (in its own process: see tests/tilt_eval.py)."""
+    command = [sys.executable, str(REPO / "tests" / "tilt_eval.py"), str(REPO / "Tiltfile"), "--", *tilt_args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def tilt() -> TiltRecorder:
-    result = subprocess.run([sys.executable, str(REPO / "tests" / "tilt_eval.py"), str(REPO / "Tiltfile")],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = evaluate_tiltfile()
     assert result.returncode == 0, f"the Tiltfile does not evaluate: {result.stderr[-3000:]}"
     return TiltRecorder(json.loads(result.stdout))
 
@@ -186,3 +192,39 @@ def test_resources_name_real_workloads_and_forward_real_container_ports(tilt, ap
 def test_only_the_devtools_kind_context_is_allowed(tilt):
     (context,), _ = tilt.first("allow_k8s_contexts")
     assert context == ClusterSpec().context == "kind-cartridge"
+
+
+def test_forwarded_local_ports_are_the_urls_devtools_prints(tilt):
+    forwards = {args[0]: [f["local"] for f in kw.get("port_forwards", [])] for args, kw in tilt.calls["k8s_resource"]}
+    for name, url in URLS.items():
+        if name in forwards:
+            assert int(url.rsplit(":", 1)[1]) in forwards[name], (
+                f"{name}: devtools prints {url}, Tilt forwards {forwards}"
+            )
+    assert int(URLS["minio-console"].rsplit(":", 1)[1]) in forwards["minio"]
+
+
+def test_devtools_actors_and_env_id_reach_the_manifests_through_tilt_config():
+    args = tilt_args("up", "kind-cartridge", REPO / "Tiltfile", 3, "connect4")
+    result = evaluate_tiltfile(*args[args.index("--") + 1 :])
+    assert result.returncode == 0, result.stderr[-3000:]
+    (stream,), _ = TiltRecorder(json.loads(result.stdout)).first("k8s_yaml")
+    objects = [d for d in yaml.safe_load_all(stream) if d]
+    assert workloads(objects)["actor"]["spec"]["replicas"] == 3
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cartridge-config")
+    assert config["data"]["ENV_ID"] == "connect4"
+    assert tilt_args("up", "kind-cartridge", REPO / "Tiltfile", None, None)[-1] != "--"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--actors", "0"], "--actors=0: expected a whole number from 1 to 64"),
+        (["--actors=many"], "--actors=many: expected a whole number"),
+        (["--env-id", "chess"], "--env-id=chess: expected tictactoe or connect4"),
+        (["--colour", "red"], "unknown flag --colour"),
+    ],
+)
+def test_bad_tilt_config_stops_the_tiltfile_with_a_message(args, message):
+    result = evaluate_tiltfile(*args)
+    assert result.returncode != 0 and message in result.stderr, result.stderr[-2000:]

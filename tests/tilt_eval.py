@@ -4,12 +4,13 @@ Run in its own process by tests/test_tiltfile.py: starlark-go's callbacks into P
 stable in a small interpreter (it crashes once heavy native libraries are loaded), so this module
 imports nothing but starlark_go, yaml and the standard library.
 
-    python tests/tilt_eval.py Tiltfile > calls.json
+    python tests/tilt_eval.py Tiltfile [-- --actors 3 --env-id connect4] > calls.json
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,27 +35,59 @@ RECORDED = ("version_settings", "allow_k8s_contexts", "update_settings", "docker
             "sync", "run", "fall_back_on", "port_forward", "kustomize")  # fmt: skip
 # Each builtin is a Starlark function forwarding to one Python callable with positional arguments only
 # (starlark-go crashes calling Python with keyword arguments alone).
+CONFIG = ("config_define_string", "config_define_bool", "config_define_string_list", "config_parse", "fail")
 PRELUDE = "".join(
     f"def {name}(*args, **kwargs):\n    return _tilt({name!r}, args, kwargs)\n"
-    for name in sorted({*RECORDED, *RETURNS})
+    for name in sorted({*RECORDED, *RETURNS, *CONFIG})
 )
 
 
-def evaluate(tiltfile: Path) -> dict[str, list]:
+# Tilt's `config` module: starlark-go has no struct type for `config.define_string(...)`, so its calls
+# are renamed to plain functions (config_define_string, config_parse) before evaluation.
+CONFIG_CALL = re.compile(r"\bconfig\.(define_string|define_bool|define_string_list|parse)\(")
+
+
+def parse_tilt_args(defined: dict[str, str], argv: list[str]) -> dict[str, object]:
+    """What Tilt's config.parse() returns for `tilt up -- ARGV`: --name value / --name=value pairs."""
+    values: dict[str, object] = {}
+    i = 0
+    while i < len(argv):
+        name, _, value = argv[i].removeprefix("--").partition("=")
+        if name not in defined:
+            raise SystemExit(f"Tiltfile config: unknown flag --{name} (defined: {', '.join(sorted(defined))})")
+        if not value and defined[name] != "bool":
+            i += 1
+            value = argv[i]
+        values[name] = True if defined[name] == "bool" else value
+        i += 1
+    return values
+
+
+def evaluate(tiltfile: Path, argv: list[str]) -> dict[str, list]:
     calls: dict[str, list] = {}
+    defined: dict[str, str] = {}
 
     def tilt(name, args, kwargs):
         args, kwargs = list(args), dict(kwargs)
         if name in RECORDED:
             calls.setdefault(name, []).append([args, kwargs])
+        if name.startswith("config_define_"):
+            defined[args[0]] = name.removeprefix("config_define_")
+            return None
+        if name == "config_parse":
+            return parse_tilt_args(defined, argv)
+        if name == "fail":
+            raise SystemExit(f"Tiltfile failed: {args[0]}")
         return RETURNS[name](*args, **kwargs) if name in RETURNS else None
 
     # Tilt's dialect: top-level for/if and reassignment are allowed.
     starlark_go.configure_starlark(allow_global_reassign=True, allow_set=True)
     interpreter = starlark_go.Starlark(globals={"_tilt": tilt})
-    interpreter.exec(PRELUDE + tiltfile.read_text())
+    interpreter.exec(PRELUDE + CONFIG_CALL.sub(r"config_\1(", tiltfile.read_text()))
     return calls
 
 
 if __name__ == "__main__":
-    json.dump(evaluate(Path(sys.argv[1])), sys.stdout)
+    # tilt_eval.py Tiltfile [-- TILTFILE ARGS...], as `tilt up -- ARGS`
+    argv = sys.argv[2:]
+    json.dump(evaluate(Path(sys.argv[1]), argv[1:] if argv[:1] == ["--"] else argv), sys.stdout)
