@@ -56,10 +56,22 @@ class PostgresReplayBuffer(SqlReplayBuffer):
         except psycopg.Error as exc:
             raise ReplayUnavailable(f"cannot create the replay schema in {redact(self.url)}: {exc}") from None
 
+    def _live_connection(self) -> psycopg.Connection:
+        """The connection, opened again if the server dropped it (a restart, a failover, an idle timeout).
+
+        psycopg marks a connection broken when an operation finds it gone; that operation fails with
+        ReplayUnavailable (nothing of it was committed or it committed whole), and the next one reconnects,
+        so a long-running service recovers on its own once the server is back."""
+        if self._conn.closed or self._conn.broken:
+            self._conn.close()
+            self._conn = self._connect()
+        return self._conn
+
     @contextmanager
     def _transaction(self, write: bool = True):
+        conn = self._live_connection()
         try:
-            with self._conn.transaction(), self._conn.cursor() as cur:
+            with conn.transaction(), conn.cursor() as cur:
                 yield cur
         except psycopg.OperationalError as exc:
             raise ReplayUnavailable(f"PostgreSQL replay buffer {redact(self.url)} failed: {exc}") from None
@@ -79,7 +91,7 @@ class PostgresReplayBuffer(SqlReplayBuffer):
 
     def ping(self) -> None:
         try:
-            with self._lock, self._conn.cursor() as cur:
+            with self._lock, self._live_connection().cursor() as cur:
                 cur.execute("SELECT 1")
         except psycopg.Error as exc:
             raise ReplayUnavailable(f"PostgreSQL replay buffer {redact(self.url)} does not answer: {exc}") from None
