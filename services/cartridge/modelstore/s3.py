@@ -7,6 +7,7 @@ atomically: readers see the old manifest or the new one. change_token is latest.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import time
@@ -16,6 +17,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .base import VERSION_NAME, CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable, sha256_hex, version_name
+
+
+class _NotFound(Exception):
+    """The key is not there (S3's NoSuchKey / 404): each caller decides what that means."""
 
 
 class S3ModelStore(ModelStore):
@@ -48,15 +53,29 @@ class S3ModelStore(ModelStore):
         return f"s3://{self.bucket}/{self.prefix} at {self.endpoint_url or 'AWS'}"
 
     def _call(self, what: str, fn, **kwargs):
+        """One S3 request. A missing key raises _NotFound; anything else that goes wrong (no bucket, access
+        denied, throttling, MinIO starting up, no connection) is ModelStoreUnavailable naming the store."""
         try:
             return fn(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchBucket",):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise _NotFound from None
+            if code == "NoSuchBucket":
                 raise ModelStoreUnavailable(f"bucket {self.bucket!r} does not exist ({self._where()})") from None
-            raise
+            detail = f"{code}: {error.get('Message')}" if error.get("Message") else code
+            raise ModelStoreUnavailable(f"model store {self._where()} refused to {what} ({detail})") from None
         except BotoCoreError as exc:
             message = f"model store {self._where()} unreachable while trying to {what}: {exc}"
+            raise ModelStoreUnavailable(message) from None
+
+    def _get(self, what: str, key: str) -> bytes:
+        response = self._call(what, self.client.get_object, Bucket=self.bucket, Key=key)
+        try:
+            return response["Body"].read()
+        except BotoCoreError as exc:  # the connection broke or timed out mid-body
+            message = f"model store {self._where()} broke off while trying to {what}: {exc}"
             raise ModelStoreUnavailable(message) from None
 
     def publish(self, env_id: str, model: bytes, metrics: dict | None = None) -> ModelManifest:
@@ -70,62 +89,44 @@ class S3ModelStore(ModelStore):
                    ContentType="application/json")  # fmt: skip
         for old in self.versions(env_id)[: -self.keep_versions]:
             if old != version:
-                self._call("apply retention", self.client.delete_object, Bucket=self.bucket,
-                           Key=self._key(env_id, version_name(old)))  # fmt: skip
+                with contextlib.suppress(_NotFound):  # another publisher's retention got there first
+                    self._call("apply retention", self.client.delete_object, Bucket=self.bucket,
+                               Key=self._key(env_id, version_name(old)))  # fmt: skip
         return manifest
 
     def latest(self, env_id: str) -> ModelManifest | None:
         try:
-            response = self._call("read the manifest", self.client.get_object, Bucket=self.bucket,
-                                  Key=self._key(env_id, "latest.json"))  # fmt: skip
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-        return ModelManifest.from_json(response["Body"].read())
+            raw = self._get("read the manifest", self._key(env_id, "latest.json"))
+        except _NotFound:
+            return None
+        return ModelManifest.from_json(raw)
 
     def change_token(self, env_id: str) -> str | None:
         try:
             head = self._call("check the manifest", self.client.head_object, Bucket=self.bucket,
                               Key=self._key(env_id, "latest.json"))  # fmt: skip
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
+        except _NotFound:
+            return None
         return head["ETag"]
 
     def read_version(self, env_id: str, version: int) -> bytes:
         try:
-            response = self._call("download a model", self.client.get_object, Bucket=self.bucket,
-                                  Key=self._key(env_id, version_name(version)))  # fmt: skip
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise CorruptModel(f"{env_id} {version_name(version)} is named by the manifest but missing") from None
-            raise
-        return response["Body"].read()
+            return self._get("download a model", self._key(env_id, version_name(version)))
+        except _NotFound:
+            raise CorruptModel(f"{env_id} {version_name(version)} is named by the manifest but missing") from None
 
     def versions(self, env_id: str) -> list[int]:
-        found = []
         paginator = self.client.get_paginator("list_objects_v2")
-        prefix = self._key(env_id, "")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    if m := VERSION_NAME.match(obj["Key"].rsplit("/", 1)[-1]):
-                        found.append(int(m.group(1)))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-                raise ModelStoreUnavailable(f"bucket {self.bucket!r} does not exist ({self._where()})") from None
-            raise
-        except BotoCoreError as exc:
-            raise ModelStoreUnavailable(f"model store {self._where()} unreachable: {exc}") from None
-        return sorted(found)
+
+        def keys() -> list[str]:  # each page is a request: errors surface while iterating, inside _call
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=self._key(env_id, ""))
+            return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+        names = (key.rsplit("/", 1)[-1] for key in self._call("list the versions", keys))
+        return sorted(int(m.group(1)) for name in names if (m := VERSION_NAME.match(name)))
 
     def ping(self) -> None:
         try:
             self._call("reach the bucket", self.client.head_bucket, Bucket=self.bucket)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("404", "NoSuchBucket", "NotFound"):
-                raise ModelStoreUnavailable(f"bucket {self.bucket!r} does not exist ({self._where()})") from None
-            raise ModelStoreUnavailable(f"model store {self._where()} refused access: {code}") from None
+        except _NotFound:
+            raise ModelStoreUnavailable(f"bucket {self.bucket!r} does not exist ({self._where()})") from None

@@ -150,3 +150,51 @@ def test_a_directory_that_cannot_be_created_is_a_clear_error(tmp_path):
 def test_bad_urls_are_rejected(url):
     with pytest.raises(ModelStoreUnavailable):
         open_model_store(url)
+
+
+class _S3ErrorServer:
+    """An HTTP endpoint answering every S3 request with one S3 error, as a store refusing access
+    (403 AccessDenied) or MinIO while it starts (503 XMinioServerNotInitialized) does."""
+
+    def __init__(self, status: int, code: str) -> None:
+        import http.server
+        import threading
+
+        body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+                f"<Message>refused by the test server</Message></Error>").encode()  # fmt: skip
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.mark.parametrize(("status", "code"), [(403, "AccessDenied"), (503, "XMinioServerNotInitialized")])
+def test_every_s3_refusal_is_model_store_unavailable_naming_the_reason(status, code, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    server = _S3ErrorServer(status, code)
+    try:
+        store = open_model_store("s3://models/cartridge", server.url)
+        for call in (store.ping, lambda: store.latest("connect4"), lambda: store.change_token("connect4"),
+                     lambda: store.versions("connect4"), lambda: store.publish("connect4", b"model")):  # fmt: skip
+            with pytest.raises(ModelStoreUnavailable, match=r"model store s3://models/cartridge at \S+ refused to "):
+                call()
+        # With a body (GET), the store's own error code is named too.
+        with pytest.raises(ModelStoreUnavailable, match=f"refused to read the manifest \\({code}: refused by"):
+            store.latest("connect4")
+    finally:
+        server.server.shutdown()
