@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,12 +25,27 @@ def pytest_addoption(parser):
     )
 
 
+def kind_unavailable() -> str | None:
+    """Why the kind target cannot run here, in one line (None when it can)."""
+    for tool in ("kind", "kubectl", "docker"):
+        if shutil.which(tool) is None:
+            return f"--target kind: no {tool} binary on PATH (CI's e2e.yml installs the pinned tools)"
+    try:
+        import pytest_kind  # noqa: F401
+    except ImportError:
+        return "--target kind: pytest-kind is not installed (pip install -e '.[dev]')"
+    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode != 0:
+        return "--target kind: the Docker daemon does not answer (`docker info` fails)"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--target") == "kind" and shutil.which("kind") is None:
-        skip = pytest.mark.skip(reason="--target kind: no kind binary on PATH (CI's e2e.yml installs the pinned one)")
-        for item in items:
-            if item.fspath and Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
-                item.add_marker(skip)
+    if config.getoption("--target") != "kind" or (reason := kind_unavailable()) is None:
+        return
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if item.fspath and Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +53,10 @@ def stack(request) -> Iterator[LocalStack | KindStack]:
     target = request.config.getoption("--target")
     workdir = Path(tempfile.mkdtemp(prefix=f"cartridge-e2e-{target}-"))
     stack = LocalStack(workdir / "data") if target == "local" else KindStack(workdir)
-    stack.up()
+    # Registered before up(): a stack that fails to come up still leaves its logs and status behind.
     request.config._cartridge_stack = stack
     try:
+        stack.up()
         yield stack
     finally:
         stack.down()
@@ -49,8 +66,9 @@ def stack(request) -> Iterator[LocalStack | KindStack]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.when == "call" and report.failed:
+    # "setup" covers the stack failing to come up (the fixture's error is reported at setup).
+    if report.when in ("setup", "call") and report.failed:
         stack = getattr(item.config, "_cartridge_stack", None)
         if stack is not None:
-            stack.collect(ARTIFACTS / item.name)
+            stack.collect(ARTIFACTS / f"{item.name}-{report.when}")
     return report

@@ -2,8 +2,8 @@
 
 LocalStack brings Cartridge up through the same code as `devtools up --runtime local`, in a temporary
 data directory with small settings. KindStack uses devtools' kind runtime (registry, cluster,
-images pushed, k8s/local applied, rollouts awaited) and pytest-kind's KindCluster for kubectl and
-port-forwards to the web, PostgreSQL and MinIO.
+images pushed, k8s/local applied, rollouts awaited), pytest-kind's KindCluster for the kubeconfig and
+kubectl, and self-healing port-forwards to the web, PostgreSQL and MinIO.
 """
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import shutil
+import socket
 import subprocess
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -78,9 +82,62 @@ class LocalStack:
                                                               indent=2, default=str))  # fmt: skip
 
 
+class PortForward:
+    """`kubectl port-forward` to a Service, kept alive for the whole session.
+
+    Started on a free local port and ready once the port accepts a connection; restarted when kubectl
+    exits, which it does when the pod behind the Service goes away (a rollout, a crash). pytest-kind's
+    own port_forward (and pytest-kind-ng's, the same code) never leaves its retry loop: it starts and kills
+    kubectl ten times per forward and never reconnects, so the e2e suite forwards ports itself.
+    """
+
+    def __init__(self, kubectl: Path, kubeconfig: Path, namespace: str, target: str, remote_port: int) -> None:
+        from tests.support import free_port
+
+        self.port = free_port()
+        self.args = [str(kubectl), "port-forward", "-n", namespace, target, f"{self.port}:{remote_port}"]
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+        self.proc: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, daemon=True)
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _accepts(self) -> bool:
+        with socket.socket() as s:
+            s.settimeout(1)
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1):
+            if self.proc is not None and self.proc.poll() is not None:
+                self._start()
+
+    def __enter__(self) -> int:
+        self._start()
+        deadline = time.monotonic() + 60
+        while not self._accepts():
+            if self.proc.poll() is not None:
+                self._start()
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"`{' '.join(self.args[1:])}` did not start forwarding within 60 s")
+            time.sleep(0.5)
+        self._watchdog.start()
+        return self.port
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
 class KindStack:
     target = "kind"
     namespace = "cartridge"
+    actors = 2  # episodes from two actors at once, as on the local target
 
     def __init__(self, workdir: Path) -> None:
         from pytest_kind import KindCluster
@@ -98,23 +155,29 @@ class KindStack:
     def up(self) -> None:
         from devtools.kind_runtime import KindOptions, KindRuntime
 
-        # The same path as `devtools up --runtime kind --no-tilt`: idempotent, so a cluster that CI
-        # already deployed is reused as it is.
-        KindRuntime(KindOptions(repo_root=REPO, tilt=None)).up()
+        # The same path as `devtools up --runtime kind --no-tilt --actors 2`. A stack that CI already
+        # deployed (with `tilt ci`) and that is healthy with two actors is tested as it is; otherwise
+        # the images are built, pushed and applied here.
+        runtime = KindRuntime(KindOptions(repo_root=REPO, tilt=None, actors=self.actors))
+        runtime.prepare()
+        workloads = {w.name: w for w in runtime.workloads()}
+        ready = workloads and all(w.healthy for w in workloads.values())
+        if not (ready and "actor" in workloads and workloads["actor"].desired >= self.actors):
+            runtime.deploy_once()
         # KindCluster.create reuses an existing cluster but then expects its kubeconfig to be there already.
         kubeconfig = subprocess.run([shutil.which("kind"), "get", "kubeconfig", "--name", "cartridge"],
                                     capture_output=True, text=True, check=True).stdout  # fmt: skip
         (self.workdir / "kubeconfig").write_text(kubeconfig)
         (self.workdir / "kubeconfig").chmod(0o600)
         self.cluster.create(REPO / "kind-config.yaml")
-        web = self._forwards.enter_context(self.cluster.port_forward("service/web", 8080, "-n", self.namespace))
-        self.web_url = f"http://127.0.0.1:{web}"
-        self.postgres_port = self._forwards.enter_context(
-            self.cluster.port_forward("service/postgres", 5432, "-n", self.namespace)
-        )
-        self.minio_port = self._forwards.enter_context(
-            self.cluster.port_forward("service/minio", 9000, "-n", self.namespace)
-        )
+
+        def forward(service: str, port: int) -> int:
+            return self._forwards.enter_context(PortForward(self.cluster.kubectl_path, self.cluster.kubeconfig_path,
+                                                            self.namespace, f"service/{service}", port))  # fmt: skip
+
+        self.web_url = f"http://127.0.0.1:{forward('web', 8080)}"
+        self.postgres_port = forward("postgres", 5432)
+        self.minio_port = forward("minio", 9000)
 
     def down(self) -> None:
         self._forwards.close()

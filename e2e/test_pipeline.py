@@ -48,7 +48,7 @@ def test_training_progress(stack):
     versions = [p["model_version"] for p in history]
     assert versions == sorted(set(versions)), "each iteration publishes a new version"
     published = stack.store().versions(stats(stack)["env_id"])
-    assert versions[-1] in published or versions[-1] < min(published)  # retention keeps the newest ones
+    assert published and max(published) >= versions[-1], f"the store holds {published}, /stats says {versions}"
     early = np.mean([p["total_loss"] for p in history[:2]])
     late = np.mean([p["total_loss"] for p in history[-2:]])
     assert late < early, f"loss did not fall: {early:.3f} -> {late:.3f}"
@@ -61,10 +61,13 @@ def test_model_rollout(stack):
     wait_until(lambda: (m := store.latest(env)) and m.version > current, 180, "a new publication")
     new = store.latest(env).version
     published_at = time.monotonic()
+    # One bound for the whole rollout: web and every actor within ROLLOUT_SECONDS of the publication.
     wait_until(lambda: get_json(f"{stack.web_url}/api/model?env_id={env}")["version"] >= new, ROLLOUT_SECONDS,
                "the web to serve the new model")  # fmt: skip
-    wait_until(lambda: min(stack.actor_model_versions()) >= new, ROLLOUT_SECONDS, "every actor on the new model")
+    left = max(0.5, ROLLOUT_SECONDS - (time.monotonic() - published_at))
+    wait_until(lambda: min(stack.actor_model_versions()) >= new, left, "every actor on the new model")
     took = time.monotonic() - published_at
+    assert took <= ROLLOUT_SECONDS + 1, f"rollout took {took:.1f} s"
     served = get_json(f"{stack.web_url}/api/model?env_id={env}")
     assert served["sha256"] == sha256_hex(store.read_version(env, served["version"]))
     reply = get_json(f"{stack.web_url}/api/games/move", "POST", {"env_id": env, "moves": [], "action": 0})

@@ -1,0 +1,77 @@
+"""The e2e suite's own machinery: the kind target's skip reasons and its self-healing port-forwards,
+the latter against a stand-in `kubectl port-forward` (no cluster runs here) that listens like the real
+one and exits the way the real one does when the pod behind the Service goes away."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import kind_unavailable
+from e2e.stacks import PortForward
+from tests.support import wait_until
+
+FAKE_KUBECTL = f"""#!{sys.executable}
+import os, socket, sys, time
+port = int(sys.argv[-1].split(":")[0])
+with open(os.environ["FAKE_KUBECTL_LOG"], "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", port))
+server.listen()
+server.settimeout(0.1)
+end = time.monotonic() + float(os.environ.get("FAKE_KUBECTL_LIFETIME", "600"))
+while time.monotonic() < end:
+    try:
+        server.accept()[0].close()
+    except socket.timeout:
+        pass
+sys.exit(1)  # "lost connection to pod"
+"""
+
+
+def accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def kubectl(tmp_path, monkeypatch) -> tuple[Path, Path]:
+    path, log = tmp_path / "kubectl", tmp_path / "kubectl.log"
+    path.write_text(FAKE_KUBECTL)
+    path.chmod(0o755)
+    monkeypatch.setenv("FAKE_KUBECTL_LOG", str(log))
+    return path, log
+
+
+def starts(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_a_port_forward_is_ready_when_it_accepts_and_is_started_once(kubectl, tmp_path):
+    path, log = kubectl
+    with PortForward(path, tmp_path / "kubeconfig", "cartridge", "service/web", 8080) as port:
+        assert accepts(port)
+        time.sleep(2)
+        assert starts(log) == [f"port-forward -n cartridge service/web {port}:8080"]
+    assert not accepts(port), "kubectl port-forward still runs after the stack is down"
+
+
+def test_a_port_forward_comes_back_after_kubectl_loses_the_pod(kubectl, tmp_path, monkeypatch):
+    path, log = kubectl
+    monkeypatch.setenv("FAKE_KUBECTL_LIFETIME", "1.5")
+    with PortForward(path, tmp_path / "kubeconfig", "cartridge", "service/web", 8080) as port:
+        wait_until(lambda: len(starts(log)) >= 3, 15, "kubectl port-forward to be restarted twice")
+        wait_until(lambda: accepts(port), 5, "the forward to accept again")
+
+
+def test_the_kind_target_skips_with_one_line_naming_the_missing_tool(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    reason = kind_unavailable()
+    assert reason is not None and "\n" not in reason and "no kind binary on PATH" in reason
