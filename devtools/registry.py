@@ -156,7 +156,15 @@ class RegistryController:
             except NotFound:
                 continue  # kind has not created it yet; the cluster step connects later
             progress(f"Connecting registry {spec.name} to network {name}")
-            network.connect(container)
+            try:
+                network.connect(container)
+            except APIError as exc:
+                if "already exists" in str(exc.explanation or exc):
+                    continue  # connected meanwhile (another `devtools up`): what we wanted
+                raise DevtoolsError(
+                    f"cannot connect registry {spec.name} to the Docker network {name}: {exc.explanation or exc}",
+                    f"connect it by hand (`docker network connect {name} {spec.name}`) and run again",
+                ) from None
 
 
 def _port_error(spec: RegistrySpec, exc: APIError) -> DevtoolsError:

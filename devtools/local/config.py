@@ -82,6 +82,11 @@ class LocalConfig:
             "HTTP_HOST": "127.0.0.1",
             **self.settings,
         }
+        # The services import their code from source_root (the repository's services/ unless told
+        # otherwise), so what the watcher sees edited is what the restarted process runs.
+        src = self.source_root.resolve()
+        pythonpath = os.pathsep.join(str(p) for p in (src, src / "actor", src / "trainer", src / "web"))
+        base["PYTHONPATH"] = os.pathsep.join(filter(None, (pythonpath, os.environ.get("PYTHONPATH"))))
         python = [sys.executable, "-m"]
         cwd = str(REPO_ROOT)
         found = [

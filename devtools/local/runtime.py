@@ -91,7 +91,11 @@ class LocalRuntime:
         if self.running():
             self.progress("the local runtime is already running; nothing to do")
             return self.status()
-        self.state.remove()  # a stale file of a supervisor that died
+        if self.state.read() is not None:
+            # A supervisor that died (kill -9, a reboot) left its state: stop the children it recorded
+            # before forgetting them, so none keeps a port bound.
+            self.progress("cleaning up after a supervisor that is gone")
+            self.down()
         self.check_ports()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.install_frontend_dependencies()
@@ -157,13 +161,16 @@ class LocalRuntime:
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
         # Children of a supervisor that was killed -9 are stopped here.
+        orphans = False
         for component in (data or {}).get("components", {}).values():
             child = component.get("pid")
             if pid_alive(child):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child, signal.SIGKILL)
+                    orphans = True
         self.state.remove()
-        busy = [c.port for c in self.config.components() if port_in_use(c.port)] if was_running else []
+        stopped_something = was_running or orphans
+        busy = [c.port for c in self.config.components() if port_in_use(c.port)] if stopped_something else []
         deadline = time.monotonic() + 10
         while busy and time.monotonic() < deadline:
             time.sleep(0.2)

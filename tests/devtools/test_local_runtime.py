@@ -60,16 +60,32 @@ def test_a_taken_port_is_a_clear_error_and_nothing_starts(tmp_path):
     assert runtime.state.read() is None and not runtime.running()
 
 
-def test_editing_a_service_restarts_only_that_service(runtime, watched_sources):
+# Appended to the watched copy of the web's app.py: a route that exists only in the edited code.
+EDIT = """
+
+_create_app_before_the_edit = create_app
+
+
+def create_app(*args, **kwargs):  # edited by the hot-reload test
+    app = _create_app_before_the_edit(*args, **kwargs)
+    app.get("/hot-reload-probe")(lambda: {"edited": True})
+    return app
+"""
+
+
+def test_editing_a_service_restarts_only_that_service_and_runs_the_edit(runtime, watched_sources):
     runtime.up(detach=True, timeout=120)
     before = pids(runtime)
+    web = f"http://127.0.0.1:{runtime.config.web_port}"
+    assert get_json(f"{web}/hot-reload-probe") is None  # not there before the edit
     app = watched_sources / "web" / "cartridge_web" / "app.py"
-    app.write_text(app.read_text() + "\n# edited by the hot-reload test\n")
+    app.write_text(app.read_text() + EDIT)
     # The restart itself is measured by bench/bench_local_runtime.py; here a generous bound only.
     wait_until(lambda: pids(runtime).get("web") not in (None, before["web"]), 30, "web to restart")
     after = pids(runtime)
     assert after["trainer"] == before["trainer"] and after["actor-0"] == before["actor-0"]
     wait_until(lambda: all(s.healthy for s in runtime.status()), 60, "the restarted web to be healthy")
+    assert get_json(f"{web}/hot-reload-probe") == {"edited": True}, "the restarted web does not run the edit"
 
 
 def test_editing_the_shared_library_restarts_every_python_service(runtime, watched_sources):
@@ -80,6 +96,18 @@ def test_editing_the_shared_library_restarts_every_python_service(runtime, watch
     with open(watched_sources / "cartridge" / "settings.py", "a") as f:
         f.write("\n")
     wait_until(lambda: all(pids(runtime).get(n) not in (None, before[n]) for n in before), 15, "all to restart")
+
+
+def test_up_after_the_supervisor_was_killed_stops_its_orphans_first(runtime):
+    runtime.up(detach=True, timeout=120)
+    orphans = list(pids(runtime).values())
+    supervisor = runtime.state.running_supervisor()
+    os.kill(supervisor, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(supervisor), 10, "the supervisor to die")
+    assert any(pid_alive(p) for p in orphans), "the scenario: services outlive a supervisor killed -9"
+    statuses = runtime.up(detach=True, timeout=120)  # no "port already in use": the orphans are stopped first
+    assert all(s.healthy for s in statuses)
+    assert not any(pid_alive(p) for p in orphans)
 
 
 def test_a_killed_service_is_restarted_and_counted(runtime):
