@@ -15,7 +15,7 @@ from devtools.tools import TOOLS, probe
 
 # Ports each runtime binds on the host.
 KIND_PORTS = {5001: "local registry", 8080: "web port-forward", 8081: "frontend port-forward",
-              8088: "ingress", 9001: "MinIO console port-forward"}  # fmt: skip
+              8088: "ingress", 9001: "MinIO console port-forward", 10350: "Tilt UI"}  # fmt: skip
 LOCAL_PORTS = {8080: "web", 5173: "frontend (Vite)", 9100: "trainer health", 9101: "actor health"}
 MIN_FREE_DISK_GB = 10.0
 
@@ -49,12 +49,36 @@ def docker_check() -> Check:
     return Check("docker daemon", f"running ({version})", "running", True)
 
 
-def port_checks(ports: dict[int, str], runtime: str) -> list[Check]:
+def ports_held_by_cartridge(data_dir: Path | None = None) -> dict[int, str]:
+    """Ports our own running stack holds: a healthy stack is not a problem to report."""
+    from devtools.local import LocalRuntime
+    from devtools.local.config import default_data_dir
+    from devtools.registry import RegistryController, RegistrySpec, docker_client
+
+    held: dict[int, str] = {}
+    local = LocalRuntime.attach(data_dir or default_data_dir())
+    if local.running():
+        held |= {c.port: f"the running local runtime's {c.name}" for c in local.config.components()}
+    spec = RegistrySpec()
+    try:
+        registry = RegistryController(docker_client()).get(spec.name)
+    except DevtoolsError:
+        registry = None
+    if registry is not None and registry.running and registry.host_port:
+        held[registry.host_port] = f"the running registry {spec.name}"
+    return held
+
+
+def port_checks(ports: dict[int, str], runtime: str, ours: dict[int, str] | None = None) -> list[Check]:
     checks = []
     for port, what in ports.items():
+        name = f"port {port} ({what}, {runtime})"
+        if ours and port in ours:
+            checks.append(Check(name, f"held by {ours[port]}", "free or ours", True))
+            continue
         free = not port_in_use(port)
         fix = "" if free else f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or `devtools down`"
-        checks.append(Check(f"port {port} ({what}, {runtime})", "free" if free else "taken", "free", free, fix))
+        checks.append(Check(name, "free" if free else "taken", "free", free, fix))
     return checks
 
 
@@ -68,8 +92,9 @@ def disk_check(path: Path) -> Check:
 def run(console: Console, repo_root: Path | None = None) -> int:
     """Print the checks as a table; exit code 0 when all pass, 1 otherwise."""
     repo_root = repo_root or Path.cwd()
-    checks = [*tool_checks(), docker_check(), *port_checks(KIND_PORTS, "kind"), *port_checks(LOCAL_PORTS, "local"),
-              disk_check(repo_root)]  # fmt: skip
+    ours = ports_held_by_cartridge()
+    checks = [*tool_checks(), docker_check(), *port_checks(KIND_PORTS, "kind", ours),
+              *port_checks(LOCAL_PORTS, "local", ours), disk_check(repo_root)]  # fmt: skip
     table = Table(title="devtools doctor")
     for column in ("check", "found", "wanted", "status", "what to do"):
         table.add_column(column)

@@ -155,6 +155,9 @@ def test_k8s_yaml_is_the_local_overlay_with_the_dev_patch_only(tilt, applied):
             assert container["securityContext"]["readOnlyRootFilesystem"] is False
             env = {e["name"]: e.get("value") for e in container.get("env", [])}
             assert env.get("CARTRIDGE_RELOAD") == ("1" if component in PYTHON_COMPONENTS else None)
+    # The Vite dev server replaces nginx under Tilt: it gets a dev server's memory, not nginx's.
+    (vite,) = by_name["frontend"]["spec"]["template"]["spec"]["containers"]
+    assert vite["resources"]["limits"]["memory"] == "768Mi"
     # Everything else stays exactly as k8s/local renders it.
     untouched = [o for o in applied if o["metadata"]["name"] not in COMPONENTS or o["kind"] != "Deployment"]
     assert untouched == [o for o in rendered if o["metadata"]["name"] not in COMPONENTS or o["kind"] != "Deployment"]

@@ -170,3 +170,23 @@ def test_the_frontend_dev_server_runs_and_proxies_to_the_web(tmp_path):
     finally:
         runtime.down()
     assert not port_in_use(runtime.config.frontend_port), "the Vite dev server outlived down"
+
+
+def test_doctor_counts_the_running_stacks_own_ports_as_fine(runtime):
+    from devtools.doctor import port_checks, ports_held_by_cartridge
+
+    runtime.up(detach=True, timeout=120)
+    web = runtime.config.web_port
+    ours = ports_held_by_cartridge(runtime.config.data_dir)
+    assert ours[web] == "the running local runtime's web"
+    (check,) = port_checks({web: "web"}, "local", ours)
+    assert check.ok and check.found == "held by the running local runtime's web"
+    runtime.down()
+    (check,) = port_checks({web: "web"}, "local", ports_held_by_cartridge(runtime.config.data_dir))
+    assert check.ok and check.found == "free"
+    with socket.socket() as stranger:
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the web's connections may be in TIME_WAIT
+        stranger.bind(("127.0.0.1", web))
+        stranger.listen()
+        (check,) = port_checks({web: "web"}, "local", ports_held_by_cartridge(runtime.config.data_dir))
+        assert not check.ok and check.found == "taken" and "ss -ltnp" in check.fix
