@@ -84,13 +84,18 @@ def _urls_table(statuses: list[ComponentStatus], stats: dict | None) -> Table:
             "[dim]—[/]" if s.state == "skipped" else "[red]unhealthy[/]")  # fmt: skip
         table.add_row(s.name, str(s.pid or ""), s.state if not s.detail else f"{s.state}: {s.detail}",
                       str(s.restarts), health, s.url)  # fmt: skip
-    if stats:
-        model = stats.get("model") or {}
-        table.caption = (
-            f"episodes {stats['episodes']}  ·  transitions {stats['transitions']}  ·  iteration {stats['iteration']}"
-            f"  ·  model v{model.get('version', 0)}  ·  {stats['episodes_per_second']:.2f} episodes/s"
-        )
+    table.caption = _stats_caption(stats)
     return table
+
+
+def _stats_caption(stats: dict | None) -> str | None:
+    if not stats:
+        return None
+    model = stats.get("model") or {}
+    return (
+        f"episodes {stats['episodes']}  ·  transitions {stats['transitions']}  ·  iteration {stats['iteration']}"
+        f"  ·  model v{model.get('version', 0)}  ·  {stats['episodes_per_second']:.2f} episodes/s"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,7 +181,7 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
                                    "components": [s.__dict__ for s in statuses], "stats": local.stats()}))  # fmt: skip
         return
     if not local.running():
-        _kind_status()
+        _kind_status(watch)
         return
     if not watch:
         out.print(_urls_table(local.status(), local.stats()))
@@ -187,8 +192,9 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
             live.update(_urls_table(local.status(), local.stats()))
 
 
-def _kind_status() -> None:
-    from devtools.kind_runtime import KindOptions, KindRuntime
+def _kind_status(watch: bool) -> None:
+    from devtools.kind_runtime import URLS, KindOptions, KindRuntime
+    from devtools.local.runtime import get_json
     from devtools.tools import probe
 
     if not probe("kubectl").usable:
@@ -196,17 +202,30 @@ def _kind_status() -> None:
                             "start the stack with `devtools up`")  # fmt: skip
     runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT))
     try:
-        workloads = runtime.workloads()
+        runtime.workloads()
     except DevtoolsError:
         raise DevtoolsError("nothing is running: no local runtime and no kind cluster `cartridge`",
                             "start the stack with `devtools up`") from None  # fmt: skip
-    table = Table(title="Cartridge (kind runtime, namespace cartridge)")
-    for column in ("workload", "kind", "ready", "health", "url"):
-        table.add_column(column)
-    for w in workloads:
-        table.add_row(w.name, w.kind, f"{w.ready}/{w.desired}", "[green]ready[/]" if w.healthy else "[red]not ready[/]",
-                      w.url or "")  # fmt: skip
-    out.print(table)
+
+    def table() -> Table:
+        shown = Table(title="Cartridge (kind runtime, namespace cartridge)")
+        for column in ("workload", "kind", "ready", "health", "url"):
+            shown.add_column(column)
+        for w in runtime.workloads():
+            shown.add_row(w.name, w.kind, f"{w.ready}/{w.desired}",
+                          "[green]ready[/]" if w.healthy else "[red]not ready[/]", w.url or "")  # fmt: skip
+        # Episodes, iteration, model: from the web through Tilt's port-forward, when it runs.
+        stats = get_json(f"{URLS['web']}/stats")
+        shown.caption = _stats_caption(stats) or f"(no /stats at {URLS['web']}: is Tilt forwarding the web?)"
+        return shown
+
+    if not watch:
+        out.print(table())
+        return
+    with Live(table(), console=out, refresh_per_second=1) as live:
+        while True:
+            time.sleep(2)
+            live.update(table())
 
 
 @cli.command()
