@@ -168,3 +168,19 @@ def test_frontend_start_refuses_a_malformed_upstream_before_starting_nginx():
         assert (
             result.stderr == f"frontend: WEB_UPSTREAM={bad} is not a URL like http://web:8080 (scheme://host[:port])\n"
         )
+
+
+def test_the_node_image_and_ci_satisfy_the_frontends_engines():
+    import json
+
+    import yaml
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    engines = json.loads((REPO / "services/frontend/package.json").read_text())["engines"]["node"]
+    wanted = SpecifierSet(engines.replace(" ", ""))  # ">=20.19": vite 7 and its svelte plugin need it
+    image = re.search(r"ARG NODE_IMAGE=node:([\d.]+)-", dockerfile("frontend")).group(1)
+    assert Version(image) in wanted, f"the frontend image's node {image} does not satisfy engines {engines}"
+    ci = yaml.safe_load((REPO / ".github/workflows/ci.yml").read_text())
+    (node,) = [s["with"]["node-version"] for s in ci["jobs"]["test"]["steps"] if "setup-node" in s.get("uses", "")]
+    assert Version(str(node)) in wanted, f"CI's node {node} does not satisfy engines {engines}"
