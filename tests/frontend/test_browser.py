@@ -80,7 +80,8 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["status"].startswith("Game over"), result
     assert result["marks"] >= 5 and result["moves"] >= 3, result
-    assert result["lossPoints"] == 4 and result["versionPoints"] == 4 and result["episodePoints"] == 4, result
+    # Four iteration records; episodes over time also has one point per /stats poll (at least one).
+    assert result["lossPoints"] == 4 and result["versionPoints"] == 4 and result["episodePoints"] >= 5, result
     assert result["modelVersion"] == "v4", result
     for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"

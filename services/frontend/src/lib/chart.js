@@ -29,3 +29,32 @@ export function markers(points, width, height, pad = 24) {
   const sy = scale(extent(points.map((p) => p.y)), [height - pad, pad]);
   return points.map((p) => ({ cx: sx(p.x), cy: sy(p.y), ...p }));
 }
+
+const MAX_SAMPLES = 720; // an hour of /stats polls at 5 s
+
+/** The polls kept for "episodes over time": `samples` plus this /stats answer, oldest first, bounded. */
+export function addSample(samples, stats) {
+  if (!stats || samples.some((s) => s.x === stats.generated_at)) return samples;
+  const next = [...samples, { x: stats.generated_at, y: stats.episodes }];
+  return next.length > MAX_SAMPLES ? next.slice(next.length - MAX_SAMPLES) : next;
+}
+
+/** Episodes over time: the count at each finished iteration, joined with the live samples of each poll,
+ *  so the chart moves between iterations and before the first one. */
+export function episodeSeries(history, samples) {
+  const points = [
+    ...history.map((p) => ({ x: p.finished_at, y: p.episodes_seen, label: `${p.episodes_seen} episodes after iteration ${p.iteration}` })),
+    ...samples.map((s) => ({ x: s.x, y: s.y, label: `${s.y} episodes at ${new Date(s.x * 1000).toLocaleTimeString()}` })),
+  ];
+  return points.sort((a, b) => a.x - b.x);
+}
+
+/** Model versions over time: each iteration's publication, and the current model (also before any
+ *  iteration record, e.g. a model published by an earlier trainer). */
+export function versionSeries(history, model) {
+  const points = history.map((p) => ({ x: p.finished_at, y: p.model_version, label: `v${p.model_version} from iteration ${p.iteration}` }));
+  if (model && !history.some((p) => p.model_version === model.version)) {
+    points.push({ x: model.published_at, y: model.version, label: `v${model.version} (current)` });
+  }
+  return points.sort((a, b) => a.x - b.x);
+}

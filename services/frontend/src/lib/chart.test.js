@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { extent, linePath, markers, scale } from "./chart.js";
+import { addSample, episodeSeries, extent, linePath, markers, scale, versionSeries } from "./chart.js";
 
 describe("chart scaling", () => {
   it("pads a flat series so it still has a range", () => {
@@ -24,5 +24,37 @@ describe("chart scaling", () => {
   it("places one marker per point", () => {
     const dots = markers([{ x: 1, y: 1 }, { x: 2, y: 3 }, { x: 3, y: 2 }], 100, 100, 0);
     expect(dots.map((d) => [d.cx, d.cy])).toEqual([[0, 100], [50, 0], [100, 50]]);
+  });
+});
+
+describe("dashboard series", () => {
+  const history = [
+    { iteration: 1, finished_at: 100, episodes_seen: 40, model_version: 1 },
+    { iteration: 2, finished_at: 200, episodes_seen: 80, model_version: 2 },
+  ];
+
+  it("keeps one sample per /stats answer, oldest first, and bounds them", () => {
+    let samples = addSample([], { generated_at: 150, episodes: 60 });
+    samples = addSample(samples, { generated_at: 150, episodes: 60 }); // the same answer twice
+    samples = addSample(samples, { generated_at: 250, episodes: 95 });
+    expect(samples).toEqual([{ x: 150, y: 60 }, { x: 250, y: 95 }]);
+    expect(addSample(samples, null)).toBe(samples);
+    let many = [];
+    for (let t = 0; t < 800; t++) many = addSample(many, { generated_at: t, episodes: t });
+    expect(many.length).toBe(720);
+    expect(many[0].x).toBe(80);
+  });
+
+  it("joins iteration counts and live samples into one time series", () => {
+    const series = episodeSeries(history, [{ x: 150, y: 60 }, { x: 250, y: 95 }]);
+    expect(series.map((p) => [p.x, p.y])).toEqual([[100, 40], [150, 60], [200, 80], [250, 95]]);
+    // Before the first iteration the live samples alone draw the chart.
+    expect(episodeSeries([], [{ x: 5, y: 3 }]).map((p) => p.y)).toEqual([3]);
+  });
+
+  it("shows the current model even when no iteration record names it", () => {
+    expect(versionSeries(history, { version: 2, published_at: 201 }).map((p) => p.y)).toEqual([1, 2]);
+    expect(versionSeries([], { version: 7, published_at: 50 }).map((p) => [p.x, p.y])).toEqual([[50, 7]]);
+    expect(versionSeries([], null)).toEqual([]);
   });
 });
