@@ -10,6 +10,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import Episode
+from tests.pg import postgres_server
 from tests.support import ServiceProcess, random_episode
 
 
@@ -56,3 +57,10 @@ def docker_engine():
     except docker.errors.DockerException as exc:
         pytest.skip(f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one with container-sandbox")
     return client
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (Debian binaries, or CARTRIDGE_TEST_POSTGRES_URL)."""
+    with postgres_server() as url:
+        yield url

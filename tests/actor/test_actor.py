@@ -7,6 +7,7 @@ import random
 import time
 import urllib.request
 
+from cartridge.games import get_game
 from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
 from cartridge.replay import open_replay
@@ -35,11 +36,20 @@ def episode_count(url: str) -> int:
 
 
 def assert_every_episode_is_whole(url: str) -> int:
+    """Every stored episode is a whole game: its steps run 0..n-1 and its moves, replayed from the start,
+    end the game with the stored winner (an unfinished game written on a stop would not)."""
+    game = get_game("tictactoe")
     with open_replay(url) as replay:
         episodes = replay.recent_episodes("tictactoe", limit=100_000)
         for episode in episodes:
-            steps = [t.step for t in replay.episode_transitions(episode["episode_id"])]
+            transitions = replay.episode_transitions(episode["episode_id"])
+            steps = [t.step for t in transitions]
             assert steps == list(range(episode["moves"])), f"partial episode {episode['episode_id']}: {steps}"
+            state = game.initial_state()
+            for t in transitions:
+                state = game.apply(state, t.action)
+            assert state.terminal, f"episode {episode['episode_id']} stops before the game ends"
+            assert game.winner(state) == episode["winner"]
         assert replay.count_transitions("tictactoe") == sum(e["moves"] for e in episodes)
     return len(episodes)
 
@@ -141,3 +151,29 @@ def _try(fn, *args):
         return fn(*args)
     except OSError:
         return None
+
+
+def test_a_database_restart_costs_the_actor_no_episode(postgres_url, tmp_path, start_service):
+    """The server drops every connection (what a PostgreSQL restart does): the actor holds its finished
+    episode, retries, reconnects and goes on; nothing is lost or written twice, nothing partial."""
+    import uuid
+
+    import psycopg
+
+    from tests.pg import fresh_database
+
+    with fresh_database(postgres_url, f"t_{uuid.uuid4().hex[:12]}") as url:
+        env = actor_env(tmp_path, REPLAY_URL=url)
+        actor = start_service("cartridge_actor", env, "actor")
+        wait_until(lambda: episode_count(url) >= 3, 60, "three episodes")
+        with psycopg.connect(url, autocommit=True) as admin:
+            for _ in range(3):  # a few times, so one lands while an episode is being written
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+                time.sleep(0.3)
+        before = episode_count(url)
+        wait_until(lambda: episode_count(url) >= before + 5, 60, "episodes after the outage")
+        assert actor.proc.poll() is None, actor.log_text()
+        assert "replay buffer unavailable: holding the episode and retrying" in actor.log_text()
+        assert actor.stop(timeout=15) == 0
+        assert assert_every_episode_is_whole(url) >= before + 5

@@ -18,7 +18,7 @@ from cartridge.games import get_game
 from cartridge.inference import ModelWatcher
 from cartridge.mcts import MctsConfig
 from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store
-from cartridge.replay import open_replay
+from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable, open_replay
 from cartridge.selfplay import SelfPlay
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings
@@ -36,8 +36,32 @@ def _poll_models(watcher: ModelWatcher, stop: StopFlag, interval: float, metrics
             log.warning("model skipped: corrupt publication, keeping the current model", error=str(exc))
         except ModelStoreUnavailable as exc:
             log.warning("model store unreachable, keeping the current model", error=str(exc))
+        except Exception as exc:  # the poller must outlive any one failure: a dead poller never swaps again
+            log.error("model poll failed, keeping the current model", error=f"{type(exc).__name__}: {exc}")
         if stop.wait(interval):
             return
+
+
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 1.0, 30.0
+
+
+def write_episode(replay: ReplayBuffer, episode: Episode, stop: StopFlag, log) -> bool:
+    """Write one whole episode, retrying with backoff while the replay buffer is unavailable (a database
+    restart): the finished episode stays in memory meanwhile. Retries are safe because appending is
+    idempotent per episode id. False only when a stop arrives before the buffer is back."""
+    delay = RETRY_FIRST_SECONDS
+    while True:
+        try:
+            replay.append_episode(episode)
+            return True
+        except ReplayUnavailable as exc:
+            log.warning("replay buffer unavailable: holding the episode and retrying",
+                        error=str(exc), retry_in_s=delay)  # fmt: skip
+            if stop.wait(delay):
+                log.warning("stopping before the replay buffer came back: one finished episode not written",
+                            episode_id=episode.episode_id)  # fmt: skip
+                return False
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
 def run() -> int:
@@ -86,7 +110,8 @@ def run() -> int:
         should_stop=stop.is_set,
         max_episodes=settings.actor_max_episodes or None,
     ):
-        replay.append_episode(episode)
+        if not write_episode(replay, episode, stop, log):
+            break
         written += 1
         metrics.episodes.labels(env).inc()
         metrics.transitions.labels(env).inc(len(episode.transitions))

@@ -76,12 +76,16 @@ class SqlReplayBuffer(ReplayBuffer):
             for t in episode.transitions
         ]  # fmt: skip
         with self._lock, self._transaction() as cur:
+            # Idempotent: an episode id already stored means this is a retry of a write whose commit went
+            # through before the connection broke, so the episode is there, whole, and nothing is added.
             cur.execute(
-                self._q(f"INSERT INTO episodes ({EPISODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                self._q(f"INSERT INTO episodes ({EPISODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (episode_id) DO NOTHING"),
                 (episode.episode_id, episode.env_id, episode.actor_id, episode.model_version, episode.winner,
                  len(episode.transitions), episode.duration_s, now),
             )  # fmt: skip
-            self._insert_transitions(cur, rows)
+            if cur.rowcount == 1:
+                self._insert_transitions(cur, rows)
 
     def sample(self, env_id: str, batch_size: int, window: int) -> Batch | None:
         if batch_size < 1 or window < 1:

@@ -61,16 +61,19 @@ class SqliteReplayBuffer(SqlReplayBuffer):
 
     @contextmanager
     def _transaction(self, write: bool = True):
-        cur = self._conn.cursor()
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
-        # instead of failing on a lock upgrade; readers use a deferred (snapshot) transaction.
-        cur.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
         try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+            cur = self._conn.cursor()
+            # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
+            # instead of failing on a lock upgrade; readers use a deferred (snapshot) transaction.
+            cur.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, I/O error
+            raise ReplayUnavailable(f"SQLite replay buffer {sqlite_path(self.url)} failed: {exc}") from None
 
     def _insert_transitions(self, cur, rows: list[tuple]) -> None:
         marks = ", ".join("?" for _ in TRANSITION_COLUMNS.split(","))

@@ -6,14 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from cartridge.replay import ReplayBuffer, open_replay
-from tests.pg import fresh_database, postgres_server
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server for the session (Debian binaries, or CARTRIDGE_TEST_POSTGRES_URL)."""
-    with postgres_server() as url:
-        yield url
+from tests.pg import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -69,8 +69,7 @@ def test_a_failing_episode_leaves_no_rows(replay, make_episode):
         replay.sample(episode.env_id, 0, 100)
     duplicate = make_episode()
     replay.append_episode(duplicate)
-    with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error: the same episode twice
-        replay.append_episode(duplicate)
+    replay.append_episode(duplicate)  # a retry after a commit whose answer was lost: stored once, whole
     assert replay.count_episodes() == 1
     assert replay.count_transitions() == len(duplicate.transitions)
     assert len(replay.episode_transitions(duplicate.episode_id)) == len(duplicate.transitions)
