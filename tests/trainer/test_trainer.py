@@ -196,3 +196,16 @@ def test_a_corrupt_latest_manifest_is_repaired_by_the_next_publish(tmp_path, sta
     run_trainer_while_feeding(env, start_service)
     manifest, _ = store.fetch_latest("tictactoe")
     assert manifest.version == 2 and manifest.metrics["iteration"] == 1
+
+
+def test_without_a_checkpoint_the_trainer_counts_on_from_the_stores_iteration(tmp_path, start_service):
+    # The checkpoint volume is lost but the store holds iteration 3: the trainer must still publish.
+    env = trainer_env(tmp_path, iterations=5)
+    store = open_model_store(env["MODEL_STORE_URL"])
+    store.publish("tictactoe", b"a model from before the checkpoint was lost", {"iteration": 3})
+    trainer = run_trainer_while_feeding(env, start_service)
+    assert store.versions("tictactoe") == [1, 2, 3]
+    assert [store.latest("tictactoe").metrics["iteration"]] == [5]
+    with open_replay(env["REPLAY_URL"]) as replay:
+        assert [r.iteration for r in replay.iterations("tictactoe")] == [3, 4, 5]
+    assert "continuing its numbering with a fresh network" in trainer.log_text()

@@ -48,6 +48,17 @@ class Trainer:
     def resume(self) -> None:
         state = self.checkpoints.load()
         if state is None:
+            published = self._published_iteration()
+            if published > 0:
+                # The checkpoint is gone (a lost volume, another CHECKPOINT_DIR) but the store holds this game's
+                # iteration `published`: count on from there, or every new iteration would look published
+                # already and nothing new would ever be published or recorded.
+                self.log.warning("no checkpoint, but the model store holds a later iteration: continuing its "
+                                 "numbering with a fresh network", checkpoint=str(self.checkpoints.path),
+                                 store_iteration=published)  # fmt: skip
+                self.iteration = published
+                self.episodes_at_iteration = self.replay.count_episodes(self.game.name)
+                return
             self.log.info("no checkpoint: starting from a fresh network", checkpoint=str(self.checkpoints.path))
             return
         self.net.load_state_dict(state.model)
