@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from .modelstore import CorruptModel, ModelManifest, ModelStore
+from .settings import SettingsError
 
 
 class Evaluator(Protocol):
@@ -35,6 +36,14 @@ class UniformEvaluator:
         return np.zeros((n, self.action_size), dtype=np.float32), np.zeros(n, dtype=np.float32)
 
 
+def ort_threads() -> int:
+    """ORT_THREADS (default 1): ONNX Runtime's intra-op threads per process."""
+    raw = os.environ.get("ORT_THREADS", "1").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"ORT_THREADS={raw!r} is not accepted (expected an integer >= 1)")
+    return int(raw)
+
+
 class OnnxEvaluator:
     def __init__(self, model: bytes, version: int = 0, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -42,7 +51,7 @@ class OnnxEvaluator:
         options = ort.SessionOptions()
         # One intra-op thread by default: actors scale by processes, and on 2 cores
         # a thread pool per process only adds contention.
-        options.intra_op_num_threads = threads or int(os.environ.get("ORT_THREADS", "1"))
+        options.intra_op_num_threads = threads or ort_threads()
         options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])

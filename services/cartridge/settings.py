@@ -6,6 +6,7 @@ accepts (``SettingsError``); entry points turn that into exit code 2.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -140,6 +141,6 @@ def _float(name: str, raw: str) -> float:
         value = float(raw.strip())
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number (expected a positive number)") from None
-    if not value > 0:
-        raise SettingsError(f"{name}={value} is out of range (expected a positive number)")
+    if not (math.isfinite(value) and value > 0):  # nan and inf parse as floats, but no setting means them
+        raise SettingsError(f"{name}={raw.strip()!r} is out of range (expected a finite positive number)")
     return value

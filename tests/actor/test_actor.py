@@ -131,6 +131,9 @@ def test_bad_configuration_is_one_line_naming_the_variable(tmp_path, start_servi
     assert actor.wait(timeout=30) == 2
     out = actor.log_text()
     assert "ENV_ID" in out and "MCTS_MAX_SIMS" in out and "Traceback" not in out
+    threads = start_service("cartridge_actor", actor_env(tmp_path, ORT_THREADS="many"), "actor-ort")
+    assert threads.wait(timeout=30) == 2
+    assert "ORT_THREADS='many'" in threads.log_text() and "Traceback" not in threads.log_text()
 
 
 def test_a_taken_health_port_is_a_clear_error(tmp_path, start_service):

@@ -48,6 +48,8 @@ def test_values_are_parsed_and_normalised():
         ("LOG_FORMAT", "xml", "console, json"),
         ("LEARNING_RATE", "-1", "positive number"),
         ("EXPORT_PRECISION", "fp16", "expected one of: int8, fp32"),
+        ("LEARNING_RATE", "inf", "finite positive number"),
+        ("MODEL_POLL_SECONDS", "nan", "finite positive number"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):
@@ -60,3 +62,14 @@ def test_every_bad_variable_is_reported_at_once():
     with pytest.raises(SettingsError) as err:
         Settings.from_env({"ENV_ID": "go", "BATCH_SIZE": "x"})
     assert "ENV_ID" in str(err.value) and "BATCH_SIZE" in str(err.value)
+
+
+def test_ort_threads_is_checked_where_onnx_runtime_reads_it(monkeypatch):
+    from cartridge.inference import ort_threads
+
+    monkeypatch.setenv("ORT_THREADS", "2")
+    assert ort_threads() == 2
+    for bad in ("two", "0", "-1"):
+        monkeypatch.setenv("ORT_THREADS", bad)
+        with pytest.raises(SettingsError, match=r"ORT_THREADS=.* \(expected an integer >= 1\)"):
+            ort_threads()

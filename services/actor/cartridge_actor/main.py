@@ -15,7 +15,7 @@ import threading
 import time
 
 from cartridge.games import get_game
-from cartridge.inference import ModelWatcher
+from cartridge.inference import ModelWatcher, ort_threads
 from cartridge.mcts import MctsConfig
 from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store
 from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable, open_replay
@@ -66,6 +66,7 @@ def write_episode(replay: ReplayBuffer, episode: Episode, stop: StopFlag, log) -
 
 def run() -> int:
     settings = Settings.from_env(http_port=9100)
+    ort_threads()  # read by ONNX Runtime at each model load: a bad value stops start-up, not a later swap
     actor_id = settings.actor_id or f"{socket.gethostname()}-{os.getpid()}"
     log = configure_logging(settings, "actor").bind(actor_id=actor_id)
     stop = StopFlag().install()
