@@ -71,15 +71,19 @@ def overlay_kustomization(base: Path, overlay_dir: Path, tags: dict[str, str], a
         "resources": [os.path.relpath(base.resolve(), overlay_dir.resolve())],
         "images": [{"name": f"localhost:5001/cartridge-{name}", "newTag": tag} for name, tag in sorted(tags.items())],
     }
+    patches = []
     if actors is not None:
+        # The actor's HorizontalPodAutoscaler owns its count: pin it to exactly `actors`.
         doc["replicas"] = [{"name": "actor", "count": actors}]
+        pin = [{"op": "replace", "path": f"/spec/{field}", "value": actors} for field in ("minReplicas", "maxReplicas")]
+        patches.append({"target": {"kind": "HorizontalPodAutoscaler", "name": "actor"}, "patch": yaml.safe_dump(pin)})
     if env_id is not None:
-        doc["patches"] = [
-            {
-                "target": {"kind": "ConfigMap", "name": "cartridge-config"},
-                "patch": yaml.safe_dump([{"op": "replace", "path": "/data/ENV_ID", "value": env_id}]),
-            }
-        ]
+        patches.append({
+            "target": {"kind": "ConfigMap", "name": "cartridge-config"},
+            "patch": yaml.safe_dump([{"op": "replace", "path": "/data/ENV_ID", "value": env_id}]),
+        })  # fmt: skip
+    if patches:
+        doc["patches"] = patches
     return doc
 
 

@@ -214,6 +214,8 @@ def test_devtools_actors_and_env_id_reach_the_manifests_through_tilt_config():
     (stream,), _ = TiltRecorder(json.loads(result.stdout)).first("k8s_yaml")
     objects = [d for d in yaml.safe_load_all(stream) if d]
     assert workloads(objects)["actor"]["spec"]["replicas"] == 3
+    hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == "actor")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 3)
     config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cartridge-config")
     assert config["data"]["ENV_ID"] == "connect4"
     assert tilt_args("up", "kind-cartridge", REPO / "Tiltfile", None, None)[-1] != "--"

@@ -33,6 +33,8 @@ def test_the_no_tilt_overlay_renders_with_the_pushed_tags_actors_and_game(tmp_pa
     assert images == {f"localhost:5001/cartridge-{name}:{tag}" for name, tag in tags.items()}
     actor = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "actor")
     assert actor["spec"]["replicas"] == 3
+    hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == "actor")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 3), "the autoscaler would undo --actors"
     config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cartridge-config")
     assert config["data"]["ENV_ID"] == "connect4"
     # Without options, the overlay changes nothing but the tags.

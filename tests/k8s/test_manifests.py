@@ -85,6 +85,7 @@ def test_every_workload_is_hardened(overlay):
         labels = workload["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == name and "app.kubernetes.io/component" in labels, name
         assert workload["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cartridge", name
+        assert labels["app.kubernetes.io/part-of"] == "cartridge", f"{name}: pods lack the part-of label"
     accounts = by_kind(render(overlay), "ServiceAccount")
     assert set(workloads(render(overlay))) <= set(accounts)
     assert all(sa["automountServiceAccountToken"] is False for sa in accounts.values())
@@ -161,9 +162,19 @@ def allowed(objects, source: str, target: str, port: int) -> bool:
     labels = {name: pod_spec(w)["containers"] and w["spec"]["template"]["metadata"]["labels"]
               for name, w in workloads(objects).items()}  # fmt: skip
 
+    own_namespace = {"kubernetes.io/metadata.name": "cartridge"}
+
+    def peer_selects(peer, name):
+        """Kubernetes' reading of one peer: an ipBlock may hold any pod's IP; a namespaceSelector must select
+        our namespace ({} selects all); a podSelector ({} selects all) must select the pod."""
+        if "ipBlock" in peer:
+            return True
+        if "namespaceSelector" in peer and not _selects(peer["namespaceSelector"], own_namespace):
+            return False
+        return _selects(peer.get("podSelector", {}), labels[name])
+
     def peer_ok(peers, name):
-        return any("podSelector" in p and "namespaceSelector" not in p and _selects(p["podSelector"], labels[name])
-                   for p in peers)  # fmt: skip
+        return not peers or any(peer_selects(p, name) for p in peers)  # no from/to at all: every peer
 
     def ports_ok(rule):
         return any(p["port"] == port for p in rule.get("ports", [])) if rule.get("ports") else True
@@ -193,12 +204,32 @@ def test_network_policies_allow_exactly_the_data_flow():
     default = by_kind(objects, "NetworkPolicy")["default-deny"]["spec"]
     assert default == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     names = list(workloads(objects))
-    ports = {5432, 9000, 9001, 8080, 9100}
+    # Every port a container listens on, read from the manifests, and each allowed flow's port among them.
+    ports = {p["containerPort"] for w in workloads(objects).values() for c in pod_spec(w)["containers"]
+             for p in c.get("ports", [])}  # fmt: skip
+    for _, target, port in FLOWS:
+        assert port in {p["containerPort"] for c in pod_spec(workloads(objects)[target])["containers"]
+                        for p in c.get("ports", [])}, (target, port)  # fmt: skip
     for source in names:
         for target in names:
             for port in ports:
                 expected = (source, target, port) in FLOWS
                 assert allowed(objects, source, target, port) == expected, (source, target, port)
+
+
+@pytest.mark.parametrize(
+    "too_broad",
+    [{}, {"from": []}, {"from": [{"namespaceSelector": {}}]}, {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}],
+)
+def test_the_flow_check_really_catches_a_policy_that_allows_too_much(too_broad):
+    import copy
+
+    objects = copy.deepcopy(render("k8s/local"))
+    assert not allowed(objects, "frontend", "postgres", 5432)
+    policies = {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
+    policies["postgres-ingress"]["spec"]["ingress"].append(too_broad)  # Kubernetes: "from anywhere"
+    policies["frontend-egress"]["spec"]["egress"].append({})  # and the frontend may send anywhere
+    assert allowed(objects, "frontend", "postgres", 5432), too_broad
 
 
 def test_ingress_controller_reaches_web_and_frontend_and_everyone_reaches_dns():
@@ -268,11 +299,42 @@ def test_secret_references_name_keys_the_local_secrets_have():
                     assert ref["key"] in secrets[re.sub(r"-[a-z0-9]{10}$", "", ref["name"])], (name, ref)
 
 
+def served_by_serve_health() -> set[str]:
+    """The paths the actor's and trainer's health server (cartridge.telemetry.serve_health) really answers 200."""
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry
+
+    from cartridge.telemetry import serve_health
+    from tests.support import free_port
+
+    port = free_port()
+    server = serve_health("127.0.0.1", port, CollectorRegistry())
+    served = set()
+    try:
+        for path in ("/health", "/metrics", "/ready", "/healthz", "/"):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                    if response.status == 200:
+                        served.add(path)
+            except OSError:
+                pass
+    finally:
+        server.shutdown()
+    assert {"/health", "/metrics"} <= served
+    return served
+
+
 def test_probes_hit_routes_the_services_really_serve():
     from cartridge_web.app import create_app
 
     routes = {r.path for r in create_app(Settings.from_env({}, http_port=8080)).routes}
     objects = render("k8s/local")
+    health_paths = served_by_serve_health()
+    for name, workload in workloads(objects).items():
+        if workload["kind"] != "Job":  # every long-running container says when it is ready and alive
+            for container in pod_spec(workload)["containers"]:
+                assert "readinessProbe" in container and "livenessProbe" in container, (name, container["name"])
     for name in PYTHON:
         container = pod_spec(workloads(objects)[name])["containers"][0]
         port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
@@ -280,7 +342,7 @@ def test_probes_hit_routes_the_services_really_serve():
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
             if probe in container:
                 path = container[probe]["httpGet"]["path"]
-                served = routes if name == "web" else {"/health", "/metrics"}  # cartridge.telemetry.serve_health
+                served = routes if name == "web" else health_paths
                 assert path in served, (name, probe, path)
     frontend = pod_spec(workloads(objects)["frontend"])["containers"][0]
     nginx_conf = (REPO / "services/frontend/nginx/default.conf.template").read_text()
