@@ -102,6 +102,8 @@ def test_the_four_images_are_built_for_the_local_registry_from_their_own_dockerf
         context = REPO / args[1]
         for path in kw.get("only", []):
             assert (context / path).exists() or path == ".wheels", f"{component}: only= path {path} does not exist"
+        # The torch wheel directory goes only to the image that installs torch.
+        assert (".wheels" in kw.get("only", [])) == (component == "trainer"), component
         # Every file the Dockerfile COPYs from the context must be inside only=.
         for source, _ in dockerfile_copies(REPO / kw["dockerfile"], kw.get("target"), all_stages=True):
             if source.startswith(".wheel"):
