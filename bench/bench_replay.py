@@ -62,12 +62,16 @@ def sample_rate(url: str, seconds: float = 3.0) -> float:
 
 
 def main() -> None:
-    with postgres_server() as server, fresh_database(server, f"bench_{uuid.uuid4().hex[:8]}") as pg_url:
+    # fsync and synchronous commit on: the durability the cluster's PostgreSQL has.
+    with postgres_server(durable=True) as server, fresh_database(server, f"bench_{uuid.uuid4().hex[:8]}") as pg_url:
         pg_insert, pg_sample = insert_rate(pg_url), sample_rate(pg_url)
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_url = f"sqlite:///{tmp}/replay.db"
         sqlite_insert, sqlite_sample = insert_rate(sqlite_url), sample_rate(sqlite_url)
-    print(f"{WRITERS} writer processes x {EPISODES_PER_WRITER} connect4 episodes each (2 cores)\n")
+    print(
+        f"{WRITERS} writer processes x {EPISODES_PER_WRITER} connect4 episodes each (2 cores); PostgreSQL with fsync "
+        "and synchronous commit on, SQLite WAL with synchronous=NORMAL\n"
+    )
     print(f"{'backend':12} {'insert transitions/s':>22} {'vs target':>10} {'sampled transitions/s':>23}")
     print(f"{'postgresql':12} {pg_insert:22,.0f} {pg_insert / TARGET_PG:9.1f}x {pg_sample:23,.0f}")
     print(f"{'sqlite':12} {sqlite_insert:22,.0f} {'':>10} {sqlite_sample:23,.0f}")

@@ -33,8 +33,11 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield a postgresql:// URL of a fresh database; stop and remove the server afterwards."""
+def postgres_server(durable: bool = False) -> Iterator[str]:
+    """Yield a postgresql:// URL of a fresh database; stop and remove the server afterwards.
+
+    Tests run with fsync off (a throwaway server); ``durable`` keeps PostgreSQL's defaults (fsync and
+    synchronous commit on), as a cluster's server runs, for benchmarks."""
     if url := os.environ.get("CARTRIDGE_TEST_POSTGRES_URL"):
         yield url
         return
@@ -52,7 +55,8 @@ def postgres_server() -> Iterator[str]:
         server = subprocess.Popen(
             _as_server_user([
                 str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
-                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=100",
+                "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if durable else 'off'}",
+                "-c", "max_connections=100",
             ]),
             stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "wb"),  # noqa: SIM115
         )  # fmt: skip
