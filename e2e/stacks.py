@@ -17,6 +17,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -195,7 +196,8 @@ class KindStack:
     def replay(self) -> ReplayBuffer:
         user = self._secret("postgres-credentials", "POSTGRES_USER")
         password = self._secret("postgres-credentials", "POSTGRES_PASSWORD")
-        return open_replay(f"postgresql://{user}:{password}@127.0.0.1:{self.postgres_port}/replay")
+        quoted = urllib.parse.quote(password, safe="")  # a generated password may hold '@', '/' or ':'
+        return open_replay(f"postgresql://{user}:{quoted}@127.0.0.1:{self.postgres_port}/replay")
 
     def store(self) -> ModelStore:
         import os

@@ -33,12 +33,13 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server(durable: bool = False) -> Iterator[str]:
+def postgres_server(durable: bool = False, password: str | None = None) -> Iterator[str]:
     """Yield a postgresql:// URL of a fresh database; stop and remove the server afterwards.
 
     Tests run with fsync off (a throwaway server); ``durable`` keeps PostgreSQL's defaults (fsync and
-    synchronous commit on), as a cluster's server runs, for benchmarks."""
-    if url := os.environ.get("CARTRIDGE_TEST_POSTGRES_URL"):
+    synchronous commit on), as a cluster's server runs, for benchmarks. With ``password`` the server
+    requires it (scram-sha-256) and the URL leaves it out, as the cluster's REPLAY_URL does."""
+    if (url := os.environ.get("CARTRIDGE_TEST_POSTGRES_URL")) and password is None:
         yield url
         return
     bindir = _bin_dir()
@@ -48,8 +49,14 @@ def postgres_server(durable: bool = False) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     try:
+        auth = ["-A", "trust"]
+        if password is not None:
+            (root / "pwfile").write_text(password + "\n")
+            if os.geteuid() == 0:
+                shutil.chown(root / "pwfile", "postgres", "postgres")
+            auth = ["-A", "scram-sha-256", f"--pwfile={root / 'pwfile'}"]
         subprocess.run(
-            _as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", "cartridge", "-A", "trust", "-E", "UTF8"]),
+            _as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", "cartridge", *auth, "-E", "UTF8"]),
             check=True, capture_output=True,
         )  # fmt: skip
         server = subprocess.Popen(
@@ -69,8 +76,9 @@ def postgres_server(durable: bool = False) -> Iterator[str]:
                     raise RuntimeError(f"PostgreSQL did not start: {(root / 'server.log').read_text()[-2000:]}")
                 time.sleep(0.1)
             subprocess.run(
-                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "cartridge", "replay"], check=True
-            )
+                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "cartridge", "replay"], check=True,
+                env={**os.environ, **({"PGPASSWORD": password} if password is not None else {})},
+            )  # fmt: skip
             yield f"postgresql://cartridge@127.0.0.1:{port}/replay"
         finally:
             server.terminate()

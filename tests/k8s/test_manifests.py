@@ -275,7 +275,7 @@ def test_every_variable_the_services_read_is_set_from_the_configmap_or_a_secret(
                 "AWS_SECRET_ACCESS_KEY",
                 "AWS_DEFAULT_REGION",
                 "POSTGRES_USER",
-                "POSTGRES_PASSWORD",
+                "PGPASSWORD",  # read by libpq under psycopg
                 "POSTGRES_HOST",
                 "POSTGRES_PORT",
                 "POSTGRES_DB",
@@ -286,6 +286,25 @@ def test_every_variable_the_services_read_is_set_from_the_configmap_or_a_secret(
     config = by_kind(objects, "ConfigMap")["cartridge-config"]["data"]
     assert Settings.from_env(config)  # every value in the ConfigMap parses (a bad one stops start-up)
     assert config["ENV_ID"] == "connect4" and config["LOG_FORMAT"] == "json"
+
+
+def test_replay_url_expands_from_variables_defined_before_it_and_carries_no_password():
+    objects = render("k8s/local")
+    config = by_kind(objects, "ConfigMap")["cartridge-config"]["data"]
+    for name in PYTHON:
+        container = pod_spec(workloads(objects)[name])["containers"][0]
+        env = container["env"]
+        position = next(i for i, e in enumerate(env) if e["name"] == "REPLAY_URL")
+        defined = set(config) | {e["name"] for e in env[:position]}  # Kubernetes expands only earlier ones
+        url = env[position]["value"]
+        references = set(re.findall(r"\$\((\w+)\)", url))
+        assert references and references <= defined, (name, references - defined)
+        assert "PASSWORD" not in url, "the password belongs in PGPASSWORD, not in the URL"
+        values = {**config, "POSTGRES_USER": "cartridge"}
+        expanded = re.sub(r"\$\((\w+)\)", lambda m, values=values: values[m.group(1)], url)
+        assert Settings.from_env({"REPLAY_URL": expanded}).replay_url == "postgresql://cartridge@postgres:5432/replay"
+        assert any(e["name"] == "PGPASSWORD" and e["valueFrom"]["secretKeyRef"]["key"] == "POSTGRES_PASSWORD"
+                   for e in env)  # fmt: skip
 
 
 def test_secret_references_name_keys_the_local_secrets_have():

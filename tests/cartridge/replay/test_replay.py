@@ -167,3 +167,20 @@ def test_postgres_reconnects_after_the_server_drops_the_connection(postgres_url,
         replay.ping()
         replay.append_episode(make_episode())
         assert replay.count_episodes() == 2
+
+
+def test_the_password_can_come_from_pgpassword_as_in_the_cluster(monkeypatch):
+    """k8s sets REPLAY_URL without a password and PGPASSWORD from the Secret: a generated password with
+    '@', '/', ':' and '%' in it would break a URL, but not libpq's variable."""
+    from tests.pg import postgres_server
+
+    password = "p@ss/w:rd%41"
+    with postgres_server(password=password) as url:
+        assert password not in url
+        monkeypatch.setenv("PGPASSWORD", password)
+        with open_replay(url) as replay:
+            replay.ping()
+            assert replay.count_episodes() == 0
+        monkeypatch.setenv("PGPASSWORD", "wrong")
+        with pytest.raises(ReplayUnavailable, match="password authentication failed"):
+            open_replay(url)
