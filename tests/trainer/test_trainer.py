@@ -164,7 +164,8 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
         records = replay.iterations("tictactoe")
     # Every iteration trained exactly once, each published exactly once, in order.
     assert [r.iteration for r in records] == list(range(1, iterations + 1))
-    assert len({r.model_version for r in records}) == iterations
+    # Versions 1..N without gaps: a model file left by a publish killed before its manifest is replaced.
+    assert [r.model_version for r in records] == list(range(1, iterations + 1))
     latest = store.latest("tictactoe")
     assert latest.metrics["iteration"] == iterations and latest.version == records[-1].model_version
     assert "resumed from checkpoint" in trainer.log_text()

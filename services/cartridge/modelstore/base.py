@@ -93,6 +93,18 @@ class ModelStore(ABC):
     def ping(self) -> None:
         """Raise ModelStoreUnavailable unless the store is reachable."""
 
+    def next_version(self, env_id: str) -> int:
+        """The version a publish writes: one past the published one, so a model file left by a publish that
+        died before its manifest (never named, so never read) is replaced rather than leaving a gap. With
+        no readable manifest, one past every stored file: a version number never goes back."""
+        try:
+            latest = self.latest(env_id)
+        except CorruptModel:
+            latest = None
+        if latest is not None:
+            return latest.version + 1
+        return max(self.versions(env_id), default=0) + 1
+
     def fetch_latest(self, env_id: str) -> tuple[ModelManifest, bytes] | None:
         """The latest manifest with its verified bytes; CorruptModel if the bytes do not match."""
         manifest = self.latest(env_id)

@@ -55,7 +55,7 @@ class DirectoryModelStore(ModelStore):
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ModelStoreUnavailable(f"cannot create model directory {directory}: {exc.strerror}") from None
-        version = max(self.versions(env_id), default=0) + 1
+        version = self.next_version(env_id)
         manifest = ModelManifest(env_id, version, sha256_hex(model), len(model), time.time(), dict(metrics or {}))
         _write_atomically(directory / version_name(version), model)
         _write_atomically(directory / "latest.json", manifest.to_json())

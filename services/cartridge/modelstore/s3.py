@@ -79,7 +79,7 @@ class S3ModelStore(ModelStore):
             raise ModelStoreUnavailable(message) from None
 
     def publish(self, env_id: str, model: bytes, metrics: dict | None = None) -> ModelManifest:
-        version = max(self.versions(env_id), default=0) + 1
+        version = self.next_version(env_id)
         manifest = ModelManifest(env_id, version, sha256_hex(model), len(model), time.time(), dict(metrics or {}))
         md5 = base64.b64encode(hashlib.md5(model).digest()).decode()  # S3's Content-MD5 integrity check, not security
         self._call("upload a model", self.client.put_object, Bucket=self.bucket,

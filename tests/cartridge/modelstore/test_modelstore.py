@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,23 @@ def test_every_s3_refusal_is_model_store_unavailable_naming_the_reason(status, c
             store.latest("connect4")
     finally:
         server.server.shutdown()
+
+
+def test_a_model_left_without_its_manifest_is_replaced_by_the_next_publish(store, store_url):
+    """A publish killed between the model file and the manifest leaves v2 that no manifest names; the
+    next publish writes v2 again (no gap), and readers never saw the orphan."""
+    url, endpoint = store_url
+    store.publish("connect4", b"one")
+    orphan = b"half of a publication"
+    if url.startswith("file://"):
+        (Path(url.removeprefix("file://")) / "connect4" / "v000002.onnx").write_bytes(orphan)
+    else:
+        import boto3
+
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").put_object(
+            Bucket=bucket, Key=f"{prefix}/connect4/v000002.onnx", Body=orphan)  # fmt: skip
+    assert store.latest("connect4").version == 1
+    manifest = store.publish("connect4", b"two")
+    assert manifest.version == 2 and store.versions("connect4") == [1, 2]
+    assert store.fetch_latest("connect4") == (manifest, b"two")
