@@ -114,14 +114,15 @@ class Trainer:
         fp32 = export_onnx(self.net, self.game)
         if self.settings.export_precision == "fp32":
             return fp32, {"precision": "fp32"}
-        env, window = self.game.name, self.settings.replay_window
-        calibration, held_out = (self.replay.sample(env, 512, window) for _ in range(2))
-        if calibration is None or held_out is None:
+        batch = self.replay.sample(self.game.name, 1024, self.settings.replay_window)
+        if batch is None:
             self.log.warning("no replay positions to calibrate int8 on: publishing fp32")
             return fp32, {"precision": "fp32"}
+        # Calibrate on one half, check on the other: the check sees positions the ranges were not fitted to.
+        calibration, held_out = batch.observations[:512], batch.observations[512:]
         try:
-            int8 = quantize_int8(fp32, calibration.observations)
-            check = agreement(int8, self.net, held_out.observations)
+            int8 = quantize_int8(fp32, calibration)
+            check = agreement(int8, self.net, held_out)
         except Exception as exc:  # onnxruntime.quantization raises assorted types; fp32 is always a safe answer
             self.log.warning("int8 quantization failed: publishing fp32", error=f"{type(exc).__name__}: {exc}")
             return fp32, {"precision": "fp32"}
