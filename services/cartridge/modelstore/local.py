@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -37,6 +38,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+STALE_TEMP_SECONDS = 600  # far longer than any write takes: an older temp file's writer was killed
+
+
+def _sweep_stale_temp_files(directory: Path) -> None:
+    """Remove temp files left by writers killed mid-write (kill -9, a node lost); recent ones may still
+    belong to a writer at work and stay."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for path in directory.glob(".tmp-*"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: harmless either way
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+
+
 class DirectoryModelStore(ModelStore):
     def __init__(self, url: str, keep_versions: int = 10) -> None:
         path = url.removeprefix("file://")
@@ -60,6 +74,7 @@ class DirectoryModelStore(ModelStore):
         _write_atomically(directory / version_name(version), model)
         _write_atomically(directory / "latest.json", manifest.to_json())
         self._retain(env_id, version)
+        _sweep_stale_temp_files(directory)
         return manifest
 
     def _retain(self, env_id: str, latest: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -219,3 +220,16 @@ def test_a_model_left_without_its_manifest_is_replaced_by_the_next_publish(store
     manifest = store.publish("connect4", b"two")
     assert manifest.version == 2 and store.versions("connect4") == [1, 2]
     assert store.fetch_latest("connect4") == (manifest, b"two")
+
+
+def test_temp_files_of_killed_writers_are_swept_and_fresh_ones_kept(tmp_path):
+    store = open_model_store(f"file://{tmp_path}/models")
+    store.publish("connect4", b"one")
+    directory = tmp_path / "models" / "connect4"
+    stale, fresh = directory / ".tmp-killed", directory / ".tmp-writing"
+    stale.write_bytes(b"half a model")
+    fresh.write_bytes(b"a model being written")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    store.publish("connect4", b"two")
+    assert not stale.exists() and fresh.exists()
