@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import Episode
-from tests.pg import postgres_server
+from tests.pg import fresh_database, postgres_server
 from tests.support import ServiceProcess, random_episode
 
 
@@ -63,4 +64,11 @@ def docker_engine():
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server for the session (Debian binaries, or CARTRIDGE_TEST_POSTGRES_URL)."""
     with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url) -> Iterator[str]:
+    """A new empty database on the session's PostgreSQL server, dropped after the test."""
+    with fresh_database(postgres_url, f"t_{uuid.uuid4().hex[:12]}") as url:
         yield url

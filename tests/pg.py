@@ -103,3 +103,12 @@ def fresh_database(server_url: str, name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_connections(database_url: str) -> None:
+    """End every other session on the database, as a server restart or a failover does to its clients."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip

@@ -11,6 +11,7 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
 from cartridge.replay import open_replay
+from tests.pg import drop_connections
 from tests.support import free_port, wait_until
 
 FAST = {"ENV_ID": "tictactoe", "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "0.5"}
@@ -156,27 +157,18 @@ def _try(fn, *args):
         return None
 
 
-def test_a_database_restart_costs_the_actor_no_episode(postgres_url, tmp_path, start_service):
+def test_a_database_restart_costs_the_actor_no_episode(postgres_database, tmp_path, start_service):
     """The server drops every connection (what a PostgreSQL restart does): the actor holds its finished
     episode, retries, reconnects and goes on; nothing is lost or written twice, nothing partial."""
-    import uuid
-
-    import psycopg
-
-    from tests.pg import fresh_database
-
-    with fresh_database(postgres_url, f"t_{uuid.uuid4().hex[:12]}") as url:
-        env = actor_env(tmp_path, REPLAY_URL=url)
-        actor = start_service("cartridge_actor", env, "actor")
-        wait_until(lambda: episode_count(url) >= 3, 60, "three episodes")
-        with psycopg.connect(url, autocommit=True) as admin:
-            for _ in range(3):  # a few times, so one lands while an episode is being written
-                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
-                time.sleep(0.3)
-        before = episode_count(url)
-        wait_until(lambda: episode_count(url) >= before + 5, 60, "episodes after the outage")
-        assert actor.proc.poll() is None, actor.log_text()
-        assert "replay buffer unavailable: holding the episode and retrying" in actor.log_text()
-        assert actor.stop(timeout=15) == 0
-        assert assert_every_episode_is_whole(url) >= before + 5
+    url = postgres_database
+    actor = start_service("cartridge_actor", actor_env(tmp_path, REPLAY_URL=url), "actor")
+    wait_until(lambda: episode_count(url) >= 3, 60, "three episodes")
+    for _ in range(3):  # a few times, so one lands while an episode is being written
+        drop_connections(url)
+        time.sleep(0.3)
+    before = episode_count(url)
+    wait_until(lambda: episode_count(url) >= before + 5, 60, "episodes after the outage")
+    assert actor.proc.poll() is None, actor.log_text()
+    assert "replay buffer unavailable: holding the episode and retrying" in actor.log_text()
+    assert actor.stop(timeout=15) == 0
+    assert assert_every_episode_is_whole(url) >= before + 5

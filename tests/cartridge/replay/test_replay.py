@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-import uuid
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import IterationRecord, ReplayUnavailable, open_replay
-from tests.pg import fresh_database
+from tests.pg import drop_connections
 from tests.support import free_port, kill_9_while_running, random_episode
 
 
@@ -152,15 +151,10 @@ def test_an_unopenable_sqlite_path_is_a_clear_error(tmp_path):
         open_replay(f"sqlite:///{blocker}/replay.db")
 
 
-def test_postgres_reconnects_after_the_server_drops_the_connection(postgres_url, make_episode):
-    import psycopg
-
-    with fresh_database(postgres_url, f"t_{uuid.uuid4().hex[:12]}") as replay_url, open_replay(replay_url) as replay:
+def test_postgres_reconnects_after_the_server_drops_the_connection(postgres_database, make_episode):
+    with open_replay(postgres_database) as replay:
         replay.append_episode(make_episode())
-        # What a server restart does to an open connection: the server ends the backend.
-        with psycopg.connect(replay_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+        drop_connections(postgres_database)  # what a server restart does to an open connection
         with pytest.raises(ReplayUnavailable, match="failed"):
             replay.count_episodes()  # the operation that finds the connection gone fails, clearly
         assert replay.count_episodes() == 1  # the next one reconnects
