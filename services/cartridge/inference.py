@@ -7,14 +7,13 @@ applies the softmax itself, so an evaluator knows nothing about rules.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Protocol
 
 import numpy as np
 
 from .modelstore import CorruptModel, ModelManifest, ModelStore
-from .settings import SettingsError
+from .settings import env_int
 
 
 class Evaluator(Protocol):
@@ -38,10 +37,7 @@ class UniformEvaluator:
 
 def ort_threads() -> int:
     """ORT_THREADS (default 1): ONNX Runtime's intra-op threads per process."""
-    raw = os.environ.get("ORT_THREADS", "1").strip()
-    if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"ORT_THREADS={raw!r} is not accepted (expected an integer >= 1)")
-    return int(raw)
+    return env_int("ORT_THREADS", default=1, minimum=1)
 
 
 class OnnxEvaluator:

@@ -34,6 +34,13 @@ def _int(minimum: int) -> Callable[[str, str], int]:
     return parse
 
 
+def env_int(name: str, default: int, minimum: int) -> int:
+    """One integer variable read outside Settings (e.g. ORT_THREADS, read where a model loads), with
+    Settings' parsing and messages."""
+    raw = os.environ.get(name)
+    return default if raw is None else _int(minimum)(name, raw)
+
+
 def _port(name: str, raw: str) -> int:
     value = _int(1)(name, raw)
     if value > 65535:
