@@ -83,6 +83,13 @@ class LocalStack:
                                                               indent=2, default=str))  # fmt: skip
 
 
+def accepts(port: int) -> bool:
+    """Something on 127.0.0.1:``port`` accepts a connection."""
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 class PortForward:
     """`kubectl port-forward` to a Service, kept alive for the whole session.
 
@@ -105,11 +112,6 @@ class PortForward:
     def _start(self) -> None:
         self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def _accepts(self) -> bool:
-        with socket.socket() as s:
-            s.settimeout(1)
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
-
     def _watch(self) -> None:
         while not self._stop.wait(1):
             if self.proc is not None and self.proc.poll() is not None:
@@ -118,7 +120,7 @@ class PortForward:
     def __enter__(self) -> int:
         self._start()
         deadline = time.monotonic() + 60
-        while not self._accepts():
+        while not accepts(self.port):
             if self.proc.poll() is not None:
                 self._start()
             if time.monotonic() > deadline:

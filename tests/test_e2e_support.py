@@ -4,7 +4,6 @@ one and exits the way the real one does when the pod behind the Service goes awa
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import kind_unavailable
-from e2e.stacks import PortForward
+from e2e.stacks import PortForward, accepts
 from tests.support import wait_until
 
 FAKE_KUBECTL = f"""#!{sys.executable}
@@ -33,12 +32,6 @@ while time.monotonic() < end:
         pass
 sys.exit(1)  # "lost connection to pod"
 """
-
-
-def accepts(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
