@@ -202,16 +202,16 @@ def _kind_status(watch: bool) -> None:
                             "start the stack with `devtools up`")  # fmt: skip
     runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT))
     try:
-        runtime.workloads()
+        workloads = runtime.workloads()
     except DevtoolsError:
         raise DevtoolsError("nothing is running: no local runtime and no kind cluster `cartridge`",
                             "start the stack with `devtools up`") from None  # fmt: skip
 
-    def table() -> Table:
+    def table(workloads) -> Table:
         shown = Table(title="Cartridge (kind runtime, namespace cartridge)")
         for column in ("workload", "kind", "ready", "health", "url"):
             shown.add_column(column)
-        for w in runtime.workloads():
+        for w in workloads:
             shown.add_row(w.name, w.kind, f"{w.ready}/{w.desired}",
                           "[green]ready[/]" if w.healthy else "[red]not ready[/]", w.url or "")  # fmt: skip
         # Episodes, iteration, model: from the web through Tilt's port-forward, when it runs.
@@ -220,12 +220,12 @@ def _kind_status(watch: bool) -> None:
         return shown
 
     if not watch:
-        out.print(table())
+        out.print(table(workloads))
         return
-    with Live(table(), console=out, refresh_per_second=1) as live:
+    with Live(table(workloads), console=out, refresh_per_second=1) as live:
         while True:
             time.sleep(2)
-            live.update(table())
+            live.update(table(runtime.workloads()))
 
 
 @cli.command()
