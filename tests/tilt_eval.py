@@ -35,7 +35,7 @@ RECORDED = ("version_settings", "allow_k8s_contexts", "update_settings", "docker
             "sync", "run", "fall_back_on", "port_forward", "kustomize")  # fmt: skip
 # Each builtin is a Starlark function forwarding to one Python callable with positional arguments only
 # (starlark-go crashes calling Python with keyword arguments alone).
-CONFIG = ("config_define_string", "config_define_bool", "config_define_string_list", "config_parse", "fail")
+CONFIG = ("config_define_string", "config_parse", "fail")
 PRELUDE = "".join(
     f"def {name}(*args, **kwargs):\n    return _tilt({name!r}, args, kwargs)\n"
     for name in sorted({*RECORDED, *RETURNS, *CONFIG})
@@ -43,36 +43,37 @@ PRELUDE = "".join(
 
 
 # Tilt's `config` module: starlark-go has no struct type for `config.define_string(...)`, so its calls
-# are renamed to plain functions (config_define_string, config_parse) before evaluation.
-CONFIG_CALL = re.compile(r"\bconfig\.(define_string|define_bool|define_string_list|parse)\(")
+# are renamed to plain functions (config_define_string, config_parse) before evaluation. Only what the
+# Tiltfile uses is modelled; another config.* call leaves an undefined name and fails the evaluation.
+CONFIG_CALL = re.compile(r"\bconfig\.(define_string|parse)\(")
 
 
-def parse_tilt_args(defined: dict[str, str], argv: list[str]) -> dict[str, object]:
-    """What Tilt's config.parse() returns for `tilt up -- ARGV`: --name value / --name=value pairs."""
-    values: dict[str, object] = {}
+def parse_tilt_args(defined: set[str], argv: list[str]) -> dict[str, str]:
+    """What Tilt's config.parse() returns for `tilt up -- ARGV` with string flags: --name value / --name=value."""
+    values: dict[str, str] = {}
     i = 0
     while i < len(argv):
         name, _, value = argv[i].removeprefix("--").partition("=")
         if name not in defined:
             raise SystemExit(f"Tiltfile config: unknown flag --{name} (defined: {', '.join(sorted(defined))})")
-        if not value and defined[name] != "bool":
+        if not value:
             i += 1
             value = argv[i]
-        values[name] = True if defined[name] == "bool" else value
+        values[name] = value
         i += 1
     return values
 
 
 def evaluate(tiltfile: Path, argv: list[str]) -> dict[str, list]:
     calls: dict[str, list] = {}
-    defined: dict[str, str] = {}
+    defined: set[str] = set()
 
     def tilt(name, args, kwargs):
         args, kwargs = list(args), dict(kwargs)
         if name in RECORDED:
             calls.setdefault(name, []).append([args, kwargs])
-        if name.startswith("config_define_"):
-            defined[args[0]] = name.removeprefix("config_define_")
+        if name == "config_define_string":
+            defined.add(args[0])
             return None
         if name == "config_parse":
             return parse_tilt_args(defined, argv)
