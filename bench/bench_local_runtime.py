@@ -16,7 +16,7 @@ from pathlib import Path
 
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import REPO_ROOT
-from devtools.local.runtime import get_json
+from devtools.http import probe_json
 from tests.support import free_port, wait_until
 
 EDITS = {"web": "web/cartridge_web/app.py", "trainer": "trainer/cartridge_trainer/training.py",
@@ -37,7 +37,7 @@ def main() -> None:
         started = time.perf_counter()
         runtime.up(detach=True, timeout=180)
         healthy = time.perf_counter() - started
-        wait_until(lambda: (m := get_json(f"{web}/api/model")) and m["has_model"], 300, "the first model", 0.1)
+        wait_until(lambda: (m := probe_json(f"{web}/api/model")) and m["has_model"], 300, "the first model", 0.1)
         first_model = time.perf_counter() - started
         reloads = {}
         for name, path in EDITS.items():

@@ -133,6 +133,7 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
             workloads = kind.deploy_once()
         for w in workloads:
             out.print(f"{w.name:20} {w.ready}/{w.desired} ready  {w.url or ''}")
+        out.print(f"{'gateway':20} {kind.gateway_url()}  (/ frontend, /api and /stats web)")
         return
     config = _local_config(data_dir, actors=actors, env_id=env_id, web_port=web_port, frontend_port=frontend_port,
                            frontend=False if no_frontend else None)  # fmt: skip
@@ -165,7 +166,7 @@ def down(everything: bool, data_dir: Path | None) -> None:
     if probe("kind").usable and probe("kubectl").usable:
         kind.down(everything=everything)  # the workloads; with --all the cluster and the registry
     elif everything:
-        kind.delete_registry()  # without kind there is no cluster to delete, but the registry may run
+        kind.delete_containers()  # without kind there is no cluster to delete, but its containers may run
 
 
 @cli.command()
@@ -193,8 +194,8 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
 
 
 def _kind_status(watch: bool) -> None:
+    from devtools.http import probe_json
     from devtools.kind_runtime import URLS, KindOptions, KindRuntime
-    from devtools.local.runtime import get_json
     from devtools.tools import probe
 
     if not probe("kubectl").usable:
@@ -215,8 +216,10 @@ def _kind_status(watch: bool) -> None:
             shown.add_row(w.name, w.kind, f"{w.ready}/{w.desired}",
                           "[green]ready[/]" if w.healthy else "[red]not ready[/]", w.url or "")  # fmt: skip
         # Episodes, iteration, model: from the web through Tilt's port-forward, when it runs.
-        stats = get_json(f"{URLS['web']}/stats")
-        shown.caption = _stats_caption(stats) or f"(no /stats at {URLS['web']}: is Tilt forwarding the web?)"
+        stats = probe_json(f"{URLS['web']}/stats")
+        gateway = runtime.gateway_url() or "no address yet (is cloud-provider-kind running? `devtools up`)"
+        shown.caption = (_stats_caption(stats) or f"(no /stats at {URLS['web']}: is Tilt forwarding the web?)"
+                         ) + f"\ngateway {gateway}  ·  / frontend, /api and /stats web"  # fmt: skip
         return shown
 
     if not watch:

@@ -2,7 +2,8 @@
 
 ``ClusterController.apply(spec)`` is idempotent: it creates the cluster only if kind does not list
 it, (re)writes each node's containerd hosts.toml for the registry, connects the registry to the
-"kind" network and applies the local-registry-hosting ConfigMap (KEP-1755). A cluster that kind
+"kind" network and applies the local-registry-hosting ConfigMap (KEP-1755), the steps of kind's own
+site/static/examples/kind-with-registry.sh. The add-ons on top (devtools.addons) come after. A cluster that kind
 lists but whose API server does not answer is reported as half-created, with what to do.
 
 kind and kubectl are driven through a ``Runner`` (the CLI boundary), so tests can check the
@@ -21,10 +22,6 @@ from devtools.registry import RegistrySpec
 from devtools.tools import KIND_NODE_IMAGE
 
 Runner = Callable[..., subprocess.CompletedProcess]
-
-# A pinned ingress-nginx for kind (its provider manifest tolerates the control-plane taint and uses
-# the ingress-ready=true node label that kind-config.yaml sets).
-INGRESS_NGINX_MANIFEST = "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.12.1/deploy/static/provider/kind/deploy.yaml"
 
 
 def run_command(args: Sequence[str], *, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -50,7 +47,6 @@ class ClusterSpec:
     config: Path = Path("kind-config.yaml")
     node_image: str = KIND_NODE_IMAGE
     registry: RegistrySpec = field(default_factory=RegistrySpec)
-    ingress: bool = True
 
     @property
     def context(self) -> str:
@@ -134,9 +130,6 @@ class ClusterController:
                      input=hosts_toml(spec.registry))  # fmt: skip
         connect_registry()
         self.kubectl(spec, "apply", "-f", "-", input=registry_hosting_configmap(spec.registry))
-        if spec.ingress:
-            self.progress("Installing ingress-nginx")
-            self.kubectl(spec, "apply", "-f", INGRESS_NGINX_MANIFEST)
         return ClusterStatus(spec.name, spec.context, tuple(nodes), created)
 
     def kubectl(self, spec: ClusterSpec, *args: str, input: str | None = None, timeout: float = 300):

@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from devtools.errors import DevtoolsError
-from devtools.local.runtime import port_in_use
+from devtools.http import port_in_use
 from devtools.tools import TOOLS, probe
 
 # Ports each runtime binds on the host.
+# (The Gateway needs no host port: cloud-provider-kind gives it an address on the kind network.)
 KIND_PORTS = {5001: "local registry", 8080: "web port-forward", 8081: "frontend port-forward",
-              8088: "ingress", 9001: "MinIO console port-forward", 10350: "Tilt UI"}  # fmt: skip
+              9001: "MinIO console port-forward", 10350: "Tilt UI"}  # fmt: skip
 LOCAL_PORTS = {8080: "web", 5173: "frontend (Vite)", 9100: "trainer health", 9101: "actor health"}
 MIN_FREE_DISK_GB = 10.0
 

@@ -1,18 +1,27 @@
 """Build and push the four service images: localhost:5001/cartridge-<name>:<tag>.
 
-One code path for `devtools images build [--push]` and `devtools up --no-tilt`. Base images are build
-args read from the environment (PYTHON_IMAGE, NODE_IMAGE, NGINX_IMAGE), so mirrors and offline machines
-substitute them; an offline trainer build uses a local torch wheel copied into .wheels/.
+What each image is (context, Dockerfile, target, build args, repository) is written once, in
+docker-bake.json at the repository root; the Tiltfile (read_json), images.yml (docker/bake-action) and
+this module read it, and tests/test_image_definitions.py holds the three to the same answer.
 
-Each image is sent only the files its Dockerfile COPYs (after .dockerignore), with normalised owners and
-modes, so the actor's build does not upload the trainer's 180 MB torch wheel and a checkout made with a
-strict umask still gives uid 10001 readable code. The default tag is the git revision when the image's
-sources are clean, else ``<rev>-dirty-<digest of its context>``: the same sources give the same tag
-(nothing to roll out) and an edit gives a new one (so `kubectl apply` rolls it out).
+One code path for `devtools images build [--push]` and `devtools up --no-tilt`. Where `docker buildx`
+exists the images are built with BuildKit by `docker buildx bake` on that file, in the engine's own
+builder, so Tilt's builds (BuildKit too) and ours share one cache. Without buildx (Docker's legacy
+builder, e.g. an engine without the plugin) each image is built through the Docker API from the same
+definitions; it is then sent only the files its Dockerfile COPYs (after .dockerignore), with normalised
+owners and modes, since the legacy builder uploads the whole context (the trainer's 180 MB torch wheel
+included) where BuildKit fetches only what COPY reads.
+
+Base images are build args read from the environment (PYTHON_IMAGE, NODE_IMAGE, NGINX_IMAGE), so
+mirrors and offline machines substitute them; an offline trainer build uses a local torch wheel copied
+into .wheels/. The default tag is the git revision when the image's sources are clean, else
+``<rev>-dirty-<digest of its context>``: the same sources give the same tag (nothing to roll out) and an
+edit gives a new one (so `kubectl apply` rolls it out).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import hashlib
@@ -29,10 +38,8 @@ from pathlib import Path
 from devtools.errors import DevtoolsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COMPONENTS = ("actor", "trainer", "web", "frontend")
-REGISTRY = "localhost:5001"
+BAKE_FILE = "docker-bake.json"
 # Passed through from the environment when set; the Dockerfiles' defaults are the upstream images.
-PASSTHROUGH_ARGS = ("PYTHON_IMAGE", "NODE_IMAGE", "NGINX_IMAGE", "TORCH_INDEX_URL")
 TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
 Progress = Callable[[str], None]
 
@@ -48,12 +55,74 @@ class BuiltImage:
     pushed: bool = False
 
 
+# --- the image definitions (docker-bake.json) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageDefinition:
+    """One bake target, resolved: its parents (``inherits``) merged in order, then its own fields."""
+
+    name: str  # the bake target: "actor", or "actor-dev" for the image Tilt live-updates
+    component: str  # "actor"
+    context: str
+    dockerfile: str
+    target: str | None
+    args: dict[str, str]
+    repository: str  # the first tag without its tag: localhost:5001/cartridge-actor
+
+
+def _interpolate(text: str, variables: dict[str, str]) -> str:
+    for name, value in variables.items():
+        text = text.replace("${" + name + "}", value)
+    return text
+
+
+def _resolve(targets: dict, name: str) -> dict:
+    merged: dict = {}
+    for parent in targets[name].get("inherits", []):
+        resolved = _resolve(targets, parent)
+        merged = {**merged, **resolved, "args": {**merged.get("args", {}), **resolved.get("args", {})}}
+    own = {k: v for k, v in targets[name].items() if k != "inherits"}
+    return {**merged, **own, "args": {**merged.get("args", {}), **own.get("args", {})}}
+
+
+def image_definitions(group: str = "default", root: Path = REPO_ROOT,
+                      environ: dict[str, str] | None = None) -> dict[str, ImageDefinition]:  # fmt: skip
+    """The images of a bake group by component. Variables take their defaults unless the environment sets
+    them, as `docker buildx bake` does (REGISTRY=... pushes elsewhere)."""
+    bake = json.loads((root / BAKE_FILE).read_text())
+    environ = os.environ if environ is None else environ
+    variables = {name: environ.get(name, spec["default"]) for name, spec in bake["variable"].items()}
+    definitions = {}
+    for name in bake["group"][group]["targets"]:
+        target = _resolve(bake["target"], name)
+        repository = _interpolate(target["tags"][0], variables).rsplit(":", 1)[0]
+        component = repository.rsplit("/", 1)[-1].removeprefix("cartridge-")
+        definitions[component] = ImageDefinition(
+            name, component, target.get("context", "."), target["dockerfile"], target.get("target"),
+            dict(target.get("args", {})), repository,
+        )  # fmt: skip
+    return definitions
+
+
+def passthrough_args(root: Path = REPO_ROOT) -> tuple[str, ...]:
+    """Build args taken from the environment when it sets them (base images, the torch index): the bake
+    file's variables without a default. Elsewhere the Dockerfiles' own defaults (upstream images) hold."""
+    variables = json.loads((root / BAKE_FILE).read_text())["variable"]
+    return tuple(name for name, spec in variables.items() if spec.get("default") == "")
+
+
+PASSTHROUGH_ARGS = passthrough_args()
+COMPONENTS = tuple(image_definitions())
+REGISTRY = image_definitions()[COMPONENTS[0]].repository.rsplit("/", 1)[0]
+
+
 def image_name(component: str, registry: str = REGISTRY) -> str:
     return f"{registry}/cartridge-{component}"
 
 
-def dockerfile_path(component: str) -> str:
-    return f"services/{component}/Dockerfile"
+def dockerfile_path(component: str, root: Path = REPO_ROOT) -> str:
+    return image_definitions(root=root, environ={})[component].dockerfile
 
 
 # --- the build context ------------------------------------------------------------------------------
@@ -79,7 +148,7 @@ def context_files(component: str, root: Path = REPO_ROOT) -> list[str]:
     """Files of the repository (after .dockerignore) that this component's Dockerfile can COPY."""
     from docker.utils.build import exclude_paths
 
-    dockerfile = dockerfile_path(component)
+    dockerfile = dockerfile_path(component, root)
     ignore = root / ".dockerignore"
     patterns = [p.strip() for p in ignore.read_text().splitlines() if p.strip() and not p.startswith("#")]
     sources = copy_sources((root / dockerfile).read_text())
@@ -196,39 +265,100 @@ def _follow(chunks, what: str, component: str, progress: Progress) -> str | None
     return image_id
 
 
-def build_image(component: str, tag: str | None = None, build_args: dict[str, str] | None = None,
-                progress: Progress = lambda msg: None, registry: str = REGISTRY, client=None,
-                root: Path = REPO_ROOT, target: str | None = None) -> BuiltImage:  # fmt: skip
-    """Build one image from its own minimal context, reusing the build cache."""
-    from docker.errors import DockerException
+def buildx_available() -> bool:
+    """`docker buildx` answers: BuildKit builds through bake (developer machines, Actions)."""
+    try:
+        return subprocess.run(["docker", "buildx", "version"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
-    if component not in COMPONENTS:
-        raise DevtoolsError(f"unknown image {component!r}", f"choose from {', '.join(COMPONENTS)}")
-    client = client or _client()
+
+@dataclass(frozen=True)
+class PlannedImage:
+    definition: ImageDefinition
+    ref: str  # repository:tag
+    tag: str
+    args: dict[str, str]  # the definition's args, the environment's base images, revision and version
+    context_mb: float
+
+
+def plan_image(definition: ImageDefinition, tag: str | None = None, build_args: dict[str, str] | None = None,
+               root: Path = REPO_ROOT, context=None) -> PlannedImage:  # fmt: skip
+    """Tag and build args of one image; ``context`` (a file) receives the legacy builder's tar."""
+    component = definition.component
     if component == "trainer":
         local_torch_wheel(root)  # before listing the context, so the wheel is part of it
     revision = _git(root, "rev-parse", "HEAD") or "unknown"
+    with contextlib.nullcontext(context) if context is not None else tempfile.TemporaryFile() as tar:
+        digest = write_context(root, context_files(component, root), tar)
+        size = tar.seek(0, os.SEEK_END) / 1e6
+        tar.seek(0)
+    args = {**definition.args, **image_build_args(component, build_args, revision, root)}
+    # Base images and other build args are part of what a content tag stands for.
+    digest = hashlib.sha256(f"{digest} {sorted(args.items())} {definition.target}".encode()).hexdigest()
+    tag = tag or default_tag(component, digest, root)
+    args["VERSION"] = (build_args or {}).get("VERSION", tag)
+    return PlannedImage(definition, f"{definition.repository}:{tag}", tag, args, size)
+
+
+def bake_command(planned: Iterable[PlannedImage], push: bool, root: Path = REPO_ROOT) -> list[str]:
+    """`docker buildx bake` for these images: the bake file's targets, our tags and build args on top."""
+    planned = list(planned)
+    command = ["docker", "buildx", "bake", "--file", str(root / BAKE_FILE), *(p.definition.name for p in planned)]
+    for image in planned:
+        command += ["--set", f"{image.definition.name}.tags={image.ref}"]
+        command += [f"--set={image.definition.name}.args.{k}={v}" for k, v in sorted(image.args.items())]
+    return [*command, "--push" if push else "--load"]
+
+
+def _built(image: PlannedImage, client, pushed: bool) -> BuiltImage:
+    found = client.images.get(image.ref)
+    return BuiltImage(image.definition.component, image.ref, image.tag, found.id, found.attrs["Size"] / 1e6,
+                      image.context_mb, pushed)  # fmt: skip
+
+
+def bake_images(planned: list[PlannedImage], push: bool, progress: Progress, client, root: Path = REPO_ROOT,
+                run=subprocess.run) -> list[BuiltImage]:  # fmt: skip
+    """Build (and push) with BuildKit through `docker buildx bake`, one invocation for every image."""
+    progress(f"building {', '.join(p.ref for p in planned)} with BuildKit (docker buildx bake)")
+    result = run(bake_command(planned, push, root), cwd=root, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(f"  {line}" for line in (result.stderr or result.stdout).strip().splitlines()[-12:])
+        hint = f"run `docker buildx bake --file {BAKE_FILE}` in the repository for the whole log"
+        raise DevtoolsError(f"docker buildx bake failed:\n{tail}", hint)
+    if push:  # --push leaves no image in the engine's store: pull what was pushed for id and size
+        for image in planned:
+            client.images.pull(image.ref)
+    return [_built(image, client, push) for image in planned]
+
+
+def build_image(component: str, tag: str | None = None, build_args: dict[str, str] | None = None,
+                progress: Progress = lambda msg: None, registry: str | None = None, client=None,
+                root: Path = REPO_ROOT, target: str | None = None, group: str = "default") -> BuiltImage:  # fmt: skip
+    """Build one image with the legacy builder, from its own minimal context, reusing the build cache."""
+    from docker.errors import DockerException
+
+    definitions = image_definitions(group, root)
+    if component not in definitions:
+        raise DevtoolsError(f"unknown image {component!r}", f"choose from {', '.join(definitions)}")
+    definition = definitions[component]
+    if registry is not None:
+        definition = replace(definition, repository=image_name(component, registry))
+    if target is not None:
+        definition = replace(definition, target=target)
+    client = client or _client()
     with tempfile.TemporaryFile() as context:
-        digest = write_context(root, context_files(component, root), context)
-        args = image_build_args(component, build_args, revision, root)
-        # Base images and other build args are part of what a content tag stands for.
-        digest = hashlib.sha256(f"{digest} {sorted(args.items())} {target}".encode()).hexdigest()
-        tag = tag or default_tag(component, digest, root)
-        args["VERSION"] = (build_args or {}).get("VERSION", tag)
-        ref = f"{image_name(component, registry)}:{tag}"
-        size = context.seek(0, os.SEEK_END) / 1e6
-        context.seek(0)
-        progress(f"building {ref} (context {size:.1f} MB)")
+        image = plan_image(definition, tag, build_args, root, context)
+        progress(f"building {image.ref} (context {image.context_mb:.1f} MB)")
         try:
             stream = client.api.build(
-                fileobj=context, custom_context=True, dockerfile=dockerfile_path(component), tag=ref, rm=True,
-                buildargs=args, target=target, decode=True,
+                fileobj=context, custom_context=True, dockerfile=definition.dockerfile, tag=image.ref, rm=True,
+                buildargs=image.args, target=definition.target, decode=True,
             )  # fmt: skip
-            image_id = _follow(stream, f"build of {component}", component, progress)
-            image = client.images.get(image_id or ref)
+            _follow(stream, f"build of {component}", component, progress)
+            return _built(image, client, pushed=False)
         except DockerException as exc:
             raise DevtoolsError(f"build of {component} failed: {exc}", _hint(str(exc), "", component)) from None
-    return BuiltImage(component, ref, tag, image.id, image.attrs["Size"] / 1e6, size)
 
 
 def push_images(images: Iterable[BuiltImage], progress: Progress = lambda msg: None, client=None) -> list[BuiltImage]:
@@ -257,14 +387,21 @@ def build_images(
     push: bool = False,
     build_args: dict[str, str] | None = None,
     progress: Progress = lambda msg: None,
-    registry: str = REGISTRY,
+    registry: str | None = None,
     client=None,
+    buildkit: bool | None = None,
 ) -> list[BuiltImage]:
-    """Build (and with ``push`` push) the named images, all four by default, in a stable order."""
+    """Build (and with ``push`` push) the named images, all four by default, in a stable order: with BuildKit
+    (bake) where buildx exists, else with the legacy builder, from the same definitions."""
     names = list(names or COMPONENTS)
     for name in names:
         if name not in COMPONENTS:
             raise DevtoolsError(f"unknown image {name!r}", f"choose from {', '.join(COMPONENTS)}")
     client = client or _client()
+    if buildx_available() if buildkit is None else buildkit:
+        definitions = image_definitions()
+        if registry is not None:
+            definitions = {n: replace(d, repository=image_name(n, registry)) for n, d in definitions.items()}
+        return bake_images([plan_image(definitions[n], tag, build_args) for n in names], push, progress, client)
     built = [build_image(name, tag, build_args, progress, registry, client) for name in names]
     return push_images(built, progress, client) if push else built

@@ -1,9 +1,12 @@
-"""The kind runtime of `devtools up`: registry + kind cluster, then Tilt, or a one-shot deploy.
+"""The kind runtime of `devtools up`: registry + kind cluster + add-ons, then Tilt, or a one-shot deploy.
 
 up:   registry (docker SDK) -> cluster (kind) -> registry on the kind network -> ConfigMap
-      -> `tilt up` (live updates), `tilt ci` (CI), or with --no-tilt: build and push the four
-      images, `kubectl apply -k` an overlay of k8s/local with those tags, wait for rollouts.
-down: remove the workloads (namespace cartridge); with --all also the cluster and the registry.
+      -> cloud-provider-kind (Gateway API CRDs Established, GatewayClass Accepted) -> metrics-server
+      (Ready, metrics API Available) -> `tilt up` (live updates), `tilt ci` (CI), or with --no-tilt:
+      build and push the images, `kubectl apply -k` an overlay of k8s/local with those tags, wait for
+      rollouts and the Gateway's address.
+down: remove the workloads (namespace cartridge); with --all also the cluster, cloud-provider-kind
+      (and the Envoy containers it made for this cluster) and the registry.
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ from pathlib import Path
 
 import yaml
 
+from devtools import addons
 from devtools.cluster import ClusterController, ClusterSpec, run_command
 from devtools.errors import DevtoolsError
 from devtools.registry import RegistryController, docker_client
 
 NAMESPACE = "cartridge"
-COMPONENTS = ("actor", "trainer", "web", "frontend")
 WORKLOADS = ("postgres", "minio", "minio-create-bucket", "trainer", "actor", "web", "frontend")
+# Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
 URLS = {
     "web": "http://localhost:8080",
     "frontend": "http://localhost:8081",
-    "ingress": "http://localhost:8088",
     "minio-console": "http://localhost:9001",
 }
 
@@ -40,7 +43,10 @@ class KindOptions:
     actors: int | None = None
     env_id: str | None = None
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
+    cloud_provider: addons.CloudProviderSpec = field(default_factory=addons.CloudProviderSpec)
+    addon_timeouts: addons.AddonTimeouts = field(default_factory=addons.AddonTimeouts)
     rollout_timeout: float = 600.0
+    gateway_timeout: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -116,21 +122,38 @@ class KindRuntime:
     def spec(self) -> ClusterSpec:
         return self.opts.cluster
 
-    def up(self) -> list[WorkloadStatus] | None:
-        self.prepare()
-        if self.opts.tilt is not None:
-            self.run_tilt(self.opts.tilt)
-            return None
-        return self.deploy_once()
+    def kubectl(self, *args: str, input: str | None = None, timeout: float = 300):
+        return self.clusters.kubectl(self.spec, *args, input=input, timeout=timeout)
 
     def prepare(self) -> None:
-        """Registry, cluster, the registry on the kind network and its ConfigMap: each only if missing."""
+        """Registry, cluster, the registry on the kind network and its ConfigMap, then the add-ons, each
+        awaited: only what is missing is created, so a second `up` changes nothing."""
         registries = RegistryController(docker_client())
         registry_spec = self.spec.registry
         registries.apply(registry_spec, self.progress)
         config = self.opts.repo_root / self.spec.config
-        spec = ClusterSpec(self.spec.name, config, self.spec.node_image, registry_spec, self.spec.ingress)
+        spec = ClusterSpec(self.spec.name, config, self.spec.node_image, registry_spec)
         self.clusters.apply(spec, connect_registry=lambda: registries.apply(registry_spec, self.progress))
+        cloud_provider = addons.CloudProviderController(registries.client)
+        addons.install_addons(
+            self.kubectl, self.spec.context, lambda: cloud_provider.apply(self.opts.cloud_provider, self.progress),
+            self.progress, self.opts.addon_timeouts,
+        )  # fmt: skip
+
+    def gateway_url(self, wait: float = 0) -> str | None:
+        """http://<address> of the Gateway once cloud-provider-kind has programmed it; with ``wait`` > 0 wait
+        that long for it (a timeout raises), else None while it has no address."""
+        if wait <= 0:
+            address, _ = addons.gateway_address(self.kubectl, NAMESPACE)
+            return addons.gateway_url(address) if address else None
+
+        def programmed() -> str | None:
+            return addons.gateway_address(self.kubectl, NAMESPACE)[1]
+
+        addons.wait_until_ready(f"the Gateway {NAMESPACE}/cartridge", programmed, wait,
+                                f"kubectl --context {self.spec.context} -n {NAMESPACE} describe gateway cartridge",
+                                self.progress)  # fmt: skip
+        return self.gateway_url()
 
     def run_tilt(self, mode: str) -> None:
         """Hand the terminal to Tilt (no spinner may draw over its screen while this runs)."""
@@ -154,8 +177,10 @@ class KindRuntime:
             overlay = overlay_kustomization(base, Path(tmp), tags, self.opts.actors, self.opts.env_id)
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
             self.progress("Applying k8s/local")
-            self.clusters.kubectl(self.spec, "apply", "-k", tmp, timeout=300)
-        return self.wait_for_rollouts()
+            self.kubectl("apply", "-k", tmp)
+        workloads = self.wait_for_rollouts()
+        self.gateway_url(wait=self.opts.gateway_timeout)
+        return workloads
 
     def workloads(self) -> list[WorkloadStatus]:
         from kubernetes import client, config
@@ -198,22 +223,26 @@ class KindRuntime:
             time.sleep(3)
 
     def down(self, everything: bool = False) -> None:
-        """The workloads (namespace cartridge); with ``everything`` the cluster and the registry too."""
+        """The workloads (namespace cartridge; cloud-provider-kind removes the Gateway's Envoy with it); with
+        ``everything`` the cluster, cloud-provider-kind and the registry too."""
         if self.clusters.exists(self.spec):
             if everything:
                 self.clusters.delete(self.spec)
             else:
                 self.progress(f"Deleting namespace {NAMESPACE}")
-                self.clusters.kubectl(self.spec, "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
+                self.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
         if everything:
-            self.delete_registry()
+            self.delete_containers()
 
-    def delete_registry(self) -> None:
+    def delete_containers(self) -> None:
+        """cloud-provider-kind (and the proxies it made for this cluster) and the registry."""
         try:
-            registries = RegistryController(docker_client())
+            client = docker_client()
         except DevtoolsError:
-            return  # no Docker engine: no registry container either
-        if registries.delete(self.spec.registry.name):
+            return  # no Docker engine: no containers either
+        for name in addons.CloudProviderController(client).delete(self.opts.cloud_provider, self.spec.name):
+            self.progress(f"Deleted {name}")
+        if RegistryController(client).delete(self.spec.registry.name):
             self.progress(f"Deleted registry {self.spec.registry.name}")
 
 

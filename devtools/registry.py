@@ -17,6 +17,7 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from devtools.errors import DevtoolsError
+from devtools.tools import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
 
 REGISTRY_CONTAINER_PORT = 5000
 
@@ -26,8 +27,10 @@ class RegistrySpec:
     name: str = "kind-registry"
     host: str = "127.0.0.1"
     port: int = 5001
-    # Mirrors and offline machines substitute the image (e.g. REGISTRY_IMAGE=local/registry:2).
-    image: str = field(default_factory=lambda: os.environ.get("REGISTRY_IMAGE", "registry:2"))
+    # registry:3 pinned by digest (devtools/pins.json), as kind's own local-registry script runs it
+    # (site/static/examples/kind-with-registry.sh). Mirrors and offline machines substitute the image
+    # (e.g. REGISTRY_IMAGE=local/registry:2): any image serving the registry API on port 5000.
+    image: str = field(default_factory=lambda: os.environ.get("REGISTRY_IMAGE") or PINNED_REGISTRY_IMAGE)
     networks: tuple[str, ...] = ("kind",)  # connected when they exist (kind creates "kind")
 
     @property
@@ -124,7 +127,7 @@ class RegistryController:
             except DockerException as exc:
                 raise DevtoolsError(
                     f"cannot pull the registry image {spec.image} ({exc})",
-                    "set REGISTRY_IMAGE to a registry:2 image this machine has or can pull",
+                    "set REGISTRY_IMAGE to a registry image (registry:3 or registry:2) this machine has or can pull",
                 ) from None
         try:
             self.client.containers.run(

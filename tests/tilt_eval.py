@@ -10,15 +10,15 @@ imports nothing but starlark_go, yaml and the standard library.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import starlark_go
+import starlark_go.errors
 import yaml
-
-REPO = Path(__file__).resolve().parents[1]
 
 RETURNS = {
     "sync": lambda src, dest: {"step": "sync", "src": src, "dest": dest},
@@ -26,26 +26,28 @@ RETURNS = {
     "fall_back_on": lambda files: {"step": "fall_back_on", "files": list(files)},
     "port_forward": lambda local, container=None, name=None: {"local": local, "container": container or local},
     "kustomize": lambda path: (
-        subprocess.run(["kubectl", "kustomize", str(REPO / path)], capture_output=True, text=True, check=True).stdout
+        subprocess.run(["kubectl", "kustomize", path], capture_output=True, text=True, check=True).stdout
     ),
     "decode_yaml_stream": lambda text: [d for d in yaml.safe_load_all(text) if d],
     "encode_yaml_stream": lambda objects: yaml.safe_dump_all(objects),
+    "read_json": lambda path, default=None: json.loads(Path(path).read_text()),
 }
 RECORDED = ("version_settings", "allow_k8s_contexts", "update_settings", "docker_build", "k8s_yaml", "k8s_resource",
             "sync", "run", "fall_back_on", "port_forward", "kustomize")  # fmt: skip
 # Each builtin is a Starlark function forwarding to one Python callable with positional arguments only
 # (starlark-go crashes calling Python with keyword arguments alone).
-CONFIG = ("config_define_string", "config_parse", "fail")
+CONFIG = ("config_define_string", "config_parse", "fail", "os_getenv")
 PRELUDE = "".join(
     f"def {name}(*args, **kwargs):\n    return _tilt({name!r}, args, kwargs)\n"
     for name in sorted({*RECORDED, *RETURNS, *CONFIG})
 )
 
 
-# Tilt's `config` module: starlark-go has no struct type for `config.define_string(...)`, so its calls
-# are renamed to plain functions (config_define_string, config_parse) before evaluation. Only what the
-# Tiltfile uses is modelled; another config.* call leaves an undefined name and fails the evaluation.
-CONFIG_CALL = re.compile(r"\bconfig\.(define_string|parse)\(")
+# Tilt's `config` and `os` modules: starlark-go has no struct type for `config.define_string(...)`, so
+# their calls are renamed to plain functions (config_define_string, config_parse, os_getenv) before
+# evaluation. Only what the Tiltfile uses is modelled; another config.* or os.* call leaves an undefined
+# name and fails the evaluation.
+MODULE_CALL = re.compile(r"\b(config|os)\.(define_string|parse|getenv)\(")
 
 
 def parse_tilt_args(defined: set[str], argv: list[str]) -> dict[str, str]:
@@ -64,9 +66,19 @@ def parse_tilt_args(defined: set[str], argv: list[str]) -> dict[str, str]:
     return values
 
 
-def evaluate(tiltfile: Path, argv: list[str]) -> dict[str, list]:
+class TiltfileFailed(Exception):
+    """The Tiltfile stopped (fail(), or Tilt's config.parse refusing a flag); ``calls`` made before it."""
+
+    def __init__(self, message: str, calls: dict[str, list]) -> None:
+        super().__init__(message)
+        self.calls = calls
+
+
+def evaluate(tiltfile: Path, argv: list[str], environ: dict[str, str] | None = None) -> dict[str, list]:
     calls: dict[str, list] = {}
     defined: set[str] = set()
+    environ = {} if environ is None else environ
+    os.chdir(tiltfile.resolve().parent)  # Tilt resolves a Tiltfile's paths from its directory
 
     def tilt(name, args, kwargs):
         args, kwargs = list(args), dict(kwargs)
@@ -77,6 +89,8 @@ def evaluate(tiltfile: Path, argv: list[str]) -> dict[str, list]:
             return None
         if name == "config_parse":
             return parse_tilt_args(defined, argv)
+        if name == "os_getenv":
+            return environ.get(args[0], args[1] if len(args) > 1 else None)
         if name == "fail":
             raise SystemExit(f"Tiltfile failed: {args[0]}")
         return RETURNS[name](*args, **kwargs) if name in RETURNS else None
@@ -84,11 +98,19 @@ def evaluate(tiltfile: Path, argv: list[str]) -> dict[str, list]:
     # Tilt's dialect: top-level for/if and reassignment are allowed.
     starlark_go.configure_starlark(allow_global_reassign=True, allow_set=True)
     interpreter = starlark_go.Starlark(globals={"_tilt": tilt})
-    interpreter.exec(PRELUDE + CONFIG_CALL.sub(r"config_\1(", tiltfile.read_text()))
+    try:
+        interpreter.exec(PRELUDE + MODULE_CALL.sub(r"\1_\2(", tiltfile.read_text()))
+    except starlark_go.errors.EvalError as exc:  # fail(), config.parse, or an error in the Tiltfile itself
+        raise TiltfileFailed(str(exc), calls) from None
     return calls
 
 
 if __name__ == "__main__":
-    # tilt_eval.py Tiltfile [-- TILTFILE ARGS...], as `tilt up -- ARGS`
+    # tilt_eval.py Tiltfile [-- TILTFILE ARGS...], as `tilt up -- ARGS`; the environment is os.getenv's.
+    # A Tiltfile that stops prints the calls it made before stopping and exits 1 with the reason.
     argv = sys.argv[2:]
-    json.dump(evaluate(Path(sys.argv[1]), argv[1:] if argv[:1] == ["--"] else argv), sys.stdout)
+    try:
+        json.dump(evaluate(Path(sys.argv[1]), argv[1:] if argv[:1] == ["--"] else argv, dict(os.environ)), sys.stdout)
+    except TiltfileFailed as failed:
+        json.dump(failed.calls, sys.stdout)
+        sys.exit(str(failed))

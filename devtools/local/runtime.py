@@ -6,17 +6,15 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.errors import DevtoolsError
+from devtools.http import port_in_use, probe_json
 
 from .config import LocalConfig
 from .state import StateFile, pid_alive
@@ -33,30 +31,6 @@ class ComponentStatus:
     healthy: bool
     url: str
     detail: str = ""
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def get_json(url: str, timeout: float = 2.0) -> dict | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            if response.status == 200:
-                body = response.read()
-                try:
-                    return json.loads(body)
-                except ValueError:
-                    return {"status": "ok"}  # a page (the frontend) rather than JSON
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    return None
 
 
 class LocalRuntime:
@@ -192,7 +166,7 @@ class LocalRuntime:
         statuses = []
         for name, c in data.get("components", {}).items():
             alive = pid_alive(c.get("pid"))
-            health = get_json(c["url"] + c["health_path"]) if alive else None
+            health = probe_json(c["url"] + c["health_path"]) if alive else None
             healthy = bool(health) and health.get("status") == "ok"
             state = c["state"] if alive or "crashed" in c["state"] else "stopped"
             statuses.append(ComponentStatus(name, c["kind"], c.get("pid"), state, c["restarts"], healthy, c["url"]))
@@ -201,7 +175,7 @@ class LocalRuntime:
         return statuses
 
     def stats(self) -> dict | None:
-        return get_json(f"http://127.0.0.1:{self.config.web_port}/stats")
+        return probe_json(f"http://127.0.0.1:{self.config.web_port}/stats")
 
     def log_path(self, component: str) -> Path:
         path = self.config.data_dir / "logs" / f"{component}.log"

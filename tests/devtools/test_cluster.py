@@ -105,12 +105,3 @@ def test_registry_wiring_follows_the_registry_spec():
     registry = RegistrySpec(name="my-registry", port=5999)
     assert hosts_toml(registry) == '[host."http://my-registry:5000"]\n'
     assert 'host: "localhost:5999"' in registry_hosting_configmap(registry)
-
-
-def test_kind_config_uses_containerd_certs_d_and_names_the_cluster():
-    config = yaml.safe_load((REPO / "kind-config.yaml").read_text())
-    assert config["name"] == "cartridge"
-    assert 'config_path = "/etc/containerd/certs.d"' in config["containerdConfigPatches"][0]
-    control_plane = config["nodes"][0]
-    assert control_plane["role"] == "control-plane"
-    assert {m["containerPort"] for m in control_plane["extraPortMappings"]} == {80}

@@ -84,14 +84,17 @@ def test_the_bucket_job_counts_once_it_succeeded():
     assert workload_status("Job", job).healthy
 
 
-def test_down_deletes_the_namespace_and_with_all_the_cluster(monkeypatch):
-    monkeypatch.setattr(KindRuntime, "delete_registry", lambda self: None)  # the registry has its own Docker tests
+def test_down_deletes_the_namespace_and_with_all_the_cluster_and_its_containers(monkeypatch):
+    # cloud-provider-kind and the registry are containers with their own Docker tests (test_addons, test_registry)
+    removed: list[str] = []
+    monkeypatch.setattr(KindRuntime, "delete_containers", lambda self: removed.append("containers"))
     kind = FakeKind(exists=True)
     KindRuntime(KindOptions(repo_root=REPO), run=kind).down()
     assert "kubectl --context kind-cartridge delete namespace cartridge --ignore-not-found --wait" in kind.commands()
-    assert kind.exists
+    assert kind.exists and removed == []
     KindRuntime(KindOptions(repo_root=REPO), run=kind).down(everything=True)
     assert not kind.exists and "kind delete cluster --name cartridge" in kind.commands()
+    assert removed == ["containers"]
     absent = FakeKind(exists=False)
     KindRuntime(KindOptions(repo_root=REPO), run=absent).down()
     assert not [c for c in absent.commands() if "delete" in c]

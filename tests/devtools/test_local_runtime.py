@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from devtools.errors import DevtoolsError
+from devtools.http import port_in_use, probe_json
 from devtools.local import LocalRuntime
-from devtools.local.runtime import get_json, port_in_use
 from devtools.local.state import pid_alive
 from devtools.local.supervisor import affected
 from tests.devtools.conftest import local_config
@@ -27,9 +27,9 @@ def test_up_generates_episodes_publishes_a_model_and_down_leaves_nothing(runtime
     statuses = runtime.up(detach=True, timeout=120)
     assert {s.name for s in statuses} >= {"trainer", "web", "actor-0"} and all(s.healthy for s in statuses)
     web = f"http://127.0.0.1:{runtime.config.web_port}"
-    first = get_json(f"{web}/stats")["episodes"]
-    wait_until(lambda: get_json(f"{web}/stats")["episodes"] > first, 60, "episodes to rise")
-    model = wait_until(lambda: (m := get_json(f"{web}/api/model")) and m["has_model"] and m, 120, "a served model")
+    first = probe_json(f"{web}/stats")["episodes"]
+    wait_until(lambda: probe_json(f"{web}/stats")["episodes"] > first, 60, "episodes to rise")
+    model = wait_until(lambda: (m := probe_json(f"{web}/api/model")) and m["has_model"] and m, 120, "a served model")
     assert model["version"] >= 1
     children = list(pids(runtime).values())
     supervisor = runtime.state.running_supervisor()
@@ -77,7 +77,7 @@ def test_editing_a_service_restarts_only_that_service_and_runs_the_edit(runtime,
     runtime.up(detach=True, timeout=120)
     before = pids(runtime)
     web = f"http://127.0.0.1:{runtime.config.web_port}"
-    assert get_json(f"{web}/hot-reload-probe") is None  # not there before the edit
+    assert probe_json(f"{web}/hot-reload-probe") is None  # not there before the edit
     app = watched_sources / "web" / "cartridge_web" / "app.py"
     app.write_text(app.read_text() + EDIT)
     # The restart itself is measured by bench/bench_local_runtime.py; here a generous bound only.
@@ -85,7 +85,7 @@ def test_editing_a_service_restarts_only_that_service_and_runs_the_edit(runtime,
     after = pids(runtime)
     assert after["trainer"] == before["trainer"] and after["actor-0"] == before["actor-0"]
     wait_until(lambda: all(s.healthy for s in runtime.status()), 60, "the restarted web to be healthy")
-    assert get_json(f"{web}/hot-reload-probe") == {"edited": True}, "the restarted web does not run the edit"
+    assert probe_json(f"{web}/hot-reload-probe") == {"edited": True}, "the restarted web does not run the edit"
 
 
 def test_editing_the_shared_library_restarts_every_python_service(runtime, watched_sources):
@@ -166,7 +166,7 @@ def test_the_frontend_dev_server_runs_and_proxies_to_the_web(tmp_path):
         statuses = {s.name: s for s in runtime.up(detach=True, timeout=180)}
         assert statuses["frontend"].healthy
         frontend = f"http://127.0.0.1:{runtime.config.frontend_port}"
-        assert get_json(f"{frontend}/stats")["env_id"] == "tictactoe"  # Vite's proxy to the local web
+        assert probe_json(f"{frontend}/stats")["env_id"] == "tictactoe"  # Vite's proxy to the local web
     finally:
         runtime.down()
     assert not port_in_use(runtime.config.frontend_port), "the Vite dev server outlived down"

@@ -1,0 +1,243 @@
+"""What the kind runtime installs into the cluster before anything is applied on top of it, and the waits.
+
+- cloud-provider-kind (pinned by digest in devtools/pins.json): LoadBalancer Services, a Gateway API
+  controller and the Gateway API CRDs of its release. It runs as a container on the "kind" Docker network
+  with the Docker socket, as its README's "Running via Docker Image" shows, and creates one Envoy
+  container per Gateway (labelled io.x-k8s.cloud-provider-kind.cluster=<cluster>, pkg/constants).
+- metrics-server (pinned version and image digest) with --kubelet-insecure-tls: kind's kubelets serve
+  self-signed certificates, and without metrics-server the actor's HorizontalPodAutoscaler never acts.
+
+Nothing is applied on top of a controller before its CRDs are Established, its GatewayClass is Accepted
+and its pods are Ready. Each wait has a bound; a timeout is one sentence naming what did not become
+ready, with the command that shows why.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import yaml
+
+from devtools.errors import DevtoolsError
+from devtools.tools import CLOUD_PROVIDER_KIND_IMAGE, METRICS_SERVER_IMAGE, METRICS_SERVER_VERSION
+
+Progress = Callable[[str], None]
+Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, input=...)
+
+GATEWAY_CLASS = "cloud-provider-kind"  # cloud-provider-kind pkg/gateway/controller.go: GWClassName
+GATEWAY_CRDS = ("gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io",
+                "httproutes.gateway.networking.k8s.io")  # fmt: skip
+CPK_CLUSTER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"  # cloud-provider-kind pkg/constants: NodeCCMLabelKey
+METRICS_SERVER_MANIFEST = (
+    f"https://github.com/kubernetes-sigs/metrics-server/releases/download/v{METRICS_SERVER_VERSION}/components.yaml"
+)
+METRICS_API = "v1beta1.metrics.k8s.io"
+
+
+# --- waiting -----------------------------------------------------------------------------------------
+
+
+def wait_until_ready(what: str, probe: Callable[[], str | None], timeout: float, inspect: str,
+                     progress: Progress = lambda msg: None, interval: float = 2.0) -> None:  # fmt: skip
+    """Poll ``probe`` (None when ready, else why not) until ready or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reason = probe()
+        if reason is None:
+            return
+        if time.monotonic() >= deadline:
+            raise DevtoolsError(f"{what} did not become ready within {timeout:.0f} s ({reason})",
+                                f"inspect it with `{inspect}`")  # fmt: skip
+        progress(f"waiting for {what}: {reason}")
+        time.sleep(interval)
+
+
+def condition(obj: dict, kind: str) -> str | None:
+    """The status of condition ``kind`` ("True", "False", "Unknown"), None when the object has none."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond.get("status")
+    return None
+
+
+def get_json(kubectl: Kubectl, *args: str) -> dict | None:
+    """`kubectl get ... -o json`, None while the object does not exist (yet)."""
+    try:
+        return json.loads(kubectl("get", *args, "-o", "json", timeout=30).stdout)
+    except DevtoolsError:
+        return None
+
+
+def crds_established(kubectl: Kubectl, names: tuple[str, ...] = GATEWAY_CRDS) -> str | None:
+    waiting = []
+    for name in names:
+        crd = get_json(kubectl, "crd", name)
+        if crd is None or condition(crd, "Established") != "True":
+            waiting.append(name.split(".")[0] if crd is None else f"{name.split('.')[0]} not Established")
+    return f"missing or not established: {', '.join(waiting)}" if waiting else None
+
+
+def gateway_class_accepted(kubectl: Kubectl, name: str = GATEWAY_CLASS) -> str | None:
+    gateway_class = get_json(kubectl, "gatewayclass", name)
+    if gateway_class is None:
+        return f"no GatewayClass {name} yet"
+    return None if condition(gateway_class, "Accepted") == "True" else f"GatewayClass {name} not Accepted"
+
+
+def deployment_available(kubectl: Kubectl, namespace: str, name: str) -> str | None:
+    deployment = get_json(kubectl, "-n", namespace, "deployment", name)
+    if deployment is None:
+        return f"no deployment {namespace}/{name} yet"
+    wanted = deployment["spec"].get("replicas", 1)
+    ready = (deployment.get("status") or {}).get("readyReplicas", 0)
+    if condition(deployment, "Available") != "True" or ready < wanted:
+        return f"{ready}/{wanted} pods ready"
+    return None
+
+
+def api_service_available(kubectl: Kubectl, name: str = METRICS_API) -> str | None:
+    service = get_json(kubectl, "apiservice", name)
+    if service is None:
+        return f"no APIService {name} yet"
+    return None if condition(service, "Available") == "True" else f"APIService {name} not Available"
+
+
+def gateway_address(kubectl: Kubectl, namespace: str, name: str = "cartridge") -> tuple[str | None, str | None]:
+    """(address, why not): the Gateway's first address once it is Programmed."""
+    gateway = get_json(kubectl, "-n", namespace, "gateway", name)
+    if gateway is None:
+        return None, f"no Gateway {namespace}/{name}"
+    addresses = (gateway.get("status") or {}).get("addresses") or []
+    if condition(gateway, "Programmed") != "True" or not addresses:
+        return None, f"Gateway {namespace}/{name} not Programmed yet"
+    return addresses[0]["value"], None
+
+
+def gateway_url(address: str, port: int = 80) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}" if port == 80 else f"http://{host}:{port}"
+
+
+# --- metrics-server ------------------------------------------------------------------------------------
+
+
+def metrics_server_manifest(components_yaml: str, image: str = METRICS_SERVER_IMAGE) -> str:
+    """The release's components.yaml with its image pinned by digest and --kubelet-insecure-tls added."""
+    documents = [d for d in yaml.safe_load_all(components_yaml) if d]
+    found = False
+    for doc in documents:
+        if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == "metrics-server":
+            container = next(c for c in doc["spec"]["template"]["spec"]["containers"] if c["name"] == "metrics-server")
+            container["image"] = image
+            if "--kubelet-insecure-tls" not in container.setdefault("args", []):
+                container["args"].append("--kubelet-insecure-tls")
+            found = True
+    if not found:
+        raise DevtoolsError(f"metrics-server v{METRICS_SERVER_VERSION}'s manifest has no metrics-server Deployment",
+                            f"look at {METRICS_SERVER_MANIFEST}")  # fmt: skip
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+def download_metrics_server_manifest(url: str = METRICS_SERVER_MANIFEST) -> str:
+    from devtools.http import get_text
+
+    return get_text(url, what=f"metrics-server v{METRICS_SERVER_VERSION}'s manifest")
+
+
+# --- cloud-provider-kind --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CloudProviderSpec:
+    name: str = "cartridge-cloud-provider-kind"
+    image: str = CLOUD_PROVIDER_KIND_IMAGE
+    network: str = "kind"
+    # The image's own entrypoint runs the provider; tests give a stand-in image a command instead.
+    command: tuple[str, ...] | None = None
+    labels: dict[str, str] = field(default_factory=lambda: {"dev.cartridge.role": "cloud-provider-kind"})
+
+
+class CloudProviderController:
+    """The cloud-provider-kind container: get, apply (create or recreate only what differs), delete."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def get(self, spec: CloudProviderSpec):
+        from docker.errors import NotFound
+
+        try:
+            return self.client.containers.get(spec.name)
+        except NotFound:
+            return None
+
+    def apply(self, spec: CloudProviderSpec, progress: Progress = lambda msg: None):
+        from docker.errors import APIError, DockerException
+
+        container = self.get(spec)
+        if container is not None and container.attrs["Config"]["Image"] != spec.image:
+            progress(f"Recreating {spec.name} (was {container.attrs['Config']['Image']})")
+            container.remove(force=True)
+            container = None
+        try:
+            if container is None:
+                progress(f"Starting cloud-provider-kind ({spec.image.split('@')[0]})")
+                container = self.client.containers.run(
+                    spec.image, list(spec.command) if spec.command else None, name=spec.name, detach=True,
+                    network=spec.network, restart_policy={"Name": "unless-stopped"}, labels=spec.labels,
+                    volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
+                )  # fmt: skip
+            elif container.status != "running":
+                progress(f"Starting the stopped {spec.name}")
+                container.start()
+        except (APIError, DockerException) as exc:
+            raise DevtoolsError(
+                f"cloud-provider-kind could not start: {getattr(exc, 'explanation', None) or exc}",
+                f"look at `docker logs {spec.name}`; is the {spec.network!r} network there?",
+            ) from None
+        container.reload()
+        return container
+
+    def delete(self, spec: CloudProviderSpec, cluster: str) -> list[str]:
+        """Our container and the proxies it created for ``cluster``; the names removed."""
+        removed = []
+        found = [self.get(spec)]
+        found += self.client.containers.list(all=True, filters={"label": f"{CPK_CLUSTER_LABEL}={cluster}"})
+        for container in filter(None, found):
+            container.remove(force=True)
+            removed.append(container.name)
+        return removed
+
+
+# --- the whole set, in order ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddonTimeouts:
+    crds: float = 180.0
+    gateway_class: float = 120.0
+    metrics_server: float = 240.0
+
+
+def install_addons(kubectl: Kubectl, context: str, start_cloud_provider: Callable[[], object],
+                   progress: Progress = lambda msg: None, timeouts: AddonTimeouts = AddonTimeouts(),
+                   manifest: Callable[[], str] = download_metrics_server_manifest,
+                   interval: float = 2.0) -> None:  # fmt: skip
+    """cloud-provider-kind, its CRDs and GatewayClass, then metrics-server: each awaited before the next."""
+    k = f"kubectl --context {context}"
+    start_cloud_provider()
+    wait_until_ready("the Gateway API CRDs from cloud-provider-kind", lambda: crds_established(kubectl),
+                     timeouts.crds, f"{k} get crd | grep gateway; docker logs cartridge-cloud-provider-kind",
+                     progress, interval)  # fmt: skip
+    wait_until_ready(f"GatewayClass {GATEWAY_CLASS}", lambda: gateway_class_accepted(kubectl), timeouts.gateway_class,
+                     f"{k} describe gatewayclass {GATEWAY_CLASS}", progress, interval)  # fmt: skip
+    progress(f"Installing metrics-server v{METRICS_SERVER_VERSION}")
+    kubectl("apply", "-f", "-", input=metrics_server_manifest(manifest()))
+    wait_until_ready("metrics-server", lambda: deployment_available(kubectl, "kube-system", "metrics-server"),
+                     timeouts.metrics_server, f"{k} -n kube-system describe deployment metrics-server",
+                     progress, interval)  # fmt: skip
+    wait_until_ready(f"the metrics API ({METRICS_API})", lambda: api_service_available(kubectl),
+                     timeouts.metrics_server, f"{k} describe apiservice {METRICS_API}", progress, interval)  # fmt: skip

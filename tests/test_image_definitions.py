@@ -1,0 +1,102 @@
+"""One definition of every image: docker-bake.json, read by the Tiltfile, devtools and images.yml alike.
+
+Each consumer is asked what it would build: the Tiltfile evaluated in the Starlark stand-in (its
+docker_build calls), devtools.images (its definitions and the `docker buildx bake` command it runs), and
+images.yml (the bake targets of its matrix). They must name the same images, contexts, Dockerfiles and
+targets, and a change in docker-bake.json must reach all three.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from devtools.images import (
+    BAKE_FILE,
+    COMPONENTS,
+    PlannedImage,
+    bake_command,
+    image_definitions,
+    passthrough_args,
+)
+from tests.test_tiltfile import evaluate_tiltfile, load_workflow
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tilt_builds(root: Path = REPO, env: dict[str, str] | None = None) -> dict[str, dict]:
+    """What the Tiltfile at ``root`` hands docker_build, by component."""
+    result = evaluate_tiltfile(tiltfile=root / "Tiltfile", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    builds = {}
+    for (ref, context), kw in json.loads(result.stdout)["docker_build"]:
+        builds[ref.rsplit("/", 1)[-1].removeprefix("cartridge-")] = {
+            "repository": ref, "context": context, "dockerfile": kw["dockerfile"],
+            "target": kw.get("target") or None, "args": kw.get("build_args", {}),
+        }  # fmt: skip
+    return builds
+
+
+def devtools_builds(group: str, root: Path = REPO) -> dict[str, dict]:
+    return {c: {"repository": d.repository, "context": d.context, "dockerfile": d.dockerfile, "target": d.target,
+                "args": d.args} for c, d in image_definitions(group, root, environ={}).items()}  # fmt: skip
+
+
+def test_tilt_builds_exactly_the_dev_images_devtools_reads_from_the_bake_file():
+    assert tilt_builds() == devtools_builds("dev")
+    assert sorted(COMPONENTS) == ["actor", "frontend", "trainer", "web"]
+
+
+def test_release_and_dev_images_differ_only_where_the_bake_file_says():
+    release, dev = devtools_builds("default"), devtools_builds("dev")
+    for component in COMPONENTS:
+        same = {k: v for k, v in release[component].items() if k not in ("args", "target")}
+        assert same == {k: v for k, v in dev[component].items() if k not in ("args", "target")}
+    assert dev["actor"]["args"] == {"APP_OWNER": "10001:10001"} and release["actor"]["args"] == {}
+    assert (release["frontend"]["target"], dev["frontend"]["target"]) == ("runtime", "dev")
+
+
+def test_images_yml_builds_the_bake_files_release_targets():
+    doc = load_workflow(REPO / ".github/workflows/images.yml")
+    bake = json.loads((REPO / BAKE_FILE).read_text())
+    for job in doc["jobs"].values():
+        targets = job["strategy"]["matrix"]["component"]
+        assert targets == bake["group"]["default"]["targets"]
+        assert all(t in bake["target"] and bake["target"][t]["dockerfile"] for t in targets)
+
+
+def test_devtools_bakes_the_same_targets_it_builds_without_buildkit():
+    definitions = image_definitions()
+    planned = [PlannedImage(definitions[c], f"{definitions[c].repository}:t1", "t1", {"REVISION": "abc"}, 0.0)
+               for c in COMPONENTS]  # fmt: skip
+    command = bake_command(planned, push=True)
+    assert command[:5] == ["docker", "buildx", "bake", "--file", str(REPO / BAKE_FILE)]
+    assert command[5:9] == ["actor", "trainer", "web", "frontend"] and command[-1] == "--push"
+    assert "actor.tags=localhost:5001/cartridge-actor:t1" in command
+    assert "--set=frontend.args.REVISION=abc" in command
+
+
+def test_an_edit_to_the_bake_file_reaches_tilt_and_devtools_alike(tmp_path):
+    """Change the frontend's Dockerfile path and a build arg in a copy of the repository's definitions:
+    both consumers follow, so neither keeps a private copy."""
+    for name in ("Tiltfile", BAKE_FILE, "k8s", "services/frontend/Dockerfile"):
+        source, target = REPO / name, tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    bake = json.loads((tmp_path / BAKE_FILE).read_text())
+    bake["target"]["frontend"]["dockerfile"] = "services/frontend/Other.Dockerfile"
+    bake["target"]["_python-dev"]["args"]["EXTRA"] = "1"
+    (tmp_path / BAKE_FILE).write_text(json.dumps(bake))
+    tilt, devtools = tilt_builds(tmp_path), devtools_builds("dev", tmp_path)
+    assert tilt == devtools
+    assert tilt["frontend"]["dockerfile"] == "services/frontend/Other.Dockerfile"
+    assert tilt["trainer"]["args"]["EXTRA"] == "1"
+
+
+def test_base_images_from_the_environment_reach_tilt_as_they_reach_devtools():
+    assert passthrough_args() == ("PYTHON_IMAGE", "NODE_IMAGE", "NGINX_IMAGE", "TORCH_INDEX_URL")
+    builds = tilt_builds(env={"PYTHON_IMAGE": "mirror/python:3.11", "TORCH_INDEX_URL": ""})
+    assert builds["actor"]["args"]["PYTHON_IMAGE"] == "mirror/python:3.11"
+    assert builds["trainer"]["args"]["TORCH_INDEX_URL"] == ""  # set but empty still counts: the offline wheel
+    assert "PYTHON_IMAGE" not in tilt_builds()["actor"]["args"]
