@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e.bounds import SETUP_SECONDS, Steps, bounded, time_tests_only
 from e2e.stacks import REPO, KindStack, LocalStack
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -22,6 +23,13 @@ def pytest_addoption(parser):
         choices=("local", "kind"),
         default="local",
         help="local: the local runtime in a temp dir (default); kind: a kind cluster via pytest-kind",
+    )
+    parser.addoption(
+        "--stack-timeout",
+        type=float,
+        default=None,
+        help="seconds the stack may take to come up, apart from each test's own timeout "
+        f"(default: {', '.join(f'{k} {v:.0f}' for k, v in SETUP_SECONDS.items())})",
     )
 
 
@@ -39,12 +47,17 @@ def kind_unavailable() -> str | None:
     return None
 
 
+def in_e2e(item) -> bool:
+    return bool(item.fspath) and Path(str(item.fspath)).is_relative_to(Path(__file__).parent)
+
+
 def pytest_collection_modifyitems(config, items):
+    time_tests_only(items, in_e2e)  # the stack's set-up has its own bound (--stack-timeout)
     if config.getoption("--target") != "kind" or (reason := kind_unavailable()) is None:
         return
     skip = pytest.mark.skip(reason=reason)
     for item in items:
-        if item.fspath and Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+        if in_e2e(item):
             item.add_marker(skip)
 
 
@@ -55,8 +68,11 @@ def stack(request) -> Iterator[LocalStack | KindStack]:
     stack = LocalStack(workdir / "data") if target == "local" else KindStack(workdir)
     # Registered before up(): a stack that fails to come up still leaves its logs and status behind.
     request.config._cartridge_stack = stack
+    seconds = request.config.getoption("--stack-timeout") or SETUP_SECONDS[target]
+    steps = Steps()
     try:
-        stack.up()
+        with bounded(seconds, f"the {target} stack", steps):
+            stack.up(progress=steps)
         yield stack
     finally:
         stack.down()

@@ -13,16 +13,15 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from cartridge.modelstore import ModelStore, open_model_store
 from cartridge.replay import ReplayBuffer, open_replay
+from devtools.http import accepts, request_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,13 +34,6 @@ SMALL_SETTINGS = {
     "MODEL_POLL_SECONDS": "1",
     "WEB_SIMS": "16",
 }
-
-
-def get_json(url: str, method: str = "GET", body: dict | None = None, timeout: float = 10) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.load(response)
 
 
 class LocalStack:
@@ -57,8 +49,10 @@ class LocalStack:
         )  # fmt: skip
         self.runtime = LocalRuntime(self.config)
         self.web_url = f"http://127.0.0.1:{self.config.web_port}"
+        self.gateway_url: str | None = None  # the local runtime serves the web and frontend directly
 
-    def up(self) -> None:
+    def up(self, progress=lambda message: None) -> None:
+        self.runtime = type(self.runtime)(self.config, progress)
         self.runtime.up(detach=True, timeout=180)
 
     def down(self) -> None:
@@ -71,7 +65,7 @@ class LocalStack:
         return open_model_store(f"file://{self.config.data_dir.resolve()}/models")
 
     def actor_model_versions(self) -> list[int]:
-        return [get_json(f"{c.url}/health")["model_version"] for c in self.config.components() if c.kind == "actor"]
+        return [request_json(f"{c.url}/health")["model_version"] for c in self.config.components() if c.kind == "actor"]
 
     def collect(self, into: Path) -> None:
         into.mkdir(parents=True, exist_ok=True)
@@ -81,13 +75,6 @@ class LocalStack:
         status = [s.__dict__ for s in self.runtime.status()]
         (into / "devtools-status.json").write_text(json.dumps({"components": status, "stats": self.runtime.stats()},
                                                               indent=2, default=str))  # fmt: skip
-
-
-def accepts(port: int) -> bool:
-    """Something on 127.0.0.1:``port`` accepts a connection."""
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class PortForward:
@@ -154,14 +141,15 @@ class KindStack:
         )  # fmt: skip
         self._forwards = contextlib.ExitStack()
         self.web_url = ""
+        self.gateway_url: str | None = None
 
-    def up(self) -> None:
+    def up(self, progress=lambda message: None) -> None:
         from devtools.kind_runtime import KindOptions, KindRuntime
 
         # The same path as `devtools up --runtime kind --no-tilt --actors 2`. A stack that CI already
         # deployed (with `tilt ci`) and that is healthy with two actors is tested as it is; otherwise
         # the images are built, pushed and applied here.
-        runtime = KindRuntime(KindOptions(repo_root=REPO, tilt=None, actors=self.actors))
+        runtime = KindRuntime(KindOptions(repo_root=REPO, tilt=None, actors=self.actors), progress)
         runtime.prepare()
         workloads = {w.name: w for w in runtime.workloads()}
         ready = workloads and all(w.healthy for w in workloads.values())
@@ -181,6 +169,8 @@ class KindStack:
         self.web_url = f"http://127.0.0.1:{forward('web', 8080)}"
         self.postgres_port = forward("postgres", 5432)
         self.minio_port = forward("minio", 9000)
+        # The Gateway's address on the kind network (cloud-provider-kind's Envoy): / and /api through it.
+        self.gateway_url = runtime.gateway_url(wait=180)
 
     def down(self) -> None:
         self._forwards.close()
@@ -226,12 +216,22 @@ class KindStack:
         self.kubectl("scale", "deployment/actor", f"--replicas={replicas}")
         self.kubectl("rollout", "status", "deployment/actor", "--timeout=300s")
 
+    def actor_cpu_utilization(self) -> int | None:
+        """The actor HorizontalPodAutoscaler's current CPU utilization (percent), None while it has none
+        (`<unknown>` in kubectl: no metrics-server, or no sample yet)."""
+        hpa = json.loads(self.kubectl("get", "hpa", "actor", "-o", "json"))
+        for metric in (hpa.get("status") or {}).get("currentMetrics") or []:
+            if metric.get("type") == "Resource" and metric["resource"]["name"] == "cpu":
+                return metric["resource"]["current"].get("averageUtilization")
+        return None
+
     def collect(self, into: Path) -> None:
         into.mkdir(parents=True, exist_ok=True)
         for name, args in {
             "pods.txt": ("get", "pods", "-o", "wide"),
             "events.txt": ("get", "events", "--sort-by=.lastTimestamp"),
             "describe-pods.txt": ("describe", "pods"),
+            "routing-hpa.yaml": ("get", "gateway,httproute,hpa", "-o", "yaml"),
             "logs-web.txt": ("logs", "deployment/web", "--tail=500"),
             "logs-trainer.txt": ("logs", "deployment/trainer", "--tail=500"),
             "logs-actor.txt": ("logs", "deployment/actor", "--tail=500"),

@@ -7,9 +7,10 @@ import time
 
 import numpy as np
 import pytest
+import requests
 
 from cartridge.modelstore import sha256_hex
-from e2e.stacks import get_json
+from devtools.http import request_json as get_json
 from tests.support import wait_until
 
 ROLLOUT_SECONDS = 20  # MODEL_POLL_SECONDS is 1 locally and 2 on kind; the bound leaves room for a busy CPU
@@ -91,3 +92,25 @@ def test_scaling_actors_adds_episode_throughput(stack):
     three = rate()
     print(f"\nepisodes/s: 1 actor {one:.2f}, 3 actors {three:.2f}")
     assert three > one * 1.3
+
+
+def test_the_gateway_serves_the_frontend_at_root_and_the_api_under_api(stack):
+    if stack.gateway_url is None:
+        pytest.skip("the local runtime has no Gateway; its web and frontend answer on their own ports")
+    page = requests.get(f"{stack.gateway_url}/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<div id="app">' in page.text, page.text[:300]
+    model = requests.get(f"{stack.gateway_url}/api/model", timeout=10)
+    assert model.status_code == 200 and model.headers["content-type"].startswith("application/json")
+    assert {"version", "has_model"} <= set(model.json())
+    assert requests.get(f"{stack.gateway_url}/stats", timeout=10).json()["env_id"] == stats(stack)["env_id"]
+
+
+def test_the_actor_autoscaler_sees_cpu_utilization(stack):
+    """kind has no metrics-server of its own: without the one devtools installs, the HPA shows <unknown>
+    and never scales. metrics-server samples every 15 s, so the first reading takes a little while."""
+    if stack.target != "kind":
+        pytest.skip("the local runtime has no HorizontalPodAutoscaler")
+    (utilization,) = wait_until(lambda: (u := stack.actor_cpu_utilization()) is not None and (u,), 180,
+                                "the actor HPA to report current CPU utilization")  # fmt: skip
+    assert utilization >= 0

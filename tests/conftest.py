@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+pytest_plugins = ["pytester"]
+
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path

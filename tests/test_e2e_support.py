@@ -68,3 +68,47 @@ def test_the_kind_target_skips_with_one_line_naming_the_missing_tool(tmp_path, m
     monkeypatch.setenv("PATH", str(tmp_path))
     reason = kind_unavailable()
     assert reason is not None and "\n" not in reason and "no kind binary on PATH" in reason
+
+
+# --- the stack's set-up bound, apart from pytest-timeout's per-test timeout --------------------------------
+
+SETUP_CONFTEST = """
+import contextlib, time, pytest
+from e2e.bounds import Steps, bounded, time_tests_only
+
+@pytest.fixture(scope="session")
+def stack():
+    steps = Steps()
+    with bounded({bound}, "the kind stack", steps) if {bound} else contextlib.nullcontext():
+        steps("building images")
+        time.sleep({sleep})
+    yield
+
+def pytest_collection_modifyitems(config, items):
+    if {func_only}:
+        time_tests_only(items, lambda item: True)
+"""
+
+
+def run_suite(pytester, bound: float, sleep: float, func_only: bool = True):
+    pytester.makeini(f"[pytest]\ntimeout = 1\npythonpath = {Path(__file__).resolve().parents[1]}\n")
+    pytester.makeconftest(SETUP_CONFTEST.format(bound=bound, sleep=sleep, func_only=func_only))
+    pytester.makepyfile(test_stack="def test_uses_the_stack(stack):\n    assert True\n")
+    return pytester.runpytest_subprocess("-p", "timeout")
+
+
+def test_a_slow_first_deploy_is_bounded_by_the_stack_bound_not_the_per_test_timeout(pytester):
+    result = run_suite(pytester, bound=20, sleep=2.5)  # set-up takes longer than the 1 s per-test timeout
+    result.assert_outcomes(passed=1)
+
+
+def test_the_per_test_timeout_would_have_killed_that_deploy_without_func_only(pytester):
+    """The premise: pytest-timeout times a test's fixtures too, unless func_only."""
+    result = run_suite(pytester, bound=0, sleep=2.5, func_only=False)
+    assert result.ret != 0 and "Timeout" in result.stdout.str()
+
+
+def test_a_stack_past_its_bound_fails_with_one_sentence_naming_the_last_step(pytester):
+    result = run_suite(pytester, bound=1, sleep=30)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*StackSetupTimeout: the kind stack did not come up within 1 s (last step: building images)*"])
