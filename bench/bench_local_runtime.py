@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from devtools.http import probe_json
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import REPO_ROOT
-from devtools.http import probe_json
 from tests.support import free_port, wait_until
 
 EDITS = {"web": "web/cartridge_web/app.py", "trainer": "trainer/cartridge_trainer/training.py",

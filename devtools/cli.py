@@ -1,16 +1,17 @@
 """`devtools`: bring the Cartridge stack up (kind + Tilt, or local processes), watch it, tear it down.
 
-Commands only parse options and call the core modules (devtools.local, devtools.kind_runtime,
-devtools.doctor, devtools.images); expected failures print one sentence and a hint, no traceback.
+Commands only parse options, pick a runtime (devtools.runtime: LocalRuntime or KindRuntime) and show what
+it returns; expected failures print one sentence and a hint, no traceback.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -18,8 +19,12 @@ from rich.live import Live
 from rich.table import Table
 
 from devtools.errors import DevtoolsError
-from devtools.local import ComponentStatus, LocalConfig, LocalRuntime
+from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import REPO_ROOT, default_data_dir
+from devtools.runtime import Runtime, StackView
+
+if TYPE_CHECKING:
+    from devtools.kind_runtime import KindRuntime
 
 # Tables stay readable when piped (rich would wrap them at 80 columns).
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -70,32 +75,42 @@ def choose_runtime(requested: str) -> tuple[str, str]:
     return "kind", "docker, kind, kubectl and tilt are all usable"
 
 
-def _local_config(data_dir: Path | None, **overrides) -> LocalConfig:
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    return LocalConfig(data_dir=data_dir or default_data_dir(), **clean)
+def kind_runtime(**options) -> KindRuntime:
+    from devtools.kind_runtime import KindOptions, KindRuntime
+
+    return KindRuntime(KindOptions(repo_root=REPO_ROOT, **options), _progress)
 
 
-def _urls_table(statuses: list[ComponentStatus], stats: dict | None) -> Table:
-    table = Table(title="Cartridge (local runtime)")
-    for column in ("component", "pid", "state", "restarts", "health", "url"):
-        table.add_column(column)
-    for s in statuses:
-        health = "[green]healthy[/]" if s.healthy and s.state != "skipped" else (
-            "[dim]—[/]" if s.state == "skipped" else "[red]unhealthy[/]")  # fmt: skip
-        table.add_row(s.name, str(s.pid or ""), s.state if not s.detail else f"{s.state}: {s.detail}",
-                      str(s.restarts), health, s.url)  # fmt: skip
-    table.caption = _stats_caption(stats)
-    return table
+def running_runtime(data_dir: Path | None) -> Runtime:
+    """The stack that runs: the local runtime when its supervisor lives, else the kind cluster."""
+    local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
+    if local.running():
+        return local
+    from devtools.tools import probe
+
+    if probe("kubectl").usable and probe("kind").usable and (kind := kind_runtime()).running():
+        return kind
+    return local  # not running either: its status is empty and its logs say "no logs yet"
 
 
-def _stats_caption(stats: dict | None) -> str | None:
-    if not stats:
-        return None
-    model = stats.get("model") or {}
-    return (
-        f"episodes {stats['episodes']}  ·  transitions {stats['transitions']}  ·  iteration {stats['iteration']}"
-        f"  ·  model v{model.get('version', 0)}  ·  {stats['episodes_per_second']:.2f} episodes/s"
-    )
+def table(view: StackView) -> Table:
+    shown = Table(title=view.title, caption=view.caption)
+    for column in view.columns:
+        shown.add_column(column)
+    for row in view.rows:
+        shown.add_row(*row)
+    return shown
+
+
+def show(view, watch: bool) -> None:
+    """Print the view once, or refresh it every 2 s until Ctrl-C."""
+    if not watch:
+        out.print(table(view()))
+        return
+    with Live(table(view()), console=out, refresh_per_second=1) as live:
+        while True:
+            time.sleep(2)
+            live.update(table(view()))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,34 +135,21 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
     chosen, why = choose_runtime(runtime)
     console.print(f"[bold]runtime: {chosen}[/] ({why})")
     if chosen == "kind":
-        from devtools.kind_runtime import KindOptions, KindRuntime
-
-        opts = KindOptions(repo_root=REPO_ROOT, tilt=None if no_tilt else tilt_mode, actors=actors, env_id=env_id)
-        kind = KindRuntime(opts, _progress)
-        with spinning("bringing up the registry and the kind cluster"):
-            kind.prepare()
-        if opts.tilt is not None:
-            kind.run_tilt(opts.tilt)  # Tilt owns the terminal: no spinner over its screen
-            return
-        with spinning("building, pushing and rolling out"):
-            workloads = kind.deploy_once()
-        for w in workloads:
-            out.print(f"{w.name:20} {w.ready}/{w.desired} ready  {w.url or ''}")
-        out.print(f"{'gateway':20} {kind.gateway_url()}  (/ frontend, /api and /stats web)")
-        return
-    config = _local_config(data_dir, actors=actors, env_id=env_id, web_port=web_port, frontend_port=frontend_port,
-                           frontend=False if no_frontend else None)  # fmt: skip
-    local = LocalRuntime(config, _progress)
-    if not detach:
-        console.print(f"web http://127.0.0.1:{config.web_port}  ·  frontend http://127.0.0.1:{config.frontend_port}"
-                      "  ·  Ctrl-C stops everything")  # fmt: skip
-    if detach:
-        with spinning("starting the local runtime"):
-            statuses = local.up(detach=True)
+        stack = kind_runtime(tilt=None if no_tilt else tilt_mode, actors=actors, env_id=env_id)
     else:
-        statuses = local.up(detach=False)
-    if detach:
-        out.print(_urls_table(statuses, local.stats()))
+        overrides = {"actors": actors, "env_id": env_id, "web_port": web_port, "frontend_port": frontend_port,
+                     "frontend": False if no_frontend else None}  # fmt: skip
+        config = LocalConfig(data_dir=data_dir or default_data_dir(),
+                             **{k: v for k, v in overrides.items() if v is not None})  # fmt: skip
+        stack = LocalRuntime(config, _progress, detach=detach)
+    view = None
+    for phase in stack.up_phases():
+        if not phase.spinner:
+            console.print(phase.what)
+        with spinning(phase.what) if phase.spinner else nullcontext():
+            view = phase.run()
+    if view is not None:
+        out.print(table(view))
         console.print("`devtools status` shows it again, `devtools logs NAME -f` follows a log, `devtools down` stops.")
 
 
@@ -157,14 +159,12 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
 def down(everything: bool, data_dir: Path | None) -> None:
     """Stop everything `up` started; nothing keeps running and no port stays bound."""
     local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
-    stopped = local.down(remove_data=everything)
-    console.print("local runtime stopped" if stopped else "local runtime was not running")
-    from devtools.kind_runtime import KindOptions, KindRuntime
+    console.print("local runtime stopped" if local.down(everything) else "local runtime was not running")
     from devtools.tools import probe
 
-    kind = KindRuntime(KindOptions(repo_root=REPO_ROOT), _progress)
+    kind = kind_runtime()
     if probe("kind").usable and probe("kubectl").usable:
-        kind.down(everything=everything)  # the workloads; with --all the cluster and the registry
+        kind.down(everything)  # the workloads; with --all the cluster, cloud-provider-kind and the registry
     elif everything:
         kind.delete_containers()  # without kind there is no cluster to delete, but its containers may run
 
@@ -174,61 +174,15 @@ def down(everything: bool, data_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
-    """Components, health, episodes, iteration, model version and URLs."""
-    local = LocalRuntime.attach(data_dir or default_data_dir())
+    """Components, health, episodes, iteration, model version and URLs (the Gateway's on kind)."""
+    stack = running_runtime(data_dir)
     if as_json:
-        statuses = local.status()
-        out.print_json(json.dumps({"runtime": "local", "running": local.running(),
-                                   "components": [s.__dict__ for s in statuses], "stats": local.stats()}))  # fmt: skip
+        out.print_json(json.dumps(stack.view().data, default=str))
         return
-    if not local.running():
-        _kind_status(watch)
-        return
-    if not watch:
-        out.print(_urls_table(local.status(), local.stats()))
-        return
-    with Live(_urls_table(local.status(), local.stats()), console=out, refresh_per_second=1) as live:
-        while True:
-            time.sleep(2)
-            live.update(_urls_table(local.status(), local.stats()))
-
-
-def _kind_status(watch: bool) -> None:
-    from devtools.http import probe_json
-    from devtools.kind_runtime import URLS, KindOptions, KindRuntime
-    from devtools.tools import probe
-
-    if not probe("kubectl").usable:
-        raise DevtoolsError("nothing is running: no local runtime, and kubectl is not installed",
-                            "start the stack with `devtools up`")  # fmt: skip
-    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT))
-    try:
-        workloads = runtime.workloads()
-    except DevtoolsError:
+    if not stack.running():
         raise DevtoolsError("nothing is running: no local runtime and no kind cluster `cartridge`",
-                            "start the stack with `devtools up`") from None  # fmt: skip
-
-    def table(workloads) -> Table:
-        shown = Table(title="Cartridge (kind runtime, namespace cartridge)")
-        for column in ("workload", "kind", "ready", "health", "url"):
-            shown.add_column(column)
-        for w in workloads:
-            shown.add_row(w.name, w.kind, f"{w.ready}/{w.desired}",
-                          "[green]ready[/]" if w.healthy else "[red]not ready[/]", w.url or "")  # fmt: skip
-        # Episodes, iteration, model: from the web through Tilt's port-forward, when it runs.
-        stats = probe_json(f"{URLS['web']}/stats")
-        gateway = runtime.gateway_url() or "no address yet (is cloud-provider-kind running? `devtools up`)"
-        shown.caption = (_stats_caption(stats) or f"(no /stats at {URLS['web']}: is Tilt forwarding the web?)"
-                         ) + f"\ngateway {gateway}  ·  / frontend, /api and /stats web"  # fmt: skip
-        return shown
-
-    if not watch:
-        out.print(table(workloads))
-        return
-    with Live(table(workloads), console=out, refresh_per_second=1) as live:
-        while True:
-            time.sleep(2)
-            live.update(table(runtime.workloads()))
+                            "start the stack with `devtools up`")  # fmt: skip
+    show(stack.view, watch)
 
 
 @cli.command()
@@ -238,33 +192,8 @@ def _kind_status(watch: bool) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None) -> None:
     """Show a component's log (all components' last lines without COMPONENT)."""
-    local = LocalRuntime.attach(data_dir or default_data_dir())
-    if not local.running() and component in ("actor", "trainer", "web", "frontend", "postgres", "minio"):
-        from devtools.kind_runtime import KindOptions, KindRuntime
-        from devtools.tools import probe
-
-        kind = KindRuntime(KindOptions(repo_root=REPO_ROOT))
-        # The kind runtime: the workload's logs from the cluster.
-        if probe("kind").usable and kind.clusters.exists(kind.spec):
-            args = ["logs", f"deployment/{component}" if component != "postgres" else "statefulset/postgres",
-                    "-n", "cartridge", f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
-            try:
-                sys.exit(subprocess.call(["kubectl", "--context", kind.spec.context, *args]))
-            except FileNotFoundError:
-                hint = "run `devtools doctor` to see where to get it"
-                raise DevtoolsError("kubectl is not installed", hint) from None
-    names = [component] if component else sorted(p.stem for p in (local.config.data_dir / "logs").glob("*.log"))
-    if not names:
-        raise DevtoolsError("no logs yet", "start the stack with `devtools up`")
-    for name in names:
-        path = local.log_path(name)
-        for line in path.read_text(errors="replace").splitlines()[-lines:]:
-            out.print(f"[cyan]{name:>10}[/] {line}", markup=True, highlight=False)
-    if follow:
-        if len(names) != 1:
-            raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
-        for line in local.follow(local.log_path(names[0])):
-            out.print(f"[cyan]{names[0]:>10}[/] {line.rstrip()}", highlight=False)
+    for name, line in running_runtime(data_dir).logs(component, lines, follow):
+        out.print(f"[cyan]{name:>10}[/] {line}", markup=True, highlight=False)
 
 
 @cli.command()
@@ -277,7 +206,7 @@ def doctor() -> None:
 
 @cli.group()
 def images() -> None:
-    """Container images of the four services."""
+    """Container images of the four services (docker-bake.json)."""
 
 
 @images.command("build")

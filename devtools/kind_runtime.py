@@ -15,7 +15,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from devtools import addons
 from devtools.cluster import ClusterController, ClusterSpec, run_command
 from devtools.errors import DevtoolsError
 from devtools.registry import RegistryController, docker_client
+from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 NAMESPACE = "cartridge"
 WORKLOADS = ("postgres", "minio", "minio-create-bucket", "trainer", "actor", "web", "frontend")
@@ -112,11 +113,69 @@ def workload_status(kind: str, item) -> WorkloadStatus:
 
 
 class KindRuntime:
+    """The Runtime (devtools.runtime) of a kind cluster with its registry, add-ons and Tilt."""
+
+    name = "kind"
+
     def __init__(self, opts: KindOptions, progress: Callable[[str], None] = lambda msg: None, run=run_command) -> None:
         self.opts = opts
         self.progress = progress
         self.run = run
         self.clusters = ClusterController(run, progress)
+
+    def up_phases(self) -> list[Phase]:
+        prepare = Phase("bringing up the registry, the kind cluster and its add-ons", self.prepare)
+        if self.opts.tilt is None:
+            return [prepare, Phase("building, pushing and rolling out", self.deploy)]
+        # Tilt owns the terminal: no spinner over its screen.
+        mode = self.opts.tilt
+        return [prepare, Phase(f"`tilt {mode}` (Ctrl-C stops Tilt; the cluster stays up)", lambda: self.run_tilt(mode),
+                               spinner=False)]  # fmt: skip
+
+    def deploy(self) -> StackView:
+        self.deploy_once()
+        return self.view()
+
+    def running(self) -> bool:
+        try:
+            return self.clusters.exists(self.spec) and self.clusters.api_answers(self.spec)
+        except DevtoolsError:  # no kind binary: no cluster of ours either
+            return False
+
+    def view(self) -> StackView:
+        from devtools.http import probe_json
+
+        workloads = self.workloads()
+        stats = probe_json(f"{URLS['web']}/stats")  # through Tilt's port-forward, when it runs
+        gateway = self.gateway_url()
+        rows = [(w.name, w.kind, f"{w.ready}/{w.desired}", health_cell(w.healthy, "ready", "not ready"), w.url or "")
+                for w in workloads]  # fmt: skip
+        caption = (stats_caption(stats) or f"(no /stats at {URLS['web']}: is Tilt forwarding the web?)") + (
+            f"\ngateway {gateway or 'without an address yet (is cloud-provider-kind running? `devtools up`)'}"
+            "  ·  / frontend, /api and /stats web"
+        )
+        data = {"runtime": self.name, "running": True, "gateway": gateway, "stats": stats,
+                "workloads": [w.__dict__ for w in workloads]}  # fmt: skip
+        return StackView(f"Cartridge (kind runtime, namespace {NAMESPACE})", ("workload", "kind", "ready", "health",
+                         "url"), rows, caption, data)  # fmt: skip
+
+    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
+        """`kubectl logs` of the workload(s); ``follow`` streams one."""
+        names = [component] if component else [w for w in WORKLOADS if w not in ("minio-create-bucket",)]
+        if follow and len(names) != 1:
+            raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
+        for name in names:
+            kind = "statefulset" if name == "postgres" else "job" if name == "minio-create-bucket" else "deployment"
+            args = ["kubectl", "--context", self.spec.context, "-n", NAMESPACE, "logs", f"{kind}/{name}",
+                    f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
+            try:
+                proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            except FileNotFoundError:
+                hint = "run `devtools doctor` to see where to get it"
+                raise DevtoolsError("kubectl is not installed", hint) from None
+            with proc:
+                for line in proc.stdout:
+                    yield name, line.rstrip()
 
     @property
     def spec(self) -> ClusterSpec:
@@ -222,10 +281,11 @@ class KindRuntime:
             self.progress("Waiting for " + ", ".join(f"{w.name} {w.ready}/{w.desired}" for w in pending))
             time.sleep(3)
 
-    def down(self, everything: bool = False) -> None:
+    def down(self, everything: bool = False) -> bool:
         """The workloads (namespace cartridge; cloud-provider-kind removes the Gateway's Envoy with it); with
-        ``everything`` the cluster, cloud-provider-kind and the registry too."""
-        if self.clusters.exists(self.spec):
+        ``everything`` the cluster, cloud-provider-kind and the registry too. True when a cluster was there."""
+        exists = self.clusters.exists(self.spec)
+        if exists:
             if everything:
                 self.clusters.delete(self.spec)
             else:
@@ -233,6 +293,7 @@ class KindRuntime:
                 self.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
         if everything:
             self.delete_containers()
+        return exists
 
     def delete_containers(self) -> None:
         """cloud-provider-kind (and the proxies it made for this cluster) and the registry."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["pytester"]
-
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +13,8 @@ from cartridge.games import get_game
 from cartridge.replay import Episode
 from tests.pg import fresh_database, postgres_server
 from tests.support import ServiceProcess, random_episode
+
+pytest_plugins = ["pytester"]  # the e2e suite's set-up bound is tested by running a small suite
 
 
 @pytest.fixture

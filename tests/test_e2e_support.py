@@ -111,4 +111,5 @@ def test_the_per_test_timeout_would_have_killed_that_deploy_without_func_only(py
 def test_a_stack_past_its_bound_fails_with_one_sentence_naming_the_last_step(pytester):
     result = run_suite(pytester, bound=1, sleep=30)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*StackSetupTimeout: the kind stack did not come up within 1 s (last step: building images)*"])
+    expected = "*StackSetupTimeout: the kind stack did not come up within 1 s (last step: building images)*"
+    result.stdout.fnmatch_lines([expected])

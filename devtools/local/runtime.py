@@ -15,9 +15,10 @@ from pathlib import Path
 
 from devtools.errors import DevtoolsError
 from devtools.http import port_in_use, probe_json
+from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 from .config import LocalConfig
-from .state import StateFile, pid_alive
+from .state import StateFile
 from .supervisor import Supervisor
 
 
@@ -34,16 +35,36 @@ class ComponentStatus:
 
 
 class LocalRuntime:
-    def __init__(self, config: LocalConfig, progress: Callable[[str], None] = lambda msg: None) -> None:
+    """The Runtime (devtools.runtime) of every service as a supervised process on this machine."""
+
+    name = "local"
+
+    def __init__(self, config: LocalConfig, progress: Callable[[str], None] = lambda msg: None,
+                 detach: bool = True) -> None:  # fmt: skip
         self.config = config
         self.state = StateFile(config.data_dir)
         self.progress = progress
+        self.detach = detach
+
+    def up_phases(self) -> list[Phase]:
+        urls = f"web http://127.0.0.1:{self.config.web_port}  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
+
+        def foreground() -> None:  # the supervisor runs in this terminal until Ctrl-C: no spinner over it
+            self.up(detach=False)
+
+        def start() -> StackView:
+            self.up(detach=True)
+            return self.view()
+
+        if not self.detach:
+            return [Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
+        return [Phase("starting the local runtime", start)]
 
     @classmethod
     def attach(cls, data_dir: Path, progress: Callable[[str], None] = lambda msg: None) -> LocalRuntime:
         """The runtime as `up` configured it (ports, actors), read from the state file in ``data_dir``."""
-        data = StateFile(data_dir).read()
-        config = LocalConfig.from_json(json.dumps(data["config"])) if data and "config" in data else None
+        record = StateFile(data_dir).read()
+        config = LocalConfig.from_json(json.dumps(record.config)) if record is not None else None
         return cls(config or LocalConfig(data_dir=data_dir), progress)
 
     # -- up -----------------------------------------------------------------------------------
@@ -60,7 +81,7 @@ class LocalRuntime:
                     "earlier stack, or pick other ports (--web-port, --frontend-port)",
                 )
 
-    def up(self, detach: bool, timeout: float = 120.0) -> list[ComponentStatus]:
+    def up(self, detach: bool = True, timeout: float = 120.0) -> list[ComponentStatus]:
         """Start the stack; when it already runs, change nothing and report it (idempotent)."""
         if self.running():
             self.progress("the local runtime is already running; nothing to do")
@@ -121,26 +142,27 @@ class LocalRuntime:
 
     # -- down ---------------------------------------------------------------------------------
 
-    def down(self, remove_data: bool = False) -> bool:
-        """Stop the supervisor and every component; verify no process and no port is left."""
-        data = self.state.read()
-        pid = self.state.running_supervisor()
-        was_running = pid is not None
-        if pid is not None:
+    def down(self, everything: bool = False) -> bool:
+        """Stop the supervisor and every component; verify no process and no port is left. With
+        ``everything`` the data directory goes too. True when something was running. A recorded pid is
+        signalled only while its process is still the one recorded (same start time): never a recycled pid."""
+        record = self.state.read()
+        was_running = record is not None and record.alive
+        if was_running:
+            pid = record.pid
             self.progress(f"stopping supervisor {pid}")
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 30
-            while pid_alive(pid) and time.monotonic() < deadline:
+            while record.alive and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if pid_alive(pid):
+            if record.alive:
                 os.kill(pid, signal.SIGKILL)
         # Children of a supervisor that was killed -9 are stopped here.
         orphans = False
-        for component in (data or {}).get("components", {}).values():
-            child = component.get("pid")
-            if pid_alive(child):
+        for component in record.components.values() if record is not None else ():
+            if component.alive:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child, signal.SIGKILL)
+                    os.killpg(component.pid, signal.SIGKILL)
                     orphans = True
         self.state.remove()
         stopped_something = was_running or orphans
@@ -151,7 +173,7 @@ class LocalRuntime:
             busy = [p for p in busy if port_in_use(p)]
         if busy:
             raise DevtoolsError(f"ports still bound after down: {busy}", "see `ss -ltnp` for what holds them")
-        if remove_data:
+        if everything:
             import shutil
 
             shutil.rmtree(self.config.data_dir, ignore_errors=True)
@@ -160,22 +182,44 @@ class LocalRuntime:
     # -- status and logs ----------------------------------------------------------------------
 
     def status(self) -> list[ComponentStatus]:
-        data = self.state.read()
-        if not data or not pid_alive(data.get("supervisor_pid")):
+        record = self.state.read()
+        if record is None or not record.alive:
             return []
         statuses = []
-        for name, c in data.get("components", {}).items():
-            alive = pid_alive(c.get("pid"))
-            health = probe_json(c["url"] + c["health_path"]) if alive else None
+        for name, c in record.components.items():
+            alive = c.alive
+            health = probe_json(c.url + c.health_path) if alive else None
             healthy = bool(health) and health.get("status") == "ok"
-            state = c["state"] if alive or "crashed" in c["state"] else "stopped"
-            statuses.append(ComponentStatus(name, c["kind"], c.get("pid"), state, c["restarts"], healthy, c["url"]))
-        for name, reason in data.get("skipped", {}).items():
+            state = c.state if alive or "crashed" in c.state else "stopped"
+            statuses.append(ComponentStatus(name, c.kind, c.pid, state, c.restarts, healthy, c.url))
+        for name, reason in record.skipped.items():
             statuses.append(ComponentStatus(name, name, None, "skipped", 0, True, "", reason))
         return statuses
 
     def stats(self) -> dict | None:
         return probe_json(f"http://127.0.0.1:{self.config.web_port}/stats")
+
+    def view(self) -> StackView:
+        statuses, stats = self.status(), self.stats()
+        rows = [(s.name, str(s.pid or ""), s.state if not s.detail else f"{s.state}: {s.detail}", str(s.restarts),
+                 "[dim]—[/]" if s.state == "skipped" else health_cell(s.healthy), s.url) for s in statuses]  # fmt: skip
+        return StackView("Cartridge (local runtime)", ("component", "pid", "state", "restarts", "health", "url"), rows,
+                         stats_caption(stats), {"runtime": self.name, "running": self.running(),
+                         "components": [s.__dict__ for s in statuses], "stats": stats})  # fmt: skip
+
+    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
+        """The last ``lines`` of a component's log (of every component without one); ``follow`` keeps going."""
+        names = [component] if component else sorted(p.stem for p in (self.config.data_dir / "logs").glob("*.log"))
+        if not names:
+            raise DevtoolsError("no logs yet", "start the stack with `devtools up`")
+        if follow and len(names) != 1:
+            raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
+        for name in names:
+            for line in self.log_path(name).read_text(errors="replace").splitlines()[-lines:]:
+                yield name, line
+        if follow:
+            for line in self.follow(self.log_path(names[0])):
+                yield names[0], line.rstrip()
 
     def log_path(self, component: str) -> Path:
         path = self.config.data_dir / "logs" / f"{component}.log"

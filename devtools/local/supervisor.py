@@ -15,10 +15,11 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import LocalConfig
-from .state import StateFile
+from .config import Component, LocalConfig
+from .state import ComponentRecord, StateFile, process_start
 
 BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
 STOP_GRACE_SECONDS = 10.0
@@ -44,20 +45,29 @@ def _is_source(path: str) -> bool:
     return path.endswith((".py", "pyproject.toml")) and "__pycache__" not in path
 
 
+@dataclass
+class Supervised:
+    """One component as the supervisor tracks it: what the state file says of it, and its process."""
+
+    spec: Component
+    record: ComponentRecord
+    proc: subprocess.Popen | None = None
+    backoff: float = BACKOFF_START
+    start_at: float = 0.0  # monotonic time of the next start
+    started: float = 0.0  # monotonic time of the last start
+
+
 class Supervisor:
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
-        self.components = {c.name: c for c in config.components()}
-        self.state = StateFile(config.data_dir)
         self.logs = config.data_dir / "logs"
-        self.procs: dict[str, subprocess.Popen | None] = dict.fromkeys(self.components)
-        self.status: dict[str, str] = dict.fromkeys(self.components, "starting")
-        self.restarts: dict[str, int] = dict.fromkeys(self.components, 0)
-        self.backoff: dict[str, float] = dict.fromkeys(self.components, BACKOFF_START)
-        self.start_at: dict[str, float] = dict.fromkeys(self.components, 0.0)
-        self.started: dict[str, float] = dict.fromkeys(self.components, 0.0)
+        self.components = {c.name: Supervised(c, self._record(c)) for c in config.components()}
+        self.state = StateFile(config.data_dir)
         self.stop_event = threading.Event()
         self.reloads: queue.Queue[tuple[set[str], str]] = queue.Queue()
+
+    def _record(self, c: Component) -> ComponentRecord:
+        return ComponentRecord(c.name, c.kind, c.port, c.url, c.health_path, str(self.logs / f"{c.name}.log"))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -84,38 +94,36 @@ class Supervisor:
         changed = False
         while not self.reloads.empty():
             kinds, path = self.reloads.get()
-            for name, component in self.components.items():
-                if component.kind in kinds:
+            for name, tracked in self.components.items():
+                if tracked.spec.kind in kinds:
                     self._say(f"reloading {name}: {path} changed")
-                    self._stop(name)
-                    self.status[name], self.start_at[name] = "reloading", 0.0
-                    self.backoff[name] = BACKOFF_START
+                    self._stop(tracked)
+                    tracked.record.state, tracked.start_at, tracked.backoff = "reloading", 0.0, BACKOFF_START
                     changed = True
-        for name in self.components:
-            proc = self.procs[name]
+        for name, tracked in self.components.items():
+            proc, record = tracked.proc, tracked.record
             if proc is not None and proc.poll() is not None:
-                ran = now - self.started[name]
-                if ran > STABLE_AFTER_SECONDS:
-                    self.backoff[name] = BACKOFF_START
-                self.restarts[name] += 1
-                self.procs[name] = None
-                self.status[name] = f"crashed (exit {proc.returncode}), restarting in {self.backoff[name]:.0f}s"
-                self._say(f"{name} exited with code {proc.returncode}; restart {self.restarts[name]} in "
-                          f"{self.backoff[name]:.0f}s (log: {self.logs / (name + '.log')})")  # fmt: skip
-                self.start_at[name] = now + self.backoff[name]
-                self.backoff[name] = min(self.backoff[name] * 2, BACKOFF_MAX)
+                if now - tracked.started > STABLE_AFTER_SECONDS:
+                    tracked.backoff = BACKOFF_START
+                record.restarts += 1
+                tracked.proc, record.pid, record.start = None, None, None
+                record.state = f"crashed (exit {proc.returncode}), restarting in {tracked.backoff:.0f}s"
+                self._say(f"{name} exited with code {proc.returncode}; restart {record.restarts} in "
+                          f"{tracked.backoff:.0f}s (log: {record.log})")  # fmt: skip
+                tracked.start_at = now + tracked.backoff
+                tracked.backoff = min(tracked.backoff * 2, BACKOFF_MAX)
                 changed = True
-            if self.procs[name] is None and now >= self.start_at[name] and not self.stop_event.is_set():
-                self._start(name)
+            if tracked.proc is None and now >= tracked.start_at and not self.stop_event.is_set():
+                self._start(tracked)
                 changed = True
         if changed:
             self._write_state()
 
-    def _start(self, name: str) -> None:
-        component = self.components[name]
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it from here
+    def _start(self, tracked: Supervised) -> None:
+        component, record = tracked.spec, tracked.record
+        log = open(record.log, "ab")  # noqa: SIM115 - the child owns it from here
         try:
-            self.procs[name] = subprocess.Popen(
+            tracked.proc = subprocess.Popen(
                 component.command,
                 cwd=component.cwd,
                 env={**os.environ, **component.env, "PYTHONUNBUFFERED": "1"},
@@ -126,14 +134,15 @@ class Supervisor:
             )
         finally:
             log.close()
-        self.started[name] = time.monotonic()
-        self.status[name] = "running" if self.restarts[name] == 0 else f"running (restarted {self.restarts[name]}x)"
+        tracked.started = time.monotonic()
+        record.pid, record.start = tracked.proc.pid, process_start(tracked.proc.pid)
+        record.state = "running" if record.restarts == 0 else f"running (restarted {record.restarts}x)"
 
-    def _stop(self, name: str) -> None:
-        proc = self.procs[name]
+    def _stop(self, tracked: Supervised) -> None:
+        proc = tracked.proc
         if proc is None:
             return
-        self.procs[name] = None
+        tracked.proc = None
         if proc.poll() is not None:
             return
         _signal_group(proc.pid, signal.SIGTERM)
@@ -144,18 +153,18 @@ class Supervisor:
             proc.wait(5)
 
     def _stop_all(self) -> None:
-        self.status = dict.fromkeys(self.components, "stopping")
-        procs = [(n, p) for n, p in self.procs.items() if p is not None and p.poll() is None]
-        for _, proc in procs:
+        procs = [t.proc for t in self.components.values() if t.proc is not None and t.proc.poll() is None]
+        for tracked in self.components.values():
+            tracked.record.state, tracked.proc = "stopping", None
+        for proc in procs:
             _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for _, proc in procs:
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(5)
-        self.procs = dict.fromkeys(self.components)
 
     # -- hot reload ---------------------------------------------------------------------------
 
@@ -166,7 +175,7 @@ class Supervisor:
         paths = [str(root)]
         if (root.parent / "pyproject.toml").exists():
             paths.append(str(root.parent / "pyproject.toml"))
-        kinds = {c.kind for c in self.components.values()}
+        kinds = {t.spec.kind for t in self.components.values()}
         for changes in watch(*paths, stop_event=self.stop_event, debounce=200, step=50,
                              watch_filter=lambda _, path: _is_source(path)):  # fmt: skip
             for _, path in changes:
@@ -177,21 +186,7 @@ class Supervisor:
     # -- reporting ----------------------------------------------------------------------------
 
     def _write_state(self) -> None:
-        self.state.write_components(
-            {
-                name: {
-                    "kind": c.kind,
-                    "pid": self.procs[name].pid if self.procs[name] else None,
-                    "port": c.port,
-                    "url": c.url,
-                    "health_path": c.health_path,
-                    "state": self.status[name],
-                    "restarts": self.restarts[name],
-                    "log": str(self.logs / f"{name}.log"),
-                }
-                for name, c in self.components.items()
-            }
-        )
+        self.state.write_components({name: tracked.record for name, tracked in self.components.items()})
 
     @staticmethod
     def _say(message: str) -> None:

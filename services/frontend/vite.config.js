@@ -2,7 +2,7 @@ import { defineConfig } from "vite";
 import { svelte } from "@sveltejs/vite-plugin-svelte";
 
 // Locally the Vite dev server proxies the API to the web service (devtools sets WEB_URL);
-// in the cluster nginx (or the Ingress) does the same, so the app always calls same-origin paths.
+// in the cluster nginx (or the Gateway) does the same, so the app always calls same-origin paths.
 const webUrl = process.env.WEB_URL || "http://127.0.0.1:8080";
 // Keys starting with ^ are regular expressions: /health must not also catch the frontend's own /healthz probe.
 const proxy = Object.fromEntries(["^/api/", "^/stats$", "^/health$"].map((path) => [path, { target: webUrl }]));

@@ -1,0 +1,58 @@
+"""What every runtime of `devtools` offers, so the CLI only parses options and picks one.
+
+A runtime (devtools.local.LocalRuntime, devtools.kind_runtime.KindRuntime) brings the stack up as a
+sequence of phases, shows itself as a StackView (the status table, its caption, and the same as data for
+--json), yields log lines, and takes itself down. The phases say whether a spinner may run while they do:
+a phase that hands the terminal to another program (Tilt, the foreground supervisor) says no.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Phase:
+    what: str  # shown on the spinner, or printed before a phase that owns the terminal
+    run: Callable[[], StackView | None]
+    spinner: bool = True
+
+
+@dataclass(frozen=True)
+class StackView:
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]]  # may hold rich markup (colours of health)
+    caption: str | None = None
+    data: dict = field(default_factory=dict)  # the same, machine-readable (`devtools status --json`)
+
+
+class Runtime(Protocol):
+    name: str
+
+    def up_phases(self) -> list[Phase]: ...
+
+    def running(self) -> bool: ...
+
+    def view(self) -> StackView: ...
+
+    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]: ...
+
+    def down(self, everything: bool) -> str: ...
+
+
+def stats_caption(stats: dict | None) -> str | None:
+    """Episodes, transitions, iteration, model version and rate from the web's /stats."""
+    if not stats:
+        return None
+    model = stats.get("model") or {}
+    return (
+        f"episodes {stats['episodes']}  ·  transitions {stats['transitions']}  ·  iteration {stats['iteration']}"
+        f"  ·  model v{model.get('version', 0)}  ·  {stats['episodes_per_second']:.2f} episodes/s"
+    )
+
+
+def health_cell(healthy: bool, good: str = "healthy", bad: str = "unhealthy") -> str:
+    return f"[green]{good}[/]" if healthy else f"[red]{bad}[/]"
