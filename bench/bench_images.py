@@ -19,11 +19,12 @@ import uuid
 from pathlib import Path
 
 from devtools.images import (
+    BAKE_FILE,
     COMPONENTS,
     build_image,
     context_files,
-    dockerfile_path,
     image_build_args,
+    image_definitions,
     image_name,
 )
 from devtools.registry import docker_client
@@ -38,7 +39,7 @@ EDITS = {
 
 
 def copy_context(target: Path) -> None:
-    names = {".dockerignore", *(name for c in COMPONENTS for name in context_files(c, REPO))}
+    names = {".dockerignore", BAKE_FILE, *(name for c in COMPONENTS for name in context_files(c, REPO))}
     for name in names:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, target / name)
@@ -58,10 +59,11 @@ def timed(fn) -> tuple[float, object]:
 
 
 def whole_root_build(client, context: Path, component: str) -> None:
-    """What `docker build -f services/<c>/Dockerfile .` does: the whole root minus .dockerignore."""
-    args = image_build_args(component, root=context)
-    stream = client.api.build(path=str(context), dockerfile=dockerfile_path(component), rm=True, decode=True,
-                              tag=f"{image_name(component)}:bench", buildargs=args)  # fmt: skip
+    """What `docker build -f <its Dockerfile> --target <its target> .` does: the whole root minus .dockerignore."""
+    definition = image_definitions(root=context)[component]
+    args = {**definition.args, **image_build_args(component, root=context)}
+    stream = client.api.build(path=str(context), dockerfile=definition.dockerfile, target=definition.target, rm=True,
+                              decode=True, tag=f"{image_name(component)}:bench", buildargs=args)  # fmt: skip
     for chunk in stream:
         if "error" in chunk:
             raise SystemExit(f"{component}: {chunk['error']}")

@@ -121,18 +121,21 @@ def image_name(component: str, registry: str = REGISTRY) -> str:
     return f"{registry}/cartridge-{component}"
 
 
-def dockerfile_path(component: str, root: Path = REPO_ROOT) -> str:
-    return image_definitions(root=root, environ={})[component].dockerfile
-
-
 # --- the build context ------------------------------------------------------------------------------
 
 
-def copy_sources(dockerfile_text: str) -> list[str]:
-    """The context paths (globs allowed) a Dockerfile's COPY and ADD instructions read."""
+def copy_sources(dockerfile_text: str, target: str | None = None) -> list[str]:
+    """The context paths (globs allowed) a Dockerfile's COPY and ADD instructions read: with ``target``, those
+    of every stage up to and including it, since the legacy builder builds each stage before the target."""
     sources: list[str] = []
+    in_target = False
     for line in dockerfile_text.replace("\\\n", " ").splitlines():
         words = line.split()
+        if words[:1] == ["FROM"]:
+            if in_target:
+                break
+            in_target = target is not None and len(words) >= 4 and words[2].upper() == "AS" and words[3] == target
+            continue
         if not words or words[0].upper() not in ("COPY", "ADD"):
             continue
         if any(w.startswith("--from") for w in words[1:]):
@@ -148,10 +151,11 @@ def context_files(component: str, root: Path = REPO_ROOT) -> list[str]:
     """Files of the repository (after .dockerignore) that this component's Dockerfile can COPY."""
     from docker.utils.build import exclude_paths
 
-    dockerfile = dockerfile_path(component, root)
+    definition = image_definitions(root=root, environ={})[component]
+    dockerfile = definition.dockerfile
     ignore = root / ".dockerignore"
     patterns = [p.strip() for p in ignore.read_text().splitlines() if p.strip() and not p.startswith("#")]
-    sources = copy_sources((root / dockerfile).read_text())
+    sources = copy_sources((root / dockerfile).read_text(), definition.target)
 
     def wanted(path: str) -> bool:
         parts = path.split("/")
@@ -195,8 +199,10 @@ def default_tag(component: str, context_digest: str, root: Path = REPO_ROOT) -> 
     rev = _git(root, "rev-parse", "--short=12", "HEAD")
     if rev is None:
         return f"dev-{context_digest[:12]}"
-    paths = [s for s in copy_sources((root / dockerfile_path(component)).read_text()) if not s.startswith(".wheel")]
-    dirty = _git(root, "status", "--porcelain", "--", dockerfile_path(component), *paths)
+    definition = image_definitions(root=root, environ={})[component]
+    text = (root / definition.dockerfile).read_text()
+    paths = [s for s in copy_sources(text, definition.target) if not s.startswith(".wheel")]
+    dirty = _git(root, "status", "--porcelain", "--", definition.dockerfile, *paths)
     return f"{rev}-dirty-{context_digest[:12]}" if dirty else rev
 
 
@@ -240,7 +246,9 @@ def _hint(detail: str, last_step: str, component: str) -> str:
     if "no matching distribution" in text or "could not find a version" in text:
         return ("the build cannot reach a package index: check the proxy and CA settings, or, for torch, "
                 "put the CPU wheel in .wheels/ (PIP_FIND_LINKS is searched) and set TORCH_INDEX_URL=''")  # fmt: skip
-    return f"run `docker build -f {dockerfile_path(component)} .` in the repository for the whole log"
+    definition = image_definitions(environ={})[component]
+    target = f" --target {definition.target}" if definition.target else ""
+    return f"run `docker build -f {definition.dockerfile}{target} .` in the repository for the whole log"
 
 
 def _follow(chunks, what: str, component: str, progress: Progress) -> str | None:

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -81,23 +82,41 @@ def workloads(objects: list[dict]) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")}
 
 
-def dockerfile_copies(dockerfile: Path, target: str | None, all_stages: bool = False) -> list[tuple[str, str]]:
-    """(source, destination) of each COPY without --from in the stage that is built (target or last)."""
-    stages: dict[str, list[str]] = {}
-    order: list[str] = []
-    current = None
-    for line in dockerfile.read_text().splitlines():
-        line = line.strip()
-        match = re.match(r"FROM\s+\S+(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
+@dataclass
+class Stage:
+    base: str  # an image, or the name of an earlier stage
+    lines: list[str]
+
+
+def stages_of(dockerfile: Path) -> dict[str, Stage]:
+    """The Dockerfile's stages by name (unnamed ones as stage<N>), with continuation lines joined."""
+    stages: dict[str, Stage] = {}
+    for line in dockerfile.read_text().replace("\\\n", " ").splitlines():
+        match = re.match(r"FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line.strip(), re.IGNORECASE)
         if match:
-            current = (match.group(1) or f"stage{len(order)}").lower()
-            order.append(current)
-            stages[current] = []
-        elif current:
-            stages[current].append(line)
-    stage = (target or order[-1]).lower()
+            name = (match.group(2) or f"stage{len(stages)}").lower()
+            stages[name] = Stage(match.group(1).lower(), [])
+        elif stages and line.strip():
+            stages[name].lines.append(line.strip())
+    return stages
+
+
+def built_stages(stages: dict[str, Stage], target: str | None) -> dict[str, Stage]:
+    """What BuildKit (Tilt's builder) builds for ``target`` (the last stage by default): the target, the
+    stages it builds on (FROM) and those it copies from (COPY --from), transitively."""
+    wanted, queue = {}, [(target or list(stages)[-1]).lower()]
+    while queue:
+        name = queue.pop()
+        if name in stages and name not in wanted:
+            wanted[name] = stages[name]
+            queue += [stages[name].base] + [m for ln in stages[name].lines for m in re.findall(r"--from=(\S+)", ln)]
+    return wanted
+
+
+def context_copies(stage: Stage) -> list[tuple[str, str]]:
+    """(source, destination) of each COPY from the build context (no --from) in one stage."""
     copies, workdir = [], "/"
-    for line in [ln for name in order for ln in stages[name]] if all_stages else stages[stage]:
+    for line in stage.lines:
         if line.upper().startswith("WORKDIR"):
             workdir = line.split(None, 1)[1]
         if line.upper().startswith("COPY") and "--from" not in line:
@@ -107,12 +126,23 @@ def dockerfile_copies(dockerfile: Path, target: str | None, all_stages: bool = F
     return copies
 
 
-def test_the_four_images_are_built_for_the_local_registry_from_their_own_dockerfiles(tilt):
+def dockerfile_copies(dockerfile: Path, target: str | None, all_stages: bool = False) -> list[tuple[str, str]]:
+    """(source, destination) of each context COPY in the target stage, or in every stage it builds."""
+    stages = stages_of(dockerfile)
+    built = built_stages(stages, target)
+    chosen = built.values() if all_stages else [built[(target or list(stages)[-1]).lower()]]
+    return [copy for stage in chosen for copy in context_copies(stage)]
+
+
+def test_the_four_images_are_built_for_the_local_registry_from_the_python_and_frontend_dockerfiles(tilt):
     built = builds(tilt)
     assert sorted(built) == sorted(COMPONENTS)
     for component, (args, kw) in built.items():
         assert args[0] == f"localhost:5001/cartridge-{component}"
-        assert kw["dockerfile"] == f"services/{component}/Dockerfile"
+        if component in PYTHON_COMPONENTS:  # one Dockerfile for the Python services, a target each
+            assert (kw["dockerfile"], kw["target"]) == ("services/Dockerfile", component)
+        else:
+            assert (kw["dockerfile"], kw["target"]) == ("services/frontend/Dockerfile", "dev")
         assert (REPO / kw["dockerfile"]).is_file()
         context = REPO / args[1]
         for path in kw.get("only", []):
@@ -146,31 +176,20 @@ def test_live_update_syncs_sources_to_where_the_dockerfile_copies_them(tilt):
 
 
 def pre_install_copies(dockerfile: Path, target: str | None) -> set[str]:
-    """What the built stages COPY from the context before their first RUN: the files an install step reads
-    (requirements, package.json, the scripts that slim the venv). Stages count when the target stage builds
-    on them (FROM) or copies from them (COPY --from); globs (the optional .wheel[s]) are left out."""
-    stages: dict[str, tuple[str, list[str]]] = {}
-    for line in dockerfile.read_text().replace("\\\n", " ").splitlines():
-        match = re.match(r"FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line.strip(), re.IGNORECASE)
-        if match:
-            last = (match.group(2) or f"stage{len(stages)}").lower()
-            stages[last] = (match.group(1).lower(), [])
-        elif stages:
-            stages[last][1].append(line.strip())
-    wanted, queue = set(), [(target or last).lower()]
-    while queue:
-        stage = queue.pop()
-        if stage in wanted or stage not in stages:
-            continue
-        wanted.add(stage)
-        base, lines = stages[stage]
-        queue += [base] + [m for line in lines for m in re.findall(r"--from=(\S+)", line)]
+    """What the built stages COPY from the context that a RUN then reads: the files an install step uses
+    (requirements, package.json, the venv script). A COPY counts when a RUN follows it in its own stage or
+    in a built stage that builds on it; globs (the optional .wheel[s]) are left out."""
+    built = built_stages(stages_of(dockerfile), target)
+
+    def runs_in(name: str) -> bool:
+        return any(line.upper().startswith("RUN") for line in built[name].lines)
+
     found = set()
-    for stage in wanted:
-        for line in stages[stage][1]:
-            if line.upper().startswith("RUN"):
-                break
-            if line.upper().startswith("COPY") and "--from" not in line:
+    for name, stage in built.items():
+        heirs = [other for other, s in built.items() if s.base == name]
+        for i, line in enumerate(stage.lines):
+            later = any(ln.upper().startswith("RUN") for ln in stage.lines[i + 1 :]) or any(map(runs_in, heirs))
+            if line.upper().startswith("COPY") and "--from" not in line and later:
                 sources = [w for w in line.split()[1:] if not w.startswith("--")][:-1]
                 found |= {src for src in sources if not any(ch in src for ch in "*?[")}
     return found
@@ -186,9 +205,11 @@ def test_dependency_files_fall_back_to_a_full_rebuild(tilt):
 
 
 def test_pre_install_copies_reads_the_stages_the_target_builds():
-    python = pre_install_copies(REPO / "services/actor/Dockerfile", None)
+    python = pre_install_copies(REPO / "services/Dockerfile", "actor")
     assert python == {"services/cartridge/requirements.txt", "services/actor/requirements.txt",
-                      "services/slim-venv.sh", "services/strip-installers.sh"}  # fmt: skip
+                      "services/make-venv.sh", "services/strip-installers.sh"}  # fmt: skip
+    # Another service's requirements are not the actor's: its stages are not built for the actor.
+    assert "services/trainer/requirements.txt" in pre_install_copies(REPO / "services/Dockerfile", "trainer")
     # The Vite dev target builds on deps only; the release build stage's `COPY services/frontend/` is not its.
     dev = pre_install_copies(REPO / "services/frontend/Dockerfile", "dev")
     assert dev == {"services/frontend/package.json", "services/frontend/package-lock.json"}

@@ -13,7 +13,8 @@ import pytest
 from devtools.errors import DevtoolsError
 from devtools.images import build_images, default_tag, image_build_args, local_torch_wheel, write_context
 
-DOCKERFILE = "FROM x\nCOPY services/cartridge /app/services/cartridge\nCOPY services/actor/pkg /app/pkg\n"
+DOCKERFILE = "FROM x AS actor\nCOPY services/cartridge /app/services/cartridge\nCOPY services/actor/pkg /app/pkg\n"
+BAKE = (Path(__file__).resolve().parents[2] / "docker-bake.json").read_text()  # the image definitions
 
 
 def git(root: Path, *args: str) -> str:
@@ -23,8 +24,9 @@ def git(root: Path, *args: str) -> str:
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A small git repository shaped like ours: an actor Dockerfile and the sources it copies."""
-    for name, text in {"services/actor/Dockerfile": DOCKERFILE, "services/cartridge/a.py": "a = 1\n",
-                       "services/actor/pkg/main.py": "main = 1\n", "README.md": "readme\n"}.items():  # fmt: skip
+    for name, text in {"services/Dockerfile": DOCKERFILE, "services/cartridge/a.py": "a = 1\n",
+                       "services/actor/pkg/main.py": "main = 1\n", "README.md": "readme\n",
+                       "docker-bake.json": BAKE}.items():  # fmt: skip
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     git(tmp_path, "init", "-q")
@@ -73,8 +75,9 @@ def test_tag_is_the_revision_until_the_image_sources_change(repo):
 
 
 def test_tag_outside_git_is_the_content_digest(tmp_path):
-    (tmp_path / "services/actor").mkdir(parents=True)
-    (tmp_path / "services/actor/Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "services").mkdir(parents=True)
+    (tmp_path / "services/Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "docker-bake.json").write_text(BAKE)
     assert default_tag("actor", "f" * 64, tmp_path) == f"dev-{'f' * 12}"
 
 

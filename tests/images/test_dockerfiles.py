@@ -14,22 +14,37 @@ import tomllib
 import pytest
 from packaging.requirements import Requirement
 
-from devtools.images import COMPONENTS, context_files, copy_sources
+from devtools.images import COMPONENTS, context_files, copy_sources, image_definitions
 from tests.support import REPO
 
 PYTHON = ("actor", "trainer", "web")
-BASE_ARGS = {"actor": {"PYTHON_IMAGE"}, "trainer": {"PYTHON_IMAGE"}, "web": {"PYTHON_IMAGE"},
-             "frontend": {"NODE_IMAGE", "NGINX_IMAGE"}}  # fmt: skip
+DOCKERFILES = ("services/Dockerfile", "services/frontend/Dockerfile")
+BASE_ARGS = {"services/Dockerfile": {"PYTHON_IMAGE"}, "services/frontend/Dockerfile": {"NODE_IMAGE", "NGINX_IMAGE"}}
 # Requirements of pyproject that an image leaves out on purpose, with the reason.
 NOT_IN_IMAGES = {"onnxscript": "only torch's dynamo exporter imports it; network.py exports with dynamo=False"}
 
 
+def definition(component: str):
+    return image_definitions(environ={})[component]
+
+
 def dockerfile(component: str) -> str:
-    return (REPO / f"services/{component}/Dockerfile").read_text()
+    return (REPO / definition(component).dockerfile).read_text()
 
 
-def final_stage(text: str) -> str:
-    return text[text.rindex("\nFROM ") :]
+def stage(text: str, name: str) -> str:
+    """One stage's text, from its FROM to the next."""
+    start = text.index(f" AS {name}\n")
+    end = text.find("\nFROM ", start)
+    return text[text.rindex("\n", 0, start) : end if end != -1 else None]
+
+
+def final_stage(component: str) -> str:
+    """The stage the image is (its target), with the stage it builds on when that is one of the file's."""
+    text, target = dockerfile(component), definition(component).target
+    own = stage(text, target)
+    base = own.split()[1]
+    return (stage(text, base) if f" AS {base}\n" in text else "") + own
 
 
 def tool(name: str) -> str:
@@ -40,9 +55,9 @@ def tool(name: str) -> str:
     return found
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
-def test_hadolint_is_clean_including_warnings(component):
-    path = REPO / f"services/{component}/Dockerfile"
+@pytest.mark.parametrize("path", DOCKERFILES)
+def test_hadolint_is_clean_including_warnings(path):
+    path = REPO / path
     result = subprocess.run([tool("hadolint"), "--failure-threshold", "style", str(path)], capture_output=True,
                             text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -52,16 +67,16 @@ def test_hadolint_is_clean_including_warnings(component):
 def test_shell_scripts_baked_into_images_pass_shellcheck():
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed")
-    scripts = ["services/slim-venv.sh", "services/strip-installers.sh", "services/frontend/nginx/start.sh"]
+    scripts = ["services/make-venv.sh", "services/strip-installers.sh", "services/frontend/nginx/start.sh"]
     result = subprocess.run(["shellcheck", *(str(REPO / s) for s in scripts)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
-def test_base_images_are_pinned_build_args(component):
-    text = dockerfile(component)
+@pytest.mark.parametrize("path", DOCKERFILES)
+def test_base_images_are_pinned_build_args(path):
+    text = (REPO / path).read_text()
     defaults = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", text, re.M))
-    assert set(defaults) == BASE_ARGS[component]
+    assert set(defaults) == BASE_ARGS[path]
     for name, image in defaults.items():
         tag = image.partition(":")[2]
         assert re.match(r"\d+\.\d+\.\d+", tag), f"{name}={image}: pin a version, not {tag or 'latest'}"
@@ -69,15 +84,28 @@ def test_base_images_are_pinned_build_args(component):
     assert all(f.startswith("${") or f in re.findall(r"AS (\w+)", text) for f in froms), froms
 
 
-@pytest.mark.parametrize("component", PYTHON)
-def test_python_venv_is_built_and_run_on_the_same_base(component):
-    # The venv's interpreter path (/usr/local/bin or /usr/bin) must exist in the final stage too.
-    assert re.findall(r"^FROM (\S+)", dockerfile(component), re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+def test_python_venvs_are_built_and_run_on_the_same_base():
+    # The venv's interpreter path (/usr/local/bin or /usr/bin) must exist in the final stages too.
+    text = (REPO / "services/Dockerfile").read_text()
+    bases = {name: base for base, name in re.findall(r"^FROM (\S+) AS (\S+)$", text, re.M)}
+    for component in PYTHON:
+        deps, final = bases[f"{component}-deps"], bases[component]
+        assert (bases[deps], bases[final]) == ("${PYTHON_IMAGE}", "${PYTHON_IMAGE}"), component
+
+
+def test_each_python_target_follows_the_shared_stages_so_the_legacy_builder_builds_no_other_service_first():
+    """The legacy builder builds every stage before the target: the actor's and web's must not need PyTorch."""
+    stages = re.findall(r"^FROM \S+ AS (\S+)$", (REPO / "services/Dockerfile").read_text(), re.M)
+    assert stages == ["build", "runtime", "actor-deps", "actor", "web-deps", "web", "trainer-deps", "trainer"]
+    for component in ("actor", "web"):
+        assert "torch" not in copy_sources(dockerfile(component), component)
+        assert ".wheel[s]" not in copy_sources(dockerfile(component), component)
+    assert ".wheel[s]" in copy_sources(dockerfile("trainer"), "trainer")
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_final_stage_runs_as_uid_10001_with_oci_labels(component):
-    final = final_stage(dockerfile(component))
+    final = final_stage(component)
     assert re.findall(r"^USER (\S+)", final, re.M) == ["10001:10001"]
     for key in ("source", "revision", "version", "title"):
         assert f"org.opencontainers.image.{key}=" in final, key
@@ -93,12 +121,12 @@ def test_builds_with_the_legacy_builder_too(component):
 
 @pytest.mark.parametrize("component", PYTHON)
 def test_dependency_layer_comes_before_the_sources(component):
-    lines = dockerfile(component).splitlines()
-    install = next(i for i, line in enumerate(lines) if "pip install" in line)
-    sources = [i for i, line in enumerate(lines) if line.startswith("COPY") and " /app/" in line]
-    assert sources and min(sources) > install
-    requirements = ["services/cartridge/requirements.txt", f"services/{component}/requirements.txt"]
-    assert copy_sources(dockerfile(component))[:2] == requirements
+    text = dockerfile(component)
+    deps, final = stage(text, f"{component}-deps"), stage(text, component).splitlines()
+    assert f"COPY services/{component}/requirements.txt" in deps and "make-venv.sh" in deps
+    venv = next(i for i, line in enumerate(final) if line.startswith(f"COPY --from={component}-deps /opt/venv"))
+    sources = [i for i, line in enumerate(final) if line.startswith("COPY") and " /app/" in line]
+    assert sources and min(sources) > venv, "a source edit must not invalidate the venv layer"
 
 
 def pins(path: str) -> dict[str, str]:
@@ -137,19 +165,22 @@ def test_copy_sources_reads_every_form_of_copy():
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_build_context_holds_only_what_the_image_copies(component):
     files = context_files(component)
-    assert f"services/{component}/Dockerfile" in files
+    assert definition(component).dockerfile in files
     for path in files:
         assert not re.search(r"(^|/)(node_modules|dist|__pycache__|\.git|tests?|e2e-browser)(/|$)", path), path
         assert not path.endswith((".pyc", ".test.js")), path
     size = sum((REPO / f).stat().st_size for f in files if not f.startswith(".wheels/"))
     assert size < 1_000_000, f"{component}: {size} bytes of sources in the context"
     # Every COPY source exists in the context (nothing the image needs is ignored), nothing else is there.
-    for source in copy_sources(dockerfile(component)):
+    for source in copy_sources(dockerfile(component), definition(component).target):
         if source != ".wheel[s]":
             assert any(f == source or f.startswith(source + "/") for f in files), source
+    # The legacy builder builds the stages before the target: the web's context carries the actor's too.
+    order = ("actor", "web", "trainer")
+    before = order[: order.index(component) + 1] if component in order else ()
     allowed = ("services/frontend/",) if component == "frontend" else (
-        "services/cartridge/", f"services/{component}/", "services/slim-venv.sh", "services/strip-installers.sh",
-        ".wheels/")  # fmt: skip
+        "services/cartridge/", *(f"services/{c}/" for c in before), "services/Dockerfile", "services/make-venv.sh",
+        "services/strip-installers.sh", ".wheels/")  # fmt: skip
     assert [f for f in files if not f.startswith(allowed)] == []
 
 

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Trim a virtualenv for a runtime image (run in the build stage, after pip install). What goes:
+# Build a service's virtualenv in /opt/venv from /tmp/req/service/requirements.txt (which includes the
+# shared library's), then trim it for a runtime image. Extra arguments go to pip (the trainer's wheel
+# directory and PyTorch's index). What the trim removes:
 # - pip/setuptools/wheel: no build tools in the final stage;
 # - test suites, type stubs, bytecode caches (the images run with PYTHONDONTWRITEBYTECODE and a read-only root);
 # - build inputs: C/C++ headers, static libraries, Cython declarations, numpy.distutils and f2py
@@ -8,7 +10,9 @@
 # - ONNX Runtime's Python tooling (but where the trainer quantizes) and what only that tooling imports;
 # - every botocore service model but those of the S3 client.
 set -eu
-venv=$1
+venv=/opt/venv
+python3 -m venv "$venv"
+"$venv/bin/pip" install --no-cache-dir "$@" -r /tmp/req/service/requirements.txt
 "$venv/bin/pip" uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true
 site=$(echo "$venv"/lib/python3*/site-packages)
 find "$site" -depth -type d \( -name tests -o -name test -o -name __pycache__ \) -prune -exec rm -rf {} +
