@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
+
+from cartridge.fsutil import write_atomically
 
 from .config import LocalConfig
 
@@ -44,10 +45,7 @@ class StateFile:
 
     def _write(self, data: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(data, indent=2).encode())
 
     def write_supervisor(self, pid: int, config: LocalConfig, skipped: dict[str, str]) -> None:
         with self._lock:
