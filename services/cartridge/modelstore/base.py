@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import re
 import time
@@ -150,15 +151,14 @@ class ModelStore(ABC):
         """The object's bytes and their sha256, hashed as they stream in. Reading stops as soon as more than
         ``limit`` bytes arrive (a manifest that is no manifest, or a model replaced since its size was checked),
         so no object costs more memory than its limit."""
-        digest, chunks, size = hashlib.sha256(), [], 0
+        digest, buffer = hashlib.sha256(), io.BytesIO()  # its getvalue() hands over its buffer: no second copy
         with contextlib.closing(self._get(key)) as stream:
             for chunk in stream:
-                size += len(chunk)
-                if size > limit:
+                if buffer.tell() + len(chunk) > limit:
                     raise CorruptModel(f"{key} holds more than {limit} bytes; not read further")
                 digest.update(chunk)
-                chunks.append(chunk)
-        return b"".join(chunks), digest.hexdigest()
+                buffer.write(chunk)
+        return buffer.getvalue(), digest.hexdigest()
 
     def publish(self, env_id: str, model: bytes, metrics: dict | None = None) -> ModelManifest:
         """Store ``model`` as the next version and make it the latest, atomically; apply retention."""
