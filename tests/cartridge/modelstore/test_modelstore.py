@@ -307,3 +307,13 @@ def test_a_huge_manifest_is_refused_after_its_first_mebibyte_and_repaired_by_the
     with pytest.raises(CorruptModel, match=r"tictactoe/latest\.json holds more than 1048576 bytes; not read further"):
         store.latest("tictactoe")
     assert store.publish("tictactoe", model(2)).version == 2
+
+
+def test_a_verified_read_holds_little_more_than_the_model(store_url):
+    url, endpoint = store_url
+    store = open_model_store(url, endpoint, max_model_bytes=16 * LIMIT)
+    store.publish("connect4", model(1, 8 * LIMIT))
+    fetched: list[bytes] = []
+    peak, error = peak_memory_of(lambda: fetched.append(store.fetch_latest("connect4")[1]))
+    assert error is None and fetched == [model(1, 8 * LIMIT)]
+    assert peak < 1.5 * 8 * LIMIT, f"{peak / LIMIT:.1f} MiB held to read an 8 MiB model"
