@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from cartridge.fsutil import write_atomically
 
 from .config import LocalConfig
 
@@ -102,10 +103,7 @@ class StateFile:
 
     def _write(self, record: SupervisorRecord) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(record), f, indent=2)
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(asdict(record), indent=2).encode())
 
     def write_supervisor(self, pid: int, config: LocalConfig, skipped: dict[str, str]) -> None:
         with self._lock:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .modelstore.base import DEFAULT_MODEL_MAX_BYTES
+
 GAMES = ("tictactoe", "connect4")
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -107,6 +109,8 @@ class Settings:
     learning_rate: float = env_field(1e-3, lambda n, r: _float(n, r))
     model_poll_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
     model_keep_versions: int = env_field(10, _int(1))
+    # Readers (actors, web) refuse a bigger model before reading it: a web pod (512 Mi) holds one per game.
+    model_max_bytes: int = env_field(DEFAULT_MODEL_MAX_BYTES, _int(1))
     checkpoint_dir: str = env_field("/data/checkpoints", _text)
     web_sims: int = env_field(100, _int(1))
     # One thread: on small machines the trainer shares the cores with actors, and oversubscribed

@@ -1,12 +1,17 @@
 """Hot reload and bounded search: the background poller swaps models under load without an error or a
-step backwards, a corrupt publication is skipped, and a search queue that stays full answers 503."""
+step backwards, a corrupt, oversized or mis-sized publication is skipped (and the reason logged), and a
+search queue that stays full answers 503."""
 
 from __future__ import annotations
 
 import threading
+import time
 
+import onnx
 from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 
+from cartridge.modelstore import ModelManifest, open_model_store, sha256_hex
 from cartridge_web.app import create_app
 from tests.support import wait_until
 from tests.web.conftest import poll_now, web_settings
@@ -93,3 +98,41 @@ def test_a_move_that_waits_too_long_for_a_search_slot_gets_503_with_retry_after(
         assert busy.headers["retry-after"] == "1" and "search slots stayed busy" in busy.json()["detail"]
         # The queue drained: the next request gets a slot.
         assert client.post("/api/games/move", json={"action": 4}).status_code == 200
+
+
+def padded(model: bytes, extra: int) -> bytes:
+    """The same network, ``extra`` bytes longer (a doc string): it loads and plays like ``model``."""
+    proto = onnx.load_from_string(model)
+    proto.doc_string = "x" * extra
+    return proto.SerializeToString()
+
+
+def test_an_oversized_or_mis_sized_model_is_refused_unread_and_the_previous_one_served(tmp_path, tictactoe_model):
+    big = padded(tictactoe_model, 2000)
+    settings = web_settings(tmp_path, MODEL_MAX_BYTES=str(len(tictactoe_model) + 1000))
+    publisher = open_model_store(settings.model_store_url)  # the trainer's store knows no reader's limit
+    with capture_logs() as logs, TestClient(create_app(settings)) as client:
+        publisher.publish("tictactoe", tictactoe_model)
+        poll_now(client)
+        assert client.get("/api/model").json()["version"] == 1
+
+        publisher.publish("tictactoe", big)  # v2: over MODEL_MAX_BYTES
+        poll_now(client)
+        assert client.post("/api/games/move", json={"action": 4}).json()["model_version"] == 1
+
+        # v3: a good model whose manifest gives the wrong size.
+        directory = tmp_path / "models" / "tictactoe"
+        (directory / "v000003.onnx").write_bytes(tictactoe_model)
+        wrong_size = len(tictactoe_model) - 10
+        manifest = ModelManifest("tictactoe", 3, sha256_hex(tictactoe_model), wrong_size, time.time(), {})
+        (directory / "latest.json").write_bytes(manifest.to_json())
+        poll_now(client)
+        assert client.post("/api/games/move", json={"action": 4}).json()["model_version"] == 1
+
+        publisher.publish("tictactoe", tictactoe_model)
+        poll_now(client)
+        assert client.get("/api/model").json()["version"] == 4
+    reasons = [e["error"] for e in logs if e["event"] == "corrupt model skipped, keeping the current one"]
+    assert len(reasons) == 2, reasons
+    assert f"v000002.onnx: the manifest gives {len(big)} bytes, over MODEL_MAX_BYTES" in reasons[0]
+    assert f"the store holds {len(tictactoe_model)} bytes, the manifest gives {len(tictactoe_model) - 10}" in reasons[1]

@@ -73,7 +73,8 @@ def run() -> int:
     game = get_game(settings.env_id)
     replay = open_replay(settings.replay_url)
     replay.ping()
-    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
+    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions,
+                             settings.model_max_bytes)  # fmt: skip
     metrics = PipelineMetrics()
     watcher = ModelWatcher(store, settings.env_id, game.action_size)
     started = time.time()

@@ -1,22 +1,31 @@
-"""Model store: one interface, directory and S3 backends chosen by MODEL_STORE_URL.
+"""Model store: one protocol, written once here over five backend primitives (head, get, put, list, delete);
+a directory and an S3 bucket implement the primitives, chosen by MODEL_STORE_URL.
 
 Layout under the store root, per game:
   <env_id>/v000001.onnx, v000002.onnx, ...   immutable model versions
   <env_id>/latest.json                        the manifest: the one place readers look
-Publishing writes the model first, then replaces the manifest atomically, so a
-reader sees the old model or the new one, never part of one. Readers verify the
-sha256 before they swap. Retention keeps the newest K versions.
+Publishing writes the model first, then replaces the manifest atomically, so a reader sees the old model or
+the new one, never part of one. Readers check a model's size before reading it (against the manifest and
+MODEL_MAX_BYTES) and its sha256 while it streams in, before they swap. Retention keeps the newest K versions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import re
+import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Iterator
+from dataclasses import asdict, dataclass, field, fields
 
 VERSION_NAME = re.compile(r"^v(\d{6})\.onnx$")
+MANIFEST_NAME = "latest.json"
+MANIFEST_MAX_BYTES = 1 << 20  # a manifest is a few hundred bytes; anything near this is not one
+DEFAULT_MODEL_MAX_BYTES = 64 << 20  # MODEL_MAX_BYTES' default (see settings.py)
+CHUNK_BYTES = 256 << 10  # a read's buffer: small next to any limit, large enough that a model takes few reads
 
 
 def version_name(version: int) -> str:
@@ -33,6 +42,20 @@ class ModelStoreUnavailable(RuntimeError):
 
 class CorruptModel(ValueError):
     """A model's bytes do not match its manifest (truncated, replaced, bad hash) or the manifest is unreadable."""
+
+
+class ModelTooLarge(CorruptModel):
+    """A model over MODEL_MAX_BYTES, refused before it is read (so a reader's memory stays bounded)."""
+
+
+class ObjectMissing(Exception):
+    """A backend primitive found no object under the key: each caller decides what that means."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size: int
+    etag: str | None  # S3's ETag; None where the backend has none (a directory: the content is the token)
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,14 @@ class ModelManifest:
     def from_json(cls, raw: bytes) -> ModelManifest:
         try:
             data = json.loads(raw)
+        except ValueError as exc:
+            raise CorruptModel(f"unreadable latest manifest: {exc}") from exc
+        if not isinstance(data, dict):
+            raise CorruptModel(f"unreadable latest manifest: a JSON object was expected, not {type(data).__name__}")
+        missing = [f.name for f in fields(cls) if f.name != "metrics" and f.name not in data]
+        if missing:  # e.g. a manifest from before size_bytes: the next publish writes a whole one
+            raise CorruptModel(f"unreadable latest manifest: no {', '.join(missing)}")
+        try:
             return cls(
                 env_id=str(data["env_id"]),
                 version=int(data["version"]),
@@ -63,35 +94,106 @@ class ModelManifest:
                 created_at=float(data["created_at"]),
                 metrics=dict(data.get("metrics") or {}),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:
             raise CorruptModel(f"unreadable latest manifest: {exc}") from exc
 
 
+def versions_to_delete(stored: list[int], keep: int, pinned: Collection[int]) -> list[int]:
+    """Retention's one decision: every stored version (ascending) except the newest ``keep`` and the pinned
+    ones. The version just published is pinned; a later pointer (e.g. a "best" model) would pin its own."""
+    return [version for version in stored[:-keep] if version not in pinned]
+
+
 class ModelStore(ABC):
+    """The model-store protocol (publish, retention, latest, verified reads) over a backend's primitives.
+
+    A backend implements ``_head``, ``_get``, ``_put``, ``_list`` and ``_delete`` on keys relative to the
+    store root (``<env_id>/<name>``), plus ``ping``. ``_put`` must be atomic: a reader of the key sees the
+    old object or the new one, never part of one.
+    """
+
     url: str
+    keep_versions: int
+    max_model_bytes: int
+
+    # -- backend primitives --------------------------------------------------------------------------------
 
     @abstractmethod
-    def publish(self, env_id: str, model: bytes, metrics: dict | None = None) -> ModelManifest:
-        """Store ``model`` as the next version and make it the latest, atomically; apply retention."""
+    def _head(self, key: str) -> StoredObject | None:
+        """The object's size (and ETag where the backend has one), or None if there is none."""
 
     @abstractmethod
-    def latest(self, env_id: str) -> ModelManifest | None:
-        """The current manifest, or None before the first publish. Raises CorruptModel if unreadable."""
+    def _get(self, key: str) -> Iterator[bytes]:
+        """The object's bytes in chunks, as they arrive; ObjectMissing (when iterated) if there is none."""
 
     @abstractmethod
-    def change_token(self, env_id: str) -> str | None:
-        """Cheap token that changes whenever the manifest changes (S3 ETag, file content hash)."""
+    def _put(self, key: str, data: bytes) -> None: ...
 
     @abstractmethod
-    def read_version(self, env_id: str, version: int) -> bytes: ...
+    def _list(self, env_id: str) -> list[str]:
+        """The names of the objects under ``<env_id>/``."""
 
     @abstractmethod
-    def versions(self, env_id: str) -> list[int]:
-        """Stored versions, ascending."""
+    def _delete(self, key: str) -> None:
+        """Remove the object; one that is already gone is no error."""
 
     @abstractmethod
     def ping(self) -> None:
         """Raise ModelStoreUnavailable unless the store is reachable."""
+
+    # -- the protocol --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(env_id: str, name: str) -> str:
+        return f"{env_id}/{name}"
+
+    def _read(self, key: str, limit: int) -> tuple[bytes, str]:
+        """The object's bytes and their sha256, hashed as they stream in. Reading stops as soon as more than
+        ``limit`` bytes arrive (a manifest that is no manifest, or a model replaced since its size was checked),
+        so no object costs more memory than its limit."""
+        digest, buffer = hashlib.sha256(), io.BytesIO()  # its getvalue() hands over its buffer: no second copy
+        with contextlib.closing(self._get(key)) as stream:
+            for chunk in stream:
+                if buffer.tell() + len(chunk) > limit:
+                    raise CorruptModel(f"{key} holds more than {limit} bytes; not read further")
+                digest.update(chunk)
+                buffer.write(chunk)
+        return buffer.getvalue(), digest.hexdigest()
+
+    def publish(self, env_id: str, model: bytes, metrics: dict | None = None) -> ModelManifest:
+        """Store ``model`` as the next version and make it the latest, atomically; apply retention."""
+        version = self.next_version(env_id)
+        manifest = ModelManifest(env_id, version, sha256_hex(model), len(model), time.time(), dict(metrics or {}))
+        self._put(self._key(env_id, version_name(version)), model)
+        self._put(self._key(env_id, MANIFEST_NAME), manifest.to_json())
+        for old in versions_to_delete(self.versions(env_id), self.keep_versions, pinned={version}):
+            self._delete(self._key(env_id, version_name(old)))
+        return manifest
+
+    def latest(self, env_id: str) -> ModelManifest | None:
+        """The current manifest, or None before the first publish. Raises CorruptModel if unreadable."""
+        try:
+            raw, _ = self._read(self._key(env_id, MANIFEST_NAME), MANIFEST_MAX_BYTES)
+        except ObjectMissing:
+            return None
+        return ModelManifest.from_json(raw)
+
+    def change_token(self, env_id: str) -> str | None:
+        """Cheap token that changes whenever the manifest changes (S3 ETag, file content hash)."""
+        key = self._key(env_id, MANIFEST_NAME)
+        stored = self._head(key)
+        if stored is None:
+            return None
+        if stored.etag is not None:
+            return stored.etag
+        try:
+            return self._read(key, MANIFEST_MAX_BYTES)[1]  # a manifest is small: hashing it costs one read
+        except ObjectMissing:  # removed since the head
+            return None
+
+    def versions(self, env_id: str) -> list[int]:
+        """Stored versions, ascending."""
+        return sorted(int(m.group(1)) for name in self._list(env_id) if (m := VERSION_NAME.match(name)))
 
     def next_version(self, env_id: str) -> int:
         """The version a publish writes: one past the published one, so a model file left by a publish that
@@ -105,15 +207,40 @@ class ModelStore(ABC):
             return latest.version + 1
         return max(self.versions(env_id), default=0) + 1
 
+    def read_version(self, env_id: str, version: int) -> bytes:
+        """A stored version's bytes (up to MODEL_MAX_BYTES), unverified: no manifest names its hash."""
+        return self._read_model(env_id, version, None)
+
     def fetch_latest(self, env_id: str) -> tuple[ModelManifest, bytes] | None:
-        """The latest manifest with its verified bytes; CorruptModel if the bytes do not match."""
+        """The latest manifest with its verified bytes; CorruptModel if the bytes do not match, ModelTooLarge
+        (before a byte is read) if the model is over MODEL_MAX_BYTES."""
         manifest = self.latest(env_id)
         if manifest is None:
             return None
-        data = self.read_version(env_id, manifest.version)
-        if len(data) != manifest.size_bytes or sha256_hex(data) != manifest.sha256:
-            raise CorruptModel(
-                f"{env_id} {manifest.filename}: sha256/size mismatch with the manifest "
-                f"({len(data)} bytes, expected {manifest.size_bytes})"
-            )
-        return manifest, data
+        return manifest, self._read_model(env_id, manifest.version, manifest)
+
+    def _read_model(self, env_id: str, version: int, manifest: ModelManifest | None) -> bytes:
+        """Sizes first (the manifest's, then the stored object's, against MODEL_MAX_BYTES and each other),
+        so an oversized or mis-sized model is refused without being read; then the hash, while streaming."""
+        where = f"{env_id} {version_name(version)}"
+        limit = self.max_model_bytes
+        if manifest is not None and manifest.size_bytes > limit:
+            raise ModelTooLarge(f"{where}: the manifest gives {manifest.size_bytes} bytes, over "
+                                f"MODEL_MAX_BYTES={limit}; not read")  # fmt: skip
+        key = self._key(env_id, version_name(version))
+        stored = self._head(key)
+        if stored is None:
+            raise CorruptModel(f"{where} is named by the manifest but missing")
+        if stored.size > limit:
+            raise ModelTooLarge(f"{where} holds {stored.size} bytes, over MODEL_MAX_BYTES={limit}; not read")
+        if manifest is not None and stored.size != manifest.size_bytes:
+            raise CorruptModel(f"{where}: sha256/size mismatch with the manifest (the store holds "
+                               f"{stored.size} bytes, the manifest gives {manifest.size_bytes}); not read")  # fmt: skip
+        try:
+            data, digest = self._read(key, stored.size)
+        except ObjectMissing:  # retention removed it since the size check
+            raise CorruptModel(f"{where} is named by the manifest but missing") from None
+        if manifest is not None and (len(data) != manifest.size_bytes or digest != manifest.sha256):
+            raise CorruptModel(f"{where}: sha256/size mismatch with the manifest "
+                               f"({len(data)} bytes, expected {manifest.size_bytes})")  # fmt: skip
+        return data

@@ -1,7 +1,7 @@
 """S3 model store: s3://bucket/prefix via boto3 (S3_ENDPOINT_URL for MinIO, path-style addressing).
 
-The model object is written first, then latest.json in a single PUT, which S3 makes visible
-atomically: readers see the old manifest or the new one. change_token is latest.json's ETag.
+Each object is written in a single PUT, which S3 makes visible atomically: readers see the old manifest or
+the new one. The manifest's change token is its ETag, from a HEAD.
 """
 
 from __future__ import annotations
@@ -10,21 +10,36 @@ import base64
 import contextlib
 import hashlib
 import os
-import time
+from collections.abc import Iterator
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import VERSION_NAME, CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable, sha256_hex, version_name
+from .base import (
+    CHUNK_BYTES,
+    DEFAULT_MODEL_MAX_BYTES,
+    MANIFEST_NAME,
+    ModelStore,
+    ModelStoreUnavailable,
+    ObjectMissing,
+    StoredObject,
+)
 
 
-class _NotFound(Exception):
-    """The key is not there (S3's NoSuchKey / 404): each caller decides what that means."""
+def _what(key: str) -> str:
+    """How an error message names the object a request was about."""
+    return "the manifest" if key.endswith(MANIFEST_NAME) else f"model {key}"
 
 
 class S3ModelStore(ModelStore):
-    def __init__(self, url: str, endpoint_url: str | None = None, keep_versions: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        endpoint_url: str | None = None,
+        keep_versions: int = 10,
+        max_model_bytes: int = DEFAULT_MODEL_MAX_BYTES,
+    ) -> None:
         rest = url.removeprefix("s3://")
         bucket, _, prefix = rest.partition("/")
         if not bucket:
@@ -33,6 +48,7 @@ class S3ModelStore(ModelStore):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.keep_versions = keep_versions
+        self.max_model_bytes = max_model_bytes
         self.endpoint_url = endpoint_url
         self.client = boto3.client(
             "s3",
@@ -46,14 +62,14 @@ class S3ModelStore(ModelStore):
             ),
         )
 
-    def _key(self, env_id: str, name: str) -> str:
-        return "/".join(p for p in (self.prefix, env_id, name) if p)
+    def _s3_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
 
     def _where(self) -> str:
         return f"s3://{self.bucket}/{self.prefix} at {self.endpoint_url or 'AWS'}"
 
     def _call(self, what: str, fn, **kwargs):
-        """One S3 request. A missing key raises _NotFound; anything else that goes wrong (no bucket, access
+        """One S3 request. A missing key raises ObjectMissing; anything else that goes wrong (no bucket, access
         denied, throttling, MinIO starting up, no connection) is ModelStoreUnavailable naming the store."""
         try:
             return fn(**kwargs)
@@ -61,7 +77,7 @@ class S3ModelStore(ModelStore):
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
             if code in ("NoSuchKey", "404", "NotFound"):
-                raise _NotFound from None
+                raise ObjectMissing(kwargs.get("Key", "")) from None
             if code == "NoSuchBucket":
                 raise ModelStoreUnavailable(f"bucket {self.bucket!r} does not exist ({self._where()})") from None
             detail = f"{code}: {error.get('Message')}" if error.get("Message") else code
@@ -70,63 +86,47 @@ class S3ModelStore(ModelStore):
             message = f"model store {self._where()} unreachable while trying to {what}: {exc}"
             raise ModelStoreUnavailable(message) from None
 
-    def _get(self, what: str, key: str) -> bytes:
-        response = self._call(what, self.client.get_object, Bucket=self.bucket, Key=key)
+    def _head(self, key: str) -> StoredObject | None:
         try:
-            return response["Body"].read()
+            head = self._call(f"check {_what(key)}", self.client.head_object, Bucket=self.bucket,
+                              Key=self._s3_key(key))  # fmt: skip
+        except ObjectMissing:
+            return None
+        return StoredObject(size=int(head["ContentLength"]), etag=head["ETag"])
+
+    def _get(self, key: str) -> Iterator[bytes]:
+        what = f"read {_what(key)}"
+        body = self._call(what, self.client.get_object, Bucket=self.bucket, Key=self._s3_key(key))["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK_BYTES)
         except BotoCoreError as exc:  # the connection broke or timed out mid-body
             message = f"model store {self._where()} broke off while trying to {what}: {exc}"
             raise ModelStoreUnavailable(message) from None
+        finally:
+            body.close()  # a read stopped early (too big) must not leave the rest to download
 
-    def publish(self, env_id: str, model: bytes, metrics: dict | None = None) -> ModelManifest:
-        version = self.next_version(env_id)
-        manifest = ModelManifest(env_id, version, sha256_hex(model), len(model), time.time(), dict(metrics or {}))
-        md5 = base64.b64encode(hashlib.md5(model).digest()).decode()  # S3's Content-MD5 integrity check, not security
-        self._call("upload a model", self.client.put_object, Bucket=self.bucket,
-                   Key=self._key(env_id, version_name(version)), Body=model, ContentMD5=md5)  # fmt: skip
-        self._call("publish the manifest", self.client.put_object, Bucket=self.bucket,
-                   Key=self._key(env_id, "latest.json"), Body=manifest.to_json(),
-                   ContentType="application/json")  # fmt: skip
-        for old in self.versions(env_id)[: -self.keep_versions]:
-            if old != version:
-                with contextlib.suppress(_NotFound):  # another publisher's retention got there first
-                    self._call("apply retention", self.client.delete_object, Bucket=self.bucket,
-                               Key=self._key(env_id, version_name(old)))  # fmt: skip
-        return manifest
+    def _put(self, key: str, data: bytes) -> None:
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # S3's Content-MD5 integrity check, not security
+        content_type = "application/json" if key.endswith(".json") else "application/octet-stream"
+        self._call(f"write {_what(key)}", self.client.put_object, Bucket=self.bucket, Key=self._s3_key(key),
+                   Body=data, ContentMD5=md5, ContentType=content_type)  # fmt: skip
 
-    def latest(self, env_id: str) -> ModelManifest | None:
-        try:
-            raw = self._get("read the manifest", self._key(env_id, "latest.json"))
-        except _NotFound:
-            return None
-        return ModelManifest.from_json(raw)
-
-    def change_token(self, env_id: str) -> str | None:
-        try:
-            head = self._call("check the manifest", self.client.head_object, Bucket=self.bucket,
-                              Key=self._key(env_id, "latest.json"))  # fmt: skip
-        except _NotFound:
-            return None
-        return head["ETag"]
-
-    def read_version(self, env_id: str, version: int) -> bytes:
-        try:
-            return self._get("download a model", self._key(env_id, version_name(version)))
-        except _NotFound:
-            raise CorruptModel(f"{env_id} {version_name(version)} is named by the manifest but missing") from None
-
-    def versions(self, env_id: str) -> list[int]:
+    def _list(self, env_id: str) -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
+        prefix = self._s3_key(f"{env_id}/")
 
         def keys() -> list[str]:  # each page is a request: errors surface while iterating, inside _call
-            pages = paginator.paginate(Bucket=self.bucket, Prefix=self._key(env_id, ""))
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
             return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
-        names = (key.rsplit("/", 1)[-1] for key in self._call("list the versions", keys))
-        return sorted(int(m.group(1)) for name in names if (m := VERSION_NAME.match(name)))
+        return [key.removeprefix(prefix) for key in self._call("list the versions", keys)]
+
+    def _delete(self, key: str) -> None:
+        with contextlib.suppress(ObjectMissing):  # another publisher's retention got there first
+            self._call(f"delete {_what(key)}", self.client.delete_object, Bucket=self.bucket, Key=self._s3_key(key))
 
     def ping(self) -> None:
         try:
             self._call("reach the bucket", self.client.head_bucket, Bucket=self.bucket)
-        except _NotFound:
+        except ObjectMissing:
             raise ModelStoreUnavailable(f"bucket {self.bucket!r} does not exist ({self._where()})") from None

@@ -8,11 +8,12 @@ and record if a kill -9 interrupted them, then goes on with the next one.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from cartridge.fsutil import atomic_write
 
 
 @dataclass
@@ -40,21 +41,13 @@ class Checkpointer:
 
     def save(self, state: TrainerState) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(
-                    {
-                        "iteration": state.iteration,
-                        "episodes_at_iteration": state.episodes_at_iteration,
-                        "model": state.model,
-                        "optimizer": state.optimizer,
-                    },
-                    f,
-                )
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.path) as f:
+            torch.save(
+                {
+                    "iteration": state.iteration,
+                    "episodes_at_iteration": state.episodes_at_iteration,
+                    "model": state.model,
+                    "optimizer": state.optimizer,
+                },
+                f,
+            )

@@ -64,7 +64,7 @@ class Backends:
         self.settings = settings
         self._replay = replay
         self.store = store or open_model_store(
-            settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions
+            settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions, settings.model_max_bytes
         )
         self._lock = threading.Lock()
 

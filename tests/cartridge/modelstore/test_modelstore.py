@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store, sha256_hex
+from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, ModelTooLarge, open_model_store, sha256_hex
 from tests.support import free_port, kill_9_while_running
 
 
@@ -233,3 +235,85 @@ def test_temp_files_of_killed_writers_are_swept_and_fresh_ones_kept(tmp_path):
     os.utime(stale, (an_hour_ago, an_hour_ago))
     store.publish("connect4", b"two")
     assert not stale.exists() and fresh.exists()
+
+
+# -- sizes are checked before a model is read (MODEL_MAX_BYTES), hashes while it streams -----------------------
+
+LIMIT = 1 << 20
+
+
+def peak_memory_of(call) -> tuple[int, BaseException | None]:
+    """The most memory Python held at once while ``call`` ran (it reads nothing big, or this shows it)."""
+    tracemalloc.start()
+    try:
+        call()
+        error = None
+    except Exception as exc:
+        error = exc
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak, error
+
+
+def test_a_model_over_model_max_bytes_is_refused_before_it_is_read(store_url):
+    url, endpoint = store_url
+    store = open_model_store(url, endpoint, max_model_bytes=LIMIT)
+    store.publish("connect4", model(1))
+    store.publish("connect4", model(2, 8 * LIMIT))  # the publisher does not police readers' limits
+    peak, error = peak_memory_of(lambda: store.fetch_latest("connect4"))
+    assert peak < LIMIT, f"{peak} bytes held while refusing"
+    assert isinstance(error, ModelTooLarge), error
+    assert "connect4 v000002.onnx: the manifest gives 8388612 bytes, over MODEL_MAX_BYTES=1048576" in str(error)
+    peak, error = peak_memory_of(lambda: store.read_version("connect4", 2))
+    assert peak < LIMIT, f"{peak} bytes held while refusing"
+    assert isinstance(error, ModelTooLarge) and "holds 8388612 bytes, over MODEL_MAX_BYTES" in str(error), error
+    assert store.read_version("connect4", 1) == model(1)
+
+
+def test_a_model_whose_size_differs_from_its_manifest_is_refused_unread(store, store_url):
+    url, endpoint = store_url
+    store = open_model_store(url, endpoint, max_model_bytes=16 * LIMIT)
+    manifest = store.publish("connect4", model(1, 4 * LIMIT))
+    overwrite(store, store_url, "connect4/v000001.onnx", model(1, 8 * LIMIT))
+    peak, error = peak_memory_of(lambda: store.fetch_latest("connect4"))
+    assert peak < LIMIT, f"{peak} bytes held while refusing"
+    assert isinstance(error, CorruptModel) and not isinstance(error, ModelTooLarge), error
+    assert (f"sha256/size mismatch with the manifest (the store holds 8388612 bytes, the manifest gives "
+            f"{manifest.size_bytes}); not read") in str(error)  # fmt: skip
+
+
+def test_a_model_of_the_right_size_but_wrong_bytes_is_refused_after_hashing(store, store_url):
+    store.publish("connect4", model(1))
+    overwrite(store, store_url, "connect4/v000001.onnx", model(2))  # same length, other bytes
+    with pytest.raises(CorruptModel, match=r"sha256/size mismatch with the manifest \(4100 bytes, expected 4100\)"):
+        store.fetch_latest("connect4")
+
+
+def test_a_manifest_without_size_bytes_is_a_clear_error_repaired_by_the_next_publish(store, store_url):
+    store.publish("tictactoe", model(1))
+    old = json.loads(store.latest("tictactoe").to_json())
+    del old["size_bytes"]
+    overwrite(store, store_url, "tictactoe/latest.json", json.dumps(old).encode())
+    with pytest.raises(CorruptModel, match="unreadable latest manifest: no size_bytes"):
+        store.fetch_latest("tictactoe")
+    assert store.publish("tictactoe", model(2)).version == 2
+    assert store.fetch_latest("tictactoe")[1] == model(2)
+
+
+def test_a_huge_manifest_is_refused_after_its_first_mebibyte_and_repaired_by_the_next_publish(store, store_url):
+    store.publish("tictactoe", model(1))
+    overwrite(store, store_url, "tictactoe/latest.json", b" " * (8 * LIMIT))
+    with pytest.raises(CorruptModel, match=r"tictactoe/latest\.json holds more than 1048576 bytes; not read further"):
+        store.latest("tictactoe")
+    assert store.publish("tictactoe", model(2)).version == 2
+
+
+def test_a_verified_read_holds_little_more_than_the_model(store_url):
+    url, endpoint = store_url
+    store = open_model_store(url, endpoint, max_model_bytes=16 * LIMIT)
+    store.publish("connect4", model(1, 8 * LIMIT))
+    fetched: list[bytes] = []
+    peak, error = peak_memory_of(lambda: fetched.append(store.fetch_latest("connect4")[1]))
+    assert error is None and fetched == [model(1, 8 * LIMIT)]
+    assert peak < 1.5 * 8 * LIMIT, f"{peak / LIMIT:.1f} MiB held to read an 8 MiB model"
