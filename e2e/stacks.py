@@ -22,18 +22,10 @@ from pathlib import Path
 from cartridge.modelstore import ModelStore, open_model_store
 from cartridge.replay import ReplayBuffer, open_replay
 from devtools.http import accepts, request_json
+from devtools.profiles import E2E_DIFFERENCES, apply
 
 REPO = Path(__file__).resolve().parents[1]
 
-SMALL_SETTINGS = {
-    "MCTS_MAX_SIMS": "16",
-    "ACTOR_PARALLEL_GAMES": "16",
-    "EPISODES_PER_ITERATION": "40",
-    "TRAIN_STEPS_PER_ITERATION": "40",
-    "BATCH_SIZE": "64",
-    "MODEL_POLL_SECONDS": "1",
-    "WEB_SIMS": "16",
-}
 
 
 class LocalStack:
@@ -44,7 +36,7 @@ class LocalStack:
         from tests.support import free_port
 
         self.config = LocalConfig(
-            data_dir=data_dir, actors=actors, frontend=False, settings=SMALL_SETTINGS,
+            data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES),
             web_port=free_port(), frontend_port=free_port(), trainer_port=free_port(), actor_base_port=free_port(),
         )  # fmt: skip
         self.runtime = LocalRuntime(self.config)

@@ -9,22 +9,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from devtools.profiles import SMALL_STACK
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-# Sized so the first model appears within about a minute on 2 cores.
-TINY_SETTINGS = {
-    "MCTS_MAX_SIMS": "32",
-    "ACTOR_PARALLEL_GAMES": "16",
-    "EPISODES_PER_ITERATION": "50",
-    "TRAIN_STEPS_PER_ITERATION": "50",
-    "BATCH_SIZE": "64",
-    "REPLAY_WINDOW": "20000",
-    "TRAINING_ITERATIONS": "0",
-    "MODEL_POLL_SECONDS": "1",
-    "WEB_SIMS": "64",
-    "LOG_FORMAT": "console",
-}
-
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("CARTRIDGE_HOME") or REPO_ROOT / ".cartridge" / "local")
@@ -55,7 +42,7 @@ class LocalConfig:
     trainer_port: int = 9100
     actor_base_port: int = 9101
     frontend: bool = True
-    settings: dict[str, str] = field(default_factory=dict)  # overrides of TINY_SETTINGS
+    settings: dict[str, str] = field(default_factory=dict)  # overrides of SMALL_STACK
     source_root: Path = REPO_ROOT / "services"  # watched for hot reload
 
     @property
@@ -74,7 +61,7 @@ class LocalConfig:
     def components(self) -> list[Component]:
         data = self.data_dir.resolve()
         base = {
-            **TINY_SETTINGS,
+            **SMALL_STACK,
             "ENV_ID": self.env_id,
             "REPLAY_URL": f"sqlite:///{data}/replay.db",
             "MODEL_STORE_URL": f"file://{data}/models",

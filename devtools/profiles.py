@@ -1,0 +1,46 @@
+"""The "small stack" settings: one profile for every stack that runs on a laptop or a CI machine.
+
+devtools' local runtime runs SMALL_STACK as it is. The others differ from it only where a difference is
+listed here with its reason, and tests/test_profiles.py holds each to that list: the e2e suite
+(E2E_DIFFERENCES, over the local runtime) and k8s/local's laptop overlay (LAPTOP_DIFFERENCES, over its
+ConfigMap). A setting that drifts without being listed fails that test.
+"""
+
+from __future__ import annotations
+
+# Sized so the first model appears within about a minute on 2 cores.
+SMALL_STACK = {
+    "MCTS_MAX_SIMS": "32",
+    "ACTOR_PARALLEL_GAMES": "16",
+    "EPISODES_PER_ITERATION": "50",
+    "TRAIN_STEPS_PER_ITERATION": "50",
+    "BATCH_SIZE": "64",
+    "REPLAY_WINDOW": "20000",
+    "TRAINING_ITERATIONS": "0",
+    "MODEL_POLL_SECONDS": "1",
+    "WEB_SIMS": "64",
+    "LOG_FORMAT": "console",
+}
+
+# name: (value, why it differs from SMALL_STACK)
+Differences = dict[str, tuple[str, str]]
+
+E2E_DIFFERENCES: Differences = {
+    "MCTS_MAX_SIMS": ("16", "half the search: six iterations fit the suite's bounds on a loaded 2-core machine"),
+    "EPISODES_PER_ITERATION": ("40", "an iteration sooner, for the same reason"),
+    "TRAIN_STEPS_PER_ITERATION": ("40", "shorter iterations, for the same reason"),
+    "WEB_SIMS": ("16", "the model's replies in the rollout check come back sooner"),
+}
+
+LAPTOP_DIFFERENCES: Differences = {
+    "MCTS_MAX_SIMS": ("64", "connect4 (the cluster's game) needs a deeper search than tictactoe to learn"),
+    "MODEL_POLL_SECONDS": ("2", "every actor and web pod polls MinIO: half the requests of a local directory"),
+    "TRAINER_THREADS": ("1", "a kind node shares the laptop's cores with every pod"),
+    "LOG_FORMAT": ("json", "pods log JSON for kubectl logs and collectors (the base image's default)"),
+    "BATCH_SIZE": ("128", "the documented default: the cluster's trainer has a core of its own"),
+}
+
+
+def apply(differences: Differences) -> dict[str, str]:
+    """SMALL_STACK with the listed differences applied."""
+    return SMALL_STACK | {name: value for name, (value, _) in differences.items()}
