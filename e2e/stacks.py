@@ -27,7 +27,6 @@ from devtools.profiles import E2E_DIFFERENCES, apply
 REPO = Path(__file__).resolve().parents[1]
 
 
-
 class LocalStack:
     target = "local"
 

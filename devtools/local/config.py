@@ -13,6 +13,7 @@ from devtools.profiles import SMALL_STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("CARTRIDGE_HOME") or REPO_ROOT / ".cartridge" / "local")
 
