@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from devtools.errors import DevtoolsError
+from devtools.http import port_in_use, probe_json
 from devtools.tools import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
 
 REGISTRY_CONTAINER_PORT = 5000
@@ -100,17 +99,12 @@ class RegistryController:
 
     def wait_ready(self, spec: RegistrySpec, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        last = ""
         while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{spec.url}/v2/", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError) as exc:
-                last = str(exc)
+            if probe_json(f"{spec.url}/v2/", timeout=2) is not None:  # the registry API answers 200 {}
+                return
             time.sleep(0.3)
         raise DevtoolsError(
-            f"registry {spec.name} does not answer on {spec.url}/v2/ ({last})",
+            f"registry {spec.name} does not answer on {spec.url}/v2/ within {timeout:.0f} s",
             f"look at `docker logs {spec.name}`; `devtools down --all` removes it",
         )
 
@@ -119,6 +113,8 @@ class RegistryController:
         return current.image != spec.image or (current.host, current.host_port) != (spec.host, spec.port)
 
     def _create(self, spec: RegistrySpec) -> None:
+        if port_in_use(spec.port, spec.host):  # asked before Docker, whose refusal is only a sentence to parse
+            raise _port_taken(spec)
         try:
             self.client.images.get(spec.image)
         except ImageNotFound:
@@ -170,13 +166,17 @@ class RegistryController:
                 ) from None
 
 
+def _port_taken(spec: RegistrySpec) -> DevtoolsError:
+    return DevtoolsError(
+        f"port {spec.host}:{spec.port} for registry {spec.name} is taken by another process",
+        f"free the port (see `ss -ltnp | grep :{spec.port}`) or remove what holds it, then run again",
+    )
+
+
 def _port_error(spec: RegistrySpec, exc: APIError) -> DevtoolsError:
+    if port_in_use(spec.port, spec.host):  # taken between our check and Docker's bind
+        return _port_taken(spec)
     text = str(exc.explanation or exc)
-    if "address already in use" in text or "port is already allocated" in text:
-        return DevtoolsError(
-            f"port {spec.host}:{spec.port} for registry {spec.name} is taken by another process",
-            f"free the port (see `ss -ltnp | grep :{spec.port}`) or remove what holds it, then run again",
-        )
     return DevtoolsError(f"registry {spec.name} could not start: {text}", f"look at `docker logs {spec.name}`")
 
 
