@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -74,3 +76,16 @@ def postgres_database(postgres_url) -> Iterator[str]:
     """A new empty database on the session's PostgreSQL server, dropped after the test."""
     with fresh_database(postgres_url, f"t_{uuid.uuid4().hex[:12]}") as url:
         yield url
+
+
+FRONTEND = Path(__file__).resolve().parents[1] / "services" / "frontend"
+
+
+@pytest.fixture(scope="session")
+def frontend_dir() -> Path:
+    """services/frontend with its npm dependencies installed (npm ci from the lock file)."""
+    if shutil.which("npm") is None:
+        pytest.fail("npm not found: install Node.js 20 and npm (make system-deps)")
+    if not (FRONTEND / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True, capture_output=True)
+    return FRONTEND

@@ -79,6 +79,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["status"].startswith("Game over"), result
+    assert result["cspViolations"] == [] and result["pageErrors"] == [], result
     assert result["marks"] >= 5 and result["moves"] >= 3, result
     # Four iteration records; episodes over time also has one point per /stats poll (at least one).
     assert result["lossPoints"] == 4 and result["versionPoints"] == 4 and result["episodePoints"] >= 5, result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -136,6 +137,50 @@ def test_frontend_serves_the_spa_with_fallback_and_cache_headers(stack):
     status, headers, _ = http(url(frontend, asset))
     assert status == 200 and headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert http(url(frontend, "/assets/missing-0000.js"))[0] == 404
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def test_frontend_sends_its_content_security_policy_on_every_path(stack):
+    frontend = stack["frontend"]
+    asset = next(a for a in http(url(frontend, "/"))[2].decode().split('"') if a.startswith("/assets/"))
+    for path in ("/", "/some/client/route", asset, "/healthz", "/assets/missing-0000.js"):
+        headers = http(url(frontend, path))[1]
+        assert headers["Content-Security-Policy"] == CSP and headers["X-Frame-Options"] == "DENY", path
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "same-origin", path
+
+
+def test_a_person_plays_a_game_in_chromium_under_that_policy(stack, frontend_dir, tmp_path):
+    """The built SPA, served by nginx with its CSP, played by clicking in real headless Chromium: a policy
+    that blocked the app's own scripts, styles or API calls would show as violations or a stuck game."""
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(chromium):
+        pytest.skip(f"Chromium not found at {chromium} (make system-deps installs it)")
+    run = subprocess.run(
+        ["node", "e2e-browser/play.mjs"], cwd=frontend_dir, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "FRONTEND_URL": url(stack["frontend"], "/"), "ARTIFACTS_DIR": str(tmp_path),
+             "CHROMIUM_PATH": chromium, "PLAY_ONLY": "1"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["status"].startswith("Game over") and result["moves"] >= 3, result
+    assert result["cspViolations"] == [] and result["pageErrors"] == [], result
+
+
+def test_frontend_reports_healthy_to_docker_where_its_image_has_wget(stack):
+    container = stack["frontend"]
+    if "not found" in exec_text(container, "command -v wget || echo not found"):
+        pytest.skip("this nginx base (the Debian stand-in) has no wget; the upstream alpine image's busybox does")
+
+    def healthy():
+        container.reload()
+        return container.attrs["State"]["Health"]["Status"] == "healthy"
+
+    wait_until(healthy, 60, "the frontend to be healthy")
 
 
 def test_frontend_refuses_a_malformed_upstream_with_one_line(containers, images):
