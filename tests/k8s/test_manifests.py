@@ -160,7 +160,8 @@ def test_gateway_and_routes_validate_against_the_pinned_gateway_api_schemas(over
     """The Gateway API version cloud-provider-kind installs (devtools/pins.json) is the one checked here;
     kubernetes-validate knows no CRDs, so these objects are validated against our JSON Schemas of it."""
     routing = [o for o in render(overlay) if o["apiVersion"].startswith("gateway.networking.k8s.io/")]
-    assert sorted(o["kind"] for o in routing) == ["Gateway", "HTTPRoute", "HTTPRoute"]
+    routes = 3 if overlay == "k8s/prod" else 2  # prod adds the HTTPS redirect
+    assert sorted(o["kind"] for o in routing) == ["Gateway"] + ["HTTPRoute"] * routes
     for obj in routing:
         jsonschema.validate(obj, gateway_schema(obj["kind"]))
 
@@ -174,6 +175,7 @@ def test_gateway_and_routes_validate_against_the_pinned_gateway_api_schemas(over
         ("Gateway", "cartridge", lambda spec: spec["listeners"][0].update(port=0)),
         ("Gateway", "cartridge", lambda spec: spec.update(gatewayClassName="")),
         ("Gateway", "cartridge", lambda spec: spec["listeners"][0].update(allowedRoute={})),  # a typo
+        ("HTTPRoute", "web", lambda spec: spec["rules"][0].update(filters=[{"type": "RequestRedirect"}])),
     ],
 )
 def test_the_gateway_schemas_refuse_a_broken_route_or_gateway(kind, name, break_it):
@@ -190,6 +192,8 @@ def routes(objects) -> dict[tuple[str, str], str]:
     for route in by_kind(objects, "HTTPRoute").values():
         assert [ref["name"] for ref in route["spec"]["parentRefs"]] == ["cartridge"]
         for rule in route["spec"]["rules"]:
+            if "backendRefs" not in rule:
+                continue  # a redirect
             (backend,) = rule["backendRefs"]
             for match in rule["matches"]:
                 table[match["path"]["type"], match["path"]["value"]] = backend["name"]
@@ -203,12 +207,30 @@ def test_routes_send_api_and_stats_to_web_and_the_rest_to_the_frontend(overlay):
                                ("PathPrefix", "/"): "frontend"}  # fmt: skip
     services = by_kind(objects, "Service")
     for route in by_kind(objects, "HTTPRoute").values():
-        for ref in route["spec"]["rules"][0]["backendRefs"]:
+        for ref in route["spec"]["rules"][0].get("backendRefs", []):
             assert ref["port"] in {p["port"] for p in services[ref["name"]]["spec"]["ports"]}, ref
     gateway = by_kind(objects, "Gateway")["cartridge"]["spec"]
     listener = gateway["listeners"][0]
     assert (listener["name"], listener["protocol"], listener["port"]) == ("http", "HTTP", 80)
     assert not by_kind(objects, "Ingress"), "routing is the Gateway's: no Ingress"
+
+
+def test_prod_serves_https_for_one_host_with_a_managed_certificate_and_redirects_http():
+    objects = render("k8s/prod")
+    gateway = by_kind(objects, "Gateway")["cartridge"]
+    listeners = {lst["name"]: lst for lst in gateway["spec"]["listeners"]}
+    https = listeners["https"]
+    assert (https["protocol"], https["port"], https["tls"]["mode"]) == ("HTTPS", 443, "Terminate")
+    assert https["tls"]["certificateRefs"] == [{"name": "cartridge-tls"}]
+    assert https["hostname"] == listeners["http"]["hostname"] != ""
+    assert gateway["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    routes = by_kind(objects, "HTTPRoute")
+    for name in ("web", "frontend"):  # the application only over HTTPS
+        assert [ref.get("sectionName") for ref in routes[name]["spec"]["parentRefs"]] == ["https"]
+    (redirect,) = [r for r in routes.values() if r["spec"]["parentRefs"][0].get("sectionName") == "http"]
+    (rule,) = redirect["spec"]["rules"]
+    assert rule["filters"] == [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]
+    assert "backendRefs" not in rule
 
 
 def test_each_overlay_names_its_gateway_class():
