@@ -35,10 +35,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from devtools.bake import (  # noqa: F401 - the definitions are part of this module's interface too
+    BAKE_FILE,
+    COMPONENTS,
+    PASSTHROUGH_ARGS,
+    REGISTRY,
+    REPO_ROOT,
+    ImageDefinition,
+    image_definitions,
+    image_name,
+    passthrough_args,
+)
 from devtools.errors import DevtoolsError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BAKE_FILE = "docker-bake.json"
 # Passed through from the environment when set; the Dockerfiles' defaults are the upstream images.
 TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
 Progress = Callable[[str], None]
@@ -53,72 +62,6 @@ class BuiltImage:
     size_mb: float
     context_mb: float = 0.0
     pushed: bool = False
-
-
-# --- the image definitions (docker-bake.json) -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImageDefinition:
-    """One bake target, resolved: its parents (``inherits``) merged in order, then its own fields."""
-
-    name: str  # the bake target: "actor", or "actor-dev" for the image Tilt live-updates
-    component: str  # "actor"
-    context: str
-    dockerfile: str
-    target: str | None
-    args: dict[str, str]
-    repository: str  # the first tag without its tag: localhost:5001/cartridge-actor
-
-
-def _interpolate(text: str, variables: dict[str, str]) -> str:
-    for name, value in variables.items():
-        text = text.replace("${" + name + "}", value)
-    return text
-
-
-def _resolve(targets: dict, name: str) -> dict:
-    merged: dict = {}
-    for parent in targets[name].get("inherits", []):
-        resolved = _resolve(targets, parent)
-        merged = {**merged, **resolved, "args": {**merged.get("args", {}), **resolved.get("args", {})}}
-    own = {k: v for k, v in targets[name].items() if k != "inherits"}
-    return {**merged, **own, "args": {**merged.get("args", {}), **own.get("args", {})}}
-
-
-def image_definitions(group: str = "default", root: Path = REPO_ROOT,
-                      environ: dict[str, str] | None = None) -> dict[str, ImageDefinition]:  # fmt: skip
-    """The images of a bake group by component. Variables take their defaults unless the environment sets
-    them, as `docker buildx bake` does (REGISTRY=... pushes elsewhere)."""
-    bake = json.loads((root / BAKE_FILE).read_text())
-    environ = os.environ if environ is None else environ
-    variables = {name: environ.get(name, spec["default"]) for name, spec in bake["variable"].items()}
-    definitions = {}
-    for name in bake["group"][group]["targets"]:
-        target = _resolve(bake["target"], name)
-        repository = _interpolate(target["tags"][0], variables).rsplit(":", 1)[0]
-        component = repository.rsplit("/", 1)[-1].removeprefix("cartridge-")
-        definitions[component] = ImageDefinition(
-            name, component, target.get("context", "."), target["dockerfile"], target.get("target"),
-            dict(target.get("args", {})), repository,
-        )  # fmt: skip
-    return definitions
-
-
-def passthrough_args(root: Path = REPO_ROOT) -> tuple[str, ...]:
-    """Build args taken from the environment when it sets them (base images, the torch index): the bake
-    file's variables without a default. Elsewhere the Dockerfiles' own defaults (upstream images) hold."""
-    variables = json.loads((root / BAKE_FILE).read_text())["variable"]
-    return tuple(name for name, spec in variables.items() if spec.get("default") == "")
-
-
-PASSTHROUGH_ARGS = passthrough_args()
-COMPONENTS = tuple(image_definitions())
-REGISTRY = image_definitions()[COMPONENTS[0]].repository.rsplit("/", 1)[0]
-
-
-def image_name(component: str, registry: str = REGISTRY) -> str:
-    return f"{registry}/cartridge-{component}"
 
 
 # --- the build context ------------------------------------------------------------------------------
