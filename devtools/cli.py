@@ -164,9 +164,9 @@ def down(everything: bool, data_dir: Path | None) -> None:
 
     kind = kind_runtime()
     if probe("kind").usable and probe("kubectl").usable:
-        kind.down(everything)  # the workloads; with --all the cluster, cloud-provider-kind and the registry
-    elif everything:
-        kind.delete_containers()  # without kind there is no cluster to delete, but its containers may run
+        kind.down(everything)  # workloads and cloud-provider-kind; with --all the cluster and the registry
+    else:
+        kind.delete_containers(registry=everything)  # no kind here, but its containers may still run
 
 
 @cli.command()

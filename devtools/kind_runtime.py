@@ -282,8 +282,9 @@ class KindRuntime:
             time.sleep(3)
 
     def down(self, everything: bool = False) -> bool:
-        """The workloads (namespace cartridge; cloud-provider-kind removes the Gateway's Envoy with it); with
-        ``everything`` the cluster, cloud-provider-kind and the registry too. True when a cluster was there."""
+        """The workloads (namespace cartridge) and cloud-provider-kind with the Gateway's Envoy: nothing of
+        the stack keeps running, and the next `up` starts them again. With ``everything`` the cluster and the
+        registry go too. True when a cluster was there."""
         exists = self.clusters.exists(self.spec)
         if exists:
             if everything:
@@ -291,19 +292,18 @@ class KindRuntime:
             else:
                 self.progress(f"Deleting namespace {NAMESPACE}")
                 self.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
-        if everything:
-            self.delete_containers()
+        self.delete_containers(registry=everything)
         return exists
 
-    def delete_containers(self) -> None:
-        """cloud-provider-kind (and the proxies it made for this cluster) and the registry."""
+    def delete_containers(self, registry: bool = True) -> None:
+        """cloud-provider-kind and the proxies it made for this cluster, and (``registry``) the registry."""
         try:
             client = docker_client()
         except DevtoolsError:
             return  # no Docker engine: no containers either
         for name in addons.CloudProviderController(client).delete(self.opts.cloud_provider, self.spec.name):
             self.progress(f"Deleted {name}")
-        if RegistryController(client).delete(self.spec.registry.name):
+        if registry and RegistryController(client).delete(self.spec.registry.name):
             self.progress(f"Deleted registry {self.spec.registry.name}")
 
 

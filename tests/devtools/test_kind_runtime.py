@@ -87,14 +87,14 @@ def test_the_bucket_job_counts_once_it_succeeded():
 def test_down_deletes_the_namespace_and_with_all_the_cluster_and_its_containers(monkeypatch):
     # cloud-provider-kind and the registry are containers with their own Docker tests (test_addons, test_registry)
     removed: list[str] = []
-    monkeypatch.setattr(KindRuntime, "delete_containers", lambda self: removed.append("containers"))
+    monkeypatch.setattr(KindRuntime, "delete_containers", lambda self, registry: removed.append(registry))
     kind = FakeKind(exists=True)
     KindRuntime(KindOptions(repo_root=REPO), run=kind).down()
     assert "kubectl --context kind-cartridge delete namespace cartridge --ignore-not-found --wait" in kind.commands()
-    assert kind.exists and removed == []
+    assert kind.exists and removed == [False], "down stops cloud-provider-kind but keeps the registry"
     KindRuntime(KindOptions(repo_root=REPO), run=kind).down(everything=True)
     assert not kind.exists and "kind delete cluster --name cartridge" in kind.commands()
-    assert removed == ["containers"]
+    assert removed == [False, True]
     absent = FakeKind(exists=False)
     KindRuntime(KindOptions(repo_root=REPO), run=absent).down()
     assert not [c for c in absent.commands() if "delete" in c]
