@@ -12,6 +12,7 @@ from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
 from cartridge.replay import open_replay
 from tests.pg import drop_connections
+from tests.replay_reads import episode_transitions, recent_episodes
 from tests.support import free_port, wait_until
 
 FAST = {"ENV_ID": "tictactoe", "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "0.5"}
@@ -41,9 +42,9 @@ def assert_every_episode_is_whole(url: str) -> int:
     end the game with the stored winner (an unfinished game written on a stop would not)."""
     game = get_game("tictactoe")
     with open_replay(url) as replay:
-        episodes = replay.recent_episodes("tictactoe", limit=100_000)
+        episodes = recent_episodes(replay, "tictactoe", limit=100_000)
         for episode in episodes:
-            transitions = replay.episode_transitions(episode["episode_id"])
+            transitions = episode_transitions(replay, episode["episode_id"])
             steps = [t.step for t in transitions]
             assert steps == list(range(episode["moves"])), f"partial episode {episode['episode_id']}: {steps}"
             state = game.initial_state()
@@ -123,7 +124,7 @@ def test_actor_swaps_models_skips_a_corrupt_one_and_keeps_playing(tmp_path, star
     wait_until(lambda: get_json(f"http://127.0.0.1:{port}/health")["model_version"] == 3, 30, "the actor on v3")
     assert actor.proc.poll() is None, "the actor restarted or died"
     with open_replay(env["REPLAY_URL"]) as replay:
-        versions = {e["model_version"] for e in replay.recent_episodes("tictactoe", limit=10_000)}
+        versions = {e["model_version"] for e in recent_episodes(replay, "tictactoe", limit=10_000)}
     assert 0 in versions and 1 in versions
 
 

@@ -14,7 +14,7 @@ import torch
 
 from cartridge.games import get_game
 from cartridge.modelstore import CorruptModel, open_model_store
-from cartridge.replay import open_replay
+from cartridge.replay import open_replay, open_training_log
 from cartridge_trainer.checkpoint import Checkpointer, TrainerState
 from cartridge_trainer.network import PolicyValueNet
 from tests.support import free_port, random_episode, wait_until
@@ -89,8 +89,8 @@ def test_trainer_publishes_one_version_per_iteration_and_stops(tmp_path, start_s
     store = open_model_store(env["MODEL_STORE_URL"])
     assert store.versions("tictactoe") == [1, 2]
     assert store.latest("tictactoe").metrics["iteration"] == 2
-    with open_replay(env["REPLAY_URL"]) as replay:
-        records = replay.iterations("tictactoe")
+    with open_training_log(env["REPLAY_URL"]) as log:
+        records = log.iterations("tictactoe")
     assert [r.iteration for r in records] == [1, 2]
     assert [r.model_version for r in records] == [1, 2]
     assert all(r.policy_loss > 0 and r.value_loss >= 0 for r in records)
@@ -160,8 +160,8 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
     assert kills >= 2, "the trainer finished before it could be killed twice: make iterations longer"
     assert not reader_errors, reader_errors[:3]
     assert seen_versions == sorted(seen_versions), "a reader saw the version go backwards"
-    with open_replay(env["REPLAY_URL"]) as replay:
-        records = replay.iterations("tictactoe")
+    with open_training_log(env["REPLAY_URL"]) as log:
+        records = log.iterations("tictactoe")
     # Every iteration trained exactly once, each published exactly once, in order.
     assert [r.iteration for r in records] == list(range(1, iterations + 1))
     # Versions 1..N without gaps: a model file left by a publish killed before its manifest is replaced.
@@ -207,6 +207,6 @@ def test_without_a_checkpoint_the_trainer_counts_on_from_the_stores_iteration(tm
     trainer = run_trainer_while_feeding(env, start_service)
     assert store.versions("tictactoe") == [1, 2, 3]
     assert [store.latest("tictactoe").metrics["iteration"]] == [5]
-    with open_replay(env["REPLAY_URL"]) as replay:
-        assert [r.iteration for r in replay.iterations("tictactoe")] == [3, 4, 5]
+    with open_training_log(env["REPLAY_URL"]) as log:
+        assert [r.iteration for r in log.iterations("tictactoe")] == [3, 4, 5]
     assert "continuing its numbering with a fresh network" in trainer.log_text()

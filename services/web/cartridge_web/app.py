@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cartridge.games import IllegalMove
 from cartridge.modelstore import CorruptModel, ModelStore, ModelStoreUnavailable, open_model_store
-from cartridge.replay import ReplayBuffer, ReplayUnavailable, open_replay
+from cartridge.replay import ReplayBuffer, ReplayUnavailable, TrainingLog, open_replay, open_training_log
 from cartridge.settings import Settings
 from cartridge.telemetry import get_logger
 
@@ -67,6 +67,7 @@ class Backends:
             settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions
         )
         self._lock = threading.Lock()
+        self._training_log: TrainingLog | None = None
 
     @property
     def replay(self) -> ReplayBuffer:
@@ -74,6 +75,13 @@ class Backends:
             if self._replay is None:
                 self._replay = open_replay(self.settings.replay_url)
             return self._replay
+
+    @property
+    def training_log(self) -> TrainingLog:
+        with self._lock:
+            if self._training_log is None:
+                self._training_log = open_training_log(self.settings.replay_url)
+            return self._training_log
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -184,8 +192,8 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
     def stats() -> Stats:
         env = settings.env_id
         replay = backends.replay
-        records = replay.iterations(env, limit=LOSS_HISTORY_LIMIT)
-        transitions = replay.count_transitions(env)
+        records = backends.training_log.iterations(env, limit=LOSS_HISTORY_LIMIT)
+        counts = replay.counts(env)  # counter rows, no table scan
         served = models.current(env).version
         manifest, versions, message = None, [], NO_MODEL_YET
         try:
@@ -201,10 +209,10 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
             message = _model_message(manifest.version, served)
         return Stats(
             env_id=env,
-            episodes=replay.count_episodes(env),
-            transitions=transitions,
+            episodes=counts.episodes,
+            transitions=counts.transitions,
             episodes_per_second=round(replay.episodes_per_second(env, 60.0), 3),
-            replay_buffer_size=min(transitions, settings.replay_window),
+            replay_buffer_size=min(counts.stored_transitions, settings.replay_window),
             iteration=records[-1].iteration if records else 0,
             training_iterations=settings.training_iterations,
             model=ModelSummary(version=manifest.version, published_at=manifest.created_at, sha256=manifest.sha256)
