@@ -11,6 +11,7 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
 from cartridge.replay import open_replay
+from tests.health_probe import unhealthy_body
 from tests.pg import drop_connections
 from tests.replay_reads import episode_transitions, recent_episodes
 from tests.support import free_port, wait_until
@@ -75,6 +76,15 @@ def test_health_and_metrics_answer_while_playing(tmp_path, start_service):
         metrics = response.read().decode()
     written = [line for line in metrics.splitlines() if line.startswith('cartridge_episodes_total{env_id="tictactoe"}')]
     assert written and float(written[0].split()[-1]) >= 1
+
+
+def test_an_actor_that_writes_no_episode_for_health_stall_seconds_reports_unhealthy(tmp_path, start_service):
+    # A connect4 round at this many simulations outlasts the test: no episode is ever written.
+    env = actor_env(tmp_path, ENV_ID="connect4", MCTS_MAX_SIMS="1000000", HEALTH_STALL_SECONDS="3")
+    actor = start_service("cartridge_actor", env, "actor")
+    body = wait_until(lambda: unhealthy_body(env["HTTP_PORT"]), 60, "/health to answer 503")
+    assert body["status"] == "stalled" and "no episode written" in body["problem"], body
+    assert actor.proc.poll() is None, "stalled is for Kubernetes to act on: the process keeps running"
 
 
 def test_sigterm_stops_promptly_and_writes_no_partial_episode(tmp_path, start_service):

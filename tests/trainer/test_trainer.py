@@ -17,6 +17,7 @@ from cartridge.modelstore import CorruptModel, open_model_store
 from cartridge.replay import open_replay, open_training_log
 from cartridge_trainer.checkpoint import Checkpointer, TrainerState
 from cartridge_trainer.network import PolicyValueNet
+from tests.health_probe import probe_health, unhealthy_body
 from tests.support import free_port, random_episode, wait_until
 
 EPISODES_PER_ITERATION = 8
@@ -169,6 +170,21 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
     latest = store.latest("tictactoe")
     assert latest.metrics["iteration"] == iterations and latest.version == records[-1].model_version
     assert "resumed from checkpoint" in trainer.log_text()
+
+
+def test_a_trainer_with_enough_episodes_but_no_iteration_reports_unhealthy(tmp_path, start_service):
+    # Iterations that never end; HEALTH_STALL_SECONDS short.
+    env = trainer_env(tmp_path, 1) | {"TRAIN_STEPS_PER_ITERATION": "100000000", "HEALTH_STALL_SECONDS": "2"}
+    trainer = start_service("cartridge_trainer", env, "trainer")
+    wait_until(lambda: "trainer started" in trainer.log_text(), 120, "the trainer to start")
+    time.sleep(3)  # past HEALTH_STALL_SECONDS with too few episodes: no progress is expected, so healthy
+    assert probe_health(env["HTTP_PORT"]) == (200, {"status": "ok", "iteration": 0, "pid": trainer.proc.pid})
+    game, rng = get_game("tictactoe"), np.random.default_rng(3)
+    with open_replay(env["REPLAY_URL"]) as replay:
+        for _ in range(EPISODES_PER_ITERATION):
+            replay.append_episode(random_episode(game, rng))
+    body = wait_until(lambda: unhealthy_body(env["HTTP_PORT"]), 60, "/health to answer 503")
+    assert body["status"] == "stalled" and "no iteration while enough new episodes wait" in body["problem"], body
 
 
 def test_unwritable_checkpoint_dir_is_a_one_line_configuration_error(tmp_path, start_service):
