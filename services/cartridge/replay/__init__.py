@@ -17,6 +17,11 @@ def open_replay(url: str) -> ReplayBuffer:
     return SqlReplayBuffer(open_database(url))
 
 
+def training_log_beside(replay: ReplayBuffer) -> TrainingLog:
+    """The training log on the replay buffer's own database connection (closed with the buffer)."""
+    return TrainingLog(replay._db)
+
+
 __all__ = [
     "Batch",
     "Episode",
@@ -28,5 +33,6 @@ __all__ = [
     "Transition",
     "open_replay",
     "open_training_log",
+    "training_log_beside",
     "transitions_from_steps",
 ]

@@ -24,7 +24,7 @@ import torch
 
 from cartridge.games import Game, get_game
 from cartridge.modelstore import CorruptModel, ModelStore, open_model_store
-from cartridge.replay import IterationRecord, ReplayBuffer, TrainingLog, open_replay, open_training_log
+from cartridge.replay import IterationRecord, ReplayBuffer, TrainingLog, open_replay, training_log_beside
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings, SettingsError
 from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
@@ -198,7 +198,7 @@ def run() -> int:
         raise SettingsError(f"CHECKPOINT_DIR={settings.checkpoint_dir!r} cannot be created: {exc.strerror}") from None
     replay = open_replay(settings.replay_url)
     replay.ping()
-    training_log = open_training_log(settings.replay_url)
+    training_log = training_log_beside(replay)
     store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
     store.ping()
     metrics = PipelineMetrics()
@@ -222,7 +222,6 @@ def run() -> int:
     trainer.progress.idle()
     pruner.stop()
     server.shutdown()
-    training_log.close()
     replay.close()
     return 0
 

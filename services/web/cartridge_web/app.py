@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cartridge.games import IllegalMove
 from cartridge.modelstore import CorruptModel, ModelStore, ModelStoreUnavailable, open_model_store
-from cartridge.replay import ReplayBuffer, ReplayUnavailable, TrainingLog, open_replay, open_training_log
+from cartridge.replay import ReplayBuffer, ReplayUnavailable, TrainingLog, open_replay, training_log_beside
 from cartridge.settings import Settings
 from cartridge.telemetry import get_logger
 
@@ -67,7 +67,6 @@ class Backends:
             settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions
         )
         self._lock = threading.Lock()
-        self._training_log: TrainingLog | None = None
 
     @property
     def replay(self) -> ReplayBuffer:
@@ -78,10 +77,7 @@ class Backends:
 
     @property
     def training_log(self) -> TrainingLog:
-        with self._lock:
-            if self._training_log is None:
-                self._training_log = open_training_log(self.settings.replay_url)
-            return self._training_log
+        return training_log_beside(self.replay)  # the same database and connection
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
