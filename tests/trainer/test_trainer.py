@@ -172,6 +172,18 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
     assert "resumed from checkpoint" in trainer.log_text()
 
 
+def test_the_trainer_prunes_to_the_bound_and_its_trigger_counts_episodes_ever_written(tmp_path, start_service):
+    # ~15 tictactoe episodes fit the bound: a trigger on stored episodes would wait forever for iteration 2.
+    env = trainer_env(tmp_path, iterations=3) | {"REPLAY_WINDOW": "100", "REPLAY_MAX_TRANSITIONS": "100"}
+    run_trainer_while_feeding(env, start_service)
+    with open_replay(env["REPLAY_URL"]) as replay, open_training_log(env["REPLAY_URL"]) as log:
+        counts = replay.counts("tictactoe")
+        records = log.iterations("tictactoe")
+    assert [r.iteration for r in records] == [1, 2, 3]
+    assert records[-1].episodes_seen >= 2 * EPISODES_PER_ITERATION and counts.episodes > counts.stored_episodes
+    assert counts.transitions > 3 * 100 and counts.stored_transitions < counts.transitions
+
+
 def test_a_trainer_with_enough_episodes_but_no_iteration_reports_unhealthy(tmp_path, start_service):
     # Iterations that never end; HEALTH_STALL_SECONDS short.
     env = trainer_env(tmp_path, 1) | {"TRAIN_STEPS_PER_ITERATION": "100000000", "HEALTH_STALL_SECONDS": "2"}
