@@ -25,7 +25,7 @@ import numpy as np
 
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
-from cartridge.replay import IterationRecord, open_replay
+from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.network import PolicyValueNet, export_onnx
 from cartridge_web.app import SEARCH_SLOTS
 from tests.support import free_port, random_episode, wait_until
@@ -90,11 +90,11 @@ class Load:
 def prepare(tmp: str) -> dict[str, str]:
     replay_url, store_url = f"sqlite:///{tmp}/replay.db", f"file://{tmp}/models"
     game, rng = get_game("connect4"), np.random.default_rng(0)
-    with open_replay(replay_url) as replay:
+    with open_replay(replay_url) as replay, open_training_log(replay_url) as log:
         for _ in range(2000):
             replay.append_episode(random_episode(game, rng))
         for i in range(1, 101):
-            replay.record_iteration(IterationRecord("connect4", i, i, 1.5, 0.3, 1.8, 20 * i, 400 * i, 3.0))
+            log.record_iteration(IterationRecord("connect4", i, i, 1.5, 0.3, 1.8, 20 * i, 400 * i, 3.0))
     # The default network (64 channels, 4 residual blocks): what the trainer publishes.
     open_model_store(store_url).publish("connect4", export_onnx(PolicyValueNet(game), game))
     return {"ENV_ID": "connect4", "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "WEB_SIMS": "100",

@@ -11,6 +11,7 @@ import requests
 
 from cartridge.modelstore import sha256_hex
 from devtools.http import request_json as get_json
+from tests.replay_reads import episode_transitions, recent_episodes
 from tests.support import wait_until
 
 ROLLOUT_SECONDS = 20  # MODEL_POLL_SECONDS is 1 locally and 2 on kind; the bound leaves room for a busy CPU
@@ -25,11 +26,11 @@ def test_episode_generation(stack):
     wait_until(lambda: stats(stack)["episodes"] >= first + 20, 120, "20 more episodes")
     with stack.replay() as replay:
         env = stats(stack)["env_id"]
-        wait_until(lambda: len({e["actor_id"] for e in replay.recent_episodes(env, 200)}) >= 2, 120, "two actors")
-        recent = replay.recent_episodes(env, 200)
+        wait_until(lambda: len({e["actor_id"] for e in recent_episodes(replay, env, 200)}) >= 2, 120, "two actors")
+        recent = recent_episodes(replay, env, 200)
         assert len({e["episode_id"] for e in recent}) == len(recent), "duplicate episode ids"
         for episode in recent[:10]:
-            transitions = replay.episode_transitions(episode["episode_id"])
+            transitions = episode_transitions(replay, episode["episode_id"])
             assert [t.step for t in transitions] == list(range(episode["moves"]))
             for t in transitions:
                 assert abs(float(t.policy.sum()) - 1) < 1e-4 and t.policy[t.action] > 0

@@ -17,6 +17,12 @@ from .modelstore.base import DEFAULT_MODEL_MAX_BYTES
 GAMES = ("tictactoe", "connect4")
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# Read by the PostgreSQL replay backend itself (it is opened from a URL alone), and checked here at start-up.
+REPLAY_CONNECT_TIMEOUT = 5
+REPLAY_STATEMENT_TIMEOUT = 30
+# REPLAY_MAX_TRANSITIONS when unset: room for this many windows, so pruning runs seldom and never nears
+# what the trainer samples.
+REPLAY_BOUND_WINDOWS = 4
 
 
 class SettingsError(ValueError):
@@ -105,6 +111,13 @@ class Settings:
     # Tuning knobs with defaults that suit 2 cores; documented in README.
     actor_parallel_games: int = env_field(32, _int(1))
     replay_window: int = env_field(50_000, _int(1))
+    replay_max_transitions: int | None = env_field(None, _int(1))  # None: REPLAY_BOUND_WINDOWS x REPLAY_WINDOW
+    replay_connect_timeout: int = env_field(REPLAY_CONNECT_TIMEOUT, _int(1))
+    replay_statement_timeout: int = env_field(REPLAY_STATEMENT_TIMEOUT, _int(1))
+    # An actor that writes no episode, or a trainer with enough new episodes that finishes no iteration,
+    # for this long reports unhealthy, so Kubernetes restarts it. Generous: a connect4 round of 32 games at
+    # 400 simulations takes minutes on a small node.
+    health_stall_seconds: int = env_field(900, _int(1))
     train_steps_per_iteration: int = env_field(200, _int(1))
     learning_rate: float = env_field(1e-3, lambda n, r: _float(n, r))
     model_poll_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
@@ -120,6 +133,17 @@ class Settings:
     # What the trainer publishes: int8 (statically quantized, checked against the network; fp32 when
     # the check fails) or fp32. Readers need nothing either way: the ONNX interface is the same.
     export_precision: str = env_field("int8", _choice(("int8", "fp32")))
+
+    def __post_init__(self) -> None:
+        if self.replay_max_transitions is None:
+            object.__setattr__(self, "replay_max_transitions", REPLAY_BOUND_WINDOWS * self.replay_window)
+        elif self.replay_max_transitions < self.replay_window:
+            raise SettingsError(
+                f"REPLAY_MAX_TRANSITIONS={self.replay_max_transitions} is below REPLAY_WINDOW={self.replay_window}: "
+                "the trainer samples the newest REPLAY_WINDOW transitions, so the buffer must keep at least that "
+                f"many (expected an integer >= {self.replay_window}, "
+                f"or unset for {REPLAY_BOUND_WINDOWS} x REPLAY_WINDOW)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **defaults: Any) -> Settings:

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -125,3 +126,44 @@ def serve_health(
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="health-server", daemon=True).start()
     return server
+
+
+class StallWatch:
+    """Health's view of progress: stalled when progress was expected and none came for ``stall_seconds``.
+
+    The service says when it starts expecting progress (an actor playing; a trainer with enough new
+    episodes) and when progress comes (an episode written; an iteration finished); while it expects none
+    (a trainer waiting for episodes, a service stopping) it is never stalled."""
+
+    def __init__(self, stall_seconds: float, what: str) -> None:
+        self.stall_seconds = stall_seconds
+        self.what = what
+        self._expected_since: float | None = None
+        self._lock = threading.Lock()
+
+    def expect(self) -> None:
+        """Progress is expected from now on (no-op when it already was: the wait keeps its start)."""
+        with self._lock:
+            if self._expected_since is None:
+                self._expected_since = time.monotonic()
+
+    def progressed(self, expect_more: bool = True) -> None:
+        with self._lock:
+            self._expected_since = time.monotonic() if expect_more else None
+
+    def idle(self) -> None:
+        with self._lock:
+            self._expected_since = None
+
+    def problem(self) -> str | None:
+        """Why the service is stalled, or None."""
+        with self._lock:
+            since = self._expected_since
+        if since is None or (waited := time.monotonic() - since) <= self.stall_seconds:
+            return None
+        return f"no {self.what} for {waited:.0f} s (HEALTH_STALL_SECONDS={self.stall_seconds:g})"
+
+    def health(self, **fields: object) -> dict:
+        """A /health body: status ok, or stalled with the reason (served as 503, so Kubernetes restarts)."""
+        problem = self.problem()
+        return {"status": "ok", **fields} if problem is None else {"status": "stalled", "problem": problem, **fields}

@@ -11,7 +11,9 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
 from cartridge.replay import open_replay
+from tests.health_probe import unhealthy_body
 from tests.pg import drop_connections
+from tests.replay_reads import episode_transitions, recent_episodes
 from tests.support import free_port, wait_until
 
 FAST = {"ENV_ID": "tictactoe", "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "0.5"}
@@ -41,9 +43,9 @@ def assert_every_episode_is_whole(url: str) -> int:
     end the game with the stored winner (an unfinished game written on a stop would not)."""
     game = get_game("tictactoe")
     with open_replay(url) as replay:
-        episodes = replay.recent_episodes("tictactoe", limit=100_000)
+        episodes = recent_episodes(replay, "tictactoe", limit=100_000)
         for episode in episodes:
-            transitions = replay.episode_transitions(episode["episode_id"])
+            transitions = episode_transitions(replay, episode["episode_id"])
             steps = [t.step for t in transitions]
             assert steps == list(range(episode["moves"])), f"partial episode {episode['episode_id']}: {steps}"
             state = game.initial_state()
@@ -74,6 +76,15 @@ def test_health_and_metrics_answer_while_playing(tmp_path, start_service):
         metrics = response.read().decode()
     written = [line for line in metrics.splitlines() if line.startswith('cartridge_episodes_total{env_id="tictactoe"}')]
     assert written and float(written[0].split()[-1]) >= 1
+
+
+def test_an_actor_that_writes_no_episode_for_health_stall_seconds_reports_unhealthy(tmp_path, start_service):
+    # A connect4 round at this many simulations outlasts the test: no episode is ever written.
+    env = actor_env(tmp_path, ENV_ID="connect4", MCTS_MAX_SIMS="1000000", HEALTH_STALL_SECONDS="3")
+    actor = start_service("cartridge_actor", env, "actor")
+    body = wait_until(lambda: unhealthy_body(env["HTTP_PORT"]), 60, "/health to answer 503")
+    assert body["status"] == "stalled" and "no episode written" in body["problem"], body
+    assert actor.proc.poll() is None, "stalled is for Kubernetes to act on: the process keeps running"
 
 
 def test_sigterm_stops_promptly_and_writes_no_partial_episode(tmp_path, start_service):
@@ -123,7 +134,7 @@ def test_actor_swaps_models_skips_a_corrupt_one_and_keeps_playing(tmp_path, star
     wait_until(lambda: get_json(f"http://127.0.0.1:{port}/health")["model_version"] == 3, 30, "the actor on v3")
     assert actor.proc.poll() is None, "the actor restarted or died"
     with open_replay(env["REPLAY_URL"]) as replay:
-        versions = {e["model_version"] for e in replay.recent_episodes("tictactoe", limit=10_000)}
+        versions = {e["model_version"] for e in recent_episodes(replay, "tictactoe", limit=10_000)}
     assert 0 in versions and 1 in versions
 
 

@@ -74,3 +74,21 @@ def test_ort_threads_is_checked_where_onnx_runtime_reads_it(monkeypatch):
         monkeypatch.setenv("ORT_THREADS", bad)
         with pytest.raises(SettingsError, match=r"ORT_THREADS=.* \(expected an integer >= 1\)"):
             ort_threads()
+
+
+def test_replay_max_transitions_defaults_to_a_few_windows_and_may_not_be_below_one():
+    assert Settings.from_env({"REPLAY_WINDOW": "1000"}).replay_max_transitions == 4000
+    assert Settings.from_env({"REPLAY_WINDOW": "1000", "REPLAY_MAX_TRANSITIONS": "1000"}).replay_max_transitions == 1000
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"REPLAY_WINDOW": "1000", "REPLAY_MAX_TRANSITIONS": "999"})
+    assert "REPLAY_MAX_TRANSITIONS=999 is below REPLAY_WINDOW=1000" in str(err.value)
+    assert "expected an integer >= 1000" in str(err.value)
+    with pytest.raises(SettingsError, match="REPLAY_MAX_TRANSITIONS='lots' is not an integer"):
+        Settings.from_env({"REPLAY_MAX_TRANSITIONS": "lots"})
+
+
+@pytest.mark.parametrize("name", ["REPLAY_CONNECT_TIMEOUT", "REPLAY_STATEMENT_TIMEOUT", "HEALTH_STALL_SECONDS"])
+def test_timeouts_are_positive_integers(name):
+    assert getattr(Settings.from_env({name: "7"}), name.lower()) == 7
+    with pytest.raises(SettingsError, match=f"{name}=0 is out of range"):
+        Settings.from_env({name: "0"})

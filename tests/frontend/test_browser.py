@@ -17,7 +17,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
-from cartridge.replay import IterationRecord, open_replay
+from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.network import PolicyValueNet, export_onnx
 from tests.support import REPO, free_port, wait_until
 
@@ -40,14 +40,14 @@ def web_with_a_model(tmp_path, start_service, make_episode):
     replay_url, store_url = f"sqlite:///{tmp_path}/replay.db", f"file://{tmp_path}/models"
     game = get_game("tictactoe")
     store = open_model_store(store_url)
-    with open_replay(replay_url) as replay:
+    with open_replay(replay_url) as replay, open_training_log(replay_url) as log:
         for iteration, loss in enumerate([2.1, 1.6, 1.3, 1.1], start=1):
             for _ in range(5):
                 replay.append_episode(make_episode())
             manifest = store.publish("tictactoe", export_onnx(PolicyValueNet(game), game), {"iteration": iteration})
             record = IterationRecord("tictactoe", iteration, manifest.version, loss * 0.8, loss * 0.2, loss,
                                      5 * iteration, 40 * iteration, 1.0, 1_000 + iteration)  # fmt: skip
-            replay.record_iteration(record)
+            log.record_iteration(record)
     port = free_port()
     env = {"HTTP_PORT": str(port), "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "ENV_ID": "tictactoe",
            "WEB_SIMS": "16", "MODEL_POLL_SECONDS": "0.5"}  # fmt: skip

@@ -18,7 +18,8 @@ from cartridge.arena import MctsPlayer, MinimaxPlayer, RandomPlayer, play_match
 from cartridge.games import get_game
 from cartridge.inference import OnnxEvaluator
 from cartridge.modelstore import open_model_store
-from cartridge.replay import open_replay
+from cartridge.replay import open_replay, open_training_log
+from tests.replay_reads import recent_episodes
 from tests.support import free_port
 
 ITERATIONS = 12
@@ -66,10 +67,10 @@ def test_self_play_loop_trains_a_tictactoe_model_that_plays_well(tmp_path, start
         assert actor.stop() == 0, "an actor did not stop cleanly on SIGTERM"
 
     store = open_model_store(env["MODEL_STORE_URL"])
-    with open_replay(env["REPLAY_URL"]) as replay:
-        records = replay.iterations("tictactoe")
+    with open_replay(env["REPLAY_URL"]) as replay, open_training_log(env["REPLAY_URL"]) as log:
+        records = log.iterations("tictactoe")
         episodes = replay.count_episodes("tictactoe")
-        recent = replay.recent_episodes("tictactoe", limit=200)
+        recent = recent_episodes(replay, "tictactoe", limit=200)
     # Episodes accumulated, iterations advanced, one version per iteration.
     assert episodes >= ITERATIONS * int(SETTINGS["EPISODES_PER_ITERATION"])
     assert [r.iteration for r in records] == list(range(1, ITERATIONS + 1))

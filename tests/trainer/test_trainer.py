@@ -14,9 +14,10 @@ import torch
 
 from cartridge.games import get_game
 from cartridge.modelstore import CorruptModel, open_model_store
-from cartridge.replay import open_replay
+from cartridge.replay import open_replay, open_training_log
 from cartridge_trainer.checkpoint import Checkpointer, TrainerState
 from cartridge_trainer.network import PolicyValueNet
+from tests.health_probe import probe_health, unhealthy_body
 from tests.support import free_port, random_episode, wait_until
 
 EPISODES_PER_ITERATION = 8
@@ -89,8 +90,8 @@ def test_trainer_publishes_one_version_per_iteration_and_stops(tmp_path, start_s
     store = open_model_store(env["MODEL_STORE_URL"])
     assert store.versions("tictactoe") == [1, 2]
     assert store.latest("tictactoe").metrics["iteration"] == 2
-    with open_replay(env["REPLAY_URL"]) as replay:
-        records = replay.iterations("tictactoe")
+    with open_training_log(env["REPLAY_URL"]) as log:
+        records = log.iterations("tictactoe")
     assert [r.iteration for r in records] == [1, 2]
     assert [r.model_version for r in records] == [1, 2]
     assert all(r.policy_loss > 0 and r.value_loss >= 0 for r in records)
@@ -160,8 +161,8 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
     assert kills >= 2, "the trainer finished before it could be killed twice: make iterations longer"
     assert not reader_errors, reader_errors[:3]
     assert seen_versions == sorted(seen_versions), "a reader saw the version go backwards"
-    with open_replay(env["REPLAY_URL"]) as replay:
-        records = replay.iterations("tictactoe")
+    with open_training_log(env["REPLAY_URL"]) as log:
+        records = log.iterations("tictactoe")
     # Every iteration trained exactly once, each published exactly once, in order.
     assert [r.iteration for r in records] == list(range(1, iterations + 1))
     # Versions 1..N without gaps: a model file left by a publish killed before its manifest is replaced.
@@ -169,6 +170,33 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
     latest = store.latest("tictactoe")
     assert latest.metrics["iteration"] == iterations and latest.version == records[-1].model_version
     assert "resumed from checkpoint" in trainer.log_text()
+
+
+def test_the_trainer_prunes_to_the_bound_and_its_trigger_counts_episodes_ever_written(tmp_path, start_service):
+    # ~15 tictactoe episodes fit the bound: a trigger on stored episodes would wait forever for iteration 2.
+    env = trainer_env(tmp_path, iterations=3) | {"REPLAY_WINDOW": "100", "REPLAY_MAX_TRANSITIONS": "100"}
+    run_trainer_while_feeding(env, start_service)
+    with open_replay(env["REPLAY_URL"]) as replay, open_training_log(env["REPLAY_URL"]) as log:
+        counts = replay.counts("tictactoe")
+        records = log.iterations("tictactoe")
+    assert [r.iteration for r in records] == [1, 2, 3]
+    assert records[-1].episodes_seen >= 2 * EPISODES_PER_ITERATION and counts.episodes > counts.stored_episodes
+    assert counts.transitions > 3 * 100 and counts.stored_transitions < counts.transitions
+
+
+def test_a_trainer_with_enough_episodes_but_no_iteration_reports_unhealthy(tmp_path, start_service):
+    # Iterations that never end; HEALTH_STALL_SECONDS short.
+    env = trainer_env(tmp_path, 1) | {"TRAIN_STEPS_PER_ITERATION": "100000000", "HEALTH_STALL_SECONDS": "2"}
+    trainer = start_service("cartridge_trainer", env, "trainer")
+    wait_until(lambda: "trainer started" in trainer.log_text(), 120, "the trainer to start")
+    time.sleep(3)  # past HEALTH_STALL_SECONDS with too few episodes: no progress is expected, so healthy
+    assert probe_health(env["HTTP_PORT"]) == (200, {"status": "ok", "iteration": 0, "pid": trainer.proc.pid})
+    game, rng = get_game("tictactoe"), np.random.default_rng(3)
+    with open_replay(env["REPLAY_URL"]) as replay:
+        for _ in range(EPISODES_PER_ITERATION):
+            replay.append_episode(random_episode(game, rng))
+    body = wait_until(lambda: unhealthy_body(env["HTTP_PORT"]), 60, "/health to answer 503")
+    assert body["status"] == "stalled" and "no iteration while enough new episodes wait" in body["problem"], body
 
 
 def test_unwritable_checkpoint_dir_is_a_one_line_configuration_error(tmp_path, start_service):
@@ -207,6 +235,6 @@ def test_without_a_checkpoint_the_trainer_counts_on_from_the_stores_iteration(tm
     trainer = run_trainer_while_feeding(env, start_service)
     assert store.versions("tictactoe") == [1, 2, 3]
     assert [store.latest("tictactoe").metrics["iteration"]] == [5]
-    with open_replay(env["REPLAY_URL"]) as replay:
-        assert [r.iteration for r in replay.iterations("tictactoe")] == [3, 4, 5]
+    with open_training_log(env["REPLAY_URL"]) as log:
+        assert [r.iteration for r in log.iterations("tictactoe")] == [3, 4, 5]
     assert "continuing its numbering with a fresh network" in trainer.log_text()

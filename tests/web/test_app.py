@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from cartridge.replay import IterationRecord
+from cartridge.replay import IterationRecord, open_training_log
 from cartridge_web.app import create_app
 from tests.web.conftest import poll_now, web_settings
 
@@ -37,14 +37,15 @@ def test_stats_before_any_model_says_so(client):
 
 
 def test_stats_reports_episodes_iterations_and_the_published_model(
-    client, replay, store, make_episode, tictactoe_model
+    client, settings, replay, store, make_episode, tictactoe_model
 ):
     episodes = [make_episode() for _ in range(5)]
     for episode in episodes:
         replay.append_episode(episode)
-    for i, loss in enumerate([2.0, 1.5, 1.2], start=1):
-        replay.record_iteration(IterationRecord("tictactoe", i, i, loss * 0.8, loss * 0.2, loss, 5 * i, 40 * i, 1.0))
-        store.publish("tictactoe", tictactoe_model, {"iteration": i})
+    with open_training_log(settings.replay_url) as log:
+        for i, loss in enumerate([2.0, 1.5, 1.2], start=1):
+            log.record_iteration(IterationRecord("tictactoe", i, i, loss * 0.8, loss * 0.2, loss, 5 * i, 40 * i, 1.0))
+            store.publish("tictactoe", tictactoe_model, {"iteration": i})
     poll_now(client)
     stats = client.get("/stats").json()
     assert stats["episodes"] == 5 and stats["transitions"] == sum(len(e.transitions) for e in episodes)

@@ -22,7 +22,7 @@ from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable, open_repl
 from cartridge.selfplay import SelfPlay
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings
-from cartridge.telemetry import PipelineMetrics, configure_logging, serve_health
+from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
 
 
 def _poll_models(watcher: ModelWatcher, stop: StopFlag, interval: float, metrics: PipelineMetrics, log) -> None:
@@ -79,10 +79,14 @@ def run() -> int:
     watcher = ModelWatcher(store, settings.env_id, game.action_size)
     started = time.time()
     written = 0
+    # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
+    # search, a replay buffer that never comes back) makes /health 503 and Kubernetes restart the pod.
+    progress = StallWatch(settings.health_stall_seconds, "episode written")
+    progress.expect()
 
     def health() -> dict:
-        return {"status": "ok", "episodes": written, "model_version": watcher.current.version,
-                "pid": os.getpid(), "uptime_s": round(time.time() - started, 1)}  # fmt: skip
+        return progress.health(episodes=written, model_version=watcher.current.version, pid=os.getpid(),
+                               uptime_s=round(time.time() - started, 1))  # fmt: skip
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
     poller = threading.Thread(
@@ -115,6 +119,7 @@ def run() -> int:
         if not write_episode(replay, episode, stop, log):
             break
         written += 1
+        progress.progressed()
         metrics.episodes.labels(env).inc()
         metrics.transitions.labels(env).inc(len(episode.transitions))
         metrics.simulations.labels(env).inc(len(episode.transitions) * settings.mcts_max_sims)
@@ -122,6 +127,7 @@ def run() -> int:
         log.debug("episode written", moves=len(episode.transitions), winner=episode.winner,
                   model_version=episode.model_version)  # fmt: skip
     stop.set()
+    progress.idle()
     server.shutdown()
     replay.close()
     log.info("actor stopped", episodes=written, reason=stop.signal_name or "max episodes reached")

@@ -1,10 +1,12 @@
 """Replay buffer: one interface, SQLite and PostgreSQL backends chosen by REPLAY_URL.
 
 Tables (both backends, created on start):
-  episodes    one row per finished self-play game
-  transitions one row per move (observation, MCTS policy target, final value for the mover)
-  iterations  one row per trainer iteration (losses, counts, duration) for the web's /stats
-An episode is written in one transaction: all its transitions or none.
+  episodes        one row per finished self-play game
+  transitions     one row per move (observation, MCTS policy target, final value for the mover)
+  replay_counters episodes and transitions ever written and ever pruned, per game (a few shard rows each)
+  iterations      the training log's (training_log.py), in the same database
+An episode is written in one transaction with its counters: all its transitions or none. Pruning
+deletes whole episodes, oldest first, with their counters in the same transaction.
 """
 
 from __future__ import annotations
@@ -65,17 +67,14 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class IterationRecord:
-    env_id: str
-    iteration: int
-    model_version: int
-    policy_loss: float
-    value_loss: float
-    total_loss: float
-    episodes_seen: int
-    transitions_seen: int
-    duration_s: float
-    finished_at: float = field(default_factory=time.time)
+class ReplayCounts:
+    """Counts from the counter rows (no table scan). ``episodes``/``transitions`` were ever written and
+    never fall (the trainer's trigger counts them); ``stored_*`` is what pruning left."""
+
+    episodes: int
+    transitions: int
+    stored_episodes: int
+    stored_transitions: int
 
 
 class ReplayBuffer(ABC):
@@ -93,29 +92,26 @@ class ReplayBuffer(ABC):
         None when the buffer holds none."""
 
     @abstractmethod
-    def count_episodes(self, env_id: str | None = None) -> int: ...
+    def prune(self, env_id: str, max_transitions: int, batch_transitions: int = 2_000, max_batches: int = 20) -> int:
+        """Delete whole episodes of ``env_id``, oldest first, until at most ``max_transitions`` are stored:
+        each batch of about ``batch_transitions`` rows is its own short transaction, so writers never wait
+        long; at most ``max_batches`` per call. Returns the transitions deleted."""
 
     @abstractmethod
-    def count_transitions(self, env_id: str | None = None) -> int: ...
+    def counts(self, env_id: str | None = None) -> ReplayCounts:
+        """Counts of ``env_id`` (all games when None), from the counter rows."""
+
+    def count_episodes(self, env_id: str | None = None) -> int:
+        """Episodes ever written (pruning does not lower it)."""
+        return self.counts(env_id).episodes
+
+    def count_transitions(self, env_id: str | None = None) -> int:
+        """Transitions ever written (pruning does not lower it)."""
+        return self.counts(env_id).transitions
 
     @abstractmethod
     def episodes_per_second(self, env_id: str | None = None, seconds: float = 60.0) -> float:
         """Episodes finished in the last ``seconds`` divided by ``seconds``."""
-
-    @abstractmethod
-    def episode_transitions(self, episode_id: str) -> list[Transition]:
-        """The transitions of one episode in step order (for checks and the e2e suite)."""
-
-    @abstractmethod
-    def recent_episodes(self, env_id: str | None = None, limit: int = 20) -> list[dict]:
-        """Newest episodes: episode_id, env_id, actor_id, model_version, winner, moves, created_at."""
-
-    @abstractmethod
-    def record_iteration(self, record: IterationRecord) -> None: ...
-
-    @abstractmethod
-    def iterations(self, env_id: str, limit: int = 1000) -> list[IterationRecord]:
-        """Iteration records of ``env_id``, oldest first (the newest ``limit``)."""
 
     @abstractmethod
     def ping(self) -> None:

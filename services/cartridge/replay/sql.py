@@ -1,71 +1,24 @@
-"""What the SQLite and PostgreSQL replay buffers share: schema shape, queries, sampling, decoding.
-
-Backends supply a DB-API connection, the placeholder style and the few statements that differ.
-"""
+"""The replay buffer over a SQL database (SQLite or PostgreSQL): writing, sampling, pruning, counts."""
 
 from __future__ import annotations
 
 import random
-import threading
 import time
-from abc import abstractmethod
 
 import numpy as np
 
-from .base import Batch, Episode, IterationRecord, ReplayBuffer, Transition
-from .codec import check_transitions, decode_batch, decode_transition, encode_observation, encode_policy
-
-EPISODE_COLUMNS = "episode_id, env_id, actor_id, model_version, winner, moves, duration_s, created_at"
-TRANSITION_COLUMNS = "episode_id, env_id, step, observation, policy, value, action, model_version, created_at"
-ITERATION_COLUMNS = (
-    "env_id, iteration, model_version, policy_loss, value_loss, total_loss, "
-    "episodes_seen, transitions_seen, duration_s, finished_at"
-)
+from .base import Batch, Episode, ReplayBuffer, ReplayCounts
+from .codec import check_transitions, decode_batch, encode_observation, encode_policy
+from .database import ADD_TO_COUNTERS, COUNTER_SHARDS, EPISODE_COLUMNS, SqlDatabase
 
 
 class SqlReplayBuffer(ReplayBuffer):
-    placeholder = "?"
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._lock = threading.RLock()
-        self._conn = self._connect()
-        self._create_schema()
-
-    # -- backend hooks ------------------------------------------------------------------------
-
-    @abstractmethod
-    def _connect(self): ...
-
-    @abstractmethod
-    def _create_schema(self) -> None: ...
-
-    @abstractmethod
-    def _insert_transitions(self, cur, rows: list[tuple]) -> None: ...
-
-    @abstractmethod
-    def _upsert_iteration_sql(self) -> str: ...
-
-    @abstractmethod
-    def _transaction(self, write: bool = True):
-        """Context manager: a transaction on self._conn, committed on success, rolled back on error.
-        Read-only transactions (write=False) must not block writers."""
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _q(self, sql: str) -> str:
-        return sql.replace("?", self.placeholder)
+    def __init__(self, database: SqlDatabase) -> None:
+        self._db = database
+        self.url = database.url
 
     def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with self._lock, self._transaction(write=False) as cur:
-            cur.execute(self._q(sql), params)
-            return cur.fetchall()
-
-    @staticmethod
-    def _env_filter(env_id: str | None) -> tuple[str, tuple]:
-        return ("WHERE env_id = ?", (env_id,)) if env_id is not None else ("", ())
-
-    # -- interface ----------------------------------------------------------------------------
+        return self._db.fetch(sql, params)
 
     def append_episode(self, episode: Episode) -> None:
         check_transitions(episode.env_id, episode.transitions)
@@ -75,17 +28,26 @@ class SqlReplayBuffer(ReplayBuffer):
              float(t.value), int(t.action), episode.model_version, now)
             for t in episode.transitions
         ]  # fmt: skip
-        with self._lock, self._transaction() as cur:
+        db = self._db
+        with db.lock, db.transaction() as cur:
             # Idempotent: an episode id already stored means this is a retry of a write whose commit went
-            # through before the connection broke, so the episode is there, whole, and nothing is added.
+            # through before the connection broke, so the episode is there, whole, and nothing is added
+            # (neither rows nor counts).
             cur.execute(
-                self._q(f"INSERT INTO episodes ({EPISODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (episode_id) DO NOTHING"),
+                db.q(f"INSERT INTO episodes ({EPISODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (episode_id) DO NOTHING"),
                 (episode.episode_id, episode.env_id, episode.actor_id, episode.model_version, episode.winner,
                  len(episode.transitions), episode.duration_s, now),
             )  # fmt: skip
             if cur.rowcount == 1:
-                self._insert_transitions(cur, rows)
+                db.insert_transitions(cur, rows)
+                # Last, so the counter row is locked only for the commit.
+                self._add_to_counters(cur, episode.env_id, len(rows), written=True)
+
+    def _add_to_counters(self, cur, env_id: str, transitions: int, written: bool, episodes: int = 1) -> None:
+        shard = random.randrange(COUNTER_SHARDS)
+        added = (episodes, transitions, 0, 0) if written else (0, 0, episodes, transitions)
+        cur.execute(self._db.q(ADD_TO_COUNTERS), (env_id, shard, *added))
 
     def sample(self, env_id: str, batch_size: int, window: int) -> Batch | None:
         if batch_size < 1 or window < 1:
@@ -118,14 +80,43 @@ class SqlReplayBuffer(ReplayBuffer):
         obs, pol = decode_batch(env_id, [bytes(r[0]) for r in picked], [bytes(r[1]) for r in picked])
         return Batch(obs, pol, np.array([r[2] for r in picked], dtype=np.float32))
 
-    def count_episodes(self, env_id: str | None = None) -> int:
-        where, params = self._env_filter(env_id)
-        return int(self._fetch(f"SELECT count(*) FROM episodes {where}", params)[0][0])
+    def prune(self, env_id: str, max_transitions: int, batch_transitions: int = 2_000, max_batches: int = 20) -> int:
+        if max_transitions < 1 or batch_transitions < 1:
+            raise ValueError(f"prune needs max_transitions >= 1 and batch_transitions >= 1 "
+                             f"(got {max_transitions}, {batch_transitions})")  # fmt: skip
+        pruned = 0
+        db = self._db
+        for _ in range(max_batches):
+            excess = self.counts(env_id).stored_transitions - max_transitions
+            if excess <= 0:
+                break
+            # The oldest rows by insertion (the sampling window's order), an index range of (env_id, id);
+            # their episodes go whole, so a batch may take a little more than `excess`.
+            oldest = self._fetch("SELECT episode_id FROM transitions WHERE env_id = ? ORDER BY id LIMIT ?",
+                                 (env_id, min(excess, batch_transitions)))  # fmt: skip
+            episode_ids = list(dict.fromkeys(row[0] for row in oldest))
+            if not episode_ids:
+                break
+            marks = ", ".join("?" for _ in episode_ids)
+            # Row locks only (no table lock): actors keep inserting new episodes meanwhile.
+            with db.lock, db.transaction() as cur:
+                cur.execute(db.q(f"DELETE FROM transitions WHERE episode_id IN ({marks})"), tuple(episode_ids))
+                transitions = cur.rowcount
+                cur.execute(db.q(f"DELETE FROM episodes WHERE episode_id IN ({marks})"), tuple(episode_ids))
+                self._add_to_counters(cur, env_id, transitions, written=False, episodes=cur.rowcount)
+            pruned += transitions
+        return pruned
 
-    def count_transitions(self, env_id: str | None = None) -> int:
-        where, params = self._env_filter(env_id)
-        # Summing per-episode move counts avoids a full scan of the big table.
-        return int(self._fetch(f"SELECT coalesce(sum(moves), 0) FROM episodes {where}", params)[0][0])
+    def counts(self, env_id: str | None = None) -> ReplayCounts:
+        where, params = ("WHERE env_id = ?", (env_id,)) if env_id is not None else ("", ())
+        ((episodes, transitions, episodes_pruned, transitions_pruned),) = self._fetch(
+            "SELECT coalesce(sum(episodes_written), 0), coalesce(sum(transitions_written), 0), "
+            f"coalesce(sum(episodes_pruned), 0), coalesce(sum(transitions_pruned), 0) FROM replay_counters {where}",
+            params,
+        )
+        episodes, transitions = int(episodes), int(transitions)
+        stored_episodes, stored_transitions = episodes - int(episodes_pruned), transitions - int(transitions_pruned)
+        return ReplayCounts(episodes, transitions, stored_episodes, stored_transitions)
 
     def episodes_per_second(self, env_id: str | None = None, seconds: float = 60.0) -> float:
         since = time.time() - seconds
@@ -135,33 +126,8 @@ class SqlReplayBuffer(ReplayBuffer):
             n = self._fetch("SELECT count(*) FROM episodes WHERE env_id = ? AND created_at >= ?", (env_id, since))[0][0]
         return int(n) / seconds
 
-    def episode_transitions(self, episode_id: str) -> list[Transition]:
-        rows = self._fetch(
-            "SELECT env_id, step, observation, policy, value, action FROM transitions "
-            "WHERE episode_id = ? ORDER BY step",
-            (episode_id,),
-        )
-        return [decode_transition(*row) for row in rows]
+    def ping(self) -> None:
+        self._db.ping()
 
-    def recent_episodes(self, env_id: str | None = None, limit: int = 20) -> list[dict]:
-        where, params = self._env_filter(env_id)
-        rows = self._fetch(f"SELECT {EPISODE_COLUMNS} FROM episodes {where} ORDER BY created_at DESC LIMIT ?",
-                           (*params, limit))  # fmt: skip
-        keys = [c.strip() for c in EPISODE_COLUMNS.split(",")]
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    def record_iteration(self, record: IterationRecord) -> None:
-        with self._lock, self._transaction() as cur:
-            cur.execute(
-                self._q(self._upsert_iteration_sql()),
-                (record.env_id, record.iteration, record.model_version, record.policy_loss, record.value_loss,
-                 record.total_loss, record.episodes_seen, record.transitions_seen, record.duration_s,
-                 record.finished_at),
-            )  # fmt: skip
-
-    def iterations(self, env_id: str, limit: int = 1000) -> list[IterationRecord]:
-        rows = self._fetch(
-            f"SELECT {ITERATION_COLUMNS} FROM iterations WHERE env_id = ? ORDER BY iteration DESC LIMIT ?",
-            (env_id, limit),
-        )
-        return [IterationRecord(*row) for row in reversed(rows)]
+    def close(self) -> None:
+        self._db.close()

@@ -1,4 +1,12 @@
-"""SQLite replay buffer (the embedded default): WAL so several actor processes write at once."""
+"""SQLite database of the replay buffer (the embedded default): WAL so several actor processes write at once.
+
+synchronous=NORMAL, not FULL, on purpose. In WAL mode NORMAL syncs the WAL at every checkpoint, not at
+every commit: a crash of the process (kill -9, an OOM kill) loses nothing, since committed transactions
+are in the WAL file the OS already holds; a power cut or kernel crash may lose the last commits before the
+next checkpoint, but never corrupts the database or leaves part of a transaction (an episode is whole or
+absent). The embedded runtime runs on a developer's machine, where losing the last seconds of self-play to
+a power cut costs nothing the actors do not replay in seconds, and FULL would fsync every episode.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .base import ReplayUnavailable
-from .sql import ITERATION_COLUMNS, TRANSITION_COLUMNS, SqlReplayBuffer
+from .database import BACKFILL_COUNTERS, ITERATION_COLUMNS, TRANSITION_COLUMNS, SqlDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
@@ -25,6 +33,10 @@ CREATE TABLE IF NOT EXISTS iterations (
     value_loss REAL NOT NULL, total_loss REAL NOT NULL, episodes_seen INTEGER NOT NULL,
     transitions_seen INTEGER NOT NULL, duration_s REAL NOT NULL, finished_at REAL NOT NULL,
     PRIMARY KEY (env_id, iteration));
+CREATE TABLE IF NOT EXISTS replay_counters (
+    env_id TEXT NOT NULL, shard INTEGER NOT NULL, episodes_written INTEGER NOT NULL,
+    transitions_written INTEGER NOT NULL, episodes_pruned INTEGER NOT NULL, transitions_pruned INTEGER NOT NULL,
+    PRIMARY KEY (env_id, shard));
 """
 
 
@@ -36,7 +48,7 @@ def sqlite_path(url: str) -> Path:
     return Path("/" + path.lstrip("/"))
 
 
-class SqliteReplayBuffer(SqlReplayBuffer):
+class SqliteDatabase(SqlDatabase):
     placeholder = "?"
 
     def _connect(self) -> sqlite3.Connection:
@@ -54,13 +66,13 @@ class SqliteReplayBuffer(SqlReplayBuffer):
 
     def _create_schema(self) -> None:
         try:
-            with self._lock:
-                self._conn.executescript(SCHEMA)
+            with self._lock:  # one transaction: two processes starting at once backfill the counters once
+                self._conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {BACKFILL_COUNTERS}; COMMIT;")
         except sqlite3.Error as exc:
             raise ReplayUnavailable(f"cannot create the replay schema in {sqlite_path(self.url)}: {exc}") from None
 
     @contextmanager
-    def _transaction(self, write: bool = True):
+    def transaction(self, write: bool = True):
         try:
             cur = self._conn.cursor()
             # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
@@ -75,11 +87,11 @@ class SqliteReplayBuffer(SqlReplayBuffer):
         except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, I/O error
             raise ReplayUnavailable(f"SQLite replay buffer {sqlite_path(self.url)} failed: {exc}") from None
 
-    def _insert_transitions(self, cur, rows: list[tuple]) -> None:
+    def insert_transitions(self, cur, rows: list[tuple]) -> None:
         marks = ", ".join("?" for _ in TRANSITION_COLUMNS.split(","))
         cur.executemany(f"INSERT INTO transitions ({TRANSITION_COLUMNS}) VALUES ({marks})", rows)
 
-    def _upsert_iteration_sql(self) -> str:
+    def upsert_iteration_sql(self) -> str:
         marks = ", ".join("?" for _ in ITERATION_COLUMNS.split(","))
         return f"INSERT OR REPLACE INTO iterations ({ITERATION_COLUMNS}) VALUES ({marks})"
 
@@ -89,7 +101,3 @@ class SqliteReplayBuffer(SqlReplayBuffer):
                 self._conn.execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
             raise ReplayUnavailable(f"SQLite replay buffer {sqlite_path(self.url)} does not answer: {exc}") from None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

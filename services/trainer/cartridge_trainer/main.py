@@ -2,9 +2,15 @@
 
 Iteration N: wait until EPISODES_PER_ITERATION episodes arrived since N-1
 started, train, checkpoint (model + optimiser + N), publish vK with the
-iteration's metrics, record the iteration for /stats. After a kill -9 the
-trainer resumes from the checkpoint and first completes any publish or record
-the crash interrupted, so every trained iteration is published exactly once.
+iteration's metrics, record the iteration in the training log for /stats. After
+a kill -9 the trainer resumes from the checkpoint and first completes any
+publish or record the crash interrupted, so every trained iteration is
+published exactly once.
+
+The iteration number has one owner, the checkpoint (see training_log.py for
+why): the manifest's metrics["iteration"] and the training log are copies
+written from it and only compared with it here. The episode count that
+triggers an iteration is episodes ever written, which pruning never lowers.
 """
 
 from __future__ import annotations
@@ -18,22 +24,27 @@ import torch
 
 from cartridge.games import Game, get_game
 from cartridge.modelstore import CorruptModel, ModelStore, open_model_store
-from cartridge.replay import IterationRecord, ReplayBuffer, open_replay
+from cartridge.replay import IterationRecord, ReplayBuffer, TrainingLog, open_replay, training_log_beside
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings, SettingsError
-from cartridge.telemetry import PipelineMetrics, configure_logging, serve_health
+from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
 
 from .checkpoint import Checkpointer, TrainerState
 from .network import PolicyValueNet, export_onnx
+from .pruning import Pruner
 from .quantize import agreement, quantize_int8
 from .training import Losses, train_iteration
 
 
 class Trainer:
-    def __init__(self, settings: Settings, replay: ReplayBuffer, store: ModelStore, log, metrics) -> None:
+    def __init__(
+        self, settings: Settings, replay: ReplayBuffer, training_log: TrainingLog, store: ModelStore, log, metrics
+    ) -> None:
         self.settings = settings
         self.game: Game = get_game(settings.env_id)
         self.replay = replay
+        self.training_log = training_log
+        self.progress = StallWatch(settings.health_stall_seconds, "iteration while enough new episodes wait")
         self.store = store
         self.log = log
         self.metrics = metrics
@@ -87,12 +98,12 @@ class Trainer:
             model, export = self.export()
             manifest = self.store.publish(env, model, metrics)
             self.log.info("model published", version=manifest.version, **export, **metrics)
-        recorded = self.replay.iterations(env, limit=1)
-        if not recorded or recorded[-1].iteration < self.iteration:
+        if self.training_log.last_iteration(env) < self.iteration:
             losses = losses or Losses(
                 float(manifest.metrics.get("policy_loss", 0.0)), float(manifest.metrics.get("value_loss", 0.0))
             )
-            self.replay.record_iteration(
+            counts = self.replay.counts(env)
+            self.training_log.record_iteration(
                 IterationRecord(
                     env_id=env,
                     iteration=self.iteration,
@@ -100,8 +111,8 @@ class Trainer:
                     policy_loss=losses.policy,
                     value_loss=losses.value,
                     total_loss=losses.total,
-                    episodes_seen=self.replay.count_episodes(env),
-                    transitions_seen=self.replay.count_transitions(env),
+                    episodes_seen=counts.episodes,
+                    transitions_seen=counts.transitions,
                     duration_s=time.time() - started,
                 )
             )
@@ -138,7 +149,9 @@ class Trainer:
         while not stop.is_set():
             have = self.replay.count_episodes(env) - self.episodes_at_iteration
             if have >= need:
+                self.progress.expect()
                 return True
+            self.progress.idle()
             if time.time() - last_log > 30:
                 self.log.info("waiting for episodes", have=have, need=need, iteration=self.iteration + 1)
                 last_log = time.time()
@@ -160,6 +173,7 @@ class Trainer:
         self.metrics.loss.labels(self.game.name, "policy").set(losses.policy)
         self.metrics.loss.labels(self.game.name, "value").set(losses.value)
         self.finish_iteration(losses, started)
+        self.progress.progressed(expect_more=False)
         self.log.info(
             "iteration finished",
             iteration=self.iteration,
@@ -184,24 +198,29 @@ def run() -> int:
         raise SettingsError(f"CHECKPOINT_DIR={settings.checkpoint_dir!r} cannot be created: {exc.strerror}") from None
     replay = open_replay(settings.replay_url)
     replay.ping()
+    training_log = training_log_beside(replay)
     store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
     store.ping()
     metrics = PipelineMetrics()
-    trainer = Trainer(settings, replay, store, log, metrics)
+    trainer = Trainer(settings, replay, training_log, store, log, metrics)
     trainer.resume()
     if trainer.iteration > 0:
         trainer.finish_iteration(None, time.time())
 
     def health() -> dict:
-        return {"status": "ok", "iteration": trainer.iteration, "pid": os.getpid()}
+        return trainer.progress.health(iteration=trainer.iteration, pid=os.getpid())
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
+    pruner = Pruner(settings.replay_url, settings.env_id, settings.replay_max_transitions, log)
+    pruner.start()
     log.info("trainer started", iteration=trainer.iteration, target=settings.training_iterations,
              episodes_per_iteration=settings.episodes_per_iteration, port=settings.http_port)  # fmt: skip
     while not trainer.done() and trainer.wait_for_episodes(stop):
         trainer.run_iteration()
     reason = stop.signal_name or f"reached TRAINING_ITERATIONS={settings.training_iterations}"
     log.info("trainer stopped", iteration=trainer.iteration, reason=reason)
+    trainer.progress.idle()
+    pruner.stop()
     server.shutdown()
     replay.close()
     return 0

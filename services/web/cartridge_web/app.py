@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cartridge.games import IllegalMove
 from cartridge.modelstore import CorruptModel, ModelStore, ModelStoreUnavailable, open_model_store
-from cartridge.replay import ReplayBuffer, ReplayUnavailable, open_replay
+from cartridge.replay import ReplayBuffer, ReplayUnavailable, TrainingLog, open_replay, training_log_beside
 from cartridge.settings import Settings
 from cartridge.telemetry import get_logger
 
@@ -74,6 +74,10 @@ class Backends:
             if self._replay is None:
                 self._replay = open_replay(self.settings.replay_url)
             return self._replay
+
+    @property
+    def training_log(self) -> TrainingLog:
+        return training_log_beside(self.replay)  # the same database and connection
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -184,8 +188,8 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
     def stats() -> Stats:
         env = settings.env_id
         replay = backends.replay
-        records = replay.iterations(env, limit=LOSS_HISTORY_LIMIT)
-        transitions = replay.count_transitions(env)
+        records = backends.training_log.iterations(env, limit=LOSS_HISTORY_LIMIT)
+        counts = replay.counts(env)  # counter rows, no table scan
         served = models.current(env).version
         manifest, versions, message = None, [], NO_MODEL_YET
         try:
@@ -201,10 +205,10 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
             message = _model_message(manifest.version, served)
         return Stats(
             env_id=env,
-            episodes=replay.count_episodes(env),
-            transitions=transitions,
+            episodes=counts.episodes,
+            transitions=counts.transitions,
             episodes_per_second=round(replay.episodes_per_second(env, 60.0), 3),
-            replay_buffer_size=min(transitions, settings.replay_window),
+            replay_buffer_size=min(counts.stored_transitions, settings.replay_window),
             iteration=records[-1].iteration if records else 0,
             training_iterations=settings.training_iterations,
             model=ModelSummary(version=manifest.version, published_at=manifest.created_at, sha256=manifest.sha256)

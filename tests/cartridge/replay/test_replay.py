@@ -10,20 +10,21 @@ import numpy as np
 import pytest
 
 from cartridge.games import get_game
-from cartridge.replay import IterationRecord, ReplayUnavailable, open_replay
+from cartridge.replay import IterationRecord, ReplayUnavailable, open_replay, open_training_log
 from tests.pg import drop_connections
+from tests.replay_reads import episode_transitions, recent_episodes
 from tests.support import free_port, kill_9_while_running, random_episode
 
 
 def test_an_episode_round_trips_exactly(replay, make_episode):
     episode = make_episode("connect4", model_version=3)
     replay.append_episode(episode)
-    stored = replay.episode_transitions(episode.episode_id)
+    stored = episode_transitions(replay, episode.episode_id)
     assert len(stored) == len(episode.transitions)
     for a, b in zip(episode.transitions, stored, strict=True):
         assert a.step == b.step and a.action == b.action and a.value == b.value
         assert np.array_equal(a.observation, b.observation) and np.array_equal(a.policy, b.policy)
-    (recent,) = replay.recent_episodes("connect4")
+    (recent,) = recent_episodes(replay, "connect4")
     assert recent["episode_id"] == episode.episode_id and recent["model_version"] == 3
     assert recent["moves"] == len(episode.transitions) and recent["winner"] == episode.winner
 
@@ -71,17 +72,19 @@ def test_a_failing_episode_leaves_no_rows(replay, make_episode):
     replay.append_episode(duplicate)  # a retry after a commit whose answer was lost: stored once, whole
     assert replay.count_episodes() == 1
     assert replay.count_transitions() == len(duplicate.transitions)
-    assert len(replay.episode_transitions(duplicate.episode_id)) == len(duplicate.transitions)
+    assert len(episode_transitions(replay, duplicate.episode_id)) == len(duplicate.transitions)
 
 
-def test_iterations_are_recorded_and_replaced(replay):
-    for i in (1, 2, 3):
-        replay.record_iteration(IterationRecord("connect4", i, i, 1.0 / i, 0.5, 1.0 / i + 0.5, 10 * i, 100 * i, 2.0))
-    replay.record_iteration(IterationRecord("connect4", 3, 4, 0.1, 0.1, 0.2, 30, 300, 2.0))
-    records = replay.iterations("connect4")
-    assert [r.iteration for r in records] == [1, 2, 3] and records[-1].model_version == 4
-    assert [r.iteration for r in replay.iterations("connect4", limit=2)] == [2, 3]
-    assert replay.iterations("tictactoe") == []
+def test_iterations_are_recorded_and_replaced(replay_url):
+    with open_training_log(replay_url) as log:
+        for i in (1, 2, 3):
+            log.record_iteration(IterationRecord("connect4", i, i, 1.0 / i, 0.5, 1.0 / i + 0.5, 10 * i, 100 * i, 2.0))
+        log.record_iteration(IterationRecord("connect4", 3, 4, 0.1, 0.1, 0.2, 30, 300, 2.0))
+        records = log.iterations("connect4")
+        assert [r.iteration for r in records] == [1, 2, 3] and records[-1].model_version == 4
+        assert [r.iteration for r in log.iterations("connect4", limit=2)] == [2, 3]
+        assert log.iterations("tictactoe") == []
+        assert (log.last_iteration("connect4"), log.last_iteration("tictactoe")) == (3, 0)
 
 
 def _write_episodes(url: str, count: int, seed: int) -> None:
@@ -99,7 +102,7 @@ def test_concurrent_writer_processes_lose_nothing(replay, replay_url):
     for w in writers:
         w.join(120)
         assert w.exitcode == 0
-    recent = replay.recent_episodes("connect4", limit=1000)
+    recent = recent_episodes(replay, "connect4", limit=1000)
     assert replay.count_episodes("connect4") == 100 == len({e["episode_id"] for e in recent})
     assert {e["actor_id"] for e in recent} == {f"writer-{i}" for i in range(4)}
     assert replay.count_transitions("connect4") == sum(e["moves"] for e in recent)
@@ -121,10 +124,10 @@ with open_replay(sys.argv[1]) as replay:
 def test_kill_9_while_writing_never_leaves_a_partial_episode(replay, replay_url):
     for round_ in range(5):
         kill_9_while_running(WRITER, replay_url, 0.2 + 0.15 * round_)
-    episodes = replay.recent_episodes("connect4", limit=100_000)
+    episodes = recent_episodes(replay, "connect4", limit=100_000)
     assert len(episodes) > 5
     for episode in episodes:
-        steps = [t.step for t in replay.episode_transitions(episode["episode_id"])]
+        steps = [t.step for t in episode_transitions(replay, episode["episode_id"])]
         assert steps == list(range(episode["moves"])), episode["episode_id"]
     assert replay.count_transitions("connect4") == sum(e["moves"] for e in episodes)
 

@@ -1,0 +1,34 @@
+"""Reads of the replay buffer that only tests and the e2e suite make: whole episodes back, newest episodes.
+
+They go through the buffer's own database connection (SqlReplayBuffer._fetch), so they see what it sees,
+and stay out of the production interface, whose jobs are writing, sampling, pruning and counts.
+"""
+
+from __future__ import annotations
+
+from cartridge.replay import ReplayBuffer, Transition
+from cartridge.replay.codec import decode_transition
+from cartridge.replay.database import EPISODE_COLUMNS
+
+
+def episode_transitions(replay: ReplayBuffer, episode_id: str) -> list[Transition]:
+    """The transitions of one episode in step order."""
+    rows = replay._fetch(
+        "SELECT env_id, step, observation, policy, value, action FROM transitions WHERE episode_id = ? ORDER BY step",
+        (episode_id,),
+    )
+    return [decode_transition(*row) for row in rows]
+
+
+def recent_episodes(replay: ReplayBuffer, env_id: str | None = None, limit: int = 20) -> list[dict]:
+    """Newest stored episodes: episode_id, env_id, actor_id, model_version, winner, moves, created_at."""
+    where, params = ("WHERE env_id = ?", (env_id,)) if env_id is not None else ("", ())
+    rows = replay._fetch(f"SELECT {EPISODE_COLUMNS} FROM episodes {where} ORDER BY created_at DESC LIMIT ?",
+                         (*params, limit))  # fmt: skip
+    keys = [c.strip() for c in EPISODE_COLUMNS.split(",")]
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def stored_transitions(replay: ReplayBuffer, env_id: str) -> int:
+    """Transitions stored, counted row by row (the counters' check)."""
+    return int(replay._fetch("SELECT count(*) FROM transitions WHERE env_id = ?", (env_id,))[0][0])
