@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-GAMES = ("tictactoe", "connect4")
+from .games import GAME_NAMES
+
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -87,7 +88,7 @@ def env_field(default: Any, parse: Callable[[str, str], Any], env: str | None = 
 
 @dataclass(frozen=True)
 class Settings:
-    env_id: str = env_field("tictactoe", _choice(GAMES))
+    env_id: str = env_field(GAME_NAMES[0], _choice(GAME_NAMES))
     training_iterations: int = env_field(100, _int(0))
     episodes_per_iteration: int = env_field(500, _int(1))
     mcts_max_sims: int = env_field(400, _int(1))

@@ -16,10 +16,9 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from cartridge.games import get_game
+from cartridge.games import GAMES
 from cartridge.inference import Evaluator, ModelWatcher
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
-from cartridge.settings import GAMES
 from cartridge.telemetry import get_logger
 
 from .metrics import WebMetrics
@@ -42,7 +41,7 @@ class LiveModels:
     """One ModelWatcher per game, so both games can be played whatever ENV_ID the trainer runs."""
 
     def __init__(self, store: ModelStore, metrics: WebMetrics) -> None:
-        self._watchers = {name: ModelWatcher(store, name, get_game(name).action_size) for name in GAMES}
+        self._watchers = {g.name: ModelWatcher(store, g.name, g.action_size) for g in GAMES}
         self._served = {name: ServedModel(w.current, None) for name, w in self._watchers.items()}
         self._metrics = metrics
         # One poll at a time (the background poller, or a test calling poll() directly), so a
