@@ -27,7 +27,7 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay
 from cartridge_trainer.network import PolicyValueNet, export_onnx
-from cartridge_web.app import SEARCH_SLOTS
+from cartridge_web.dependencies import SEARCH_SLOTS
 from tests.support import free_port, random_episode, wait_until
 
 

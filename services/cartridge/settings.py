@@ -110,6 +110,11 @@ class Settings:
     model_keep_versions: int = env_field(10, _int(1))
     checkpoint_dir: str = env_field("/data/checkpoints", _text)
     web_sims: int = env_field(100, _int(1))
+    # How long a move may wait for a search slot before a 503 with Retry-After. A person at a board reads
+    # a reply within a couple of seconds as the model thinking, much longer as the site hanging; one
+    # 100-simulation search takes a few hundred ms, so 2 s of queue is several searches per slot: only a
+    # burst beyond what the cores serve is refused, and then promptly, so the client can retry.
+    web_search_wait_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
     # One thread: on small machines the trainer shares the cores with actors, and oversubscribed
     # OpenMP threads spin instead of working.
     trainer_threads: int = env_field(1, _int(1))

@@ -50,6 +50,7 @@ def test_values_are_parsed_and_normalised():
         ("EXPORT_PRECISION", "fp16", "expected one of: int8, fp32"),
         ("LEARNING_RATE", "inf", "finite positive number"),
         ("MODEL_POLL_SECONDS", "nan", "finite positive number"),
+        ("WEB_SEARCH_WAIT_SECONDS", "0", "finite positive number"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):

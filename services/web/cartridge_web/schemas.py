@@ -147,3 +147,20 @@ class Readiness(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class CatalogGame(BaseModel):
+    name: GameName
+    label: str = Field(description="the game's name for people")
+    rows: int
+    cols: int
+    action_size: int
+    action_kind: Literal["cell", "column"] = Field(
+        description="how a click becomes an action: cell (row * cols + col) or column (stones drop)"
+    )
+    max_plies: int = Field(description="the longest possible game")
+
+
+class Catalog(BaseModel):
+    default: GameName = Field(description="the server's ENV_ID: the game it trains")
+    games: list[CatalogGame]

@@ -1,0 +1,135 @@
+"""Training progress for /stats and /ready: the one place the web reads the replay buffer.
+
+A read (counts and iteration records from the replay buffer; the latest manifest and the versions
+from the model store) is shared by every caller for up to ``STATS_MAX_AGE_SECONDS``, and callers that
+arrive while a read runs wait for that read: however many dashboards poll, the database sees one
+round per second. Reads run on a thread of their own, so a database that hangs holds that thread,
+never the worker threads that searches and the other handlers use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
+from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, open_replay
+from cartridge.settings import Settings
+from cartridge.telemetry import get_logger
+
+from .outages import MANIFEST_UNREADABLE, MODEL_STORE_UNAVAILABLE, REPLAY_UNAVAILABLE, OutageLog
+
+log = get_logger("web")
+T = TypeVar("T")
+
+# Dashboards poll every few seconds; a second-old count is as good as a fresh one.
+STATS_MAX_AGE_SECONDS = 1.0
+LOSS_HISTORY_LIMIT = 1000  # keeps /stats bounded (~200 KB) however long training runs
+
+
+class SharedRead(Generic[T]):
+    """The result of ``read``, shared for ``max_age`` seconds after it was read (an exception too), with
+    at most one read running at a time, on a thread of its own."""
+
+    def __init__(self, read: Callable[[], T], max_age: float) -> None:
+        self._read = read
+        self.max_age = max_age
+        self._executor: ThreadPoolExecutor | None = None  # made on first use, again after close (an app may restart)
+        self._lock = threading.Lock()
+        self._current: Future[T] | None = None
+        self._finished_at = 0.0
+
+    async def get(self) -> T:
+        with self._lock:
+            current = self._current
+            if current is None or (current.done() and time.monotonic() - self._finished_at >= self.max_age):
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="stats-read")
+                current = self._current = self._executor.submit(self._timed_read)
+        # Shielded: a client that goes away must not cancel the read the others wait for.
+        return await asyncio.shield(asyncio.wrap_future(current))
+
+    def latest(self) -> Future[T] | None:
+        """The last read, finished or not, without starting one."""
+        return self._current
+
+    def _timed_read(self) -> T:
+        try:
+            return self._read()
+        finally:
+            self._finished_at = time.monotonic()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+            self._current = None
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """One read of the replay buffer and the model store. A backend that failed leaves its fields empty
+    and a generic problem (the details went to the log)."""
+
+    read_at: float
+    replay_problem: str | None = None
+    episodes: int = 0
+    transitions: int = 0
+    episodes_per_second: float = 0.0
+    iterations: list[IterationRecord] = field(default_factory=list)
+    store_problem: str | None = None
+    manifest: ModelManifest | None = None
+    versions: list[int] = field(default_factory=list)
+
+
+class TrainingProgress:
+    """The replay buffer is opened on first use, so the web starts, and serves games, while PostgreSQL
+    is still coming up or is down."""
+
+    def __init__(self, settings: Settings, replay: ReplayBuffer | None, store: ModelStore) -> None:
+        self.env_id = settings.env_id
+        self.store = store
+        self._replay = replay
+        self._replay_url = settings.replay_url
+        self.replay_outage = OutageLog(log, "replay buffer", "/stats answers 503 until it is back")
+        self.reads = SharedRead(self._read, STATS_MAX_AGE_SECONDS)
+
+    async def snapshot(self) -> TrainingSnapshot:
+        return await self.reads.get()
+
+    def _read(self) -> TrainingSnapshot:
+        now = time.time()
+        try:
+            replay = self._replay = self._replay or open_replay(self._replay_url)
+            replay_part = {
+                "iterations": replay.iterations(self.env_id, limit=LOSS_HISTORY_LIMIT),
+                "transitions": replay.count_transitions(self.env_id),
+                "episodes": replay.count_episodes(self.env_id),
+                "episodes_per_second": replay.episodes_per_second(self.env_id, 60.0),
+            }
+            self.replay_outage.report(None)
+        except ReplayUnavailable as exc:
+            self.replay_outage.report(str(exc))
+            replay_part = {"replay_problem": REPLAY_UNAVAILABLE}
+        return TrainingSnapshot(read_at=now, **replay_part, **self._read_store())
+
+    def _read_store(self) -> dict:
+        try:
+            return {"manifest": self.store.latest(self.env_id), "versions": self.store.versions(self.env_id)}
+        except CorruptModel as exc:
+            log.warning("latest model manifest unreadable", env=self.env_id, error=str(exc))
+            return {"store_problem": MANIFEST_UNREADABLE}
+        except (ModelStoreUnavailable, OSError) as exc:
+            # Training progress is still worth showing while the store is away. (OSError: the directory
+            # store lets path errors such as NotADirectoryError through.) The poller logs the outage.
+            log.debug("model store unreachable for /stats", error=str(exc))
+            return {"store_problem": MODEL_STORE_UNAVAILABLE}
+
+    def close(self) -> None:
+        self.reads.close()
