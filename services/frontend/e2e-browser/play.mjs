@@ -21,7 +21,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.setDefaultTimeout(30_000);
   await page.goto(url);
-  await page.getByTestId("game-select").selectOption("tictactoe");
+  await page.getByTestId("game-select").selectOption("tictactoe"); // waits for the menu from /api/catalog
+  result.games = await page.getByTestId("game-select").locator("option").allInnerTexts();
   await page.getByTestId("new-game").click();
   await page.getByTestId("board").waitFor();
   await page.screenshot({ path: join(artifacts, "play-start.png") });
