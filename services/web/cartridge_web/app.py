@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -23,15 +22,15 @@ from cartridge.replay import ReplayBuffer
 from cartridge.settings import Settings
 from cartridge.telemetry import get_logger
 
-from .dependencies import WebServices, services
+from .dependencies import WebServices
 from .limits import BodySizeLimit
+from .metrics import RequestMetrics
 from .routes import ROUTERS
 from .schemas import Problem
 from .serving import ServerBusy
 
 log = get_logger("web")
 
-METHODS = {"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"}
 # The app takes requests once the first model-store poll has ended, so a published model answers the
 # first move; a store that is away delays start-up this long at most (readiness then waits for the poll).
 FIRST_POLL_WAIT_SECONDS = 5.0
@@ -51,7 +50,7 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
     )
     app.state.services = WebServices.build(settings, replay, store)
     app.add_middleware(BodySizeLimit)
-    app.middleware("http")(_observe)
+    app.add_middleware(RequestMetrics, metrics_of=lambda app: app.state.services.metrics)  # outermost: sees the 413s
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(IllegalMove, _illegal_move)
     app.add_exception_handler(ServerBusy, _busy)
@@ -84,18 +83,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await poller
         web.training.close()
-
-
-async def _observe(request: Request, call_next):
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = route.path if route is not None else "unmatched"  # bounded labels: no raw client paths
-    method = request.method if request.method in METHODS else "other"
-    metrics = services(request).metrics
-    metrics.requests.labels(method, path, str(response.status_code)).inc()
-    metrics.latency.labels(path).observe(time.perf_counter() - started)
-    return response
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -86,6 +86,8 @@ class TrainingSnapshot:
     store_problem: str | None = None
     manifest: ModelManifest | None = None
     versions: list[int] = field(default_factory=list)
+    # /stats bodies rendered from this read, by served model version: rendered once, sent to every client.
+    pages: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 class TrainingProgress:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from cartridge.settings import Settings
 
 from ..dependencies import ModelsDep, SettingsDep, TrainingDep
 from ..schemas import IterationPoint, ModelSummary, Problem, Stats
@@ -14,11 +17,18 @@ router = APIRouter(tags=["training"])
 
 
 @router.get("/stats", response_model=Stats, responses={503: {"model": Problem}})
-async def stats(settings: SettingsDep, models: ModelsDep, training: TrainingDep) -> Stats:
+async def stats(settings: SettingsDep, models: ModelsDep, training: TrainingDep) -> Response:
     snapshot = await training.snapshot()
     if snapshot.replay_problem is not None:
         raise HTTPException(503, snapshot.replay_problem)
     served = models.current(settings.env_id).version
+    page = snapshot.pages.get(served)
+    if page is None:  # the first client of this read: the others get the same bytes
+        page = snapshot.pages[served] = render(snapshot, served, settings).model_dump_json().encode()
+    return Response(page, media_type="application/json")
+
+
+def render(snapshot: TrainingSnapshot, served: int, settings: Settings) -> Stats:
     manifest, records = snapshot.manifest, snapshot.iterations
     return Stats(
         env_id=settings.env_id,
