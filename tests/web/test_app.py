@@ -19,6 +19,17 @@ def test_health_and_readiness(client):
     assert ready.json() == {"ready": True, "replay": "ok", "model_store": "ok", "model_version": None}
 
 
+def test_not_ready_until_the_first_model_store_poll_has_ended(tmp_path, store, tictactoe_model):
+    store.publish("tictactoe", tictactoe_model)
+    app = create_app(web_settings(tmp_path))
+    client = TestClient(app)  # not entered: no lifespan, so no poller; the test polls by hand
+    before = client.get("/ready")
+    assert before.status_code == 503 and before.json()["ready"] is False
+    app.state.services.models.poll()
+    after = client.get("/ready")
+    assert after.status_code == 200 and after.json()["ready"] is True and after.json()["model_version"] == 1
+
+
 def test_readiness_stays_200_while_the_replay_buffer_is_unreachable_and_says_so_without_the_url(tmp_path):
     settings = web_settings(tmp_path, REPLAY_URL="postgresql://u:pw@127.0.0.1:1/db")
     with TestClient(create_app(settings)) as client:
