@@ -54,10 +54,6 @@ class SharedRead(Generic[T]):
         # Shielded: a client that goes away must not cancel the read the others wait for.
         return await asyncio.shield(asyncio.wrap_future(current))
 
-    def latest(self) -> Future[T] | None:
-        """The last read, finished or not, without starting one."""
-        return self._current
-
     def _timed_read(self) -> T:
         try:
             return self._read()
@@ -124,12 +120,12 @@ class TrainingProgress:
     def _read_store(self) -> dict:
         try:
             return {"manifest": self.store.latest(self.env_id), "versions": self.store.versions(self.env_id)}
+        # Training progress is still worth showing while the store is away or its manifest is corrupt; the
+        # model poller logs both as warnings (a corrupt publication once, an outage when it starts and ends).
         except CorruptModel as exc:
-            log.warning("latest model manifest unreadable", env=self.env_id, error=str(exc))
+            log.debug("latest model manifest unreadable for /stats", env=self.env_id, error=str(exc))
             return {"store_problem": MANIFEST_UNREADABLE}
-        except (ModelStoreUnavailable, OSError) as exc:
-            # Training progress is still worth showing while the store is away. (OSError: the directory
-            # store lets path errors such as NotADirectoryError through.) The poller logs the outage.
+        except (ModelStoreUnavailable, OSError) as exc:  # OSError: the directory store lets path errors through
             log.debug("model store unreachable for /stats", error=str(exc))
             return {"store_problem": MODEL_STORE_UNAVAILABLE}
 
