@@ -4,8 +4,12 @@ leaves games and readiness alone while /stats says what is missing."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
@@ -27,6 +31,7 @@ def test_twenty_concurrent_stats_calls_cost_one_database_round(settings, make_ep
         app = create_app(settings, replay=replay)
         reads = app.state.services.training.reads
         reads.max_age = 60  # the round must serve all 20 calls however slowly this machine runs them
+        reads.stale_for = 0  # and the call after it waits for its own round instead of taking this one
         with TestClient(app) as client, ThreadPoolExecutor(20) as pool:
             responses = list(pool.map(lambda _: client.get("/stats"), range(20)))
             after_twenty = len(statements)
@@ -96,7 +101,35 @@ def test_a_database_that_goes_down_later_degrades_only_stats(tmp_path, monkeypat
         assert client.get("/stats").status_code == 200
         drop_connections(url)  # so the server stops at once instead of waiting for the web's session
     try:
-        app.state.services.training.reads.max_age = 0  # no cached round: ask the (stopped) database
+        reads = app.state.services.training.reads
+        reads.max_age = reads.stale_for = 0  # nothing cached: ask the (stopped) database
         play_and_check(client)
     finally:
         client.__exit__(None, None, None)
+
+
+def test_stats_keep_answering_from_the_last_read_while_the_next_one_hangs(tmp_path, monkeypatch, make_episode):
+    monkeypatch.setenv("PGPASSWORD", "pw")
+    with postgres_server(password="pw") as url:
+        with open_replay(url) as replay:
+            replay.append_episode(make_episode())
+        app = create_app(web_settings(tmp_path, REPLAY_URL=url))
+        with TestClient(app) as client:
+            assert client.get("/stats").json()["episodes"] == 1
+            with psycopg.connect(url, autocommit=True) as admin:  # the web's session: freeze its server process
+                (web_backend,) = admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                ).fetchone()
+            reads = app.state.services.training.reads
+            reads.max_age, reads.stale_for = 0, 60  # the next call starts a read, which hangs on the frozen server
+            os.kill(web_backend, signal.SIGSTOP)
+            try:
+                answered: list = []
+                caller = threading.Thread(target=lambda: answered.append(client.get("/stats")))
+                caller.start()
+                caller.join(30)  # a /stats that waited for the frozen database would still be waiting
+                assert answered and answered[0].status_code == 200 and answered[0].json()["episodes"] == 1
+            finally:
+                os.kill(web_backend, signal.SIGCONT)
+                caller.join(30)

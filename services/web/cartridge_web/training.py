@@ -2,9 +2,10 @@
 
 A read (counts and iteration records from the replay buffer; the latest manifest and the versions
 from the model store) is shared by every caller for up to ``STATS_MAX_AGE_SECONDS``, and callers that
-arrive while a read runs wait for that read: however many dashboards poll, the database sees one
-round per second. Reads run on a thread of their own, so a database that hangs holds that thread,
-never the worker threads that searches and the other handlers use.
+arrive while the next read runs get the previous result (or, with none recent, wait for that read):
+however many dashboards poll, the database sees one round per second. Reads run on a thread of their
+own, so a database that hangs holds that thread, never the worker threads that searches and the other
+handlers use.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ T = TypeVar("T")
 
 # Dashboards poll every few seconds; a second-old count is as good as a fresh one.
 STATS_MAX_AGE_SECONDS = 1.0
+# While the next read runs, callers get the previous result if it is younger than max age + this, rather
+# than all waiting for the database once a second; a read that hangs longer makes them wait for it.
+STATS_STALE_SECONDS = 2.0
 LOSS_HISTORY_LIMIT = 1000  # keeps /stats bounded (~200 KB) however long training runs
 
 
@@ -36,27 +40,35 @@ class SharedRead(Generic[T]):
     """The result of ``read``, shared for ``max_age`` seconds after it was read (an exception too), with
     at most one read running at a time, on a thread of its own."""
 
-    def __init__(self, read: Callable[[], T], max_age: float) -> None:
+    def __init__(self, read: Callable[[], T], max_age: float, stale_for: float) -> None:
         self._read = read
         self.max_age = max_age
+        self.stale_for = stale_for
         self._executor: ThreadPoolExecutor | None = None  # made on first use, again after close (an app may restart)
         self._lock = threading.Lock()
         self._current: Future[T] | None = None
         self._finished_at = 0.0
+        self._last: tuple[float, T] | None = None  # the last result a read returned, and when
 
     async def get(self) -> T:
         with self._lock:
+            now = time.monotonic()
             current = self._current
-            if current is None or (current.done() and time.monotonic() - self._finished_at >= self.max_age):
+            if current is None or (current.done() and now - self._finished_at >= self.max_age):
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(1, thread_name_prefix="stats-read")
                 current = self._current = self._executor.submit(self._timed_read)
+            last = self._last
+            if not current.done() and last is not None and now - last[0] < self.max_age + self.stale_for:
+                return last[1]
         # Shielded: a client that goes away must not cancel the read the others wait for.
         return await asyncio.shield(asyncio.wrap_future(current))
 
     def _timed_read(self) -> T:
         try:
-            return self._read()
+            result = self._read()
+            self._last = (time.monotonic(), result)
+            return result
         finally:
             self._finished_at = time.monotonic()
 
@@ -96,7 +108,7 @@ class TrainingProgress:
         self._replay = replay
         self._replay_url = settings.replay_url
         self.replay_outage = OutageLog(log, "replay buffer", "/stats answers 503 until it is back")
-        self.reads = SharedRead(self._read, STATS_MAX_AGE_SECONDS)
+        self.reads = SharedRead(self._read, STATS_MAX_AGE_SECONDS, STATS_STALE_SECONDS)
 
     async def snapshot(self) -> TrainingSnapshot:
         return await self.reads.get()
