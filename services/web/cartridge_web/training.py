@@ -61,6 +61,8 @@ class SharedRead(Generic[T]):
             last = self._last
             if not current.done() and last is not None and now - last[0] < self.max_age + self.stale_for:
                 return last[1]
+        if current.done():  # the common case: no future to wrap, no wake-up of the event loop from a thread
+            return current.result()  # (or the read's exception)
         # Shielded: a client that goes away must not cancel the read the others wait for.
         return await asyncio.shield(asyncio.wrap_future(current))
 
