@@ -137,6 +137,8 @@ def main() -> None:
                 return False
 
         wait_until(ready, 60, "the web with its model")
+        # The web opens the replay buffer on the first /stats; a web in service has long done that.
+        httpx.get(f"{base}/stats", timeout=30).raise_for_status()
         load = os.getloadavg()[0]
         print(f"cartridge-web, {os.cpu_count()} cores shared with other work (load average {load:.1f} at start)")
         print(
