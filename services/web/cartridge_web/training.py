@@ -126,8 +126,8 @@ class TrainingProgress:
                 "episodes_per_second": replay.episodes_per_second(self.env_id, 60.0),
             }
             self.replay_outage.report(None)
-        except ReplayUnavailable as exc:
-            self.replay_outage.report(str(exc))
+        except Exception as exc:  # unreachable, or e.g. a grant the web's role lacks: only /stats pays for it
+            self.replay_outage.report(str(exc) if isinstance(exc, ReplayUnavailable) else repr(exc))
             replay_part = {"replay_problem": REPLAY_UNAVAILABLE}
         return TrainingSnapshot(read_at=now, **replay_part, **self._read_store())
 
