@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from cartridge.games import GAME_NAMES
 from devtools.errors import DevtoolsError
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import REPO_ROOT, default_data_dir
@@ -124,7 +125,7 @@ def cli() -> None:
 @click.option("--tilt-mode", type=click.Choice(["up", "ci"]), default="up", show_default=True,
               help="kind: `tilt up` (live updates) or `tilt ci` (deploy, wait until healthy, exit).")  # fmt: skip
 @click.option("--actors", type=click.IntRange(1, 64), default=None, help="Number of self-play actors.")
-@click.option("--env-id", type=click.Choice(["tictactoe", "connect4"]), default=None, help="The game.")
+@click.option("--env-id", type=click.Choice(GAME_NAMES), default=None, help="The game.")
 @click.option("--detach", "-d", is_flag=True, help="local: run in the background and return once healthy.")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="local: state, logs, data.")
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None)

@@ -22,18 +22,12 @@ import numpy as np
 from .games import Game, State
 from .inference import Evaluator
 
-# Dirichlet alpha per game. AlphaZero scaled alpha inversely with the number of legal moves
-# (0.3 chess, 0.15 shogi, 0.03 go: about 10 / moves). Both games here have at most 7-9 moves,
-# where 10 / moves > 1 would make the noise nearly uniform and so add little exploration;
-# alpha = 1.0 (flat over the simplex) is what alpha-zero-general and most connect4 agents use.
-DEFAULT_DIRICHLET_ALPHA = {"tictactoe": 1.0, "connect4": 1.0}
-
 
 @dataclass(frozen=True)
 class MctsConfig:
     simulations: int = 400
     c_puct: float = 1.5
-    dirichlet_alpha: float | None = None  # None -> per-game default
+    dirichlet_alpha: float | None = None  # None -> the game's own (Game.dirichlet_alpha)
     dirichlet_fraction: float = 0.25
     # Target number of leaves per network call; with fewer trees than this, each tree
     # contributes several leaves per round (virtual loss keeps them apart), at most 8.
@@ -96,7 +90,7 @@ class BatchedMCTS:
         self.evaluator = evaluator
         self.config = config
         self.rng = rng or np.random.default_rng()
-        self.alpha = config.dirichlet_alpha or DEFAULT_DIRICHLET_ALPHA.get(game.name, 1.0)
+        self.alpha = config.dirichlet_alpha or game.dirichlet_alpha
         self._cache: dict[tuple[int, int], _Evaluation] = {}
         self._cache_owner: Evaluator | None = evaluator
         self.network_positions = 0  # positions sent to the evaluator (for metrics and benchmarks)

@@ -18,8 +18,6 @@ from .inference import Evaluator
 from .mcts import BatchedMCTS, MctsConfig
 from .replay import Episode, transitions_from_steps
 
-DEFAULT_TEMPERATURE_MOVES = {"tictactoe": 4, "connect4": 12}
-
 
 @dataclass
 class _Game:
@@ -41,9 +39,7 @@ class SelfPlay:
         self.game = game
         self.config = config
         self.parallel_games = parallel_games
-        self.temperature_moves = (
-            DEFAULT_TEMPERATURE_MOVES.get(game.name, 8) if temperature_moves is None else temperature_moves
-        )
+        self.temperature_moves = game.temperature_moves if temperature_moves is None else temperature_moves
         self.rng = rng or np.random.default_rng()
         self.actor_id = actor_id
         self.simulations = 0  # searches run x simulations, for metrics

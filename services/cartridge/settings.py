@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .games import GAME_NAMES
 from .modelstore.base import DEFAULT_MODEL_MAX_BYTES
 
-GAMES = ("tictactoe", "connect4")
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Read by the PostgreSQL replay backend itself (it is opened from a URL alone), and checked here at start-up.
@@ -95,7 +95,7 @@ def env_field(default: Any, parse: Callable[[str, str], Any], env: str | None = 
 
 @dataclass(frozen=True)
 class Settings:
-    env_id: str = env_field("tictactoe", _choice(GAMES))
+    env_id: str = env_field(GAME_NAMES[0], _choice(GAME_NAMES))
     training_iterations: int = env_field(100, _int(0))
     episodes_per_iteration: int = env_field(500, _int(1))
     mcts_max_sims: int = env_field(400, _int(1))
@@ -126,6 +126,11 @@ class Settings:
     model_max_bytes: int = env_field(DEFAULT_MODEL_MAX_BYTES, _int(1))
     checkpoint_dir: str = env_field("/data/checkpoints", _text)
     web_sims: int = env_field(100, _int(1))
+    # How long a move may wait for a search slot before a 503 with Retry-After. A person at a board reads
+    # a reply within a couple of seconds as the model thinking, much longer as the site hanging; one
+    # 100-simulation search takes a few hundred ms, so 2 s of queue is several searches per slot: only a
+    # burst beyond what the cores serve is refused, and then promptly, so the client can retry.
+    web_search_wait_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
     # One thread: on small machines the trainer shares the cores with actors, and oversubscribed
     # OpenMP threads spin instead of working.
     trainer_threads: int = env_field(1, _int(1))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cartridge.games import IllegalMove, get_game
+from cartridge.games import GAME_NAMES, GAMES, Game, IllegalMove, get_game
 
 
 def test_tictactoe_wins_draws_and_illegal_moves():
@@ -88,3 +88,36 @@ def test_symmetries_keep_observation_and_policy_together(name):
 def test_unknown_game_names_the_choices():
     with pytest.raises(ValueError, match="tictactoe, connect4"):
         get_game("chess")
+
+
+@pytest.mark.parametrize("game", GAMES, ids=GAME_NAMES)
+def test_each_game_carries_facts_that_agree_with_its_rules(game: Game):
+    assert game.label and game.dirichlet_alpha > 0 and 0 < game.temperature_moves < game.max_plies
+    # The action kind says how a click becomes an action: the bottom-right cell, or the last column
+    # (where a dropped stone lands in the bottom-right cell).
+    cells = game.rows * game.cols
+    assert game.action_size == (cells if game.action_kind == "cell" else game.cols)
+    corner = cells - 1 if game.action_kind == "cell" else game.cols - 1
+    assert game.board(game.apply(game.initial_state(), corner))[-1][-1] == 1
+    rng = np.random.default_rng(0)
+    longest = 0
+    for _ in range(200):
+        state = game.initial_state()
+        while not state.terminal:
+            state = game.apply(state, int(rng.choice(game.legal_actions(state))))
+        longest = max(longest, state.ply)
+    assert longest <= game.max_plies <= cells
+
+
+def test_settings_the_web_schema_and_the_cli_offer_exactly_the_registry_games():
+    from typing import get_args
+
+    from cartridge.settings import Settings
+    from cartridge_web.schemas import GameName
+    from devtools.cli import up
+
+    assert len(set(GAME_NAMES)) == len(GAMES) and Settings.from_env({}).env_id == GAME_NAMES[0]
+    assert [Settings.from_env({"ENV_ID": name}).env_id for name in GAME_NAMES] == list(GAME_NAMES)
+    assert get_args(GameName) == GAME_NAMES
+    env_id = next(option for option in up.params if option.name == "env_id")
+    assert tuple(env_id.type.choices) == GAME_NAMES

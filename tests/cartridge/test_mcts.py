@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cartridge.games import get_game
+from cartridge.games import TicTacToe, get_game
 from cartridge.inference import UniformEvaluator
 from cartridge.mcts import BatchedMCTS, MctsConfig
 
@@ -81,3 +81,12 @@ def test_a_new_evaluator_clears_the_cache(name):
     mcts.set_evaluator(second)
     mcts.search([g.initial_state()])
     assert second.batches, "the second network was never asked"
+
+
+def test_root_noise_uses_the_games_own_alpha_unless_the_config_sets_one():
+    class SparseNoiseTicTacToe(TicTacToe):
+        dirichlet_alpha = 0.25
+
+    game = SparseNoiseTicTacToe()
+    assert BatchedMCTS(game, UniformEvaluator(game.action_size)).alpha == 0.25
+    assert BatchedMCTS(game, UniformEvaluator(game.action_size), MctsConfig(dirichlet_alpha=0.3)).alpha == 0.3

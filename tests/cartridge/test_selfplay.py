@@ -62,3 +62,9 @@ def test_a_new_evaluator_is_used_from_the_next_round():
 
     versions = [e.model_version for e in sp.play(evaluator, max_episodes=40)]
     assert versions[0] == 0 and versions[-1] == 7 and versions == sorted(versions)
+
+
+def test_exploration_lasts_the_games_own_temperature_moves_unless_given():
+    for game in (get_game("tictactoe"), get_game("connect4")):
+        assert SelfPlay(game, MctsConfig(simulations=4), parallel_games=1).temperature_moves == game.temperature_moves
+        assert SelfPlay(game, MctsConfig(simulations=4), parallel_games=1, temperature_moves=2).temperature_moves == 2

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from cartridge.games import get_game
+from cartridge.games import GAMES, get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.network import PolicyValueNet, export_onnx
@@ -78,6 +78,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
         vite.wait(10)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["games"] == [game.label for game in GAMES], result  # the menu is the registry's, via /api/catalog
     assert result["status"].startswith("Game over"), result
     assert result["cspViolations"] == [] and result["pageErrors"] == [], result
     assert result["marks"] >= 5 and result["moves"] >= 3, result

@@ -50,4 +50,4 @@ def client(settings) -> Iterator[TestClient]:
 
 def poll_now(client: TestClient) -> None:
     """Run one model-store poll now (the background poller does the same every MODEL_POLL_SECONDS)."""
-    client.app.state.models.poll()
+    client.app.state.services.models.poll()

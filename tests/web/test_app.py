@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from cartridge.games import GAME_NAMES
 from cartridge.replay import IterationRecord, open_training_log
 from cartridge_web.app import create_app
 from tests.web.conftest import poll_now, web_settings
@@ -18,14 +19,26 @@ def test_health_and_readiness(client):
     assert ready.json() == {"ready": True, "replay": "ok", "model_store": "ok", "model_version": None}
 
 
-def test_readiness_is_503_with_the_reason_when_the_replay_buffer_is_unreachable(tmp_path):
+def test_not_ready_until_the_first_model_store_poll_has_ended(tmp_path, store, tictactoe_model):
+    store.publish("tictactoe", tictactoe_model)
+    app = create_app(web_settings(tmp_path))
+    client = TestClient(app)  # not entered: no lifespan, so no poller; the test polls by hand
+    before = client.get("/ready")
+    assert before.status_code == 503 and before.json()["ready"] is False
+    app.state.services.models.poll()
+    after = client.get("/ready")
+    assert after.status_code == 200 and after.json()["ready"] is True and after.json()["model_version"] == 1
+
+
+def test_readiness_stays_200_while_the_replay_buffer_is_unreachable_and_says_so_without_the_url(tmp_path):
     settings = web_settings(tmp_path, REPLAY_URL="postgresql://u:pw@127.0.0.1:1/db")
     with TestClient(create_app(settings)) as client:
         ready = client.get("/ready")
         assert client.get("/health").status_code == 200
-    assert ready.status_code == 503
+    assert ready.status_code == 200
     body = ready.json()
-    assert body["ready"] is False and "127.0.0.1:1" in body["replay"] and "pw" not in body["replay"]
+    assert body["ready"] is True and body["replay"].startswith("the replay buffer is unreachable")
+    assert "127.0.0.1" not in body["replay"] and "pw" not in body["replay"]
     assert body["model_store"] == "ok"
 
 
@@ -104,6 +117,16 @@ def test_connect4_is_served_too(client):
     assert view["board"][5][3] == 1 and view["model_move"] is not None
 
 
+def test_the_catalog_lists_the_registry_games_with_their_boards_and_labels(tmp_path):
+    with TestClient(create_app(web_settings(tmp_path, ENV_ID="connect4"))) as client:
+        catalog = client.get("/api/catalog").json()
+    assert catalog["default"] == "connect4"
+    assert [game["name"] for game in catalog["games"]] == list(GAME_NAMES)
+    connect4 = next(game for game in catalog["games"] if game["name"] == "connect4")
+    assert connect4 == {"name": "connect4", "label": "Connect Four", "rows": 6, "cols": 7, "action_size": 7,
+                        "action_kind": "column", "max_plies": 42}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "expected"),
     [
@@ -157,8 +180,8 @@ def test_stats_still_answer_while_the_model_store_is_unreachable(tmp_path):
         ready = client.get("/ready")
         stats = client.get("/stats")
         model = client.get("/api/model").json()
-    assert ready.status_code == 503 and "not-a-directory" in ready.json()["model_store"]
-    assert ready.json()["replay"] == "ok"
+    assert ready.status_code == 200 and ready.json()["model_store"].startswith("model store unreachable")
+    assert "not-a-directory" not in ready.json()["model_store"] and ready.json()["replay"] == "ok"
     assert stats.status_code == 200 and stats.json()["model"] is None
     assert stats.json()["model_message"].startswith("model store unreachable")
     assert model["has_model"] is False and model["version"] == 0

@@ -25,7 +25,7 @@ _settings = web_settings(_root, WEB_SIMS="8")
 _game = get_game("tictactoe")
 open_model_store(_settings.model_store_url).publish("tictactoe", export_onnx(PolicyValueNet(_game), _game))
 app = create_app(_settings)
-app.state.models.poll()
+app.state.services.models.poll()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

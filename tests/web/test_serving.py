@@ -77,9 +77,9 @@ def test_a_corrupt_publication_is_skipped_and_the_next_good_one_is_served(client
 
 
 def test_a_move_that_waits_too_long_for_a_search_slot_gets_503_with_retry_after(tmp_path):
-    settings = web_settings(tmp_path, WEB_SIMS="400")
+    settings = web_settings(tmp_path, WEB_SIMS="400", WEB_SEARCH_WAIT_SECONDS="0.001")
     app = create_app(settings)
-    app.state.slots.limit, app.state.slots.wait_seconds = 1, 0.001
+    app.state.services.slots.limit = 1
     responses = []
 
     def play(client: TestClient) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -40,10 +41,25 @@ class IllegalMove(ValueError):
 
 
 class Game(ABC):
-    name: str
-    rows: int
-    cols: int
-    action_size: int
+    """One game: its rules, and the facts that settings, MCTS, self-play, the web API, the devtools CLI
+    and the frontend read from the registry (``cartridge.games.GAMES``) instead of writing them again."""
+
+    name: ClassVar[str]  # the ENV_ID
+    label: ClassVar[str]  # for people (the frontend's game menu)
+    rows: ClassVar[int]
+    cols: ClassVar[int]
+    action_size: ClassVar[int]
+    # How a click becomes an action: "cell" (action = row * cols + col) or "column" (stones drop: the
+    # action is the column).
+    action_kind: ClassVar[Literal["cell", "column"]]
+    max_plies: ClassVar[int]  # the longest possible game
+    # Root noise for self-play. AlphaZero scaled alpha inversely with the number of legal moves (0.3 chess,
+    # 0.15 shogi, 0.03 go: about 10 / moves); with at most 7-9 moves, 10 / moves > 1 would make the noise
+    # nearly uniform, so our games use 1.0 (flat over the simplex), as alpha-zero-general does.
+    dirichlet_alpha: ClassVar[float]
+    # Self-play samples moves in proportion to visits for this many plies (exploration), then plays the
+    # most visited move.
+    temperature_moves: ClassVar[int]
     planes = 2
 
     @property
@@ -67,12 +83,6 @@ class Game(ABC):
     @abstractmethod
     def symmetries(self, obs: np.ndarray, policy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Equivalent (observation, policy) pairs including the identity."""
-
-    def legal_mask(self, state: State) -> np.ndarray:
-        mask = np.zeros(self.action_size, dtype=bool)
-        if not state.terminal:
-            mask[self.legal_actions(state)] = True
-        return mask
 
     def from_actions(self, actions: Iterable[int]) -> State:
         state = self.initial_state()
@@ -116,10 +126,6 @@ class Game(ABC):
         if state.outcome == 0:
             return 0
         return 2 if state.to_play == 1 else 1
-
-    def render(self, state: State) -> str:
-        symbols = {0: ".", 1: "X", 2: "O"}
-        return "\n".join("".join(symbols[v] for v in row) for row in self.board(state))
 
     def _check_action(self, state: State, action: int) -> None:
         if state.terminal:

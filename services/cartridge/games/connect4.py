@@ -24,9 +24,14 @@ class Connect4(Game):
     """7 columns by 6 rows, stones drop; action = column."""
 
     name = "connect4"
+    label = "Connect Four"
     rows = ROWS
     cols = COLS
     action_size = COLS
+    action_kind = "column"
+    max_plies = ROWS * COLS
+    dirichlet_alpha = 1.0
+    temperature_moves = 12
 
     def legal_actions(self, state: State) -> list[int]:
         if state.terminal:

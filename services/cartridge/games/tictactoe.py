@@ -19,9 +19,14 @@ class TicTacToe(Game):
     """3x3 noughts and crosses; action = row * 3 + col."""
 
     name = "tictactoe"
+    label = "Tic-tac-toe"
     rows = 3
     cols = 3
     action_size = 9
+    action_kind = "cell"
+    max_plies = 9
+    dirichlet_alpha = 1.0
+    temperature_moves = 4
 
     def legal_actions(self, state: State) -> list[int]:
         if state.terminal:

@@ -27,7 +27,8 @@ try {
   });
   page.on("pageerror", (error) => result.pageErrors.push(String(error)));
   await page.goto(url);
-  await page.getByTestId("game-select").selectOption("tictactoe");
+  await page.getByTestId("game-select").selectOption("tictactoe"); // waits for the menu from /api/catalog
+  result.games = await page.getByTestId("game-select").locator("option").allInnerTexts();
   await page.getByTestId("new-game").click();
   await page.getByTestId("board").waitFor();
   await page.screenshot({ path: join(artifacts, "play-start.png") });

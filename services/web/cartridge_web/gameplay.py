@@ -31,9 +31,8 @@ class Referee:
     def position(self, env_id: str, moves: list[int]) -> tuple[Game, State]:
         """The state after ``moves``; IllegalMove (a 422) names the first move that breaks the rules."""
         game = get_game(env_id)
-        longest = game.rows * game.cols
-        if len(moves) > longest:
-            raise IllegalMove(f"moves: {len(moves)} moves, but a {env_id} game ends within {longest}")
+        if len(moves) > game.max_plies:
+            raise IllegalMove(f"moves: {len(moves)} moves, but a {env_id} game ends within {game.max_plies}")
         state = game.initial_state()
         for i, action in enumerate(moves):
             try:

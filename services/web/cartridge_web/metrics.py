@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+METHODS = {"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"}
 
 
 class WebMetrics:
@@ -18,3 +23,36 @@ class WebMetrics:
         )
         self.model_version = Gauge("cartridge_model_version", "Model version served", ["env_id"], registry=r)
         self.model_swaps = Counter("cartridge_web_model_swaps", "Models loaded without restart", ["env_id"], registry=r)
+
+
+class RequestMetrics:
+    """Counts requests by method, route and status and times them. Plain ASGI rather than an
+    ``@app.middleware("http")`` function, whose per-request task and streams cost more than a /stats hit.
+    The app's ``WebMetrics`` is ``metrics_of(app)``, so one middleware class serves every app."""
+
+    def __init__(self, app: ASGIApp, metrics_of) -> None:
+        self.app = app
+        self.metrics_of = metrics_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the server sends if the app raises before it starts a response
+
+        async def sent(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            route = scope.get("route")  # set by the router on this same scope
+            path = route.path if route is not None else "unmatched"  # bounded labels: no raw client paths
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            metrics: WebMetrics = self.metrics_of(scope["app"])
+            metrics.requests.labels(method, path, str(status)).inc()
+            metrics.latency.labels(path).observe(time.perf_counter() - started)

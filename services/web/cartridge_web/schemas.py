@@ -7,9 +7,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-GameName = Literal["tictactoe", "connect4"]
+from cartridge.games import GAME_NAMES, GAMES, Game
+
+GameName = Literal[GAME_NAMES]  # type: ignore[valid-type]  # the registry's names, in its order
 Player = Literal[1, 2]
-# The longest game is connect4's 42 plies; actions are at most 8 (tictactoe's last cell).
+# Bounds that hold for every game; the referee then checks the requested game's own rules.
+MAX_ACTION = max(g.action_size for g in GAMES) - 1
+MAX_PLIES = max(g.max_plies for g in GAMES)
 
 
 def _json_integer(value: object) -> object:
@@ -23,15 +27,21 @@ def _json_integer(value: object) -> object:
     return value
 
 
-_ACTION_HELP = "tictactoe: cell row*3+col (0-8); connect4: column (0-6)"
+def _action_help(game: Game) -> str:
+    unit = f"cell row*{game.cols}+col" if game.action_kind == "cell" else "column"
+    return f"{game.name}: {unit} (0-{game.action_size - 1})"
+
+
 Action = Annotated[
     int,
     BeforeValidator(_json_integer),
-    Field(ge=0, le=8),
+    Field(ge=0, le=MAX_ACTION),
     # Spelled out: with a BeforeValidator, pydantic would render the bounds as non-standard ge/le keys.
-    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 8, "description": _ACTION_HELP}),
+    WithJsonSchema(
+        {"type": "integer", "minimum": 0, "maximum": MAX_ACTION, "description": "; ".join(map(_action_help, GAMES))}
+    ),
 ]
-Moves = Annotated[list[Action], Field(max_length=42, description="every action played so far, in order")]
+Moves = Annotated[list[Action], Field(max_length=MAX_PLIES, description="every action played so far, in order")]
 
 
 class _Strict(BaseModel):
@@ -137,3 +147,20 @@ class Readiness(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class CatalogGame(BaseModel):
+    name: GameName
+    label: str = Field(description="the game's name for people")
+    rows: int
+    cols: int
+    action_size: int
+    action_kind: Literal["cell", "column"] = Field(
+        description="how a click becomes an action: cell (row * cols + col) or column (stones drop)"
+    )
+    max_plies: int = Field(description="the longest possible game")
+
+
+class Catalog(BaseModel):
+    default: GameName = Field(description="the server's ENV_ID: the game it trains")
+    games: list[CatalogGame]

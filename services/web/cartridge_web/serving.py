@@ -16,13 +16,13 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from cartridge.games import get_game
+from cartridge.games import GAMES
 from cartridge.inference import Evaluator, ModelWatcher
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
-from cartridge.settings import GAMES
 from cartridge.telemetry import get_logger
 
 from .metrics import WebMetrics
+from .outages import OutageLog
 
 log = get_logger("web")
 T = TypeVar("T")
@@ -42,44 +42,44 @@ class LiveModels:
     """One ModelWatcher per game, so both games can be played whatever ENV_ID the trainer runs."""
 
     def __init__(self, store: ModelStore, metrics: WebMetrics) -> None:
-        self._watchers = {name: ModelWatcher(store, name, get_game(name).action_size) for name in GAMES}
+        self._watchers = {g.name: ModelWatcher(store, g.name, g.action_size) for g in GAMES}
         self._served = {name: ServedModel(w.current, None) for name, w in self._watchers.items()}
         self._metrics = metrics
         # One poll at a time (the background poller, or a test calling poll() directly), so a
         # watcher's evaluator and manifest are read together after the poll that set them.
         self._lock = threading.Lock()
-        self._store_error: str | None = None
+        self.store_outage = OutageLog(log, "model store", "keeping the current models")
+        # Set once the first poll has ended, whatever its outcome: from then on a move is answered by the
+        # newest model the store offered, or by the uniform prior when it offered none or was away.
+        self.first_poll_done = threading.Event()
 
     def current(self, env_id: str) -> ServedModel:
         return self._served[env_id]
 
     def poll(self) -> None:
-        with self._lock:
-            for name, watcher in self._watchers.items():
-                try:
-                    manifest = watcher.poll()
-                except CorruptModel as exc:
-                    log.warning("corrupt model skipped, keeping the current one", env=name, error=str(exc))
-                    continue
-                except (ModelStoreUnavailable, OSError) as exc:
-                    # OSError: the directory store lets a path error (e.g. NotADirectoryError) through.
-                    self._report_store(str(exc))
-                    return
-                if manifest is not None and manifest.version > self._served[name].version:
-                    self._served[name] = ServedModel(watcher.current, manifest)
-                    self._metrics.model_version.labels(name).set(manifest.version)
-                    self._metrics.model_swaps.labels(name).inc()
-                    log.info("model loaded", env=name, version=manifest.version, sha256=manifest.sha256[:12])
-            self._report_store(None)
+        try:
+            with self._lock:
+                self.store_outage.report(self._poll_each())
+        finally:
+            self.first_poll_done.set()
 
-    def _report_store(self, error: str | None) -> None:
-        # Once per change, not once per poll: an outage would otherwise log every few seconds.
-        if error != self._store_error:
-            if error is None:
-                log.info("model store reachable again")
-            else:
-                log.warning("model store unreachable, keeping the current models", error=error)
-            self._store_error = error
+    def _poll_each(self) -> str | None:
+        """Poll every game's watcher; the store's error, or None when it answered."""
+        for name, watcher in self._watchers.items():
+            try:
+                manifest = watcher.poll()
+            except CorruptModel as exc:
+                log.warning("corrupt model skipped, keeping the current one", env=name, error=str(exc))
+                continue
+            except (ModelStoreUnavailable, OSError) as exc:
+                # OSError: the directory store lets a path error (e.g. NotADirectoryError) through.
+                return str(exc)
+            if manifest is not None and manifest.version > self._served[name].version:
+                self._served[name] = ServedModel(watcher.current, manifest)
+                self._metrics.model_version.labels(name).set(manifest.version)
+                self._metrics.model_swaps.labels(name).inc()
+                log.info("model loaded", env=name, version=manifest.version, sha256=manifest.sha256[:12])
+        return None
 
 
 class ServerBusy(RuntimeError):

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, api, request } from "./api.js";
+import { ApiError, api, partlyUnavailable, request } from "./api.js";
 
 const reply = (status, body) => async () => ({
   ok: status < 400,
@@ -49,5 +49,24 @@ describe("request", () => {
     expect(sent.path).toBe("/api/games/move");
     expect(sent.method).toBe("POST");
     expect(sent.body).toEqual({ env_id: "connect4", human_player: 2, moves: [3, 3], action: 4 });
+  });
+
+  it("reads the game catalog from /api/catalog", async () => {
+    let path;
+    const capture = async (p) => {
+      path = p;
+      return reply(200, { default: "connect4", games: [] })();
+    };
+    await expect(api.catalog({ fetchImpl: capture })).resolves.toEqual({ default: "connect4", games: [] });
+    expect(path).toBe("/api/catalog");
+  });
+
+  it("tells a part of the web that is away from a web that is unreachable", async () => {
+    const away = await request("/stats", { fetchImpl: reply(503, { detail: "the replay buffer is unreachable" }) }).catch((e) => e);
+    expect(partlyUnavailable(away)).toBe("the replay buffer is unreachable");
+    const proxy = await request("/stats", { fetchImpl: reply(503, undefined) }).catch((e) => e);
+    expect(partlyUnavailable(proxy)).toBe(null);
+    const down = await request("/stats", { fetchImpl: reply(500, { detail: "boom" }) }).catch((e) => e);
+    expect(partlyUnavailable(down)).toBe(null);
   });
 });

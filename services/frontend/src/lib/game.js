@@ -1,11 +1,20 @@
 // Pure game-view logic, kept out of components so it is unit-tested without a DOM.
 
 export const SYMBOLS = { 0: "", 1: "X", 2: "O" };
-export const CONNECT4_SYMBOLS = { 0: "", 1: "●", 2: "●" };
 
-/** The action a click on (row, col) means: the cell for tictactoe, the column for connect4. */
+/**
+ * A game view from the API with its game's catalog entry (GET /api/catalog) merged in, so the board
+ * knows how a click becomes an action ("cell" or "column") and what to call the game.
+ */
+export function withCatalog(view, games) {
+  const entry = games.find((g) => g.name === view.env_id);
+  if (!entry) throw new Error(`game ${view.env_id} is not in the catalog`);
+  return { ...view, action_kind: entry.action_kind, label: entry.label };
+}
+
+/** The action a click on (row, col) means: the cell, or the column where stones drop. */
 export function actionFor(game, row, col) {
-  return game.env_id === "connect4" ? col : row * game.cols + col;
+  return game.action_kind === "column" ? col : row * game.cols + col;
 }
 
 /** Whether a click on (row, col) is a move the human may make now. */
@@ -29,7 +38,7 @@ export function statusLine(game) {
   }
 }
 
-/** Probability the model gave each cell (tictactoe) or column (connect4), for shading. */
+/** Probability the model gave each cell or column (the action a click there means), for shading. */
 export function probabilityAt(game, row, col) {
   if (!game || !game.policy) return 0;
   return game.policy[actionFor(game, row, col)] ?? 0;

@@ -1,0 +1,72 @@
+"""What the routes depend on: built once per app by ``create_app`` and handed to each route by FastAPI's
+dependency injection, never held in module globals, so tests build many apps on temporary backends."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, fields
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from cartridge.modelstore import ModelStore, open_model_store
+from cartridge.replay import ReplayBuffer
+from cartridge.settings import Settings
+
+from .gameplay import Referee
+from .metrics import WebMetrics
+from .serving import LiveModels, SearchSlots
+from .training import TrainingProgress
+
+# Two cores: two searches at once keep both busy; more would only slow each other down.
+SEARCH_SLOTS = 2
+
+
+@dataclass(frozen=True)
+class WebServices:
+    settings: Settings
+    metrics: WebMetrics
+    models: LiveModels
+    referee: Referee
+    slots: SearchSlots
+    training: TrainingProgress
+
+    @classmethod
+    def build(cls, settings: Settings, replay: ReplayBuffer | None, store: ModelStore | None) -> WebServices:
+        store = store or open_model_store(
+            settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions, settings.model_max_bytes
+        )
+        metrics = WebMetrics()
+        models = LiveModels(store, metrics)
+        return cls(
+            settings=settings,
+            metrics=metrics,
+            models=models,
+            referee=Referee(models, settings.web_sims),
+            slots=SearchSlots(SEARCH_SLOTS, settings.web_search_wait_seconds),
+            training=TrainingProgress(settings, replay, store),
+        )
+
+
+def services(request: Request) -> WebServices:
+    return request.app.state.services
+
+
+def _part(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving one of the app's services (a typo fails at import, not at the first request).
+    async: FastAPI would run a plain function in a worker thread for every request."""
+    if name not in {f.name for f in fields(WebServices)}:
+        raise AttributeError(f"WebServices has no {name!r}")
+
+    async def part(request: Request) -> Any:
+        return getattr(services(request), name)
+
+    return part
+
+
+SettingsDep = Annotated[Settings, Depends(_part("settings"))]
+ModelsDep = Annotated[LiveModels, Depends(_part("models"))]
+RefereeDep = Annotated[Referee, Depends(_part("referee"))]
+SlotsDep = Annotated[SearchSlots, Depends(_part("slots"))]
+TrainingDep = Annotated[TrainingProgress, Depends(_part("training"))]
+MetricsDep = Annotated[WebMetrics, Depends(_part("metrics"))]

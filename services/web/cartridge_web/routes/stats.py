@@ -1,0 +1,59 @@
+"""/stats: training progress for the dashboard, from a read shared by all clients for up to a second."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from cartridge.settings import Settings
+
+from ..dependencies import ModelsDep, SettingsDep, TrainingDep
+from ..schemas import IterationPoint, ModelSummary, Problem, Stats
+from ..training import TrainingSnapshot
+
+NO_MODEL_YET = "no model yet: the trainer publishes v1 after its first iteration; games use a uniform prior until then"
+
+router = APIRouter(tags=["training"])
+
+
+@router.get("/stats", response_model=Stats, responses={503: {"model": Problem}})
+async def stats(settings: SettingsDep, models: ModelsDep, training: TrainingDep) -> Response:
+    snapshot = await training.snapshot()
+    if snapshot.replay_problem is not None:
+        raise HTTPException(503, snapshot.replay_problem)
+    served = models.current(settings.env_id).version
+    page = snapshot.pages.get(served)
+    if page is None:  # the first client of this read: the others get the same bytes
+        page = snapshot.pages[served] = render(snapshot, served, settings).model_dump_json().encode()
+    return Response(page, media_type="application/json")
+
+
+def render(snapshot: TrainingSnapshot, served: int, settings: Settings) -> Stats:
+    manifest, records = snapshot.manifest, snapshot.iterations
+    return Stats(
+        env_id=settings.env_id,
+        episodes=snapshot.episodes,
+        transitions=snapshot.transitions,
+        episodes_per_second=round(snapshot.episodes_per_second, 3),
+        replay_buffer_size=min(snapshot.stored_transitions, settings.replay_window),
+        iteration=records[-1].iteration if records else 0,
+        training_iterations=settings.training_iterations,
+        model=ModelSummary(version=manifest.version, published_at=manifest.created_at, sha256=manifest.sha256)
+        if manifest
+        else None,
+        model_message=model_message(snapshot, served),
+        model_versions=snapshot.versions,
+        served_model_version=served,
+        loss_history=[IterationPoint(**{k: getattr(r, k) for k in IterationPoint.model_fields}) for r in records],
+        generated_at=snapshot.read_at,
+    )
+
+
+def model_message(snapshot: TrainingSnapshot, served: int) -> str:
+    if snapshot.store_problem is not None:
+        return f"{snapshot.store_problem}; serving v{served}"
+    if snapshot.manifest is None:
+        return NO_MODEL_YET
+    if served < snapshot.manifest.version:
+        return f"v{snapshot.manifest.version} published; this replica still serves v{served} until its next poll"
+    return f"serving v{served}"

@@ -1,0 +1,151 @@
+"""Training progress for /stats and /ready: the one place the web reads the replay buffer.
+
+A read (counts and iteration records from the replay buffer; the latest manifest and the versions
+from the model store) is shared by every caller for up to ``STATS_MAX_AGE_SECONDS``, and callers that
+arrive while the next read runs get the previous result (or, with none recent, wait for that read):
+however many dashboards poll, the database sees one round per second. Reads run on a thread of their
+own, so a database that hangs holds that thread, never the worker threads that searches and the other
+handlers use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
+from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, open_replay, training_log_beside
+from cartridge.settings import Settings
+from cartridge.telemetry import get_logger
+
+from .outages import MANIFEST_UNREADABLE, MODEL_STORE_UNAVAILABLE, REPLAY_UNAVAILABLE, OutageLog
+
+log = get_logger("web")
+T = TypeVar("T")
+
+# Dashboards poll every few seconds; a second-old count is as good as a fresh one.
+STATS_MAX_AGE_SECONDS = 1.0
+# While the next read runs, callers get the previous result if it is younger than max age + this, rather
+# than all waiting for the database once a second; a read that hangs longer makes them wait for it.
+STATS_STALE_SECONDS = 2.0
+LOSS_HISTORY_LIMIT = 1000  # keeps /stats bounded (~200 KB) however long training runs
+
+
+class SharedRead(Generic[T]):
+    """The result of ``read``, shared for ``max_age`` seconds after it was read (an exception too), with
+    at most one read running at a time, on a thread of its own."""
+
+    def __init__(self, read: Callable[[], T], max_age: float, stale_for: float) -> None:
+        self._read = read
+        self.max_age = max_age
+        self.stale_for = stale_for
+        self._executor: ThreadPoolExecutor | None = None  # made on first use, again after close (an app may restart)
+        self._lock = threading.Lock()
+        self._current: Future[T] | None = None
+        self._finished_at = 0.0
+        self._last: tuple[float, T] | None = None  # the last result a read returned, and when
+
+    async def get(self) -> T:
+        with self._lock:
+            now = time.monotonic()
+            current = self._current
+            if current is None or (current.done() and now - self._finished_at >= self.max_age):
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="stats-read")
+                current = self._current = self._executor.submit(self._timed_read)
+            last = self._last
+            if not current.done() and last is not None and now - last[0] < self.max_age + self.stale_for:
+                return last[1]
+        if current.done():  # the common case: no future to wrap, no wake-up of the event loop from a thread
+            return current.result()  # (or the read's exception)
+        # Shielded: a client that goes away must not cancel the read the others wait for.
+        return await asyncio.shield(asyncio.wrap_future(current))
+
+    def _timed_read(self) -> T:
+        try:
+            result = self._read()
+            self._last = (time.monotonic(), result)
+            return result
+        finally:
+            self._finished_at = time.monotonic()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+            self._current = None
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """One read of the replay buffer and the model store. A backend that failed leaves its fields empty
+    and a generic problem (the details went to the log)."""
+
+    read_at: float
+    replay_problem: str | None = None
+    episodes: int = 0
+    transitions: int = 0  # ever written
+    stored_transitions: int = 0  # what pruning left
+    episodes_per_second: float = 0.0
+    iterations: list[IterationRecord] = field(default_factory=list)
+    store_problem: str | None = None
+    manifest: ModelManifest | None = None
+    versions: list[int] = field(default_factory=list)
+    # /stats bodies rendered from this read, by served model version: rendered once, sent to every client.
+    pages: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+
+class TrainingProgress:
+    """The replay buffer is opened on first use, so the web starts, and serves games, while PostgreSQL
+    is still coming up or is down."""
+
+    def __init__(self, settings: Settings, replay: ReplayBuffer | None, store: ModelStore) -> None:
+        self.env_id = settings.env_id
+        self.store = store
+        self._replay = replay
+        self._replay_url = settings.replay_url
+        self.replay_outage = OutageLog(log, "replay buffer", "/stats answers 503 until it is back")
+        self.reads = SharedRead(self._read, STATS_MAX_AGE_SECONDS, STATS_STALE_SECONDS)
+
+    async def snapshot(self) -> TrainingSnapshot:
+        return await self.reads.get()
+
+    def _read(self) -> TrainingSnapshot:
+        now = time.time()
+        try:
+            replay = self._replay = self._replay or open_replay(self._replay_url)
+            counts = replay.counts(self.env_id)  # counter rows, no table scan
+            replay_part = {
+                # the training log shares the buffer's database and connection
+                "iterations": training_log_beside(replay).iterations(self.env_id, limit=LOSS_HISTORY_LIMIT),
+                "transitions": counts.transitions,
+                "stored_transitions": counts.stored_transitions,
+                "episodes": counts.episodes,
+                "episodes_per_second": replay.episodes_per_second(self.env_id, 60.0),
+            }
+            self.replay_outage.report(None)
+        except Exception as exc:  # unreachable, or e.g. a grant the web's role lacks: only /stats pays for it
+            self.replay_outage.report(str(exc) if isinstance(exc, ReplayUnavailable) else repr(exc))
+            replay_part = {"replay_problem": REPLAY_UNAVAILABLE}
+        return TrainingSnapshot(read_at=now, **replay_part, **self._read_store())
+
+    def _read_store(self) -> dict:
+        try:
+            return {"manifest": self.store.latest(self.env_id), "versions": self.store.versions(self.env_id)}
+        # Training progress is still worth showing while the store is away or its manifest is corrupt; the
+        # model poller logs both as warnings (a corrupt publication once, an outage when it starts and ends).
+        except CorruptModel as exc:
+            log.debug("latest model manifest unreadable for /stats", env=self.env_id, error=str(exc))
+            return {"store_problem": MANIFEST_UNREADABLE}
+        except (ModelStoreUnavailable, OSError) as exc:  # OSError: the directory store lets path errors through
+            log.debug("model store unreachable for /stats", error=str(exc))
+            return {"store_problem": MODEL_STORE_UNAVAILABLE}
+
+    def close(self) -> None:
+        self.reads.close()
