@@ -50,6 +50,8 @@ def test_values_are_parsed_and_normalised():
         ("EXPORT_PRECISION", "fp16", "expected one of: int8, fp32"),
         ("LEARNING_RATE", "inf", "finite positive number"),
         ("MODEL_POLL_SECONDS", "nan", "finite positive number"),
+        ("ARENA_GAMES", "1", "expected an integer >= 2"),
+        ("ARENA_SIMS", "0", "expected an integer >= 1"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):
