@@ -158,12 +158,16 @@ class AlphaBetaPlayer:
 
 
 class MctsPlayer:
-    """The model as it plays in the web: MCTS with the network, no noise, the most visited move (deterministic)."""
+    """The model as it plays in the web: MCTS with the network, no noise, the most visited move.
+
+    Without the evaluation cache: a cached position is expanded at once where a new one waits for the round's
+    network call, so with a cache the tree (and the move) would depend on the positions searched before, and a
+    game would not replay from its seed."""
 
     def __init__(self, game: Game, evaluator: Evaluator, simulations: int) -> None:
         from ..mcts import BatchedMCTS, MctsConfig
 
-        self.search = BatchedMCTS(game, evaluator, MctsConfig(simulations=simulations))
+        self.search = BatchedMCTS(game, evaluator, MctsConfig(simulations=simulations, cache_size=0))
 
     def choose(self, state: State) -> int:
         return int(np.argmax(self.search.search([state], add_noise=False).visits[0]))
