@@ -188,5 +188,7 @@ class NetworkPlayer:
 
     def choose_many(self, states: list[State]) -> list[int]:
         logits, _ = self.evaluator.evaluate(self.game.observations(states))
-        masks = np.array([self.game.legal_mask(s) for s in states])
+        masks = np.zeros((len(states), self.game.action_size), dtype=bool)
+        for row, state in zip(masks, states, strict=True):
+            row[self.game.legal_actions(state)] = True
         return [int(a) for a in np.argmax(np.where(masks, logits, -np.inf), axis=1)]

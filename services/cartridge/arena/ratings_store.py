@@ -7,7 +7,8 @@ Tables (created on open, both backends):
 (env_id, version) is the primary key of arena_versions, so a version is never rated twice; a version's row and its
 games are written in one transaction, so a crash leaves the version wholly rated or not at all.
 
-The connection, its transactions, reconnection and error mapping are the replay buffer's (cartridge.replay).
+The connection, its transactions, reconnection and error mapping are the replay database's (cartridge.replay):
+this module speaks to it through ``lock``, ``transaction(write)``, ``q(sql)`` and ``placeholder`` only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..replay import open_replay
-from ..replay.sql import SqlReplayBuffer
 from .match import GameRecord
 
 # Portable types: SQLite gives DOUBLE PRECISION and BIGINT their REAL and INTEGER meaning.
@@ -55,8 +55,29 @@ class VersionResult:
     finished_at: float = field(default_factory=time.time)
 
 
+def open_database(url: str):
+    """The replay database at ``url``: replay.database.open_database where it exists (the replay package split
+    into a database and its users), else this branch's replay buffer seen through the same four names."""
+    try:
+        from ..replay.database import open_database as open_replay_database
+    except ImportError:
+        return _BufferDatabase(open_replay(url))
+    return open_replay_database(url)
+
+
+class _BufferDatabase:
+    """A SqlReplayBuffer under the names of replay.database.SqlDatabase (delete with the fallback above)."""
+
+    def __init__(self, buffer) -> None:
+        self.buffer, self.url, self.placeholder = buffer, buffer.url, buffer.placeholder
+        self.lock, self.q, self.close = buffer._lock, buffer._q, buffer.close
+
+    def transaction(self, write: bool = True):
+        return self.buffer._transaction(write)
+
+
 class RatingsStore:
-    def __init__(self, db: SqlReplayBuffer) -> None:
+    def __init__(self, db) -> None:
         self.db = db
         with self._cursor() as cur:
             if db.placeholder == "%s":  # PostgreSQL: processes starting together must not race on CREATE TABLE
@@ -68,7 +89,7 @@ class RatingsStore:
 
     @classmethod
     def open(cls, url: str) -> RatingsStore:
-        return cls(open_replay(url))
+        return cls(open_database(url))
 
     def close(self) -> None:
         self.db.close()
@@ -76,11 +97,11 @@ class RatingsStore:
     @contextmanager
     def _cursor(self, write: bool = True) -> Iterator:
         # The buffer's own lock and transaction: one connection, reconnected and error-mapped in one place.
-        with self.db._lock, self.db._transaction(write) as cur:
+        with self.db.lock, self.db.transaction(write) as cur:
             yield cur
 
     def _execute(self, cur, sql: str, params: tuple = ()) -> None:
-        cur.execute(self.db._q(sql), params)
+        cur.execute(self.db.q(sql), params)
 
     def statuses(self, env_id: str) -> dict[int, str]:
         """Every version the arena reached, with its status."""

@@ -6,7 +6,7 @@ import pytest
 
 from cartridge.arena import GameRecord
 from cartridge.arena.ratings_store import AlreadyRecorded, RatingsStore, VersionResult
-from cartridge.replay import IterationRecord, open_replay
+from cartridge.replay import open_replay
 
 GAMES = [
     GameRecord("v1", "random", 11, (4, 0, 8, 2, 1, 7, 6, 3, 5), 0),
@@ -46,11 +46,11 @@ def test_skipped_versions_say_why_and_never_replace_a_rating(ratings):
     assert rows == {1: ("skipped", "published while the arena was busy"), 2: ("rated", "")}
 
 
-def test_arena_tables_live_next_to_the_iteration_records(ratings):
+def test_arena_tables_live_in_the_replay_database_beside_its_tables(ratings, make_episode):
     ratings.record(rated(1), GAMES)
     with open_replay(ratings.db.url) as replay:
-        replay.record_iteration(IterationRecord("tictactoe", 1, 1, 1.0, 0.5, 1.5, 10, 90, 2.0))
-        assert [r.iteration for r in replay.iterations("tictactoe")] == [1]
+        replay.append_episode(make_episode())
+        assert replay.count_episodes("tictactoe") == 1
     reopened = RatingsStore.open(ratings.db.url)
     assert reopened.statuses("tictactoe") == {1: "rated"}
     reopened.close()
