@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -73,6 +74,19 @@ class ServiceProcess:
                 self.proc.wait(10)
         self._log.close()
         return self.proc.returncode
+
+
+def log_events(log_text: str, name: str) -> list[dict]:
+    """The JSON log lines (LOG_FORMAT=json) of event ``name``, in order; other lines are skipped."""
+    found = []
+    for line in log_text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == name:
+            found.append(event)
+    return found
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:

@@ -138,6 +138,9 @@ class Settings:
     # What the trainer publishes: int8 (statically quantized, checked against the network; fp32 when
     # the check fails) or fp32. Readers need nothing either way: the ONNX interface is the same.
     export_precision: str = env_field("int8", _choice(("int8", "fp32")))
+    # The arena: games per opponent for each new model version, and the model's MCTS simulations per move there.
+    arena_games: int = env_field(20, _int(2))
+    arena_sims: int = env_field(64, _int(1))
 
     def __post_init__(self) -> None:
         if self.replay_max_transitions is None:

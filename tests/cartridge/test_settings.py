@@ -52,6 +52,8 @@ def test_values_are_parsed_and_normalised():
         ("MODEL_POLL_SECONDS", "nan", "finite positive number"),
         ("MODEL_MAX_BYTES", "64MB", "not an integer (expected an integer >= 1)"),
         ("WEB_SEARCH_WAIT_SECONDS", "0", "finite positive number"),
+        ("ARENA_GAMES", "1", "expected an integer >= 2"),
+        ("ARENA_SIMS", "0", "expected an integer >= 1"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):

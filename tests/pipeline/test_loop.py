@@ -9,8 +9,6 @@ either seat, and never lose to a random player. (For scale, perfect minimax play
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -20,7 +18,7 @@ from cartridge.inference import OnnxEvaluator
 from cartridge.modelstore import open_model_store
 from cartridge.replay import open_replay, open_training_log
 from tests.replay_reads import recent_episodes
-from tests.support import free_port
+from tests.support import free_port, log_events
 
 ITERATIONS = 12
 SETTINGS = {
@@ -38,15 +36,7 @@ SETTINGS = {
 
 
 def loaded_versions(log_text: str) -> list[int]:
-    versions = []
-    for line in log_text.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == "model loaded":
-            versions.append(event["version"])
-    return versions
+    return [event["version"] for event in log_events(log_text, "model loaded")]
 
 
 @pytest.mark.slow

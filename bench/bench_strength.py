@@ -1,0 +1,127 @@
+"""Playing strength against training time: train from scratch for a fixed wall-clock time, then rate what was made.
+
+The pipeline runs as in the stack (two actors and the trainer as real processes on SQLite and a models directory,
+every version kept); each version's publication time is noted. When the time is up the processes stop, and
+versions spread over the run are rated by the arena's own code (cartridge.arena.loop: the references, earlier
+versions, the labelled positions), so the rating never competes with training for the 2 cores. Last, the newest
+version plays the target match: 200 games against perfect minimax (tictactoe) or depth-4 alpha-beta (connect4).
+
+    .venv/bin/python -m bench.bench_strength --game tictactoe --seconds 180
+    .venv/bin/python -m bench.bench_strength --game connect4 --seconds 1800
+
+Targets (issue 17): tictactoe, 0 losses in 200 games against minimax within 3 minutes; connect4, within 30 minutes,
+>= 0.95 against depth-4 alpha-beta and >= 90 % optimal moves with the arena's search (75 % from the raw network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import structlog
+
+from cartridge.arena import play_pairs, result_for
+from cartridge.arena.loop import Arena, ArenaConfig, version_name
+from cartridge.arena.ratings_store import RatingsStore
+from cartridge.games import get_game
+from cartridge.modelstore import open_model_store
+from tests.support import ServiceProcess, free_port
+
+PIPELINE = {
+    # tictactoe: the settings tests/pipeline/test_loop.py trains a minimax-proof model with.
+    "tictactoe": {"MCTS_MAX_SIMS": "48", "EPISODES_PER_ITERATION": "120", "TRAIN_STEPS_PER_ITERATION": "150",
+                  "REPLAY_WINDOW": "20000", "LEARNING_RATE": "0.002"},
+    "connect4": {"MCTS_MAX_SIMS": "64", "EPISODES_PER_ITERATION": "100", "TRAIN_STEPS_PER_ITERATION": "200",
+                 "REPLAY_WINDOW": "50000", "LEARNING_RATE": "0.002"},
+}  # fmt: skip
+TARGET_OPPONENT = {"tictactoe": "minimax", "connect4": "alphabeta-d4"}
+
+
+def train(game: str, seconds: float, workdir: Path) -> tuple[dict[str, str], dict[int, float]]:
+    """Run actors and trainer for ``seconds``; the environment used and each version's publication time."""
+    env = {"ENV_ID": game, "ACTOR_PARALLEL_GAMES": "32", "BATCH_SIZE": "128", "MODEL_POLL_SECONDS": "1",
+           "TRAINING_ITERATIONS": "0", "MODEL_KEEP_VERSIONS": "100000", "REPLAY_URL": f"sqlite:///{workdir}/replay.db",
+           "MODEL_STORE_URL": f"file://{workdir}/models", "CHECKPOINT_DIR": str(workdir / "checkpoints"),
+           **PIPELINE[game]}  # fmt: skip
+    store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
+    processes = [
+        ServiceProcess(module, env | {"HTTP_PORT": str(free_port()), "ACTOR_ID": name}, workdir / f"{name}.log")
+        for module, name in (("cartridge_actor", "actor-0"), ("cartridge_actor", "actor-1"), ("cartridge_trainer", "t"))
+    ]
+    started = time.monotonic()
+    published: dict[int, float] = {}
+    try:
+        while (elapsed := time.monotonic() - started) < seconds:
+            manifest = store.latest(game)
+            if manifest is not None and manifest.version not in published:
+                published[manifest.version] = elapsed
+                print(f"  {elapsed:6.0f} s  v{manifest.version} published", flush=True)
+            time.sleep(1.0)
+    finally:
+        for process in processes:
+            process.stop()
+    return env, published
+
+
+def spread(versions: list[int], count: int) -> list[int]:
+    """Up to ``count`` versions evenly spread over ``versions``, always with the first and the last."""
+    if len(versions) <= count:
+        return versions
+    step = (len(versions) - 1) / (count - 1)
+    return sorted({versions[round(i * step)] for i in range(count)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--game", choices=sorted(PIPELINE), default="tictactoe")
+    parser.add_argument("--seconds", type=float, default=180, help="wall-clock training time")
+    parser.add_argument("--games", type=int, default=20, help="arena games per opponent for each rated version")
+    parser.add_argument("--sims", type=int, default=64, help="the arena's MCTS simulations per move")
+    parser.add_argument("--versions", type=int, default=5, help="versions to rate, spread over the run")
+    parser.add_argument("--target-games", type=int, default=200)
+    args = parser.parse_args()
+    game = get_game(args.game)
+    with tempfile.TemporaryDirectory(prefix="bench-strength-") as tmp:
+        workdir = Path(tmp)
+        print(f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer)")
+        env, published = train(args.game, args.seconds, workdir)
+        if not published:
+            print("no version was published in time: nothing to rate")
+            return
+        store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
+        ratings = RatingsStore.open(f"sqlite:///{workdir}/arena.db")
+        arena = Arena(game, store, ratings, ArenaConfig(args.games, args.sims), structlog.get_logger())
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # the table says it all
+        arena.calibrate()
+        rows = []
+        for version in spread(sorted(published), args.versions):
+            rated_at = time.monotonic()
+            result = arena.rate(version)
+            rows.append((published[version], result, time.monotonic() - rated_at))
+        references = list(arena.references)
+        print(f"\nstrength against training time ({args.games} games per opponent, {args.sims} sims; "
+              "rating: Bradley-Terry, Elo scale, random = 0):")  # fmt: skip
+        header = f"{'time':>6} {'version':>7} {'rating':>7} " + " ".join(f"{r:>13}" for r in references)
+        print(header + f" {'opt.mcts':>8} {'opt.net':>8}")
+        for elapsed, result, _ in rows:
+            scores = " ".join(f"{result.scores[r]['score']:>13.2f}" for r in references)
+            print(f"{elapsed:>5.0f}s {version_name(result.version):>7} {result.rating:>7.0f} {scores} "
+                  f"{result.optimal_search:>8.1%} {result.optimal_network:>8.1%}")  # fmt: skip
+        ladder = arena.ladder()
+        print("ladder now: " + ", ".join(f"{p} {r:.0f}" for p, r in sorted(ladder.items(), key=lambda x: -x[1])))
+        newest = max(published)
+        model, _ = arena.model_player(newest)
+        target = TARGET_OPPONENT[args.game]
+        records = play_pairs(game, (version_name(newest), lambda rng: model), (target, arena.references[target]),
+                             args.target_games, "bench")  # fmt: skip
+        result = result_for(version_name(newest), records)
+        print(f"\ntarget match: {version_name(newest)} (published at {published[newest]:.0f} s) against {target}: "
+              f"{result.wins} wins, {result.draws} draws, {result.losses} losses in {result.games} games "
+              f"(score {result.score:.3f})")  # fmt: skip
+        ratings.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""cartridge-arena entry package."""

@@ -1,0 +1,194 @@
+"""The arena loop: rate each newest model version against the references and earlier versions.
+
+Whenever it is free, the arena takes the newest published version it has not reached yet; the versions between
+the last one it reached and that one (published while it was busy, or already deleted by retention) get a
+"skipped" row that says why, so none goes missing silently. The version plays ``games`` games against each
+reference and each of the last EARLIER_VERSIONS rated versions still in the store, colours alternating, each game
+from its own seed (cartridge.arena.match). Its rating is then fitted over every game the arena ever stored, and the
+version's row and games are written in one transaction. A kill -9 loses at most the version in play, which the
+next start plays again from the same seeds.
+
+Before the first version, the references play each other once (version 0, "calibration"), so their ratings stand
+on games of their own and not only on games against models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..games import Game
+from ..inference import OnnxEvaluator
+from ..modelstore import CorruptModel, ModelStore
+from .match import GameRecord, PlayerFactory, play_pairs, result_for
+from .players import AlphaBetaPlayer, MctsPlayer, MinimaxPlayer, NetworkPlayer, RandomPlayer
+from .positions import labelled_positions, optimal_share
+from .ratings import ANCHOR, fit_ratings
+from .ratings_store import CALIBRATION, RATED, SKIPPED, AlreadyRecorded, RatingsStore, VersionResult
+
+EARLIER_VERSIONS = 3  # earlier rated versions each new one plays: enough to link the ladder, few enough to stay quick
+ALPHABETA_DEPTH = {"tictactoe": 2, "connect4": 4}  # tictactoe at full depth would be the perfect player again
+
+
+def version_name(version: int) -> str:
+    return f"v{version}"
+
+
+@dataclass(frozen=True)
+class ArenaConfig:
+    games: int  # per opponent
+    sims: int  # MCTS simulations per move of a model
+
+    def __post_init__(self) -> None:
+        if self.games < 1 or self.sims < 1:
+            raise ValueError(f"arena games and sims must be >= 1 (got {self.games}, {self.sims})")
+
+
+def reference_players(game: Game) -> dict[str, PlayerFactory]:
+    depth = ALPHABETA_DEPTH[game.name]
+    players: dict[str, PlayerFactory] = {
+        ANCHOR: lambda rng: RandomPlayer(game, rng),
+        f"alphabeta-d{depth}": lambda rng: AlphaBetaPlayer(game, rng, depth),
+    }
+    if game.name == "tictactoe":
+        players["minimax"] = lambda rng: MinimaxPlayer(game, rng)
+    return players
+
+
+class Arena:
+    def __init__(
+        self,
+        game: Game,
+        store: ModelStore,
+        ratings: RatingsStore,
+        config: ArenaConfig,
+        log,
+        on_result: Callable[[VersionResult, dict[str, float]], None] = lambda result, ladder: None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.should_stop = should_stop  # checked between games: a stopped arena records nothing of the version
+        self.game, self.store, self.ratings, self.config, self.log = game, store, ratings, config, log
+        self.on_result = on_result  # metrics: called with each new row and the refitted ladder
+        self.references = reference_players(game)
+        self.busy_with: int | None = None
+
+    @property
+    def env_id(self) -> str:
+        return self.game.name
+
+    def ladder(self, extra: list[GameRecord] = ()) -> dict[str, float]:
+        """Ratings of every player over all stored games (plus ``extra``)."""
+        games = self.ratings.games(self.env_id) + list(extra)
+        return fit_ratings((g.first, g.second, g.first_score) for g in games) if games else {}
+
+    def calibrate(self) -> None:
+        """Version 0: each pair of references plays once, the first time the arena starts for this game."""
+        if 0 in self.ratings.statuses(self.env_id):
+            return
+        names = list(self.references)
+        records = []
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                pair = ((a, self.references[a]), (b, self.references[b]))
+                records += play_pairs(
+                    self.game, *pair, self.config.games, f"{self.env_id}:calibration", self.should_stop
+                )
+        if self.should_stop():
+            return
+        self._record(VersionResult(self.env_id, 0, CALIBRATION, games=len(records), note="references vs references"),
+                     records)  # fmt: skip
+
+    def pending(self) -> tuple[int | None, dict[int, str]]:
+        """The newest published version not reached yet, and the versions to skip on the way (-> why)."""
+        manifest = self.store.latest(self.env_id)
+        if manifest is None:
+            return None, {}
+        reached = max(self.ratings.statuses(self.env_id), default=0)
+        if manifest.version <= reached:
+            return None, {}
+        stored = set(self.store.versions(self.env_id))
+        skipped = {
+            v: "published while the arena was busy" if v in stored else "deleted from the model store before its turn"
+            for v in range(reached + 1, manifest.version)
+        }
+        return manifest.version, skipped
+
+    def step(self) -> VersionResult | None:
+        """Rate the newest unrated version (skipping the ones before it); None when there is none (or stopped)."""
+        version, skipped = self.pending()
+        if skipped:
+            self._skip(skipped)
+            self.log.info("versions skipped", versions=sorted(skipped), newest=version)
+        if version is None:
+            return None
+        self.busy_with = version
+        try:
+            return self.rate(version)
+        finally:
+            self.busy_with = None
+
+    def _skip(self, versions: dict[int, str]) -> None:
+        self.ratings.record_skipped(self.env_id, versions)
+        for version, note in versions.items():
+            self.on_result(VersionResult(self.env_id, version, SKIPPED, note=note), {})
+
+    def model_player(self, version: int) -> tuple[MctsPlayer, OnnxEvaluator]:
+        evaluator = OnnxEvaluator(self.store.read_version(self.env_id, version), version=version)
+        return MctsPlayer(self.game, evaluator, self.config.sims), evaluator
+
+    def opponents(self, version: int) -> dict[str, PlayerFactory]:
+        earlier = sorted(v for v, s in self.ratings.statuses(self.env_id).items() if s == RATED and v < version)
+        opponents = dict(self.references)
+        for v in earlier[-EARLIER_VERSIONS:]:
+            try:
+                player, _ = self.model_player(v)
+            except CorruptModel as exc:  # deleted by retention since: the ladder links through the others
+                self.log.info("earlier version unavailable, not played", version=v, reason=str(exc))
+                continue
+            opponents[version_name(v)] = lambda rng, player=player: player
+        return opponents
+
+    def rate(self, version: int) -> VersionResult | None:
+        """Play and record ``version``; None (nothing recorded) when stopped before the end."""
+        name = version_name(version)
+        try:
+            player, evaluator = self.model_player(version)
+        except CorruptModel as exc:
+            self._skip({version: f"unreadable: {exc}"})
+            self.log.warning("version skipped: unreadable", version=version, error=str(exc))
+            return VersionResult(self.env_id, version, SKIPPED, note=f"unreadable: {exc}")
+        self.log.info("rating version", version=version, games_per_opponent=self.config.games)
+        records: list[GameRecord] = []
+        scores = {}
+        for opponent, factory in self.opponents(version).items():
+            played = play_pairs(self.game, (name, lambda rng: player), (opponent, factory), self.config.games,
+                                f"{self.env_id}:{name}", self.should_stop)  # fmt: skip
+            if self.should_stop():
+                return None
+            result = result_for(name, played)
+            scores[opponent] = {"games": result.games, "wins": result.wins, "draws": result.draws,
+                                "losses": result.losses, "score": round(result.score, 4)}  # fmt: skip
+            records += played
+        positions = labelled_positions(self.game)
+        network = NetworkPlayer(self.game, evaluator)
+        ladder = self.ladder(records)
+        result = VersionResult(
+            self.env_id, version, RATED, rating=round(ladder[name], 2), scores=scores,
+            optimal_search=round(optimal_share(self.game, positions, player.choose_many), 4),
+            optimal_network=round(optimal_share(self.game, positions, network.choose_many), 4),
+            games=len(records),
+        )  # fmt: skip
+        self._record(result, records, ladder)
+        return result
+
+    def _record(self, result: VersionResult, records: list[GameRecord], ladder: dict[str, float] | None = None) -> None:
+        try:
+            self.ratings.record(result, records)
+        except AlreadyRecorded:
+            self.log.warning("version already has an arena row: not rated twice", version=result.version)
+            return
+        ladder = ladder if ladder is not None else self.ladder()
+        self.log.info("version rated" if result.status == RATED else "references calibrated", version=result.version,
+                      rating=result.rating, scores={k: v["score"] for k, v in result.scores.items()},
+                      optimal_search=result.optimal_search, optimal_network=result.optimal_network)  # fmt: skip
+        self.on_result(result, ladder)

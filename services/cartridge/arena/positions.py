@@ -1,0 +1,90 @@
+"""The solver-labelled connect4 positions, and the share of them where a player's move is optimal.
+
+data/connect4_positions.jsonl holds one position a line: {"moves": [columns played from the empty board],
+"value": 1 | 0 | -1 for the player to move, "optimal": [columns that keep that value], "ply": len(moves)}.
+data/README.md says how it was made; ``python -m cartridge.arena.make_positions`` makes it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from ..games import Game, State
+
+POSITIONS_FILE = Path(__file__).resolve().parent / "data" / "connect4_positions.jsonl"
+
+
+@dataclass(frozen=True)
+class LabelledPosition:
+    moves: tuple[int, ...]
+    value: int
+    optimal: frozenset[int]
+
+    def to_json(self) -> str:
+        return json.dumps({"ply": len(self.moves), "moves": list(self.moves), "value": self.value,
+                           "optimal": sorted(self.optimal)})  # fmt: skip
+
+
+def load_positions(path: Path = POSITIONS_FILE) -> list[LabelledPosition]:
+    """The labelled positions; ValueError naming the file and line for a malformed one."""
+    positions = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            position = LabelledPosition(tuple(int(m) for m in row["moves"]), int(row["value"]),
+                                        frozenset(int(m) for m in row["optimal"]))  # fmt: skip
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a labelled position ({exc})") from None
+        if position.value not in (-1, 0, 1) or not position.optimal:
+            raise ValueError(f"{path}:{number}: value must be -1, 0 or 1 and optimal must not be empty")
+        positions.append(position)
+    return positions
+
+
+def optimal_share(
+    game: Game, positions: Sequence[LabelledPosition], choose_many: Callable[[list[State]], list[int]]
+) -> float:
+    """Share of ``positions`` where ``choose_many`` (one move per state, in order) picks an optimal move."""
+    if not positions:
+        raise ValueError("optimal_share needs at least one labelled position")
+    states = [game.from_actions(p.moves) for p in positions]
+    chosen = choose_many(states)
+    return sum(move in p.optimal for move, p in zip(chosen, positions, strict=True)) / len(positions)
+
+
+def tictactoe_positions(game: Game) -> list[LabelledPosition]:
+    """Every reachable tictactoe position with a wrong move in it, labelled by perfect minimax (exhaustive)."""
+    from .players import MinimaxPlayer
+
+    judge = MinimaxPlayer(game, rng=None)
+    found: dict[tuple[int, int], LabelledPosition] = {}
+    frontier: list[tuple[int, ...]] = [()]
+    while frontier:
+        moves = frontier.pop()
+        state = game.from_actions(moves)
+        if state.terminal or (state.mine, state.theirs) in found:
+            continue
+        values = judge.move_values(state)
+        best = max(values.values())
+        found[state.mine, state.theirs] = LabelledPosition(
+            moves, best, frozenset(a for a, v in values.items() if v == best)
+        )
+        frontier.extend((*moves, a) for a in values)
+    return sorted((p for p in found.values() if len(p.optimal) < len(game.legal_actions(game.from_actions(p.moves)))),
+                  key=lambda p: (len(p.moves), p.moves))  # fmt: skip
+
+
+@cache
+def labelled_positions(game: Game) -> tuple[LabelledPosition, ...]:
+    """The positions the arena measures the share of optimal moves on, for ``game`` (made once per process)."""
+    if game.name == "connect4":
+        return tuple(load_positions())
+    if game.name == "tictactoe":
+        return tuple(tictactoe_positions(game))
+    raise ValueError(f"no labelled positions for game {game.name!r}")

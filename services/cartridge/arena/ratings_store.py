@@ -1,0 +1,146 @@
+"""Arena results in the replay database, next to the trainer's iteration records (SQLite or PostgreSQL).
+
+Tables (created on open, both backends):
+  arena_versions  one row per model version the arena reached: rated (rating, scores per opponent, share of
+                  optimal moves), skipped (why), or version 0 = the calibration games between the references
+  arena_games     every game behind a row: players, seed, moves, winner; the ratings are fitted over all of them
+(env_id, version) is the primary key of arena_versions, so a version is never rated twice; a version's row and its
+games are written in one transaction, so a crash leaves the version wholly rated or not at all.
+
+The connection, its transactions, reconnection and error mapping are the replay database's (cartridge.replay):
+this module speaks to it through ``lock``, ``transaction(write)``, ``q(sql)`` and ``placeholder`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ..replay.database import open_database
+from .match import GameRecord
+
+# Portable types: SQLite gives DOUBLE PRECISION and BIGINT their REAL and INTEGER meaning.
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS arena_versions (
+    env_id TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL, rating DOUBLE PRECISION,
+    scores TEXT NOT NULL, optimal_search DOUBLE PRECISION, optimal_network DOUBLE PRECISION, games INTEGER NOT NULL,
+    note TEXT NOT NULL, finished_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (env_id, version))""",
+    """CREATE TABLE IF NOT EXISTS arena_games (
+    env_id TEXT NOT NULL, version INTEGER NOT NULL, game INTEGER NOT NULL, first_player TEXT NOT NULL,
+    second_player TEXT NOT NULL, seed BIGINT NOT NULL, winner INTEGER NOT NULL, moves TEXT NOT NULL,
+    PRIMARY KEY (env_id, version, game))""",
+)
+RATED, SKIPPED, CALIBRATION = "rated", "skipped", "calibration"
+VERSION_COLUMNS = "env_id, version, status, rating, scores, optimal_search, optimal_network, games, note, finished_at"
+
+
+class AlreadyRecorded(RuntimeError):
+    """The version has a row already: it was rated (or skipped) before."""
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    env_id: str
+    version: int
+    status: str  # rated | skipped | calibration
+    rating: float | None = None  # Elo scale, random = 0, as fitted when the version was rated
+    scores: dict = field(default_factory=dict)  # opponent -> {games, wins, draws, losses, score}
+    optimal_search: float | None = None  # share of labelled positions where the arena's search plays an optimal move
+    optimal_network: float | None = None  # the same for the raw network's top move
+    games: int = 0
+    note: str = ""
+    finished_at: float = field(default_factory=time.time)
+
+
+class RatingsStore:
+    def __init__(self, db) -> None:
+        self.db = db
+        with self._cursor() as cur:
+            if db.placeholder == "%s":  # PostgreSQL: processes starting together must not race on CREATE TABLE
+                from ..replay.postgres import SCHEMA_LOCK_KEY
+
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            for statement in SCHEMA:
+                cur.execute(statement)
+
+    @classmethod
+    def open(cls, url: str) -> RatingsStore:
+        return cls(open_database(url))  # the replay database: ratings live next to the iteration records
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _cursor(self, write: bool = True) -> Iterator:
+        # The buffer's own lock and transaction: one connection, reconnected and error-mapped in one place.
+        with self.db.lock, self.db.transaction(write) as cur:
+            yield cur
+
+    def _execute(self, cur, sql: str, params: tuple = ()) -> None:
+        cur.execute(self.db.q(sql), params)
+
+    def statuses(self, env_id: str) -> dict[int, str]:
+        """Every version the arena reached, with its status."""
+        with self._cursor(write=False) as cur:
+            self._execute(cur, "SELECT version, status FROM arena_versions WHERE env_id = ?", (env_id,))
+            return dict(cur.fetchall())
+
+    def record_skipped(self, env_id: str, versions: dict[int, str]) -> None:
+        """Mark versions (-> why) skipped; a version that already has a row keeps it."""
+        with self._cursor() as cur:
+            for version, note in sorted(versions.items()):
+                self._execute(
+                    cur,
+                    f"INSERT INTO arena_versions ({VERSION_COLUMNS}) "
+                    "VALUES (?, ?, ?, NULL, '{}', NULL, NULL, 0, ?, ?) ON CONFLICT (env_id, version) DO NOTHING",
+                    (env_id, version, SKIPPED, note, time.time()),
+                )
+
+    def record(self, result: VersionResult, games: list[GameRecord]) -> None:
+        """A rated version (or the calibration) and its games, in one transaction; AlreadyRecorded if it has a row."""
+        r = result
+        if self.statuses(r.env_id).get(r.version) is not None:
+            raise AlreadyRecorded(f"{r.env_id} version {r.version} already has an arena row")
+        try:
+            self._insert(r, games)
+        except Exception as exc:
+            # DB-API drivers name the error class IntegrityError (psycopg's UniqueViolation derives from it).
+            if any(c.__name__ == "IntegrityError" for c in type(exc).__mro__):
+                raise AlreadyRecorded(f"{r.env_id} version {r.version} already has an arena row") from None
+            raise
+
+    def _insert(self, r: VersionResult, games: list[GameRecord]) -> None:
+        with self._cursor() as cur:
+            # A concurrent writer that got in first makes this INSERT fail on the primary key, which rolls back
+            # the games too: the unique key, not the check above, is what keeps a version from being rated twice.
+            self._execute(cur, f"INSERT INTO arena_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (r.env_id, r.version, r.status, r.rating, json.dumps(r.scores, sort_keys=True),
+                           r.optimal_search, r.optimal_network, r.games, r.note, r.finished_at))  # fmt: skip
+            for i, g in enumerate(games):
+                self._execute(cur, "INSERT INTO arena_games (env_id, version, game, first_player, second_player, "
+                                   "seed, winner, moves) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              (r.env_id, r.version, i, g.first, g.second, g.seed, g.winner,
+                               " ".join(map(str, g.moves))))  # fmt: skip
+
+    def games(self, env_id: str) -> list[GameRecord]:
+        with self._cursor(write=False) as cur:
+            self._execute(cur, "SELECT first_player, second_player, seed, moves, winner FROM arena_games "
+                               "WHERE env_id = ? ORDER BY version, game", (env_id,))  # fmt: skip
+            rows = cur.fetchall()
+        return [
+            GameRecord(a, b, int(seed), tuple(int(m) for m in moves.split()), int(w)) for a, b, seed, moves, w in rows
+        ]
+
+    def results(self, env_id: str) -> list[VersionResult]:
+        """Every row for the game, by version (0, the calibration, first)."""
+        with self._cursor(write=False) as cur:
+            self._execute(cur, f"SELECT {VERSION_COLUMNS} FROM arena_versions WHERE env_id = ? ORDER BY version",
+                          (env_id,))  # fmt: skip
+            rows = cur.fetchall()
+        return [
+            VersionResult(env, int(v), status, rating, json.loads(scores), search, network, int(n), note, finished)
+            for env, v, status, rating, scores, search, network, n, note, finished in rows
+        ]
