@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,8 +62,10 @@ def docker_engine():
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server for the session (Debian binaries, or CARTRIDGE_TEST_POSTGRES_URL)."""
+def postgres_url(request) -> Iterator[str]:
+    """A real PostgreSQL server for the session: a container (tests/pg.py), or CARTRIDGE_TEST_POSTGRES_URL."""
+    if not os.environ.get("CARTRIDGE_TEST_POSTGRES_URL"):
+        request.getfixturevalue("docker_engine")  # skips with one line where no engine answers
     with postgres_server() as url:
         yield url
 
