@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from e2e.stacks import REPO, KindStack, LocalStack
+from tests.support import docker_unavailable
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 
@@ -23,6 +25,21 @@ def pytest_addoption(parser):
         default="local",
         help="local: the local runtime in a temp dir (default); kind: a kind cluster via pytest-kind",
     )
+    parser.addoption(
+        "--storage",
+        choices=("local", "cluster"),
+        default="local",
+        help="the local target's storage: local (SQLite, a models directory; default) or cluster (PostgreSQL "
+        "in a container and the S3 test server, the pair the cluster runs); kind always runs the cluster's",
+    )
+
+
+def local_storage(config) -> str:
+    """The local target's --storage; skips with one line when the cluster pair cannot run here."""
+    storage = config.getoption("--storage")
+    if storage == "cluster" and not os.environ.get("CARTRIDGE_TEST_POSTGRES_URL") and (reason := docker_unavailable()):
+        pytest.skip(f"--storage cluster needs PostgreSQL's container: {reason}")
+    return storage
 
 
 def kind_unavailable() -> str | None:
@@ -51,8 +68,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def stack(request) -> Iterator[LocalStack | KindStack]:
     target = request.config.getoption("--target")
+    storage = local_storage(request.config) if target == "local" else "cluster"
     workdir = Path(tempfile.mkdtemp(prefix=f"cartridge-e2e-{target}-"))
-    stack = LocalStack(workdir / "data") if target == "local" else KindStack(workdir)
+    stack = LocalStack(workdir / "data", storage=storage) if target == "local" else KindStack(workdir)
     # Registered before up(): a stack that fails to come up still leaves its logs and status behind.
     request.config._cartridge_stack = stack
     try:

@@ -13,7 +13,7 @@ import pytest
 from cartridge.games import get_game
 from cartridge.replay import Episode
 from tests.pg import fresh_database, postgres_server
-from tests.support import ServiceProcess, random_episode
+from tests.support import ServiceProcess, docker_unavailable, random_episode
 
 
 @pytest.fixture
@@ -52,13 +52,11 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
 @pytest.fixture(scope="session")
 def docker_engine():
     """A Docker client for the Docker tier; skips with one line where no engine answers."""
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one with container-sandbox")
-    return client
+    if reason := docker_unavailable():
+        pytest.skip(reason)
+    import docker
+
+    return docker.from_env(timeout=600)
 
 
 @pytest.fixture(scope="session")
