@@ -28,9 +28,11 @@ down: venv
 system-deps:
 	scripts/install-system-deps.sh
 
-# Unit, static, service, image (when a Docker engine answers) and local end-to-end tests.
+# Unit, static, service, image (when a Docker engine answers) and local end-to-end tests, the latter twice:
+# on the local runtime's storage (SQLite, a models directory) and on the cluster's (PostgreSQL, S3).
 test: system-deps venv
 	$(VENV)/bin/pytest tests e2e --target local
+	$(VENV)/bin/pytest e2e --target local --storage cluster
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,8 @@ the buffer under a bound a quarter of what they write (as the trainer does under
 and sample rate.
 
 Writers append realistic connect4 episodes (random games: ~20-40 moves, 2x6x7 observation, 7-way
-policy). PostgreSQL is a real server started from the Debian binaries (or CARTRIDGE_TEST_POSTGRES_URL).
+policy). PostgreSQL is a real server in a container (tests/pg.py: testcontainers, POSTGRES_IMAGE), or
+CARTRIDGE_TEST_POSTGRES_URL; a Docker engine must answer.
 
     .venv/bin/python -m bench.bench_replay
 """

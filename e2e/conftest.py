@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -13,6 +14,7 @@ import pytest
 
 from e2e.bounds import SETUP_SECONDS, Steps, bounded, time_tests_only
 from e2e.stacks import REPO, KindStack, LocalStack
+from tests.support import docker_unavailable
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 
@@ -31,6 +33,21 @@ def pytest_addoption(parser):
         help="seconds the stack may take to come up, apart from each test's own timeout "
         f"(default: {', '.join(f'{k} {v:.0f}' for k, v in SETUP_SECONDS.items())})",
     )
+    parser.addoption(
+        "--storage",
+        choices=("local", "cluster"),
+        default="local",
+        help="the local target's storage: local (SQLite, a models directory; default) or cluster (PostgreSQL "
+        "in a container and the S3 test server, the pair the cluster runs); kind always runs the cluster's",
+    )
+
+
+def local_storage(config) -> str:
+    """The local target's --storage; skips with one line when the cluster pair cannot run here."""
+    storage = config.getoption("--storage")
+    if storage == "cluster" and not os.environ.get("CARTRIDGE_TEST_POSTGRES_URL") and (reason := docker_unavailable()):
+        pytest.skip(f"--storage cluster needs PostgreSQL's container: {reason}")
+    return storage
 
 
 def kind_unavailable() -> str | None:
@@ -64,8 +81,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def stack(request) -> Iterator[LocalStack | KindStack]:
     target = request.config.getoption("--target")
+    storage = local_storage(request.config) if target == "local" else "cluster"
     workdir = Path(tempfile.mkdtemp(prefix=f"cartridge-e2e-{target}-"))
-    stack = LocalStack(workdir / "data") if target == "local" else KindStack(workdir)
+    stack = LocalStack(workdir / "data", storage=storage) if target == "local" else KindStack(workdir)
     # Registered before up(): a stack that fails to come up still leaves its logs and status behind.
     request.config._cartridge_stack = stack
     seconds = request.config.getoption("--stack-timeout") or SETUP_SECONDS[target]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -28,9 +29,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class LocalStack:
+    """``storage="local"``: SQLite and a models directory in the data dir, as `devtools up --runtime local`.
+    ``storage="cluster"``: the cluster's pair, PostgreSQL for replay and S3 for models: a PostgreSQL container
+    started as the test suite starts one (tests/pg.py) and the S3 test server (moto), for the session."""
+
     target = "local"
 
-    def __init__(self, data_dir: Path, actors: int = 2) -> None:
+    def __init__(self, data_dir: Path, actors: int = 2, storage: str = "local") -> None:
         from devtools.local import LocalConfig, LocalRuntime
         from tests.support import free_port
 
@@ -41,19 +46,45 @@ class LocalStack:
         self.runtime = LocalRuntime(self.config)
         self.web_url = f"http://127.0.0.1:{self.config.web_port}"
         self.gateway_url: str | None = None  # the local runtime serves the web and frontend directly
+        self.storage = storage
+        self.storage_env = {  # what the services are told: the runtime's own defaults unless storage="cluster"
+            "REPLAY_URL": f"sqlite:///{data_dir.resolve()}/replay.db",
+            "MODEL_STORE_URL": f"file://{data_dir.resolve()}/models",
+        }
+        self._storage_servers = contextlib.ExitStack()
 
     def up(self, progress=lambda message: None) -> None:
-        self.runtime = type(self.runtime)(self.config, progress)
+        from devtools.local import LocalRuntime
+
+        if self.storage == "cluster":
+            self.storage_env = self._start_cluster_storage()
+            self.config = dataclasses.replace(self.config, settings=self.config.settings | self.storage_env)
+        self.runtime = LocalRuntime(self.config, progress)
         self.runtime.up(detach=True, timeout=180)
 
+    def _start_cluster_storage(self) -> dict[str, str]:
+        import boto3
+
+        from tests.pg import postgres_server
+        from tests.support import S3_TEST_CREDENTIALS, s3_server
+
+        replay_url = self._storage_servers.enter_context(postgres_server())
+        endpoint = self._storage_servers.enter_context(s3_server())
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="cartridge-models")
+        return {"REPLAY_URL": replay_url, "MODEL_STORE_URL": "s3://cartridge-models/models",
+                "S3_ENDPOINT_URL": endpoint, **S3_TEST_CREDENTIALS}  # fmt: skip
+
     def down(self) -> None:
-        self.runtime.down()
+        try:
+            self.runtime.down()
+        finally:
+            self._storage_servers.close()
 
     def replay(self) -> ReplayBuffer:
-        return open_replay(f"sqlite:///{self.config.data_dir.resolve()}/replay.db")
+        return open_replay(self.storage_env["REPLAY_URL"])
 
     def store(self) -> ModelStore:
-        return open_model_store(f"file://{self.config.data_dir.resolve()}/models")
+        return open_model_store(self.storage_env["MODEL_STORE_URL"], self.storage_env.get("S3_ENDPOINT_URL"))
 
     def actor_model_versions(self) -> list[int]:
         return [request_json(f"{c.url}/health")["model_version"] for c in self.config.components() if c.kind == "actor"]

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# OS packages the tests use: PostgreSQL server binaries (replay-buffer tests), Chromium (browser tests),
+# OS packages the tests use: Chromium (browser tests),
 # Node.js + npm (frontend), shellcheck (actionlint uses it on run: scripts).
 # Installs what is missing with apt-get when we can; otherwise says what to install.
 set -euo pipefail
 
 need=()
-[ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)  # actionlint checks run: scripts with it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
@@ -14,7 +15,7 @@ import pytest
 from cartridge.games import get_game
 from cartridge.replay import Episode
 from tests.pg import fresh_database, postgres_server
-from tests.support import ServiceProcess, random_episode
+from tests.support import ServiceProcess, docker_unavailable, random_episode
 
 pytest_plugins = ["pytester"]  # the e2e suite's set-up bound is tested by running a small suite
 
@@ -55,18 +56,18 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
 @pytest.fixture(scope="session")
 def docker_engine():
     """A Docker client for the Docker tier; skips with one line where no engine answers."""
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one with container-sandbox")
-    return client
+    if reason := docker_unavailable():
+        pytest.skip(reason)
+    import docker
+
+    return docker.from_env(timeout=600)
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server for the session (Debian binaries, or CARTRIDGE_TEST_POSTGRES_URL)."""
+def postgres_url(request) -> Iterator[str]:
+    """A real PostgreSQL server for the session: a container (tests/pg.py), or CARTRIDGE_TEST_POSTGRES_URL."""
+    if not os.environ.get("CARTRIDGE_TEST_POSTGRES_URL"):
+        request.getfixturevalue("docker_engine")  # skips with one line where no engine answers
     with postgres_server() as url:
         yield url
 

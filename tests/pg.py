@@ -1,93 +1,50 @@
-"""A real, throwaway PostgreSQL server for tests and benchmarks, from the Debian binaries.
+"""A real, throwaway PostgreSQL server for tests and benchmarks: testcontainers' PostgresContainer.
 
-``CARTRIDGE_TEST_POSTGRES_URL`` points the tests at an existing server instead. PostgreSQL refuses
-to run as root, so as root the server runs as the ``postgres`` system user.
+The image is ``POSTGRES_IMAGE`` (default: the official image at the version the cluster runs, see
+k8s/base/postgres.yaml); it is pulled when the engine does not have it. ``CARTRIDGE_TEST_POSTGRES_URL``
+points the tests at an existing server instead. Without a Docker engine the tests that need a server skip
+with one line (the ``docker_engine`` fixture); .ci/run starts an engine where it can.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from urllib.parse import quote
 
-from tests.support import free_port
-
-
-def _bin_dir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
-    if not found:
-        raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql (or make system-deps)")
-    return Path(found[-1]).parent
-
-
-def _as_server_user(args: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return args
-    return ["runuser", "-u", "postgres", "--", *args]
+DEFAULT_IMAGE = "postgres:15.8-bookworm"
+USER, DATABASE = "cartridge", "replay"
+TEST_PASSWORD = "cartridge-test"  # the throwaway server's, in its URL
 
 
 @contextlib.contextmanager
 def postgres_server(durable: bool = False, password: str | None = None) -> Iterator[str]:
-    """Yield a postgresql:// URL of a fresh database; stop and remove the server afterwards.
+    """Yield a postgresql:// URL of a fresh database on a new server; stop and remove it afterwards.
 
     Tests run with fsync off (a throwaway server); ``durable`` keeps PostgreSQL's defaults (fsync and
-    synchronous commit on), as a cluster's server runs, for benchmarks. With ``password`` the server
-    requires it (scram-sha-256) and the URL leaves it out, as the cluster's REPLAY_URL does."""
+    synchronous commit on), as a cluster's server runs, for benchmarks. The server requires the password
+    (scram-sha-256, the official image's default). With ``password`` the URL leaves it out, as the
+    cluster's REPLAY_URL does (PGPASSWORD supplies it); otherwise the URL carries the test password."""
     if (url := os.environ.get("CARTRIDGE_TEST_POSTGRES_URL")) and password is None:
         yield url
         return
-    bindir = _bin_dir()
-    root = Path(tempfile.mkdtemp(prefix="cartridge-pg-"))
-    data = root / "data"
-    port = free_port()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
     try:
-        auth = ["-A", "trust"]
-        if password is not None:
-            (root / "pwfile").write_text(password + "\n")
-            if os.geteuid() == 0:
-                shutil.chown(root / "pwfile", "postgres", "postgres")
-            auth = ["-A", "scram-sha-256", f"--pwfile={root / 'pwfile'}"]
-        subprocess.run(
-            _as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", "cartridge", *auth, "-E", "UTF8"]),
-            check=True, capture_output=True,
-        )  # fmt: skip
-        server = subprocess.Popen(
-            _as_server_user([
-                str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if durable else 'off'}",
-                "-c", "max_connections=100",
-            ]),
-            stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "wb"),  # noqa: SIM115
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while subprocess.run(
-                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
-            ).returncode:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL did not start: {(root / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.1)
-            subprocess.run(
-                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "cartridge", "replay"], check=True,
-                env={**os.environ, **({"PGPASSWORD": password} if password is not None else {})},
-            )  # fmt: skip
-            yield f"postgresql://cartridge@127.0.0.1:{port}/replay"
-        finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:  # testcontainers before 4.14
+        from testcontainers.postgres import PostgresContainer
+
+    secret = TEST_PASSWORD if password is None else password
+    container = (
+        PostgresContainer(os.environ.get("POSTGRES_IMAGE", DEFAULT_IMAGE), username=USER, password=secret,
+                          dbname=DATABASE, driver=None)
+        .with_env("POSTGRES_HOST_AUTH_METHOD", "scram-sha-256")
+        .with_command(f"postgres -c fsync={'on' if durable else 'off'} -c max_connections=100")
+    )  # fmt: skip
+    with container:
+        host, port = container.get_container_host_ip(), container.get_exposed_port(5432)
+        auth = USER if password is not None else f"{USER}:{quote(secret, safe='')}"
+        yield f"postgresql://{auth}@{host}:{port}/{DATABASE}"
 
 
 @contextlib.contextmanager
@@ -112,3 +69,19 @@ def drop_connections(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+
+
+@contextlib.contextmanager
+def outage(database_url: str) -> Iterator[None]:
+    """While the block runs the database is down for its clients: open sessions are ended and new ones
+    refused, as during a server restart; afterwards it accepts connections again."""
+    import psycopg
+
+    server, name = database_url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

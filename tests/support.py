@@ -1,7 +1,8 @@
-"""Plain helpers for tests: free ports, random episodes, service processes, polling."""
+"""Plain helpers for tests: free ports, random episodes, service processes, polling, the S3 test server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,13 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from cartridge.games import Game
 from cartridge.replay import Episode, transitions_from_steps
+from devtools.http import accepts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,6 +26,41 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def docker_unavailable() -> str | None:
+    """Why no Docker engine can be used here, in one line (None when one answers)."""
+    try:
+        import docker
+
+        docker.from_env(timeout=30).ping()
+    except ImportError:
+        return "the docker package is not installed (pip install -e '.[dev]')"
+    except docker.errors.DockerException as exc:
+        return f"no Docker engine answers ({exc.__class__.__name__}); .ci/run starts one with container-sandbox"
+    return None
+
+
+# moto accepts any credentials; boto3 (in the tests and in the services they start) needs some.
+S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """A real S3 API server on loopback (moto's server mode); yields its endpoint URL. It runs in a process of
+    its own, so memory a test measures in this process is the client's alone."""
+    for name, value in S3_TEST_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_until(lambda: accepts(port) or server.poll() is not None, 60, "the moto S3 server")
+        assert server.poll() is None, f"the moto S3 server exited with {server.returncode}"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def random_episode(game: Game, rng: np.random.Generator, model_version: int = 0, actor_id: str = "test") -> Episode:

@@ -43,20 +43,20 @@ def test_connect4_columns_fill_and_no_wrap_around_wins():
     assert 0 not in g.legal_actions(state)
     with pytest.raises(IllegalMove, match="column 0 is full"):
         g.apply(state, 0)
-    # Stones at the top of one column and the bottom of the next are not a line.
-    wrap = g.from_actions([0, 1, 0, 1, 0, 6, 1, 6, 1, 6, 1, 5, 2])
-    assert not wrap.terminal
+    # X holds the top two cells of column 0 and the bottom two of column 1: four bits in a row of a
+    # column-major bitboard without the sentinel bit between columns, but not a line on the board.
+    wrap = g.from_actions([1, 0, 1, 0, 0, 0, 0, 6, 0])
+    board = np.array(g.board(wrap))
+    assert board[0:2, 0].tolist() == [1, 1] and board[4:6, 1].tolist() == [1, 1], board
+    assert not wrap.terminal and g.winner(wrap) is None
 
 
 def test_a_full_connect4_board_without_a_line_is_a_draw():
     g = get_game("connect4")
     order = [c for block in ([0, 1] * 3, [2, 3] * 3, [4, 5] * 3, [1, 0] * 3, [3, 2] * 3, [5, 4] * 3) for c in block]
-    state = g.initial_state()
-    for action in [*order, 6, 6, 6, 6, 6, 6]:
-        if state.terminal:
-            break
-        state = g.apply(state, action)
-    assert state.terminal
+    state = g.from_actions([*order, 6, 6, 6, 6, 6, 6])  # raises if the game ended before the board was full
+    assert state.terminal and state.ply == g.rows * g.cols
+    assert state.outcome == 0 and g.winner(state) == 0, "a full board without a line: nobody won"
 
 
 def test_observation_is_from_the_movers_side_and_board_is_absolute():
@@ -69,20 +69,32 @@ def test_observation_is_from_the_movers_side_and_board_is_absolute():
 
 @pytest.mark.parametrize("name", ["tictactoe", "connect4"])
 def test_symmetries_keep_observation_and_policy_together(name):
+    """Each variant moves the policy exactly as it moves the board: the probability of a cell stays on
+    the cell, wherever the transformation takes it."""
     g = get_game(name)
     rng = np.random.default_rng(0)
     state = g.initial_state()
     for _ in range(4):
         state = g.apply(state, int(rng.choice(g.legal_actions(state))))
     obs = g.observation(state)
-    policy = np.arange(g.action_size, dtype=np.float32)
-    variants = g.symmetries(obs, policy)
-    assert len(variants) == (8 if name == "tictactoe" else 2)
-    for o, p in variants:
-        assert sorted(p) == sorted(policy) and o.sum() == obs.sum()
+    # A plane that names every cell (tictactoe: action = cell; connect4: action = column), and a policy
+    # that names the same cells: after any transformation the two must still agree cell for cell.
+    cells = np.arange(g.rows * g.cols, dtype=np.float32).reshape(1, g.rows, g.cols)
     if name == "connect4":
-        o, p = variants[1]
-        assert np.array_equal(o, obs[:, :, ::-1]) and np.array_equal(p, policy[::-1])
+        cells = np.broadcast_to(np.arange(g.cols, dtype=np.float32), (1, g.rows, g.cols))
+    policy = cells[0, 0] if name == "connect4" else cells.reshape(-1)
+    variants = g.symmetries(np.concatenate([obs, cells]), policy.copy())
+    assert len(variants) == (8 if name == "tictactoe" else 2)
+    assert len({o.tobytes() for o, _ in variants}) == len(variants), "a symmetry is missing or repeated"
+    for o, p in variants:
+        moved = o[-1, 0] if name == "connect4" else o[-1].reshape(-1)
+        assert np.array_equal(p, moved), f"the policy moved differently from the board:\n{o[-1]}\n{p}"
+        assert o[:-1].sum() == obs.sum() and sorted(p) == sorted(policy)
+    # The stones move with their cells: mass on the stones' cells stays on the stones.
+    if name == "tictactoe":
+        stones = obs[0] + 2 * obs[1]
+        for o, p in g.symmetries(obs, stones.reshape(-1).copy()):
+            assert np.array_equal(p, (o[0] + 2 * o[1]).reshape(-1)), (o, p)
 
 
 def test_unknown_game_names_the_choices():

@@ -18,10 +18,10 @@ class CountingEvaluator(UniformEvaluator):
         return super().evaluate(observations)
 
 
-def search(name, moves, sims=400, states=1, noise=False, evaluator=None):
+def search(name, moves, sims=400, states=1, noise=False, evaluator=None, seed=0):
     g = get_game(name)
     ev = evaluator or UniformEvaluator(g.action_size)
-    mcts = BatchedMCTS(g, ev, MctsConfig(simulations=sims), np.random.default_rng(0))
+    mcts = BatchedMCTS(g, ev, MctsConfig(simulations=sims), np.random.default_rng(seed))
     return mcts.search([g.from_actions(moves)] * states, add_noise=noise), mcts
 
 
@@ -55,12 +55,14 @@ def test_many_searches_share_network_calls():
 
 
 def test_noise_changes_the_root_only_when_asked():
-    clean_a, _ = search("connect4", [], sims=50)
-    clean_b, _ = search("connect4", [], sims=50)
-    assert np.array_equal(clean_a.visits, clean_b.visits)
-    g = get_game("connect4")
-    mcts = BatchedMCTS(g, UniformEvaluator(7), MctsConfig(simulations=50), np.random.default_rng(1))
-    noisy = mcts.search([g.initial_state()] * 4, add_noise=True)
+    # Without noise the generator is never drawn from: other seeds, the same search.
+    clean, _ = search("connect4", [], sims=50, states=4, seed=0)
+    assert np.array_equal(clean.visits, search("connect4", [], sims=50, states=4, seed=1)[0].visits)
+    assert len({row.tobytes() for row in clean.visits}) == 1, "identical roots searched alike"
+    # With noise from the same seed: the root priors, and so the visits, differ from the clean search
+    # and from one root to the next.
+    noisy, _ = search("connect4", [], sims=50, states=4, noise=True, seed=0)
+    assert not np.array_equal(noisy.visits, clean.visits)
     assert len({row.tobytes() for row in noisy.visits}) > 1
 
 

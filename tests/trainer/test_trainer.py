@@ -14,7 +14,7 @@ import torch
 
 from cartridge.games import get_game
 from cartridge.modelstore import CorruptModel, open_model_store
-from cartridge.replay import open_replay, open_training_log
+from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.checkpoint import Checkpointer, TrainerState
 from cartridge_trainer.network import PolicyValueNet
 from tests.health_probe import probe_health, unhealthy_body
@@ -50,6 +50,13 @@ class EpisodeFeeder(threading.Thread):
         with open_replay(self.replay_url) as replay:
             while not self.stop_event.wait(0.02):
                 replay.append_episode(random_episode(game, rng))
+
+
+def last_iteration(env: dict[str, str], at_least: int) -> IterationRecord | None:
+    """The newest iteration record once there are ``at_least`` of them."""
+    with open_replay(env["REPLAY_URL"]) as replay:
+        records = replay.iterations("tictactoe")
+    return records[-1] if len(records) >= at_least else None
 
 
 def run_trainer_while_feeding(env: dict[str, str], start_service):
@@ -141,16 +148,16 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
     reader_thread = threading.Thread(target=reader, daemon=True)
     reader_thread.start()
     rng = random.Random(11)
-    kills = 0
+    kills = iterations - 2  # each restart still has work left: kill k lands in iteration k + 1
     try:
-        while kills < 4:
+        for done in range(1, kills + 1):
             trainer = start_service("cartridge_trainer", env, "trainer")
-            wait_until(lambda: store.latest("tictactoe") is not None, 120, "a first published model")
-            time.sleep(rng.uniform(0.3, 2.5))
-            if trainer.proc.poll() is not None:
-                break
+            # Event-based, whatever this machine's pace: once iteration ``done`` is recorded, kill at a random
+            # point of the next one (training, checkpoint, export or publication), scaled by how long one takes.
+            record = wait_until(lambda done=done: last_iteration(env, done), 120, f"iteration {done} to be recorded")
+            time.sleep(rng.uniform(0.0, 1.0) * record.duration_s)
+            assert trainer.proc.poll() is None, f"the trainer exited before kill {done}: {trainer.log_text()[-2000:]}"
             trainer.kill()
-            kills += 1
         trainer = start_service("cartridge_trainer", env, "trainer")
         assert trainer.wait(timeout=300) == 0, trainer.log_text()
     finally:
@@ -158,7 +165,6 @@ def test_kill_9_during_training_and_publishing_loses_nothing_and_resumes(tmp_pat
         stop_reader.set()
         feeder.join()
         reader_thread.join()
-    assert kills >= 2, "the trainer finished before it could be killed twice: make iterations longer"
     assert not reader_errors, reader_errors[:3]
     assert seen_versions == sorted(seen_versions), "a reader saw the version go backwards"
     with open_training_log(env["REPLAY_URL"]) as log:

@@ -77,26 +77,31 @@ def test_a_corrupt_publication_is_skipped_and_the_next_good_one_is_served(client
 
 
 def test_a_move_that_waits_too_long_for_a_search_slot_gets_503_with_retry_after(tmp_path):
-    settings = web_settings(tmp_path, WEB_SIMS="400", WEB_SEARCH_WAIT_SECONDS="0.001")
-    app = create_app(settings)
-    app.state.services.slots.limit = 1
-    responses = []
+    """Every search slot is taken (by searches that wait for the test's word): a move gets 503 after the
+    wait, and once a slot is free again the next move gets its search."""
+    app = create_app(web_settings(tmp_path))
+    slots = app.state.services.slots
+    slots.wait_seconds = 0.05
+    started, release = threading.Semaphore(0), threading.Event()
 
-    def play(client: TestClient) -> None:
-        body = {"env_id": "connect4", "moves": [], "action": 3}
-        responses.extend(client.post("/api/games/move", json=body) for _ in range(3))
+    def held_search() -> None:
+        started.release()
+        release.wait(60)
 
     with TestClient(app) as client:
-        threads = [threading.Thread(target=play, args=(client,)) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        statuses = sorted(r.status_code for r in responses)
-        assert set(statuses) == {200, 503}, statuses
-        busy = next(r for r in responses if r.status_code == 503)
+        # The app's own event loop, as a request's: the slots are per loop.
+        holders = [client.portal.start_task_soon(slots.run, held_search) for _ in range(slots.limit)]
+        for _ in holders:
+            assert started.acquire(timeout=30), "a holder never got its slot"
+        try:
+            busy = client.post("/api/games/move", json={"env_id": "connect4", "moves": [], "action": 3})
+        finally:
+            release.set()
+            for holder in holders:
+                holder.result(timeout=30)
+        assert busy.status_code == 503, busy.text
         assert busy.headers["retry-after"] == "1" and "search slots stayed busy" in busy.json()["detail"]
-        # The queue drained: the next request gets a slot.
+        # The slots are free again: the next request gets one.
         assert client.post("/api/games/move", json={"action": 4}).status_code == 200
 
 

@@ -56,7 +56,7 @@ def write_episode(replay: ReplayBuffer, episode: Episode, stop: StopFlag, log) -
             return True
         except ReplayUnavailable as exc:
             log.warning("replay buffer unavailable: holding the episode and retrying",
-                        error=str(exc), retry_in_s=delay)  # fmt: skip
+                        episode_id=episode.episode_id, error=str(exc), retry_in_s=delay)  # fmt: skip
             if stop.wait(delay):
                 log.warning("stopping before the replay buffer came back: one finished episode not written",
                             episode_id=episode.episode_id)  # fmt: skip

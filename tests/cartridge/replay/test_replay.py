@@ -166,7 +166,7 @@ def test_postgres_reconnects_after_the_server_drops_the_connection(postgres_data
         assert replay.count_episodes() == 2
 
 
-def test_the_password_can_come_from_pgpassword_as_in_the_cluster(monkeypatch):
+def test_the_password_can_come_from_pgpassword_as_in_the_cluster(monkeypatch, docker_engine):
     """k8s sets REPLAY_URL without a password and PGPASSWORD from the Secret: a generated password with
     '@', '/', ':' and '%' in it would break a URL, but not libpq's variable."""
     from tests.pg import postgres_server
