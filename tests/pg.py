@@ -48,6 +48,24 @@ def postgres_server(durable: bool = False, password: str | None = None) -> Itera
 
 
 @contextlib.contextmanager
+def frozen_server(database_url: str) -> Iterator[None]:
+    """Freeze the server's container (the cgroup freezer: every PostgreSQL process stops, as under SIGSTOP, and
+    the kernel still acknowledges TCP, as a hung host's does); thaw it afterwards. The container is found by
+    the host port in the URL: pids read inside it (pg_backend_pid) are the container's, not this host's."""
+    import docker
+
+    port = database_url.rsplit(":", 1)[1].split("/", 1)[0]
+    client = docker.from_env()
+    (container,) = [c for c in client.containers.list()
+                    if any(b.get("HostPort") == port for b in (c.ports.get("5432/tcp") or []))]  # fmt: skip
+    container.pause()
+    try:
+        yield
+    finally:
+        container.unpause()
+
+
+@contextlib.contextmanager
 def fresh_database(server_url: str, name: str) -> Iterator[str]:
     """A new empty database on the server behind ``server_url`` (dropped afterwards)."""
     import psycopg

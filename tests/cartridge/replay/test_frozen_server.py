@@ -1,44 +1,19 @@
-"""A PostgreSQL server frozen with SIGSTOP (as a hung host is: its kernel still acknowledges TCP, so no
-keepalive or TCP timeout fires) is noticed within the stated bound, and the buffer recovers after SIGCONT."""
+"""A PostgreSQL server frozen (its container paused by the cgroup freezer: every server process stops, as under
+SIGSTOP, and the kernel still acknowledges TCP as a hung host's does, so no keepalive or TCP timeout fires) is
+noticed within the stated bound, and the buffer recovers once it is thawed."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from cartridge.replay import ReplayUnavailable, open_replay
+from tests.pg import frozen_server
 
 STATEMENT_TIMEOUT = 2  # seconds: the bound is this + 1 s (postgres.DEADLINE_GRACE_SECONDS)
 WAIT_AT_MOST = 60  # seconds the test waits for an operation before calling it hung (no timing is asserted)
-
-
-def server_pids(backend_pid: int) -> list[int]:
-    """The postmaster serving ``backend_pid`` and every process it started."""
-    postmaster = int(Path(f"/proc/{backend_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                children.append(int(stat.parent.name))
-    return [postmaster, *children]
-
-
-@contextlib.contextmanager
-def frozen(pids: list[int]) -> Iterator[None]:
-    for pid in pids:  # the postmaster first, so it starts no process that would miss the freeze
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in reversed(pids):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
 
 
 def outcome(operation) -> BaseException | str:
@@ -67,8 +42,7 @@ def test_a_frozen_server_fails_each_operation_within_the_bound_and_the_buffer_re
     monkeypatch.setenv("REPLAY_CONNECT_TIMEOUT", str(STATEMENT_TIMEOUT))
     with open_replay(postgres_database) as replay:
         replay.append_episode(make_episode())
-        ((backend,),) = replay._fetch("SELECT pg_backend_pid()")
-        with frozen(server_pids(backend)):
+        with frozen_server(postgres_database):
             # On the open connection: the watchdog shuts it down (no server-side timeout can fire).
             first = outcome(lambda: replay.append_episode(make_episode()))
             assert isinstance(first, ReplayUnavailable), first
