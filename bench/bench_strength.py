@@ -27,7 +27,7 @@ from cartridge.arena.loop import Arena, ArenaConfig, version_name
 from cartridge.arena.ratings_store import RatingsStore
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
-from tests.support import ServiceProcess, free_port
+from devtools.testkit.support import ServiceProcess, free_port
 
 PIPELINE = {
     # tictactoe: the settings tests/pipeline/test_loop.py trains a minimax-proof model with.

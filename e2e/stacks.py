@@ -31,13 +31,14 @@ REPO = Path(__file__).resolve().parents[1]
 class LocalStack:
     """``storage="local"``: SQLite and a models directory in the data dir, as `devtools up --runtime local`.
     ``storage="cluster"``: the cluster's pair, PostgreSQL for replay and S3 for models: a PostgreSQL container
-    started as the test suite starts one (tests/pg.py) and the S3 test server (moto), for the session."""
+    started as the test suite starts one (devtools/testkit/postgres.py) and the S3 test server (moto), for the
+    session."""
 
     target = "local"
 
     def __init__(self, data_dir: Path, actors: int = 2, storage: str = "local") -> None:
         from devtools.local import LocalConfig, LocalRuntime
-        from tests.support import free_port
+        from devtools.testkit.support import free_port
 
         self.config = LocalConfig(
             data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES),
@@ -65,8 +66,8 @@ class LocalStack:
     def _start_cluster_storage(self) -> dict[str, str]:
         import boto3
 
-        from tests.pg import postgres_server
-        from tests.support import S3_TEST_CREDENTIALS, s3_server
+        from devtools.testkit.postgres import postgres_server
+        from devtools.testkit.support import S3_TEST_CREDENTIALS, s3_server
 
         replay_url = self._storage_servers.enter_context(postgres_server())
         endpoint = self._storage_servers.enter_context(s3_server())
@@ -109,7 +110,7 @@ class PortForward:
     """
 
     def __init__(self, kubectl: Path, kubeconfig: Path, namespace: str, target: str, remote_port: int) -> None:
-        from tests.support import free_port
+        from devtools.testkit.support import free_port
 
         self.port = free_port()
         self.args = [str(kubectl), "port-forward", "-n", namespace, target, f"{self.port}:{remote_port}"]

@@ -11,8 +11,8 @@ import requests
 
 from cartridge.modelstore import sha256_hex
 from devtools.http import request_json as get_json
-from tests.replay_reads import episode_transitions, recent_episodes
-from tests.support import wait_until
+from devtools.testkit.replay_reads import episode_transitions, recent_episodes
+from devtools.testkit.support import wait_until
 
 ROLLOUT_SECONDS = 20  # MODEL_POLL_SECONDS is 1 locally and 2 on kind; the bound leaves room for a busy CPU
 

@@ -16,7 +16,7 @@ import pytest
 
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.state import ComponentRecord, StateFile, SupervisorRecord, process_start, same_process
-from tests.support import free_port
+from devtools.testkit.support import free_port
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from cartridge.games import GAMES, get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.network import PolicyValueNet, export_onnx
-from tests.support import REPO, free_port, wait_until
+from devtools.testkit.support import REPO, free_port, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "frontend"

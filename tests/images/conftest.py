@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from devtools.images import COMPONENTS, BuiltImage, build_images
-from tests.support import wait_until
+from devtools.testkit.support import wait_until
 
 HARDENED = {"read_only": True, "tmpfs": {"/tmp": "rw,size=64m"}, "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"]}  # fmt: skip

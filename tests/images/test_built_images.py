@@ -13,8 +13,8 @@ import pytest
 from devtools.errors import DevtoolsError
 from devtools.images import build_image, push_images
 from devtools.registry import RegistryController, RegistrySpec
+from devtools.testkit.support import free_port
 from tests.images.conftest import exec_text, wait_answering
-from tests.support import free_port
 
 pytestmark = pytest.mark.docker
 PYTHON = ("actor", "trainer", "web")

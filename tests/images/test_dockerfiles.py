@@ -15,7 +15,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from devtools.images import COMPONENTS, context_files, copy_sources, image_definitions
-from tests.support import REPO
+from devtools.testkit.support import REPO
 
 PYTHON = ("actor", "trainer", "web")
 DOCKERFILES = ("services/Dockerfile", "services/frontend/Dockerfile")

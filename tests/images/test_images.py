@@ -17,6 +17,7 @@ import pytest
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge_trainer.network import PolicyValueNet, export_onnx
+from devtools.testkit.support import wait_until
 from tests.images.conftest import (
     HTTP_PORT,
     Containers,
@@ -26,7 +27,6 @@ from tests.images.conftest import (
     wait_answering,
     writable_data_dir,
 )
-from tests.support import wait_until
 
 pytestmark = pytest.mark.docker
 PYTHON = ("actor", "trainer", "web")

@@ -17,8 +17,8 @@ from cartridge.modelstore import CorruptModel, open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.checkpoint import Checkpointer, TrainerState
 from cartridge_trainer.network import PolicyValueNet
+from devtools.testkit.support import free_port, random_episode, wait_until
 from tests.health_probe import probe_health, unhealthy_body
-from tests.support import free_port, random_episode, wait_until
 
 EPISODES_PER_ITERATION = 8
 

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from cartridge.modelstore import ModelManifest, open_model_store, sha256_hex
 from cartridge_web.app import create_app
-from tests.support import wait_until
+from devtools.testkit.support import wait_until
 from tests.web.conftest import poll_now, web_settings
 
 

@@ -17,8 +17,8 @@ from structlog.testing import capture_logs
 from cartridge.replay import open_replay
 from cartridge_web.app import create_app
 from cartridge_web.outages import REPLAY_UNAVAILABLE
-from tests.pg import drop_connections, postgres_server
-from tests.support import free_port
+from devtools.testkit.postgres import drop_connections, postgres_server
+from devtools.testkit.support import free_port
 from tests.web.conftest import web_settings
 
 

@@ -19,7 +19,7 @@ from cartridge.games import Game
 from cartridge.replay import Episode, transitions_from_steps
 from devtools.http import accepts
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
