@@ -11,6 +11,7 @@ import onnx
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from cartridge.fsutil import write_atomically
 from cartridge.modelstore import ModelManifest, open_model_store, sha256_hex
 from cartridge_web.app import create_app
 from devtools.testkit.support import wait_until
@@ -130,7 +131,7 @@ def test_an_oversized_or_mis_sized_model_is_refused_unread_and_the_previous_one_
         (directory / "v000003.onnx").write_bytes(tictactoe_model)
         wrong_size = len(tictactoe_model) - 10
         manifest = ModelManifest("tictactoe", 3, sha256_hex(tictactoe_model), wrong_size, time.time(), {})
-        (directory / "latest.json").write_bytes(manifest.to_json())
+        write_atomically(directory / "latest.json", manifest.to_json())  # as a publisher writes it: whole
         poll_now(client)
         assert client.post("/api/games/move", json={"action": 4}).json()["model_version"] == 1
 
