@@ -193,4 +193,4 @@ def test_a_database_restart_costs_the_actor_no_episode(postgres_database, tmp_pa
 
 def stored_ids(url: str) -> set[str]:
     with open_replay(url) as replay:
-        return {e["episode_id"] for e in replay.recent_episodes("tictactoe", limit=100_000)}
+        return {e["episode_id"] for e in recent_episodes(replay, "tictactoe", limit=100_000)}

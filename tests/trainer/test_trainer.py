@@ -54,8 +54,8 @@ class EpisodeFeeder(threading.Thread):
 
 def last_iteration(env: dict[str, str], at_least: int) -> IterationRecord | None:
     """The newest iteration record once there are ``at_least`` of them."""
-    with open_replay(env["REPLAY_URL"]) as replay:
-        records = replay.iterations("tictactoe")
+    with open_training_log(env["REPLAY_URL"]) as log:
+        records = log.iterations("tictactoe")
     return records[-1] if len(records) >= at_least else None
 
 

@@ -4,12 +4,9 @@ leaves games and readiness alone while /stats says what is missing."""
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
@@ -17,7 +14,7 @@ from structlog.testing import capture_logs
 from cartridge.replay import open_replay
 from cartridge_web.app import create_app
 from cartridge_web.outages import REPLAY_UNAVAILABLE
-from devtools.testkit.postgres import drop_connections, postgres_server
+from devtools.testkit.postgres import drop_connections, frozen_server, postgres_server
 from devtools.testkit.support import free_port
 from tests.web.conftest import web_settings
 
@@ -116,20 +113,12 @@ def test_stats_keep_answering_from_the_last_read_while_the_next_one_hangs(tmp_pa
         app = create_app(web_settings(tmp_path, REPLAY_URL=url))
         with TestClient(app) as client:
             assert client.get("/stats").json()["episodes"] == 1
-            with psycopg.connect(url, autocommit=True) as admin:  # the web's session: freeze its server process
-                (web_backend,) = admin.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-                ).fetchone()
             reads = app.state.services.training.reads
             reads.max_age, reads.stale_for = 0, 60  # the next call starts a read, which hangs on the frozen server
-            os.kill(web_backend, signal.SIGSTOP)
-            try:
+            with frozen_server(url):  # the server's container paused: the read gets no answer
                 answered: list = []
                 caller = threading.Thread(target=lambda: answered.append(client.get("/stats")))
                 caller.start()
                 caller.join(30)  # a /stats that waited for the frozen database would still be waiting
                 assert answered and answered[0].status_code == 200 and answered[0].json()["episodes"] == 1
-            finally:
-                os.kill(web_backend, signal.SIGCONT)
-                caller.join(30)
+            caller.join(30)
