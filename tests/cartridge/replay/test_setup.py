@@ -198,3 +198,14 @@ def test_a_workload_may_not_be_the_superuser(postgres_database, logins):
     superuser = postgres_database.split("://", 1)[1].split("@", 1)[0].split(":")[0]
     with pytest.raises(SetupError, match="superuser"):
         run_setup(postgres_database, [Login("web", superuser, "x")])
+
+
+def test_the_actor_service_plays_and_writes_as_its_role(set_up, tmp_path, start_service):
+    """The real actor process, its REPLAY_URL naming its own role as in the cluster."""
+    from tests.actor.test_actor import actor_env
+
+    env = actor_env(tmp_path, ACTOR_MAX_EPISODES="4", REPLAY_URL=set_up["actor"])
+    actor = start_service("cartridge_actor", env, "actor")
+    assert actor.wait(timeout=120) == 0, actor.log_text()
+    with open_replay(set_up["web"]) as replay:
+        assert replay.counts("tictactoe").episodes == 4
