@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import psycopg
@@ -147,11 +148,15 @@ class PostgresDatabase(SqlDatabase):
             raise ReplayUnavailable(f"cannot reach the PostgreSQL replay buffer {redact(self.url)}: {reason}") from None
 
     def _create_schema(self) -> None:
-        """Create the tables only when some are missing: a workload's role may not run DDL at all (not even
-        CREATE TABLE IF NOT EXISTS), so in the cluster the set-up Job creates them and this only checks."""
+        self.ensure_tables(REPLAY_TABLES, create_schema)
+
+    def ensure_tables(self, tables: tuple[str, ...], create: Callable) -> None:
+        """Run ``create(cursor)`` only when some of ``tables`` are missing: a workload's role may not run DDL at
+        all (not even CREATE TABLE IF NOT EXISTS), so in the cluster the set-up Job creates them and this only
+        checks. For any module keeping tables in this database (the arena's too)."""
         try:
             with self._lock, self.transaction() as cur:
-                if not (missing := missing_tables(cur, REPLAY_TABLES)):
+                if not (missing := missing_tables(cur, tables)):
                     return
                 cur.execute("SELECT has_schema_privilege(current_schema(), 'CREATE'), current_user")
                 may_create, role = cur.fetchone()
@@ -160,7 +165,7 @@ class PostgresDatabase(SqlDatabase):
                         f"the replay schema is missing from {redact(self.url)} (no table {', '.join(missing)}) and "
                         f"role {role} may not create it: run {SETUP_JOB} first"
                     )
-                create_schema(cur)
+                create(cur)
         except psycopg.Error as exc:
             raise ReplayUnavailable(f"cannot create the replay schema in {redact(self.url)}: {exc}") from None
 
