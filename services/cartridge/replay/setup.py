@@ -107,8 +107,10 @@ def apply_login(cur, login: Login, grants: Mapping[str, tuple[str, ...]]) -> lis
     if existing and existing[0]:
         raise SetupError(f"role {login.role} ({login.workload}) is a superuser: give the workload a role of its own")
     verb = sql.SQL("ALTER" if existing else "CREATE")
+    # Hashed here (libpq's PQencryptPasswordConn): the password itself never reaches the server or its log.
+    verifier = cur.connection.pgconn.encrypt_password(login.password.encode(), login.role.encode(), b"scram-sha-256")
     cur.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {}").format(
-        verb, role, sql.Literal(login.password)))  # fmt: skip
+        verb, role, sql.Literal(verifier.decode())))  # fmt: skip
     cur.execute("SELECT current_schema()")
     schema = sql.Identifier(cur.fetchone()[0])
     for kind in ("TABLES", "SEQUENCES"):

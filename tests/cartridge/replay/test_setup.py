@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -209,3 +212,19 @@ def test_the_actor_service_plays_and_writes_as_its_role(set_up, tmp_path, start_
     assert actor.wait(timeout=120) == 0, actor.log_text()
     with open_replay(set_up["web"]) as replay:
         assert replay.counts("tictactoe").episodes == 4
+
+
+def test_the_job_runs_the_module_from_its_environment(postgres_database, logins):
+    """What the postgres-setup Job runs, configured as k8s/ configures it."""
+    env = {"REPLAY_URL": postgres_database, "PATH": os.environ["PATH"]}
+    for login in logins.values():
+        env |= {f"{login.workload.upper()}_PGUSER": login.role, f"{login.workload.upper()}_PGPASSWORD": login.password}
+    done = subprocess.run([sys.executable, "-m", "cartridge.replay.setup"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "the replay database is ready" in done.stderr and logins["web"].password not in done.stderr
+    assert denied(role_url(postgres_database, logins["web"]), "INSERT INTO episodes (episode_id) VALUES ('x')")
+    done = subprocess.run([sys.executable, "-m", "cartridge.replay.setup"], env={**env, "WEB_PGUSER": ""},
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and done.stderr.strip() == (
+        "setup failed: WEB_PGUSER not set: every workload needs its own role and password"
+    )
