@@ -16,7 +16,16 @@ import psycopg
 import pytest
 
 from cartridge.replay import IterationRecord, ReplayUnavailable, open_replay, training_log_beside
-from cartridge.replay.setup import GRANTS, WORKLOADS, Login, SetupError, logins_from_env, main, run_setup
+from cartridge.replay.setup import (
+    GRANTS,
+    WORKLOADS,
+    Login,
+    SetupError,
+    logins_from_env,
+    main,
+    run_setup,
+    schema_statements,
+)
 from cartridge.settings import Settings
 
 
@@ -41,8 +50,8 @@ def logins(postgres_database) -> Iterator[dict[str, Login]]:
 
 @pytest.fixture
 def set_up(postgres_database, logins) -> dict[str, str]:
-    """The set-up run; each workload's REPLAY_URL."""
-    run_setup(postgres_database, list(logins.values()))
+    """The set-up run (the replay schema alone, whichever modules this checkout holds); each workload's REPLAY_URL."""
+    run_setup(postgres_database, list(logins.values()), modules=())
     return {w: role_url(postgres_database, login) for w, login in logins.items()}
 
 
@@ -106,7 +115,7 @@ def test_the_arena_reads_the_buffer_and_gets_its_tables_once_they_exist(postgres
     assert denied(set_up["arena"], "INSERT INTO episodes (episode_id) VALUES ('x')")
     with psycopg.connect(postgres_database, autocommit=True) as conn:  # stands in for the arena's own schema
         conn.execute("CREATE TABLE arena_versions (version INTEGER); CREATE TABLE arena_games (game INTEGER)")
-    run_setup(postgres_database, list(logins.values()))
+    run_setup(postgres_database, list(logins.values()), modules=())
     with psycopg.connect(set_up["arena"], autocommit=True) as conn:
         conn.execute("INSERT INTO arena_versions VALUES (1); UPDATE arena_games SET game = 2")
     assert denied(set_up["arena"], "DELETE FROM arena_versions")
@@ -150,7 +159,7 @@ def test_the_set_up_is_idempotent_and_sets_a_changed_password(postgres_database,
     before = granted(postgres_database, roles)
     assert before == declared(logins)
     changed = {**logins, "actor": Login("actor", logins["actor"].role, "a-new-password")}
-    run_setup(postgres_database, list(changed.values()))
+    run_setup(postgres_database, list(changed.values()), modules=())
     assert granted(postgres_database, roles) == before
     with psycopg.connect(postgres_database) as conn:
         (verifier,) = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
@@ -161,7 +170,7 @@ def test_the_set_up_is_idempotent_and_sets_a_changed_password(postgres_database,
 def test_a_grant_given_by_hand_is_taken_back(postgres_database, logins, set_up):
     with psycopg.connect(postgres_database, autocommit=True) as conn:
         conn.execute(f'GRANT DELETE ON episodes TO "{logins["web"].role}"')
-    run_setup(postgres_database, list(logins.values()))
+    run_setup(postgres_database, list(logins.values()), modules=())
     assert denied(set_up["web"], "DELETE FROM episodes")
 
 
@@ -228,3 +237,10 @@ def test_the_job_runs_the_module_from_its_environment(postgres_database, logins)
     assert done.returncode == 1 and done.stderr.strip() == (
         "setup failed: WEB_PGUSER not set: every workload needs its own role and password"
     )
+
+
+def test_the_schema_hook_runs_a_modules_schema_and_skips_an_absent_module():
+    from cartridge.replay import sqlite
+
+    assert schema_statements(("cartridge.replay.sqlite", "cartridge.no_such_module")) == [sqlite.SCHEMA]
+    assert schema_statements(("cartridge.replay.no_such_module",)) == []
