@@ -217,8 +217,9 @@ class KindStack:
     def store(self) -> ModelStore:
         import os
 
-        os.environ["AWS_ACCESS_KEY_ID"] = self._secret("minio-credentials", "AWS_ACCESS_KEY_ID")
-        os.environ["AWS_SECRET_ACCESS_KEY"] = self._secret("minio-credentials", "AWS_SECRET_ACCESS_KEY")
+        # MinIO's root, as an operator: the workloads' own users may only read, or write models (the trainer).
+        os.environ["AWS_ACCESS_KEY_ID"] = self._secret("minio-credentials", "MINIO_ROOT_USER")
+        os.environ["AWS_SECRET_ACCESS_KEY"] = self._secret("minio-credentials", "MINIO_ROOT_PASSWORD")
         return open_model_store("s3://cartridge-models/models", f"http://127.0.0.1:{self.minio_port}")
 
     def actor_pods(self) -> list[str]:

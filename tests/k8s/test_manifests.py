@@ -57,7 +57,7 @@ def test_the_named_resources_exist(overlay):
     expected = {
         ("Namespace", "cartridge"), ("ConfigMap", "cartridge-config"), ("StatefulSet", "postgres"),
         ("Service", "postgres"), ("Deployment", "minio"), ("PersistentVolumeClaim", "minio-data"),
-        ("Service", "minio"), ("Job", "minio-create-bucket"), ("Deployment", "actor"),
+        ("Service", "minio"), ("Job", "minio-create-bucket"), ("Job", "postgres-setup"), ("Deployment", "actor"),
         ("HorizontalPodAutoscaler", "actor"), ("Deployment", "trainer"),
         ("PersistentVolumeClaim", "trainer-checkpoints"),
         ("Deployment", "web"), ("Service", "web"), ("PodDisruptionBudget", "web"), ("Deployment", "frontend"),
@@ -71,7 +71,9 @@ def test_the_named_resources_exist(overlay):
 def test_local_secrets_come_from_a_generator_and_prod_ships_none():
     local = render("k8s/local")
     secrets = by_kind(local, "Secret")
-    assert {re.sub(r"-[a-z0-9]{10}$", "", n) for n in secrets} == {"postgres-credentials", "minio-credentials"}
+    assert {re.sub(r"-[a-z0-9]{10}$", "", n) for n in secrets} == {"postgres-credentials", "minio-credentials"} | {
+        f"{w}-credentials" for w in (*PYTHON, "arena")
+    }
     assert all(re.search(r"-[a-z0-9]{10}$", n) for n in secrets), "secretGenerator adds a content hash"
     assert by_kind(render("k8s/prod"), "Secret") == {}
     config = by_kind(local, "ConfigMap")["cartridge-config"]["data"]
@@ -305,7 +307,7 @@ def allowed(objects, source: str, target: str, port: int) -> bool:
 FLOWS = {
     ("actor", "postgres", 5432), ("trainer", "postgres", 5432), ("web", "postgres", 5432),
     ("actor", "minio", 9000), ("trainer", "minio", 9000), ("web", "minio", 9000),
-    ("minio-create-bucket", "minio", 9000), ("frontend", "web", 8080),
+    ("minio-create-bucket", "minio", 9000), ("postgres-setup", "postgres", 5432), ("frontend", "web", 8080),
 }  # fmt: skip
 
 
@@ -366,12 +368,21 @@ def test_only_the_gateway_proxies_reach_web_and_frontend_from_outside_and_everyo
 # --- cross-checks against the code -----------------------------------------------------------
 
 
+def env_from(container: dict, objects) -> set[str]:
+    """The variables a container's envFrom defines: the keys of its ConfigMaps and (local, generated) Secrets."""
+    secrets = {re.sub(r"-[a-z0-9]{10}$", "", n): s for n, s in by_kind(objects, "Secret").items()}
+    names = set()
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            names |= set(by_kind(objects, "ConfigMap")[source["configMapRef"]["name"]]["data"])
+        else:
+            names |= set(secrets[re.sub(r"-[a-z0-9]{10}$", "", source["secretRef"]["name"])]["data"])
+    return names
+
+
 def container_env(workload: dict, objects) -> set[str]:
     container = pod_spec(workload)["containers"][0]
-    names = {e["name"] for e in container.get("env", [])}
-    for source in container.get("envFrom", []):
-        names |= set(by_kind(objects, "ConfigMap")[source["configMapRef"]["name"]]["data"])
-    return names
+    return {e["name"] for e in container.get("env", [])} | env_from(container, objects)
 
 
 def test_every_variable_the_services_read_is_set_from_the_configmap_or_a_secret():
@@ -396,8 +407,8 @@ def test_every_variable_the_services_read_is_set_from_the_configmap_or_a_secret(
                 "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY",
                 "AWS_DEFAULT_REGION",
-                "POSTGRES_USER",
-                "PGPASSWORD",  # read by libpq under psycopg
+                "PGUSER",  # read by libpq under psycopg (REPLAY_URL names it too)
+                "PGPASSWORD",
                 "POSTGRES_HOST",
                 "POSTGRES_PORT",
                 "POSTGRES_DB",
@@ -417,16 +428,15 @@ def test_replay_url_expands_from_variables_defined_before_it_and_carries_no_pass
         container = pod_spec(workloads(objects)[name])["containers"][0]
         env = container["env"]
         position = next(i for i, e in enumerate(env) if e["name"] == "REPLAY_URL")
-        defined = set(config) | {e["name"] for e in env[:position]}  # Kubernetes expands only earlier ones
+        defined = env_from(container, objects) | {e["name"] for e in env[:position]}  # only earlier ones expand
         url = env[position]["value"]
         references = set(re.findall(r"\$\((\w+)\)", url))
         assert references and references <= defined, (name, references - defined)
         assert "PASSWORD" not in url, "the password belongs in PGPASSWORD, not in the URL"
-        values = {**config, "POSTGRES_USER": "cartridge"}
+        values = {**config, "PGUSER": "cartridge"}
         expanded = re.sub(r"\$\((\w+)\)", lambda m, values=values: values[m.group(1)], url)
         assert Settings.from_env({"REPLAY_URL": expanded}).replay_url == "postgresql://cartridge@postgres:5432/replay"
-        assert any(e["name"] == "PGPASSWORD" and e["valueFrom"]["secretKeyRef"]["key"] == "POSTGRES_PASSWORD"
-                   for e in env)  # fmt: skip
+        assert "PGPASSWORD" in env_from(container, objects)
 
 
 def test_secret_references_name_keys_the_local_secrets_have():

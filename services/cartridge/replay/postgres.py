@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import psycopg
@@ -51,14 +52,30 @@ CREATE TABLE IF NOT EXISTS replay_counters (
     transitions_written BIGINT NOT NULL, episodes_pruned BIGINT NOT NULL, transitions_pruned BIGINT NOT NULL,
     PRIMARY KEY (env_id, shard));
 """
+REPLAY_TABLES = ("episodes", "transitions", "iterations", "replay_counters")
 # Several processes may start at once against a fresh database: serialise schema creation.
 SCHEMA_LOCK_KEY = 0x43415254  # "CART"
+SETUP_JOB = "the postgres-setup Job (python -m cartridge.replay.setup)"
 DEADLINE_GRACE_SECONDS = 1.0  # lets the server report its own statement_timeout first
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 def redact(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def missing_tables(cur, tables: tuple[str, ...]) -> list[str]:
+    """Those of ``tables`` the connection's search path does not find."""
+    cur.execute("SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (list(tables),))
+    return [row[0] for row in cur.fetchall()]
+
+
+def create_schema(cur) -> None:
+    """The replay buffer's and the training log's tables, and the counters' backfill (counted once, when the
+    counter table is new), serialised against other processes creating them at the same moment."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+    cur.execute(SCHEMA)
+    cur.execute(BACKFILL_COUNTERS)
 
 
 class OperationDeadline:
@@ -131,11 +148,24 @@ class PostgresDatabase(SqlDatabase):
             raise ReplayUnavailable(f"cannot reach the PostgreSQL replay buffer {redact(self.url)}: {reason}") from None
 
     def _create_schema(self) -> None:
+        self.ensure_tables(REPLAY_TABLES, create_schema)
+
+    def ensure_tables(self, tables: tuple[str, ...], create: Callable) -> None:
+        """Run ``create(cursor)`` only when some of ``tables`` are missing: a workload's role may not run DDL at
+        all (not even CREATE TABLE IF NOT EXISTS), so in the cluster the set-up Job creates them and this only
+        checks. For any module keeping tables in this database (the arena's too)."""
         try:
             with self._lock, self.transaction() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-                cur.execute(SCHEMA)
-                cur.execute(BACKFILL_COUNTERS)
+                if not (missing := missing_tables(cur, tables)):
+                    return
+                cur.execute("SELECT has_schema_privilege(current_schema(), 'CREATE'), current_user")
+                may_create, role = cur.fetchone()
+                if not may_create:
+                    raise ReplayUnavailable(
+                        f"the replay schema is missing from {redact(self.url)} (no table {', '.join(missing)}) and "
+                        f"role {role} may not create it: run {SETUP_JOB} first"
+                    )
+                create(cur)
         except psycopg.Error as exc:
             raise ReplayUnavailable(f"cannot create the replay schema in {redact(self.url)}: {exc}") from None
 

@@ -1,0 +1,66 @@
+"""The MinIO policies of k8s/ (ConfigMap minio-policies), enforced by the S3 test server: moto evaluates IAM
+policies once its authentication is switched on, so a reader's put is refused by the policy itself."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from cartridge.modelstore import ModelStoreUnavailable, open_model_store
+from tests.k8s.render import by_kind, render
+
+
+def enforce_auth(endpoint: str, unauthenticated_requests: str) -> None:
+    """moto's switch: after this many more requests, every request must be signed by a user its policies allow."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=unauthenticated_requests.encode(),
+                                     headers={"Content-Type": "text/plain"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+@pytest.fixture
+def logins(s3_endpoint) -> Iterator[dict[str, dict[str, str]]]:
+    """The bucket of k8s/ and one IAM user per policy (each with its policy document), in the session's S3
+    server; authentication enforced for the test only (the other tests share this server)."""
+    objects = render("k8s/local")
+    bucket = by_kind(objects, "ConfigMap")["cartridge-config"]["data"]["MODELS_BUCKET"]
+    documents = by_kind(objects, "ConfigMap")["minio-policies"]["data"]
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    iam = boto3.client("iam", endpoint_url=s3_endpoint, region_name="us-east-1")
+    keys = {}
+    for name in ("models-read", "models-write"):
+        user = f"{name}-user"
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=documents[f"{name}.json"])
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[name] = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    enforce_auth(s3_endpoint, "0")
+    try:
+        yield keys
+    finally:
+        enforce_auth(s3_endpoint, "inf")
+
+
+def store_as(keys: dict[str, str], endpoint: str, monkeypatch):
+    """The model store as a pod with these AWS_* keys opens it (boto3's default session caches the first
+    credentials it finds: a new one reads these, as a new process would)."""
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    bucket = by_kind(render("k8s/local"), "ConfigMap")["cartridge-config"]["data"]["MODELS_BUCKET"]
+    return open_model_store(f"s3://{bucket}/models", endpoint)
+
+
+def test_the_trainer_publishes_and_a_reader_reads_but_may_not_publish(
+    logins, s3_endpoint, monkeypatch, tictactoe_model
+):
+    writer = store_as(logins["models-write"], s3_endpoint, monkeypatch)
+    published = writer.publish("tictactoe", tictactoe_model)
+    reader = store_as(logins["models-read"], s3_endpoint, monkeypatch)
+    assert reader.latest("tictactoe") == published and reader.versions("tictactoe") == [published.version]
+    with pytest.raises(ModelStoreUnavailable, match="AccessDenied"):
+        reader.publish("tictactoe", tictactoe_model)
+    assert reader.versions("tictactoe") == [published.version]
