@@ -28,7 +28,8 @@ from devtools.registry import RegistryController, docker_client
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 NAMESPACE = "cartridge"
-WORKLOADS = ("postgres", "minio", "minio-create-bucket", "trainer", "actor", "web", "frontend")
+WORKLOADS = ("postgres", "postgres-setup", "minio", "minio-create-bucket", "trainer", "actor", "web", "frontend")
+JOBS = ("postgres-setup", "minio-create-bucket")
 # Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
 URLS = {
     "web": "http://localhost:8080",
@@ -161,11 +162,11 @@ class KindRuntime:
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
         """`kubectl logs` of the workload(s); ``follow`` streams one."""
-        names = [component] if component else [w for w in WORKLOADS if w not in ("minio-create-bucket",)]
+        names = [component] if component else [w for w in WORKLOADS if w not in JOBS]
         if follow and len(names) != 1:
             raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
         for name in names:
-            kind = "statefulset" if name == "postgres" else "job" if name == "minio-create-bucket" else "deployment"
+            kind = "statefulset" if name == "postgres" else "job" if name in JOBS else "deployment"
             args = ["kubectl", "--context", self.spec.context, "-n", NAMESPACE, "logs", f"{kind}/{name}",
                     f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
             try:

@@ -55,16 +55,31 @@ class VersionResult:
     finished_at: float = field(default_factory=time.time)
 
 
+TABLES = ("arena_versions", "arena_games")
+
+
+def create_tables(cur) -> None:
+    for statement in SCHEMA:
+        cur.execute(statement)
+
+
 class RatingsStore:
     def __init__(self, db) -> None:
         self.db = db
-        with self._cursor() as cur:
-            if db.placeholder == "%s":  # PostgreSQL: processes starting together must not race on CREATE TABLE
-                from ..replay.postgres import SCHEMA_LOCK_KEY
+        if hasattr(db, "ensure_tables"):
+            # PostgreSQL: in the cluster the arena's role may run no DDL; the postgres-setup Job creates these
+            # tables (cartridge.replay.setup's SCHEMA_MODULES), and here they are only checked, or created
+            # under the schema lock where the role may (tests, a superuser).
+            from ..replay.postgres import SCHEMA_LOCK_KEY
 
+            def create(cur) -> None:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-            for statement in SCHEMA:
-                cur.execute(statement)
+                create_tables(cur)
+
+            db.ensure_tables(TABLES, create)
+            return
+        with self._cursor() as cur:
+            create_tables(cur)
 
     @classmethod
     def open(cls, url: str) -> RatingsStore:

@@ -44,8 +44,13 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "iterations": ("SELECT", "INSERT", "UPDATE"),
         "replay_counters": ("SELECT", "INSERT", "UPDATE"),
     },
-    # /stats: counts, the training log, episodes per second. It never reads a transition.
-    "web": {"episodes": ("SELECT",), "iterations": ("SELECT",), "replay_counters": ("SELECT",)},
+    # /stats: counts, the training log, episodes per second, the arena's ratings. It never reads a transition.
+    "web": {
+        "episodes": ("SELECT",),
+        "iterations": ("SELECT",),
+        "replay_counters": ("SELECT",),
+        "arena_versions": ("SELECT",),
+    },
     # The arena reads the buffer and keeps its ratings in its own two tables.
     "arena": {
         **{table: ("SELECT",) for table in REPLAY_TABLES},
@@ -54,7 +59,6 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 # Modules whose SCHEMA (CREATE ... IF NOT EXISTS statements) the set-up runs too, skipped while absent.
-# The arena's ratings store is on its way; until it lands, arena_* are not created and their grants wait.
 SCHEMA_MODULES = ("cartridge.arena.ratings_store",)
 SETUP_WAIT_SECONDS = 120  # the Job starts with the server: wait for it rather than fail into a back-off
 

@@ -109,17 +109,26 @@ def test_the_web_reads_its_stats_and_may_not_write(set_up, make_episode, tmp_pat
     assert denied(set_up["web"], "SELECT * FROM transitions")
 
 
-def test_the_arena_reads_the_buffer_and_gets_its_tables_once_they_exist(postgres_database, logins, set_up):
-    with open_replay(set_up["arena"]) as replay:
-        assert replay.counts("tictactoe").episodes == 0
-    assert denied(set_up["arena"], "INSERT INTO episodes (episode_id) VALUES ('x')")
-    with psycopg.connect(postgres_database, autocommit=True) as conn:  # stands in for the arena's own schema
-        conn.execute("CREATE TABLE arena_versions (version INTEGER); CREATE TABLE arena_games (game INTEGER)")
-    run_setup(postgres_database, list(logins.values()), modules=())
-    with psycopg.connect(set_up["arena"], autocommit=True) as conn:
-        conn.execute("INSERT INTO arena_versions VALUES (1); UPDATE arena_games SET game = 2")
-    assert denied(set_up["arena"], "DELETE FROM arena_versions")
-    assert denied(set_up["web"], "SELECT * FROM arena_versions")
+def test_the_arena_records_ratings_as_its_role_and_the_web_reads_them(postgres_database, logins):
+    from cartridge.arena.ratings_store import RatingsStore, VersionResult
+
+    run_setup(postgres_database, list(logins.values()))  # with the arena's schema module, as the Job runs it
+    urls = {w: role_url(postgres_database, login) for w, login in logins.items()}
+    arena = RatingsStore.open(urls["arena"])  # its role runs no DDL: the tables are the set-up's
+    try:
+        arena.record_skipped("tictactoe", {1: "published while busy"})
+        arena.record(VersionResult("tictactoe", 2, "rated", rating=120.0, games=0), [])
+    finally:
+        arena.close()
+    web = RatingsStore.open(urls["web"])
+    try:
+        assert web.statuses("tictactoe") == {1: "skipped", 2: "rated"}
+    finally:
+        web.close()
+    assert denied(urls["web"], "INSERT INTO arena_versions (env_id, version) VALUES ('x', 9)")
+    assert denied(urls["web"], "SELECT * FROM arena_games")
+    assert denied(urls["arena"], "DELETE FROM arena_versions")
+    assert denied(urls["arena"], "INSERT INTO episodes (episode_id) VALUES ('x')")
 
 
 def granted(url: str, roles: set[str]) -> set[tuple[str, str, str]]:
