@@ -228,7 +228,7 @@ class KindRuntime:
     def deploy_once(self) -> list[WorkloadStatus]:
         from devtools.images import build_images
 
-        self.progress("Building and pushing the four images to localhost:5001")
+        self.progress("Building and pushing the images to localhost:5001")
         built = build_images(push=True, progress=self.progress)
         tags = {image.component: image.tag for image in built}
         with tempfile.TemporaryDirectory(prefix="cartridge-deploy-") as tmp:
