@@ -2,8 +2,8 @@
 
 A module-wide stack runs all five hardened as in the cluster (read-only root, /tmp tmpfs, no
 capabilities) on one Docker network: the web with a published model mounted, an actor writing episodes,
-a trainer publishing the next model, the arena rating the models, and the frontend proxying /api and /stats to the web at its
-default upstream (http://web:8080).
+a trainer publishing the next model, the arena rating the models, and the frontend proxying /api and
+/stats to the web at its default upstream (http://web:8080).
 """
 
 from __future__ import annotations
