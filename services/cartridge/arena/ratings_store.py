@@ -56,8 +56,10 @@ class VersionResult:
 
 
 class RatingsStore:
-    def __init__(self, db) -> None:
+    def __init__(self, db, create_tables: bool = True) -> None:
         self.db = db
+        if not create_tables:  # a reader (the web): the arena owns the tables, a reader's role may not create any
+            return
         with self._cursor() as cur:
             if db.placeholder == "%s":  # PostgreSQL: processes starting together must not race on CREATE TABLE
                 from ..replay.postgres import SCHEMA_LOCK_KEY
@@ -69,6 +71,11 @@ class RatingsStore:
     @classmethod
     def open(cls, url: str) -> RatingsStore:
         return cls(open_database(url))  # the replay database: ratings live next to the iteration records
+
+    @classmethod
+    def reader_beside(cls, replay) -> RatingsStore:
+        """Read-only, on a replay buffer's own connection (as training_log_beside): the arena's rows, if any yet."""
+        return cls(replay._db, create_tables=False)
 
     def close(self) -> None:
         self.db.close()
