@@ -28,7 +28,7 @@ from devtools.registry import RegistryController, docker_client
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 NAMESPACE = "cartridge"
-WORKLOADS = ("postgres", "minio", "minio-create-bucket", "trainer", "actor", "web", "frontend")
+WORKLOADS = ("postgres", "minio", "minio-create-bucket", "trainer", "actor", "arena", "web", "frontend")
 # Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
 URLS = {
     "web": "http://localhost:8080",
