@@ -36,6 +36,7 @@ STATS_MAX_AGE_SECONDS = 1.0
 STATS_STALE_SECONDS = 2.0
 ARENA_NOT_STARTED = "no arena results: the arena has not started yet (it creates its tables on start)"
 LOSS_HISTORY_LIMIT = 1000  # keeps /stats bounded (~200 KB) however long training runs
+RATINGS_LIMIT = 500  # the newest arena rows /stats shows, for the same reason (~500 B each)
 
 
 class SharedRead(Generic[T]):
@@ -147,7 +148,7 @@ class TrainingProgress:
         except Exception as exc:  # the database answered the counts just before: most likely no tables yet
             log.debug("arena ratings unreadable for /stats", env=self.env_id, error=repr(exc))
             return {"ratings_problem": ARENA_NOT_STARTED}
-        return {"ratings": [r for r in rows if r.status != CALIBRATION]}
+        return {"ratings": [r for r in rows if r.status != CALIBRATION][-RATINGS_LIMIT:]}
 
     def _read_store(self) -> dict:
         try:
