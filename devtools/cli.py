@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from cartridge.games import GAME_NAMES
+from devtools.bake import COMPONENTS
 from devtools.errors import DevtoolsError
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import REPO_ROOT, default_data_dir
@@ -207,13 +208,13 @@ def doctor() -> None:
 
 @cli.group()
 def images() -> None:
-    """Container images of the four services (docker-bake.json)."""
+    """Container images of the services (docker-bake.json)."""
 
 
 @images.command("build")
 @click.option("--push", is_flag=True, help="Push to the local registry (localhost:5001).")
 @click.option("--tag", default=None, help="Image tag (default: the git revision, -dirty if modified).")
-@click.argument("names", nargs=-1, type=click.Choice(["actor", "trainer", "web", "frontend"]))
+@click.argument("names", nargs=-1, type=click.Choice(COMPONENTS))
 def images_build(push: bool, tag: str | None, names: tuple[str, ...]) -> None:
     """Build (and push) localhost:5001/cartridge-<name>:<tag>, reusing the build cache."""
     from devtools.images import build_images

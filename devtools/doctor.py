@@ -87,7 +87,7 @@ def disk_check(path: Path) -> Check:
     free_gb = shutil.disk_usage(path).free / 1e9
     ok = free_gb >= MIN_FREE_DISK_GB
     return Check("disk space", f"{free_gb:.1f} GB free", f">= {MIN_FREE_DISK_GB:.0f} GB", ok,
-                 "" if ok else "free disk space: kind node images and the four app images need ~10 GB")  # fmt: skip
+                 "" if ok else "free disk space: kind node images and the app images need ~10 GB")  # fmt: skip
 
 
 def run(console: Console, repo_root: Path | None = None) -> int:

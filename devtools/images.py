@@ -1,4 +1,4 @@
-"""Build and push the four service images: localhost:5001/cartridge-<name>:<tag>.
+"""Build and push the service images: localhost:5001/cartridge-<name>:<tag>.
 
 What each image is (context, Dockerfile, target, build args, repository) is written once, in
 docker-bake.json at the repository root; the Tiltfile (read_json), images.yml (docker/bake-action) and
@@ -342,7 +342,7 @@ def build_images(
     client=None,
     buildkit: bool | None = None,
 ) -> list[BuiltImage]:
-    """Build (and with ``push`` push) the named images, all four by default, in a stable order: with BuildKit
+    """Build (and with ``push`` push) the named images, all of them by default, in a stable order: with BuildKit
     (bake) where buildx exists, else with the legacy builder, from the same definitions."""
     names = list(names or COMPONENTS)
     for name in names:

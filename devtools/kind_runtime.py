@@ -28,7 +28,8 @@ from devtools.registry import RegistryController, docker_client
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 NAMESPACE = "cartridge"
-WORKLOADS = ("postgres", "postgres-setup", "minio", "minio-create-bucket", "trainer", "actor", "web", "frontend")
+WORKLOADS = ("postgres", "postgres-setup", "minio", "minio-create-bucket", "trainer", "actor", "arena", "web",
+             "frontend")  # fmt: skip
 JOBS = ("postgres-setup", "minio-create-bucket")
 # Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
 URLS = {
@@ -229,7 +230,7 @@ class KindRuntime:
     def deploy_once(self) -> list[WorkloadStatus]:
         from devtools.images import build_images
 
-        self.progress("Building and pushing the four images to localhost:5001")
+        self.progress("Building and pushing the images to localhost:5001")
         built = build_images(push=True, progress=self.progress)
         tags = {image.component: image.tag for image in built}
         with tempfile.TemporaryDirectory(prefix="cartridge-deploy-") as tmp:

@@ -44,14 +44,24 @@ class Runtime(Protocol):
 
 
 def stats_caption(stats: dict | None) -> str | None:
-    """Episodes, transitions, iteration, model version and rate from the web's /stats."""
+    """Episodes, transitions, iteration, model version, rate and the newest rating from the web's /stats."""
     if not stats:
         return None
     model = stats.get("model") or {}
     return (
         f"episodes {stats['episodes']}  ·  transitions {stats['transitions']}  ·  iteration {stats['iteration']}"
         f"  ·  model v{model.get('version', 0)}  ·  {stats['episodes_per_second']:.2f} episodes/s"
+        f"  ·  {rating_caption(stats.get('arena'))}"
     )
+
+
+def rating_caption(arena: dict | None) -> str:
+    """The newest rated version's rating (random = 0), or why there is none yet."""
+    rated = [v for v in (arena or {}).get("versions", []) if v["status"] == "rated"]
+    if not rated:
+        return "arena: no version rated yet"
+    newest = rated[-1]
+    return f"arena: v{newest['version']} rated {newest['rating']:.0f} (v{rated[0]['version']} {rated[0]['rating']:.0f})"
 
 
 def health_cell(healthy: bool, good: str = "healthy", bad: str = "unhealthy") -> str:

@@ -43,6 +43,7 @@ class LocalStack:
         self.config = LocalConfig(
             data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES),
             web_port=free_port(), frontend_port=free_port(), trainer_port=free_port(), actor_base_port=free_port(),
+            arena_port=free_port(),
         )  # fmt: skip
         self.runtime = LocalRuntime(self.config)
         self.web_url = f"http://127.0.0.1:{self.config.web_port}"

@@ -45,7 +45,7 @@ def devtools_builds(group: str, root: Path = REPO) -> dict[str, dict]:
 
 def test_tilt_builds_exactly_the_dev_images_devtools_reads_from_the_bake_file():
     assert tilt_builds() == devtools_builds("dev")
-    assert sorted(COMPONENTS) == ["actor", "frontend", "trainer", "web"]
+    assert sorted(COMPONENTS) == ["actor", "arena", "frontend", "trainer", "web"]
 
 
 def test_release_and_dev_images_differ_only_where_the_bake_file_says():
@@ -72,7 +72,7 @@ def test_devtools_bakes_the_same_targets_it_builds_without_buildkit():
                for c in COMPONENTS]  # fmt: skip
     command = bake_command(planned, push=True)
     assert command[:5] == ["docker", "buildx", "bake", "--file", str(REPO / BAKE_FILE)]
-    assert command[5:9] == ["actor", "trainer", "web", "frontend"] and command[-1] == "--push"
+    assert command[5:10] == ["actor", "arena", "trainer", "web", "frontend"] and command[-1] == "--push"
     assert "actor.tags=localhost:5001/cartridge-actor:t1" in command
     assert "--set=frontend.args.REVISION=abc" in command
 

@@ -1,6 +1,6 @@
 """The Tiltfile, evaluated in a real Starlark interpreter with a recording stand-in for Tilt's API.
 
-Tilt itself cannot run here, so this checks what Tilt would be told: the four images and their
+Tilt itself cannot run here, so this checks what Tilt would be told: the five images and their
 Dockerfiles, live_update sync paths that land where the Dockerfiles put the sources, dependency
 files that force a rebuild, the workloads and ports the kustomize output really has.
 """
@@ -22,8 +22,8 @@ from devtools.cluster import ClusterSpec
 from devtools.kind_runtime import URLS, tilt_args
 
 REPO = Path(__file__).resolve().parents[1]
-COMPONENTS = ("actor", "trainer", "web", "frontend")
-PYTHON_COMPONENTS = ("actor", "trainer", "web")
+COMPONENTS = ("actor", "arena", "trainer", "web", "frontend")
+PYTHON_COMPONENTS = ("actor", "arena", "trainer", "web")
 
 
 class TiltRecorder:
@@ -134,7 +134,7 @@ def dockerfile_copies(dockerfile: Path, target: str | None, all_stages: bool = F
     return [copy for stage in chosen for copy in context_copies(stage)]
 
 
-def test_the_four_images_are_built_for_the_local_registry_from_the_python_and_frontend_dockerfiles(tilt):
+def test_the_five_images_are_built_for_the_local_registry_from_the_python_and_frontend_dockerfiles(tilt):
     built = builds(tilt)
     assert sorted(built) == sorted(COMPONENTS)
     for component, (args, kw) in built.items():
@@ -266,7 +266,7 @@ def test_resources_name_real_workloads_and_forward_real_container_ports(tilt, ap
         for forward in kw.get("port_forwards", []):
             assert forward["container"] in container_ports, f"{name}: port {forward['container']} not served"
     deps = {resource_name(args, kw): kw.get("resource_deps", []) for args, kw in tilt.calls["k8s_resource"]}
-    for pipeline in ("actor", "trainer"):
+    for pipeline in ("actor", "arena", "trainer"):
         assert "postgres" in deps[pipeline] and any(d.startswith("minio") for d in deps[pipeline])
 
 

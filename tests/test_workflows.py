@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from devtools import tools
+from devtools.bake import COMPONENTS
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -123,7 +124,8 @@ def test_images_workflow_builds_from_the_bake_file_publishes_outside_pull_reques
     doc = load(REPO / ".github/workflows/images.yml")
     scan, publish = doc["jobs"]["scan"], doc["jobs"]["publish"]
     for job in (scan, publish):
-        assert job["strategy"]["matrix"]["component"] == ["actor", "trainer", "web", "frontend"]
+        # Every image of the bake file's default group (what devtools builds), each scanned and published.
+        assert job["strategy"]["matrix"]["component"] == list(COMPONENTS)
         for step in bake_steps(job):
             assert step["with"]["source"] == "." and "docker-bake.json" in step["with"]["files"].split()
             assert step["with"]["targets"] == "${{ matrix.component }}"

@@ -12,6 +12,7 @@ from pathlib import Path
 from devtools.profiles import SMALL_STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PYTHON_KINDS = ("actor", "trainer", "web", "arena")  # each imports services/<kind>/cartridge_<kind>
 
 
 def default_data_dir() -> Path:
@@ -21,7 +22,7 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class Component:
     name: str
-    kind: str  # actor | trainer | web | frontend
+    kind: str  # actor | trainer | web | arena | frontend
     command: list[str]
     port: int
     env: dict[str, str]
@@ -42,6 +43,7 @@ class LocalConfig:
     frontend_port: int = 5173
     trainer_port: int = 9100
     actor_base_port: int = 9101
+    arena_port: int = 9099
     frontend: bool = True
     settings: dict[str, str] = field(default_factory=dict)  # overrides of SMALL_STACK
     source_root: Path = REPO_ROOT / "services"  # watched for hot reload
@@ -73,7 +75,7 @@ class LocalConfig:
         # The services import their code from source_root (the repository's services/ unless told
         # otherwise), so what the watcher sees edited is what the restarted process runs.
         src = self.source_root.resolve()
-        pythonpath = os.pathsep.join(str(p) for p in (src, src / "actor", src / "trainer", src / "web"))
+        pythonpath = os.pathsep.join(str(p) for p in (src, *(src / k for k in PYTHON_KINDS)))
         base["PYTHONPATH"] = os.pathsep.join(filter(None, (pythonpath, os.environ.get("PYTHONPATH"))))
         python = [sys.executable, "-m"]
         cwd = str(REPO_ROOT)
@@ -82,6 +84,9 @@ class LocalConfig:
                       base | {"HTTP_PORT": str(self.trainer_port)}, cwd),
             Component("web", "web", [*python, "cartridge_web"], self.web_port,
                       base | {"HTTP_PORT": str(self.web_port)}, cwd),
+            # Rates each new model by play (cartridge.arena): its own process, so it never slows the trainer.
+            Component("arena", "arena", [*python, "cartridge_arena"], self.arena_port,
+                      base | {"HTTP_PORT": str(self.arena_port)}, cwd),
         ]  # fmt: skip
         for i in range(self.actors):
             port = self.actor_base_port + i

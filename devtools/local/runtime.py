@@ -122,6 +122,9 @@ class LocalRuntime:
     def wait_healthy(self, timeout: float) -> list[ComponentStatus]:
         deadline = time.monotonic() + timeout
         statuses: list[ComponentStatus] = []
+        # The supervisor records itself (and the skipped frontend) before its first tick records the components:
+        # healthy means every configured component is there and healthy, not every one recorded so far.
+        expected = {c.name for c in self.config.components()}
         while time.monotonic() < deadline:
             if not self.running() and self.state.read() is None and time.monotonic() > deadline - timeout + 5:
                 raise DevtoolsError(
@@ -129,7 +132,7 @@ class LocalRuntime:
                     f"see {self.config.data_dir / 'supervisor.log'}",
                 )
             statuses = self.status()
-            if statuses and all(s.healthy for s in statuses):
+            if expected <= {s.name for s in statuses} and all(s.healthy for s in statuses):
                 return statuses
             pending = ", ".join(s.name for s in statuses if not s.healthy) or "supervisor"
             self.progress(f"waiting for {pending}")

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Component, LocalConfig
+from .config import PYTHON_KINDS, Component, LocalConfig
 from .state import ComponentRecord, StateFile, process_start
 
 BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
@@ -29,7 +29,7 @@ STABLE_AFTER_SECONDS = 30.0
 
 def affected(changed: Path, source_root: Path, kinds: set[str]) -> set[str]:
     """Which component kinds must restart when ``changed`` (a path under or beside source_root) changes."""
-    python_kinds = {"actor", "trainer", "web"} & kinds
+    python_kinds = set(PYTHON_KINDS) & kinds
     if changed.name == "pyproject.toml":
         return python_kinds
     try:
@@ -38,7 +38,7 @@ def affected(changed: Path, source_root: Path, kinds: set[str]) -> set[str]:
         return set()
     if top == "cartridge":  # the shared library: every Python service imports it
         return python_kinds
-    return {top} & python_kinds  # actor/, trainer/, web/; frontend/ is Vite's hot module replacement
+    return {top} & python_kinds  # actor/, trainer/, web/, arena/; frontend/ is Vite's hot module replacement
 
 
 def _is_source(path: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 from cartridge.arena.ratings_store import RatingsStore
@@ -70,6 +71,8 @@ def test_arena_survives_kill_9_and_rates_each_version_once(tmp_path, start_servi
     assert 'cartridge_arena_rating{env_id="tictactoe",player="v3"}' in metrics
     assert 'cartridge_arena_rating{env_id="tictactoe",player="random"} 0.0' in metrics
     assert 'cartridge_arena_rated_version{env_id="tictactoe"} 3.0' in metrics
+    v3_rating = re.search(r'cartridge_arena_rating\{env_id="tictactoe",player="v3"\} (\S+)', metrics).group(1)
+    assert f'cartridge_arena_newest_rating{{env_id="tictactoe"}} {v3_rating}' in metrics
     assert third.stop() == 0
     assert log_events(third.log_text(), "arena stopped")
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from devtools.bake import COMPONENTS
 from devtools.kind_runtime import KindOptions, KindRuntime, overlay_kustomization, tilt_args, workload_status
 from tests.devtools.test_cluster import FakeKind
 
@@ -23,7 +24,7 @@ def render(overlay_dir: Path) -> list[dict]:
 
 
 def test_the_no_tilt_overlay_renders_with_the_pushed_tags_actors_and_game(tmp_path):
-    tags = {name: f"dev-{name}-1" for name in ("actor", "trainer", "web", "frontend")}
+    tags = {name: f"dev-{name}-1" for name in COMPONENTS}  # every image devtools pushes
     doc = overlay_kustomization(REPO / "k8s" / "local", tmp_path, tags, actors=3, env_id="connect4")
     assert not Path(doc["resources"][0]).is_absolute(), "kustomize refuses absolute resource paths"
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -150,19 +150,21 @@ def test_ctrl_c_on_a_foreground_up_stops_everything(tmp_path):
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("cartridge/mcts.py", {"actor", "trainer", "web"}),
+        ("cartridge/mcts.py", {"actor", "trainer", "web", "arena"}),
+        ("cartridge/arena/loop.py", {"actor", "trainer", "web", "arena"}),
         ("actor/cartridge_actor/main.py", {"actor"}),
+        ("arena/cartridge_arena/main.py", {"arena"}),
         ("trainer/cartridge_trainer/training.py", {"trainer"}),
         ("web/cartridge_web/app.py", {"web"}),
         ("frontend/src/App.svelte", set()),
-        ("../pyproject.toml", {"actor", "trainer", "web"}),
+        ("../pyproject.toml", {"actor", "trainer", "web", "arena"}),
         ("../README.md", set()),
     ],
 )
 def test_which_services_a_change_restarts(tmp_path, path, expected):
     root = tmp_path / "services"
     root.mkdir()
-    assert affected(root / path, root, {"actor", "trainer", "web", "frontend"}) == expected
+    assert affected(root / path, root, {"actor", "trainer", "web", "arena", "frontend"}) == expected
 
 
 def test_the_frontend_dev_server_runs_and_proxies_to_the_web(tmp_path):

@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from cartridge.arena.ratings_store import RATED, RatingsStore, VersionResult
 from cartridge.games import GAMES, get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
@@ -48,6 +49,16 @@ def web_with_a_model(tmp_path, start_service, make_episode):
             record = IterationRecord("tictactoe", iteration, manifest.version, loss * 0.8, loss * 0.2, loss,
                                      5 * iteration, 40 * iteration, 1.0, 1_000 + iteration)  # fmt: skip
             log.record_iteration(record)
+    ratings = RatingsStore.open(replay_url)  # the arena's rows: v2 skipped, the others rated
+    for version, rating in ((1, 10.0), (3, 180.0), (4, 320.0)):
+        scores = {
+            "random": {"games": 4, "wins": 3, "draws": 1, "losses": 0, "score": 0.875},
+            "minimax": {"games": 4, "wins": 0, "draws": version, "losses": 4 - version, "score": version / 8},
+        }
+        ratings.record(VersionResult("tictactoe", version, RATED, rating=rating, scores=scores,
+                                     optimal_search=0.5, optimal_network=0.4, games=8), [])  # fmt: skip
+    ratings.record_skipped("tictactoe", {2: "published while the arena was busy"})
+    ratings.close()
     port = free_port()
     env = {"HTTP_PORT": str(port), "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "ENV_ID": "tictactoe",
            "WEB_SIMS": "16", "MODEL_POLL_SECONDS": "0.5"}  # fmt: skip
@@ -85,5 +96,10 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     # Four iteration records; episodes over time also has one point per /stats poll (at least one).
     assert result["lossPoints"] == 4 and result["versionPoints"] == 4 and result["episodePoints"] >= 5, result
     assert result["modelVersion"] == "v4", result
+    # The arena: three rated versions on the rating chart; the table newest first, the skipped one saying why.
+    assert result["ratingPoints"] == 3, result
+    assert [row.split()[:2] for row in result["arenaRows"]] == [["v4", "320"], ["v3", "180"], ["v2", "skipped:"],
+                                                                 ["v1", "10"]], result  # fmt: skip
+    assert "0.50 (0/4/0)" in result["arenaRows"][0] and "published while the arena was busy" in result["arenaRows"][2]
     for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"

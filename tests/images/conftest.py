@@ -21,7 +21,7 @@ from devtools.testkit.support import wait_until
 
 HARDENED = {"read_only": True, "tmpfs": {"/tmp": "rw,size=64m"}, "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"]}  # fmt: skip
-HTTP_PORT = {"actor": 9100, "trainer": 9100, "web": 8080, "frontend": 8080}
+HTTP_PORT = {"actor": 9100, "arena": 9100, "trainer": 9100, "web": 8080, "frontend": 8080}
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,7 @@ def test_an_unknown_image_name_is_refused_before_docker_is_asked(monkeypatch):
     with pytest.raises(DevtoolsError) as error:
         build_images(["actor", "nope"])
     assert str(error.value) == "unknown image 'nope'"
-    assert error.value.hint == "choose from actor, trainer, web, frontend"
+    assert error.value.hint == "choose from actor, arena, trainer, web, frontend"
 
 
 def test_a_daemon_that_does_not_answer_is_one_sentence_and_a_hint(monkeypatch):

@@ -17,7 +17,8 @@ from packaging.requirements import Requirement
 from devtools.images import COMPONENTS, context_files, copy_sources, image_definitions
 from devtools.testkit.support import REPO
 
-PYTHON = ("actor", "trainer", "web")
+PYTHON = ("actor", "arena", "trainer", "web")
+DEPS = {"arena": "actor"}  # the venv stage a service reuses instead of its own
 DOCKERFILES = ("services/Dockerfile", "services/frontend/Dockerfile")
 BASE_ARGS = {"services/Dockerfile": {"PYTHON_IMAGE"}, "services/frontend/Dockerfile": {"NODE_IMAGE", "NGINX_IMAGE"}}
 # Requirements of pyproject that an image leaves out on purpose, with the reason.
@@ -89,15 +90,17 @@ def test_python_venvs_are_built_and_run_on_the_same_base():
     text = (REPO / "services/Dockerfile").read_text()
     bases = {name: base for base, name in re.findall(r"^FROM (\S+) AS (\S+)$", text, re.M)}
     for component in PYTHON:
-        deps, final = bases[f"{component}-deps"], bases[component]
+        deps, final = bases[f"{DEPS.get(component, component)}-deps"], bases[component]
         assert (bases[deps], bases[final]) == ("${PYTHON_IMAGE}", "${PYTHON_IMAGE}"), component
 
 
 def test_each_python_target_follows_the_shared_stages_so_the_legacy_builder_builds_no_other_service_first():
     """The legacy builder builds every stage before the target: the actor's and web's must not need PyTorch."""
     stages = re.findall(r"^FROM \S+ AS (\S+)$", (REPO / "services/Dockerfile").read_text(), re.M)
-    assert stages == ["build", "runtime", "actor-deps", "actor", "web-deps", "web", "trainer-deps", "trainer"]
-    for component in ("actor", "web"):
+    assert stages == [
+        "build", "runtime", "actor-deps", "actor", "arena", "web-deps", "web", "trainer-deps", "trainer"
+    ]  # fmt: skip
+    for component in ("actor", "arena", "web"):
         assert "torch" not in copy_sources(dockerfile(component), component)
         assert ".wheel[s]" not in copy_sources(dockerfile(component), component)
     assert ".wheel[s]" in copy_sources(dockerfile("trainer"), "trainer")
@@ -121,10 +124,10 @@ def test_builds_with_the_legacy_builder_too(component):
 
 @pytest.mark.parametrize("component", PYTHON)
 def test_dependency_layer_comes_before_the_sources(component):
-    text = dockerfile(component)
-    deps, final = stage(text, f"{component}-deps"), stage(text, component).splitlines()
-    assert f"COPY services/{component}/requirements.txt" in deps and "make-venv.sh" in deps
-    venv = next(i for i, line in enumerate(final) if line.startswith(f"COPY --from={component}-deps /opt/venv"))
+    text, venv_of = dockerfile(component), DEPS.get(component, component)
+    deps, final = stage(text, f"{venv_of}-deps"), stage(text, component).splitlines()
+    assert f"COPY services/{venv_of}/requirements.txt" in deps and "make-venv.sh" in deps
+    venv = next(i for i, line in enumerate(final) if line.startswith(f"COPY --from={venv_of}-deps /opt/venv"))
     sources = [i for i, line in enumerate(final) if line.startswith("COPY") and " /app/" in line]
     assert sources and min(sources) > venv, "a source edit must not invalidate the venv layer"
 
@@ -176,7 +179,7 @@ def test_build_context_holds_only_what_the_image_copies(component):
         if source != ".wheel[s]":
             assert any(f == source or f.startswith(source + "/") for f in files), source
     # The legacy builder builds the stages before the target: the web's context carries the actor's too.
-    order = ("actor", "web", "trainer")
+    order = ("actor", "arena", "web", "trainer")
     before = order[: order.index(component) + 1] if component in order else ()
     allowed = ("services/frontend/",) if component == "frontend" else (
         "services/cartridge/", *(f"services/{c}/" for c in before), "services/Dockerfile", "services/make-venv.sh",

@@ -1,9 +1,9 @@
-"""The four images, built and run for real: healthy, non-root, read-only root, a working pipeline, pushable.
+"""The five images, built and run for real: healthy, non-root, read-only root, a working pipeline, pushable.
 
-A module-wide stack runs all four hardened as in the cluster (read-only root, /tmp tmpfs, no
+A module-wide stack runs all five hardened as in the cluster (read-only root, /tmp tmpfs, no
 capabilities) on one Docker network: the web with a published model mounted, an actor writing episodes,
-a trainer publishing the next model, and the frontend proxying /api and /stats to the web at its
-default upstream (http://web:8080).
+a trainer publishing the next model, the arena rating the models, and the frontend proxying /api and
+/stats to the web at its default upstream (http://web:8080).
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from tests.images.conftest import (
 )
 
 pytestmark = pytest.mark.docker
-PYTHON = ("actor", "trainer", "web")
+PYTHON = ("actor", "arena", "trainer", "web")
 PIPELINE_ENV = {"ENV_ID": "tictactoe", "REPLAY_URL": "sqlite:////data/replay.db",
                 "MODEL_STORE_URL": "file:///data/models", "CHECKPOINT_DIR": "/data/checkpoints",
                 "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "1",
                 "EPISODES_PER_ITERATION": "100", "TRAIN_STEPS_PER_ITERATION": "5", "BATCH_SIZE": "32",
-                "TRAINING_ITERATIONS": "0"}  # fmt: skip
+                "TRAINING_ITERATIONS": "0", "ARENA_GAMES": "2", "ARENA_SIMS": "8"}  # fmt: skip
 
 
 def url(container, path: str) -> str:
@@ -52,7 +52,7 @@ def stack(client, images, tmp_path_factory):
     net = started.network()
     volumes = {str(data): {"bind": "/data", "mode": "rw"}}
     running = {}
-    for component in ("web", "actor", "trainer"):
+    for component in ("web", "actor", "arena", "trainer"):
         running[component] = started.run(
             images[component].ref, HTTP_PORT[component], environment=PIPELINE_ENV, volumes=volumes,
             labels={"component": component}, network=net, name=f"{net}-{component}",
@@ -125,6 +125,16 @@ def test_the_containers_run_the_pipeline_episodes_training_and_rollout(stack):
     # The trainer image keeps ONNX Runtime's quantization tooling: it publishes int8, not the fp32 fallback.
     logs = stack["trainer"].logs().decode()
     assert "precision=int8" in logs or '"precision": "int8"' in logs, logs[-3000:]
+
+
+def test_the_arena_rates_the_models_and_the_web_shows_the_ratings(stack):
+    # The arena image (the actor's venv: ONNX Runtime, no PyTorch) plays the mounted model and writes its rating
+    # into the shared replay database, where the web's /stats reads it.
+    wait_until(lambda: json.loads(http(url(stack["arena"], "/health"))[2])["rated_version"], 180, "a rated version")
+    arena = wait_until(lambda: (a := json.loads(http(url(stack["web"], "/stats"))[2])["arena"])["versions"] and a,
+                       30, "the ratings in /stats")  # fmt: skip
+    rated = [v for v in arena["versions"] if v["status"] == "rated"]
+    assert rated and set(arena["references"]) <= set(rated[0]["scores"]), arena
 
 
 def test_frontend_serves_the_spa_with_fallback_and_cache_headers(stack):

@@ -20,8 +20,8 @@ from tests.k8s.render import REPO, by_kind, pod_spec, render, workloads
 
 OVERLAYS = ("k8s/local", "k8s/prod")
 POD_SUBNET = ipaddress.ip_network("10.244.0.0/16")  # kind's default podSubnet (v1alpha4 defaults)
-APP = ("actor", "trainer", "web", "frontend")
-PYTHON = ("actor", "trainer", "web")
+APP = ("actor", "arena", "trainer", "web", "frontend")
+PYTHON = ("actor", "arena", "trainer", "web")
 MIGRATION_PLAN_RESOURCES = {  # the Cartridge2 migration plan's table (requests, limits)
     "web": ({"cpu": "100m", "memory": "128Mi"}, {"cpu": "500m", "memory": "256Mi"}),
     "frontend": ({"cpu": "50m", "memory": "64Mi"}, {"cpu": "100m", "memory": "128Mi"}),
@@ -58,7 +58,7 @@ def test_the_named_resources_exist(overlay):
         ("Namespace", "cartridge"), ("ConfigMap", "cartridge-config"), ("StatefulSet", "postgres"),
         ("Service", "postgres"), ("Deployment", "minio"), ("PersistentVolumeClaim", "minio-data"),
         ("Service", "minio"), ("Job", "minio-create-bucket"), ("Job", "postgres-setup"), ("Deployment", "actor"),
-        ("HorizontalPodAutoscaler", "actor"), ("Deployment", "trainer"),
+        ("HorizontalPodAutoscaler", "actor"), ("Deployment", "arena"), ("Deployment", "trainer"),
         ("PersistentVolumeClaim", "trainer-checkpoints"),
         ("Deployment", "web"), ("Service", "web"), ("PodDisruptionBudget", "web"), ("Deployment", "frontend"),
         ("Service", "frontend"), ("Gateway", "cartridge"), ("HTTPRoute", "web"), ("HTTPRoute", "frontend"),
@@ -307,6 +307,7 @@ def allowed(objects, source: str, target: str, port: int) -> bool:
 FLOWS = {
     ("actor", "postgres", 5432), ("trainer", "postgres", 5432), ("web", "postgres", 5432),
     ("actor", "minio", 9000), ("trainer", "minio", 9000), ("web", "minio", 9000),
+    ("arena", "postgres", 5432), ("arena", "minio", 9000),
     ("minio-create-bucket", "minio", 9000), ("postgres-setup", "postgres", 5432), ("frontend", "web", 8080),
 }  # fmt: skip
 

@@ -171,12 +171,15 @@ class Arena:
             records += played
         positions = labelled_positions(self.game)
         network = NetworkPlayer(self.game, evaluator)
+        shares = [
+            optimal_share(self.game, positions, chooser.choose_many, self.should_stop) for chooser in (player, network)
+        ]
+        if self.should_stop() or None in shares:
+            return None
         ladder = self.ladder(records)
         result = VersionResult(
             self.env_id, version, RATED, rating=round(ladder[name], 2), scores=scores,
-            optimal_search=round(optimal_share(self.game, positions, player.choose_many), 4),
-            optimal_network=round(optimal_share(self.game, positions, network.choose_many), 4),
-            games=len(records),
+            optimal_search=round(shares[0], 4), optimal_network=round(shares[1], 4), games=len(records),
         )  # fmt: skip
         self._record(result, records, ladder)
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from .loop import version_name
 from .ratings_store import RATED, VersionResult
 
 
@@ -17,6 +18,8 @@ class ArenaMetrics:
                            ["env_id", "opponent"], registry=r)  # fmt: skip
         self.optimal = Gauge("cartridge_arena_optimal_share", "Newest rated version's share of optimal moves on the "
                              "labelled positions", ["env_id", "player"], registry=r)  # fmt: skip
+        self.newest = Gauge("cartridge_arena_newest_rating", "Newest rated version's rating (Elo scale, random = 0)",
+                            ["env_id"], registry=r)  # fmt: skip
         self.version = Gauge("cartridge_arena_rated_version", "Newest rated model version", ["env_id"], registry=r)
         self.versions = Counter("cartridge_arena_versions", "Versions reached, by outcome", ["env_id", "status"],
                                 registry=r)  # fmt: skip
@@ -36,6 +39,7 @@ class ArenaMetrics:
         if result is None or result.status != RATED:
             return
         self.version.labels(env).set(result.version)
+        self.newest.labels(env).set(ladder.get(version_name(result.version), result.rating))
         for opponent, score in result.scores.items():
             self.score.labels(env, opponent).set(score["score"])
         for player, share in (("mcts", result.optimal_search), ("network", result.optimal_network)):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..games import Game, State
 
+SHARE_BATCH = 256  # positions per batched search in optimal_share: big enough to batch, small enough to stop
 POSITIONS_FILE = Path(__file__).resolve().parent / "data" / "connect4_positions.jsonl"
 
 
@@ -48,14 +49,24 @@ def load_positions(path: Path = POSITIONS_FILE) -> list[LabelledPosition]:
 
 
 def optimal_share(
-    game: Game, positions: Sequence[LabelledPosition], choose_many: Callable[[list[State]], list[int]]
-) -> float:
-    """Share of ``positions`` where ``choose_many`` (one move per state, in order) picks an optimal move."""
+    game: Game,
+    positions: Sequence[LabelledPosition],
+    choose_many: Callable[[list[State]], list[int]],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> float | None:
+    """Share of ``positions`` where ``choose_many`` (one move per state, in order) picks an optimal move; None
+    when ``should_stop`` says so, checked between batches (a search over all of tictactoe's ~3200 positions takes
+    seconds: a stopping service must not wait for it)."""
     if not positions:
         raise ValueError("optimal_share needs at least one labelled position")
-    states = [game.from_actions(p.moves) for p in positions]
-    chosen = choose_many(states)
-    return sum(move in p.optimal for move, p in zip(chosen, positions, strict=True)) / len(positions)
+    hits = 0
+    for start in range(0, len(positions), SHARE_BATCH):
+        if should_stop():
+            return None
+        batch = positions[start : start + SHARE_BATCH]
+        chosen = choose_many([game.from_actions(p.moves) for p in batch])
+        hits += sum(move in p.optimal for move, p in zip(chosen, batch, strict=True))
+    return hits / len(positions)
 
 
 def tictactoe_positions(game: Game) -> list[LabelledPosition]:

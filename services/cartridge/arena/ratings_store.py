@@ -58,14 +58,16 @@ class VersionResult:
 TABLES = ("arena_versions", "arena_games")
 
 
-def create_tables(cur) -> None:
+def create_arena_tables(cur) -> None:
     for statement in SCHEMA:
         cur.execute(statement)
 
 
 class RatingsStore:
-    def __init__(self, db) -> None:
+    def __init__(self, db, create_tables: bool = True) -> None:
         self.db = db
+        if not create_tables:  # a reader (the web): the arena owns the tables, a reader's role may not create any
+            return
         if hasattr(db, "ensure_tables"):
             # PostgreSQL: in the cluster the arena's role may run no DDL; the postgres-setup Job creates these
             # tables (cartridge.replay.setup's SCHEMA_MODULES), and here they are only checked, or created
@@ -74,16 +76,21 @@ class RatingsStore:
 
             def create(cur) -> None:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-                create_tables(cur)
+                create_arena_tables(cur)
 
             db.ensure_tables(TABLES, create)
             return
         with self._cursor() as cur:
-            create_tables(cur)
+            create_arena_tables(cur)
 
     @classmethod
     def open(cls, url: str) -> RatingsStore:
         return cls(open_database(url))  # the replay database: ratings live next to the iteration records
+
+    @classmethod
+    def reader_beside(cls, replay) -> RatingsStore:
+        """Read-only, on a replay buffer's own connection (as training_log_beside): the arena's rows, if any yet."""
+        return cls(replay._db, create_tables=False)
 
     def close(self) -> None:
         self.db.close()

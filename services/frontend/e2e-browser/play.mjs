@@ -54,6 +54,8 @@ try {
     result.lossPoints = await page.getByTestId("chart-loss").locator("circle").count();
     result.episodePoints = await page.getByTestId("chart-episodes").locator("circle").count();
     result.versionPoints = await page.getByTestId("chart-versions").locator("circle").count();
+    result.ratingPoints = await page.getByTestId("chart-rating").locator("circle").count();
+    result.arenaRows = await page.getByTestId("arena-row").allInnerTexts();
     result.modelVersion = await page.getByTestId("model-version").innerText();
     await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
   }

@@ -118,6 +118,32 @@ class IterationPoint(BaseModel):
     finished_at: float
 
 
+class OpponentScore(BaseModel):
+    games: int
+    wins: int
+    draws: int
+    losses: int
+    score: float = Field(description="wins plus half the draws, per game (0..1)")
+
+
+class VersionRating(BaseModel):
+    version: int
+    status: Literal["rated", "skipped"]
+    rating: float | None = Field(description="Bradley-Terry rating on the Elo scale, random = 0 (rated only)")
+    note: str = Field(description="why a skipped version was skipped")
+    scores: dict[str, OpponentScore] = Field(description="by opponent: each reference, and earlier versions (vN)")
+    optimal_search: float | None = Field(description="share of labelled positions where the arena's search is optimal")
+    optimal_network: float | None = Field(description="the same for the raw network's top move")
+    games: int
+    finished_at: float
+
+
+class ArenaRatings(BaseModel):
+    references: list[str] = Field(description="the reference opponents every version plays (random is the anchor)")
+    versions: list[VersionRating] = Field(description="every version the arena reached, oldest first")
+    message: str = Field(description="what the arena has done, or why there is nothing to show yet")
+
+
 class Stats(BaseModel):
     env_id: GameName
     episodes: int
@@ -131,6 +157,7 @@ class Stats(BaseModel):
     model_versions: list[int]
     served_model_version: int
     loss_history: list[IterationPoint]
+    arena: ArenaRatings
     generated_at: float
 
 

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from cartridge.arena.ratings_store import CALIBRATION, RatingsStore, VersionResult
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
 from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, open_replay, training_log_beside
 from cartridge.settings import Settings
@@ -33,7 +34,9 @@ STATS_MAX_AGE_SECONDS = 1.0
 # While the next read runs, callers get the previous result if it is younger than max age + this, rather
 # than all waiting for the database once a second; a read that hangs longer makes them wait for it.
 STATS_STALE_SECONDS = 2.0
+ARENA_NOT_STARTED = "no arena results: the arena has not started yet (it creates its tables on start)"
 LOSS_HISTORY_LIMIT = 1000  # keeps /stats bounded (~200 KB) however long training runs
+RATINGS_LIMIT = 500  # the newest arena rows /stats shows, for the same reason (~500 B each)
 
 
 class SharedRead(Generic[T]):
@@ -94,6 +97,8 @@ class TrainingSnapshot:
     stored_transitions: int = 0  # what pruning left
     episodes_per_second: float = 0.0
     iterations: list[IterationRecord] = field(default_factory=list)
+    ratings: list[VersionResult] = field(default_factory=list)  # the arena's rows, calibration left out
+    ratings_problem: str | None = None
     store_problem: str | None = None
     manifest: ModelManifest | None = None
     versions: list[int] = field(default_factory=list)
@@ -128,12 +133,22 @@ class TrainingProgress:
                 "stored_transitions": counts.stored_transitions,
                 "episodes": counts.episodes,
                 "episodes_per_second": replay.episodes_per_second(self.env_id, 60.0),
+                **self._read_ratings(replay),
             }
             self.replay_outage.report(None)
         except Exception as exc:  # unreachable, or e.g. a grant the web's role lacks: only /stats pays for it
             self.replay_outage.report(str(exc) if isinstance(exc, ReplayUnavailable) else repr(exc))
             replay_part = {"replay_problem": REPLAY_UNAVAILABLE}
         return TrainingSnapshot(read_at=now, **replay_part, **self._read_store())
+
+    def _read_ratings(self, replay: ReplayBuffer) -> dict:
+        # The arena's tables are the arena's: until it first starts they do not exist, and /stats answers without.
+        try:
+            rows = RatingsStore.reader_beside(replay).results(self.env_id)
+        except Exception as exc:  # the database answered the counts just before: most likely no tables yet
+            log.debug("arena ratings unreadable for /stats", env=self.env_id, error=repr(exc))
+            return {"ratings_problem": ARENA_NOT_STARTED}
+        return {"ratings": [r for r in rows if r.status != CALIBRATION][-RATINGS_LIMIT:]}
 
     def _read_store(self) -> dict:
         try:

@@ -6,6 +6,7 @@ import structlog
 
 from cartridge.arena import play_game
 from cartridge.arena.loop import Arena, ArenaConfig
+from cartridge.arena.positions import SHARE_BATCH, labelled_positions, optimal_share
 from cartridge.arena.ratings import fit_ratings
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
@@ -99,3 +100,17 @@ def test_a_stop_during_a_version_records_nothing_of_it(tmp_path, ratings, tictac
     arena.store.publish("tictactoe", tictactoe_model)
     assert arena.step() is None
     assert ratings.statuses("tictactoe") == {} and ratings.games("tictactoe") == []
+
+
+def test_the_share_of_optimal_moves_is_searched_in_batches_and_stops_between_them():
+    # Rating a tictactoe version searches ~3200 positions, seconds of work: a SIGTERM must not wait for all of it.
+    positions, batches = labelled_positions(game), []
+
+    def first_legal_move(states):  # a real (poor) player: the first legal move of each position
+        batches.append(len(states))
+        return [game.legal_actions(s)[0] for s in states]
+
+    assert optimal_share(game, positions, first_legal_move, should_stop=lambda: bool(batches)) is None
+    assert batches == [SHARE_BATCH]
+    share = optimal_share(game, positions, first_legal_move)
+    assert 0 < share < 1 and sum(batches[1:]) == len(positions) and max(batches) == SHARE_BATCH

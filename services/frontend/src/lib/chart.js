@@ -58,3 +58,27 @@ export function versionSeries(history, model) {
   }
   return points.sort((a, b) => a.x - b.x);
 }
+
+/** Rating over versions: each rated version's rating (random = 0); skipped versions have none. */
+export function ratingSeries(arena) {
+  return (arena?.versions ?? [])
+    .filter((v) => v.status === "rated")
+    .map((v) => ({ x: v.version, y: v.rating, label: `v${v.version}: rating ${v.rating.toFixed(0)}` }));
+}
+
+/** The scores table: one row per version the arena reached, newest first, a cell per reference opponent
+ *  ("–" where a version did not play it), and why a skipped version was skipped. */
+export function scoreRows(arena) {
+  const references = arena?.references ?? [];
+  return [...(arena?.versions ?? [])].reverse().map((v) => ({
+    version: v.version,
+    status: v.status,
+    rating: v.rating === null ? "–" : v.rating.toFixed(0),
+    cells: references.map((name) => {
+      const s = v.scores[name];
+      return s ? `${s.score.toFixed(2)} (${s.wins}/${s.draws}/${s.losses})` : "–";
+    }),
+    optimal: v.optimal_search === null ? "–" : `${(100 * v.optimal_search).toFixed(0)} %`,
+    note: v.note,
+  }));
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addSample, episodeSeries, extent, linePath, markers, scale, versionSeries } from "./chart.js";
+import { addSample, episodeSeries, extent, linePath, markers, ratingSeries, scale, scoreRows, versionSeries } from "./chart.js";
 
 describe("chart scaling", () => {
   it("pads a flat series so it still has a range", () => {
@@ -56,5 +56,31 @@ describe("dashboard series", () => {
     expect(versionSeries(history, { version: 2, published_at: 201 }).map((p) => p.y)).toEqual([1, 2]);
     expect(versionSeries([], { version: 7, published_at: 50 }).map((p) => [p.x, p.y])).toEqual([[50, 7]]);
     expect(versionSeries([], null)).toEqual([]);
+  });
+});
+
+describe("arena ratings", () => {
+  const score = (wins, draws, losses) => ({ games: wins + draws + losses, wins, draws, losses, score: (wins + draws / 2) / (wins + draws + losses) });
+  const arena = {
+    references: ["random", "minimax"],
+    message: "v3 rated 250; 1 version skipped",
+    versions: [
+      { version: 1, status: "rated", rating: 40.4, note: "", scores: { random: score(3, 0, 1), v0: score(1, 0, 0) }, optimal_search: 0.5, optimal_network: 0.4, games: 4, finished_at: 1 },
+      { version: 2, status: "skipped", rating: null, note: "published while the arena was busy", scores: {}, optimal_search: null, optimal_network: null, games: 0, finished_at: 2 },
+      { version: 3, status: "rated", rating: 250, note: "", scores: { random: score(4, 0, 0), minimax: score(0, 3, 1) }, optimal_search: 0.915, optimal_network: 0.8, games: 8, finished_at: 3 },
+    ],
+  };
+
+  it("charts the rated versions' ratings by version, leaving the skipped ones out", () => {
+    expect(ratingSeries(arena).map((p) => [p.x, p.y])).toEqual([[1, 40.4], [3, 250]]);
+    expect(ratingSeries(undefined)).toEqual([]);
+  });
+
+  it("tabulates each version's score against each reference, newest first, and why a version was skipped", () => {
+    const rows = scoreRows(arena);
+    expect(rows.map((r) => r.version)).toEqual([3, 2, 1]);
+    expect(rows[0]).toMatchObject({ rating: "250", cells: ["1.00 (4/0/0)", "0.38 (0/3/1)"], optimal: "92 %" });
+    expect(rows[1]).toMatchObject({ status: "skipped", rating: "–", note: "published while the arena was busy" });
+    expect(rows[2].cells).toEqual(["0.75 (3/0/1)", "–"]); // v1 never played minimax; v0 is no reference
   });
 });

@@ -5,10 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
+from cartridge.arena.loop import reference_players
+from cartridge.arena.ratings_store import RATED
+from cartridge.games import get_game
 from cartridge.settings import Settings
 
 from ..dependencies import ModelsDep, SettingsDep, TrainingDep
-from ..schemas import IterationPoint, ModelSummary, Problem, Stats
+from ..schemas import ArenaRatings, IterationPoint, ModelSummary, Problem, Stats, VersionRating
 from ..training import TrainingSnapshot
 
 NO_MODEL_YET = "no model yet: the trainer publishes v1 after its first iteration; games use a uniform prior until then"
@@ -45,6 +48,7 @@ def render(snapshot: TrainingSnapshot, served: int, settings: Settings) -> Stats
         model_versions=snapshot.versions,
         served_model_version=served,
         loss_history=[IterationPoint(**{k: getattr(r, k) for k in IterationPoint.model_fields}) for r in records],
+        arena=arena_ratings(snapshot, settings),
         generated_at=snapshot.read_at,
     )
 
@@ -57,3 +61,21 @@ def model_message(snapshot: TrainingSnapshot, served: int) -> str:
     if served < snapshot.manifest.version:
         return f"v{snapshot.manifest.version} published; this replica still serves v{served} until its next poll"
     return f"serving v{served}"
+
+
+def arena_ratings(snapshot: TrainingSnapshot, settings: Settings) -> ArenaRatings:
+    rows = snapshot.ratings
+    rated = [r for r in rows if r.status == RATED]
+    if snapshot.ratings_problem is not None:
+        message = snapshot.ratings_problem
+    elif not rows:
+        message = "no version rated yet: the arena rates each new model version as it is published"
+    else:
+        skipped = len(rows) - len(rated)
+        newest = f"v{rated[-1].version} rated {rated[-1].rating:.0f}" if rated else "no version rated yet"
+        message = newest + (f"; {skipped} version{'s' * (skipped != 1)} skipped" if skipped else "")
+    return ArenaRatings(
+        references=list(reference_players(get_game(settings.env_id))),
+        versions=[VersionRating(**{k: getattr(r, k) for k in VersionRating.model_fields}) for r in rows],
+        message=message,
+    )
