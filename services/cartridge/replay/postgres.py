@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS replay_counters (
 """
 # Several processes may start at once against a fresh database: serialise schema creation.
 SCHEMA_LOCK_KEY = 0x43415254  # "CART"
+# CREATE INDEX IF NOT EXISTS takes a SHARE lock on its table before it finds the index there, so running the
+# schema on a database that has it would stop every insert meanwhile and deadlock with the pruner (which locks
+# transitions, then episodes): a process that starts while others write runs it only when something is missing.
+SCHEMA_RELATIONS = re.findall(r"(?:TABLE|INDEX) IF NOT EXISTS (\w+)", SCHEMA)
 DEADLINE_GRACE_SECONDS = 1.0  # lets the server report its own statement_timeout first
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
@@ -133,6 +137,10 @@ class PostgresDatabase(SqlDatabase):
     def _create_schema(self) -> None:
         try:
             with self._lock, self.transaction() as cur:
+                cur.execute("SELECT count(*) FROM pg_class WHERE relname = ANY(%s) AND pg_table_is_visible(oid)",
+                            (SCHEMA_RELATIONS,))  # fmt: skip
+                if cur.fetchone()[0] == len(SCHEMA_RELATIONS):
+                    return
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
                 cur.execute(SCHEMA)
                 cur.execute(BACKFILL_COUNTERS)
