@@ -102,7 +102,7 @@ class KindChaos:
     The logs of a deleted pod go with it, so each actor pod's log is read just before its deletion: the
     episodes it commits in between are not counted, which weakens the check a little and never fails it."""
 
-    workloads = {"actor": "actor", "trainer": "trainer", "web": "web"}
+    workloads = {"actor": "actor", "trainer": "trainer", "web": "web", "frontend": "frontend"}
 
     def __init__(self, stack: KindStack) -> None:
         self.stack = stack
@@ -132,6 +132,7 @@ class KindChaos:
         return f"kubectl delete pod {pod} --force (PostgreSQL's StatefulSet starts it again on its volume)"
 
     def unhealthy(self) -> list[str]:
+        """Workloads with a pod not Ready (or none at all), PostgreSQL's included; [] when all are."""
         waiting = []
         for name in [*self.workloads.values(), "postgres"]:
             pods = self._pods(name)
