@@ -122,6 +122,7 @@ class LocalRuntime:
     def wait_healthy(self, timeout: float) -> list[ComponentStatus]:
         deadline = time.monotonic() + timeout
         statuses: list[ComponentStatus] = []
+        missing: list[str] = []
         while time.monotonic() < deadline:
             if not self.running() and self.state.read() is None and time.monotonic() > deadline - timeout + 5:
                 raise DevtoolsError(
@@ -129,12 +130,16 @@ class LocalRuntime:
                     f"see {self.config.data_dir / 'supervisor.log'}",
                 )
             statuses = self.status()
-            if statuses and all(s.healthy for s in statuses):
+            # Every component, not only the ones listed so far: the supervisor writes its state (with the
+            # skipped frontend, "healthy") before the first component's record.
+            missing = [c.name for c in self.config.components() if c.name not in {s.name for s in statuses}]
+            if statuses and not missing and all(s.healthy for s in statuses):
                 return statuses
-            pending = ", ".join(s.name for s in statuses if not s.healthy) or "supervisor"
+            pending = ", ".join([*missing, *(s.name for s in statuses if not s.healthy)]) or "supervisor"
             self.progress(f"waiting for {pending}")
             time.sleep(0.5)
-        names = ", ".join(f"{s.name} ({s.state})" for s in statuses if not s.healthy)
+        names = ", ".join([*(f"{name} (not started)" for name in missing),
+                           *(f"{s.name} ({s.state})" for s in statuses if not s.healthy)])  # fmt: skip
         raise DevtoolsError(
             f"not healthy after {timeout:.0f} s: {names}",
             f"see the logs in {self.config.data_dir / 'logs'} (`devtools logs NAME`)",
