@@ -65,6 +65,9 @@ class LocalChaos:
             return None
         return f"kill -9 {name} (pid {pid})"
 
+    def restarts(self) -> dict[str, int]:
+        return {s.name: s.restarts for s in self.stack.runtime.status()}
+
     def restart_database(self) -> str:
         from tests.pg import server_container
 

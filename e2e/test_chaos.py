@@ -108,6 +108,8 @@ def run_chaos(chaos, store, env_id: str, target: str) -> ChaosRun:
             break
         time.sleep(0.5)
     time.sleep(3)  # a few samples of the recovered stack
+    if restarts := getattr(chaos, "restarts", None):  # more than the kills: a component also crashed on its own
+        print(f"restarts {restarts()}")
     sampler.stop.set()
     sampler.join()
     return ChaosRun(env_id, done, sampler.samples, recovered, waiting)
