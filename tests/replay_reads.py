@@ -34,10 +34,6 @@ def stored_transitions(replay: ReplayBuffer, env_id: str) -> int:
     return int(replay._fetch("SELECT count(*) FROM transitions WHERE env_id = ?", (env_id,))[0][0])
 
 
-def stored_episode_ids(replay: ReplayBuffer, env_id: str) -> set[str]:
-    return {row[0] for row in replay._fetch("SELECT episode_id FROM episodes WHERE env_id = ?", (env_id,))}
-
-
 def partial_episodes(replay: ReplayBuffer, env_id: str) -> list[tuple]:
     """Episodes whose stored transitions are not exactly steps 0..moves-1 (episode_id, moves, rows, first, last),
     and transitions whose episode row is gone (episode_id, None, rows, first, last): [] when every one is whole."""
