@@ -49,6 +49,7 @@ class LocalChaos:
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
         self.components = [c.name for c in stack.config.components()]
+        self.killed: set[int] = set()  # until the supervisor notices, a killed pid stays in its state file
 
     def pids(self) -> dict[str, int | None]:
         record = self.stack.runtime.state.read()
@@ -57,12 +58,13 @@ class LocalChaos:
     def disrupt(self, name: str) -> str | None:
         """kill -9 the component's process group; None while it has no process (between restarts)."""
         pid = self.pids().get(name)
-        if pid is None:
+        if pid is None or pid in self.killed:
             return None
         try:
             os.killpg(pid, signal.SIGKILL)  # its own session and group (supervisor.py): children go too
         except ProcessLookupError:
             return None
+        self.killed.add(pid)
         return f"kill -9 {name} (pid {pid})"
 
     def restarts(self) -> dict[str, int]:
