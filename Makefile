@@ -29,10 +29,12 @@ system-deps:
 	scripts/install-system-deps.sh
 
 # Unit, static, service, image (when a Docker engine answers) and local end-to-end tests, the latter twice:
-# on the local runtime's storage (SQLite, a models directory) and on the cluster's (PostgreSQL, S3).
+# on the local runtime's storage (SQLite, a models directory) and on the cluster's (PostgreSQL, S3); then the
+# chaos suite on a stack of its own (kills, a PostgreSQL restart, a full replay bound; about three minutes).
 test: system-deps venv
 	$(VENV)/bin/pytest tests e2e --target local
 	$(VENV)/bin/pytest e2e --target local --storage cluster
+	$(VENV)/bin/pytest e2e --target local -m chaos
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -36,12 +36,12 @@ class LocalStack:
 
     target = "local"
 
-    def __init__(self, data_dir: Path, actors: int = 2, storage: str = "local") -> None:
+    def __init__(self, data_dir: Path, actors: int = 2, storage: str = "local", settings: dict | None = None) -> None:
         from devtools.local import LocalConfig, LocalRuntime
         from devtools.testkit.support import free_port
 
         self.config = LocalConfig(
-            data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES),
+            data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES) | (settings or {}),
             web_port=free_port(), frontend_port=free_port(), trainer_port=free_port(), actor_base_port=free_port(),
             arena_port=free_port(),
         )  # fmt: skip
@@ -68,9 +68,10 @@ class LocalStack:
         import boto3
 
         from devtools.testkit.postgres import postgres_server
-        from devtools.testkit.support import S3_TEST_CREDENTIALS, s3_server
+        from devtools.testkit.support import S3_TEST_CREDENTIALS, free_port, s3_server
 
-        replay_url = self._storage_servers.enter_context(postgres_server())
+        # A pinned host port: the chaos suite restarts the container, and the services keep this URL.
+        replay_url = self._storage_servers.enter_context(postgres_server(host_port=free_port()))
         endpoint = self._storage_servers.enter_context(s3_server())
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="cartridge-models")
         return {"REPLAY_URL": replay_url, "MODEL_STORE_URL": "s3://cartridge-models/models",

@@ -83,6 +83,9 @@ def test_e2e_installs_the_pinned_tools_and_runs_the_three_uses():
     # Tilt builds each image once: no `--no-tilt` deploy before `tilt ci`.
     assert "devtools up --runtime kind --tilt-mode ci" in runs and "--no-tilt" not in runs
     assert runs.index("--tilt-mode ci") < runs.index("pytest e2e/ --target kind")
+    # The chaos suite (it deletes pods) after the main suite, which needs the stack whole; bounded on its own.
+    chaos = next(s for s in steps if "-m chaos" in s.get("run", ""))
+    assert runs.index("pytest e2e/ --target kind -v") < runs.index("-m chaos") and chaos["timeout-minutes"] <= 20
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
     assert uploads and uploads[0]["if"] == "failure()"
 

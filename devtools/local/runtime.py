@@ -125,6 +125,7 @@ class LocalRuntime:
         # The supervisor records itself (and the skipped frontend) before its first tick records the components:
         # healthy means every configured component is there and healthy, not every one recorded so far.
         expected = {c.name for c in self.config.components()}
+        missing: list[str] = []
         while time.monotonic() < deadline:
             if not self.running() and self.state.read() is None and time.monotonic() > deadline - timeout + 5:
                 raise DevtoolsError(
@@ -132,12 +133,14 @@ class LocalRuntime:
                     f"see {self.config.data_dir / 'supervisor.log'}",
                 )
             statuses = self.status()
-            if expected <= {s.name for s in statuses} and all(s.healthy for s in statuses):
+            missing = sorted(expected - {s.name for s in statuses})
+            if not missing and all(s.healthy for s in statuses):
                 return statuses
-            pending = ", ".join(s.name for s in statuses if not s.healthy) or "supervisor"
+            pending = ", ".join([*missing, *(s.name for s in statuses if not s.healthy)]) or "supervisor"
             self.progress(f"waiting for {pending}")
             time.sleep(0.5)
-        names = ", ".join(f"{s.name} ({s.state})" for s in statuses if not s.healthy)
+        names = ", ".join([*(f"{name} (not started)" for name in missing),
+                           *(f"{s.name} ({s.state})" for s in statuses if not s.healthy)])  # fmt: skip
         raise DevtoolsError(
             f"not healthy after {timeout:.0f} s: {names}",
             f"see the logs in {self.config.data_dir / 'logs'} (`devtools logs NAME`)",

@@ -19,13 +19,15 @@ TEST_PASSWORD = "cartridge-test"  # the throwaway server's, in its URL
 
 
 @contextlib.contextmanager
-def postgres_server(durable: bool = False, password: str | None = None) -> Iterator[str]:
+def postgres_server(durable: bool = False, password: str | None = None, host_port: int | None = None) -> Iterator[str]:
     """Yield a postgresql:// URL of a fresh database on a new server; stop and remove it afterwards.
 
     Tests run with fsync off (a throwaway server); ``durable`` keeps PostgreSQL's defaults (fsync and
     synchronous commit on), as a cluster's server runs, for benchmarks. The server requires the password
     (scram-sha-256, the official image's default). With ``password`` the URL leaves it out, as the
-    cluster's REPLAY_URL does (PGPASSWORD supplies it); otherwise the URL carries the test password."""
+    cluster's REPLAY_URL does (PGPASSWORD supplies it); otherwise the URL carries the test password.
+    ``host_port`` pins the host's port: Docker hands a restarted container a new random one otherwise,
+    and clients that hold the URL (the chaos suite's services) would lose the server for good."""
     if (url := os.environ.get("CARTRIDGE_TEST_POSTGRES_URL")) and password is None:
         yield url
         return
@@ -41,10 +43,22 @@ def postgres_server(durable: bool = False, password: str | None = None) -> Itera
         .with_env("POSTGRES_HOST_AUTH_METHOD", "scram-sha-256")
         .with_command(f"postgres -c fsync={'on' if durable else 'off'} -c max_connections=100")
     )  # fmt: skip
+    if host_port is not None:
+        container = container.with_bind_ports(5432, host_port)
     with container:
         host, port = container.get_container_host_ip(), container.get_exposed_port(5432)
         auth = USER if password is not None else f"{USER}:{quote(secret, safe='')}"
         yield f"postgresql://{auth}@{host}:{port}/{DATABASE}"
+
+
+def server_container(database_url: str):
+    """The Docker container of the server behind ``database_url``, found by the host port in the URL."""
+    import docker
+
+    port = database_url.rsplit(":", 1)[1].split("/", 1)[0]
+    (container,) = [c for c in docker.from_env().containers.list()
+                    if any(b.get("HostPort") == port for b in (c.ports.get("5432/tcp") or []))]  # fmt: skip
+    return container
 
 
 @contextlib.contextmanager
@@ -52,12 +66,7 @@ def frozen_server(database_url: str) -> Iterator[None]:
     """Freeze the server's container (the cgroup freezer: every PostgreSQL process stops, as under SIGSTOP, and
     the kernel still acknowledges TCP, as a hung host's does); thaw it afterwards. The container is found by
     the host port in the URL: pids read inside it (pg_backend_pid) are the container's, not this host's."""
-    import docker
-
-    port = database_url.rsplit(":", 1)[1].split("/", 1)[0]
-    client = docker.from_env()
-    (container,) = [c for c in client.containers.list()
-                    if any(b.get("HostPort") == port for b in (c.ports.get("5432/tcp") or []))]  # fmt: skip
+    container = server_container(database_url)
     container.pause()
     try:
         yield

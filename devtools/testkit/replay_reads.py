@@ -32,3 +32,22 @@ def recent_episodes(replay: ReplayBuffer, env_id: str | None = None, limit: int 
 def stored_transitions(replay: ReplayBuffer, env_id: str) -> int:
     """Transitions stored, counted row by row (the counters' check)."""
     return int(replay._fetch("SELECT count(*) FROM transitions WHERE env_id = ?", (env_id,))[0][0])
+
+
+def partial_episodes(replay: ReplayBuffer, env_id: str) -> list[tuple]:
+    """Episodes whose stored transitions are not exactly steps 0..moves-1 (episode_id, moves, rows, first, last),
+    and transitions whose episode row is gone (episode_id, None, rows, first, last): [] when every one is whole."""
+    whole = replay._fetch(
+        "SELECT e.episode_id, e.moves, count(t.step), min(t.step), max(t.step) FROM episodes e "
+        "LEFT JOIN transitions t ON t.episode_id = e.episode_id WHERE e.env_id = ? GROUP BY e.episode_id, e.moves "
+        "HAVING count(t.step) <> e.moves OR count(DISTINCT t.step) <> e.moves OR min(t.step) <> 0 "
+        "OR max(t.step) <> e.moves - 1",
+        (env_id,),
+    )
+    orphans = replay._fetch(
+        "SELECT t.episode_id, NULL, count(*), min(t.step), max(t.step) FROM transitions t "
+        "LEFT JOIN episodes e ON e.episode_id = t.episode_id WHERE t.env_id = ? AND e.episode_id IS NULL "
+        "GROUP BY t.episode_id",
+        (env_id,),
+    )
+    return [tuple(row) for row in [*whole, *orphans]]

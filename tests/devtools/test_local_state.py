@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from devtools.errors import DevtoolsError
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.state import ComponentRecord, StateFile, SupervisorRecord, process_start, same_process
 from devtools.testkit.support import free_port
@@ -91,3 +92,13 @@ def test_down_stops_the_orphans_of_a_dead_supervisor_when_they_are_the_recorded_
     LocalRuntime.attach(tmp_path).down()
     child.wait(10)
     assert child.returncode is not None and os.path.exists(tmp_path) and StateFile(tmp_path).read() is None
+
+
+def test_up_is_not_healthy_while_the_supervisor_has_listed_no_component_yet(tmp_path):
+    """The supervisor writes its record (and the skipped frontend, counted healthy) before its components':
+    `up` returned at once in that moment, and the e2e chaos suite found a stack that was not up."""
+    config = LocalConfig(data_dir=tmp_path, web_port=free_port(), trainer_port=free_port(),
+                         actor_base_port=free_port(), frontend=False)  # fmt: skip
+    StateFile(tmp_path).write_supervisor(os.getpid(), config, {"frontend": "disabled (--no-frontend)"})
+    with pytest.raises(DevtoolsError, match=r"not healthy after 1 s: trainer \(not started\)"):
+        LocalRuntime(config).wait_healthy(timeout=1)

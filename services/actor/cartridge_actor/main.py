@@ -124,8 +124,9 @@ def run() -> int:
         metrics.transitions.labels(env).inc(len(episode.transitions))
         metrics.simulations.labels(env).inc(len(episode.transitions) * settings.mcts_max_sims)
         metrics.episode_seconds.labels(env).observe(episode.duration_s)
-        log.debug("episode written", moves=len(episode.transitions), winner=episode.winner,
-                  model_version=episode.model_version)  # fmt: skip
+        # One line per committed episode (after the commit): the audit trail the chaos suite sums across restarts.
+        log.info("episode written", episode_id=episode.episode_id, moves=len(episode.transitions),
+                 winner=episode.winner, model_version=episode.model_version)  # fmt: skip
     stop.set()
     progress.idle()
     server.shutdown()
