@@ -24,6 +24,7 @@ def reachable_positions(game) -> list:
 
 def minimax_distilled_model(steps: int = 150) -> bytes:
     import torch
+
     from cartridge_trainer.network import NetConfig, PolicyValueNet, export_onnx
 
     game = get_game("tictactoe")
