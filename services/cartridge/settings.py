@@ -202,7 +202,10 @@ def _float(name: str, raw: str) -> float:
 
 
 def _share(name: str, raw: str) -> float:
-    value = _float(name, raw)
+    try:
+        value = _float(name, raw)
+    except SettingsError:
+        value = math.inf
     if value > 1:
-        raise SettingsError(f"{name}={raw.strip()!r} is out of range (expected a score 0 < x <= 1)")
+        raise SettingsError(f"{name}={raw.strip()!r} is not accepted (expected a score 0 < x <= 1)")
     return value
