@@ -81,3 +81,5 @@ def test_a_watcher_following_best_serves_the_uniform_prior_until_a_promotion(sto
     store.promote("tictactoe", 1, "gate passed")
     assert latest.poll().version == 2 and best.poll().version == 1
     assert best.current.version == 1
+    store.promote("tictactoe", 2, "gate passed")  # a promotion with no new publication
+    assert best.poll().version == 2 and latest.poll() is None
