@@ -30,7 +30,13 @@ def test_the_threshold_is_inclusive_and_a_stopped_gate_decides_nothing():
     draws = play_gate(game, minimax, ("minimax-too", minimax[1]), GateConfig(threshold=0.5, games=4))
     assert draws.score == 0.5 and draws.promoted, "perfect play draws itself: 0.5 meets a threshold of 0.5"
     assert not play_gate(game, minimax, ("minimax-too", minimax[1]), GateConfig(threshold=0.51, games=4)).promoted
-    assert play_gate(game, minimax, random, GATE, should_stop=lambda: True) is None
+    games_begun = []
+
+    def stop_after_two_games() -> bool:
+        games_begun.append(1)
+        return len(games_begun) > 2
+
+    assert play_gate(game, minimax, random, GATE, should_stop=stop_after_two_games) is None, "2 of 8 decide nothing"
 
 
 @pytest.mark.parametrize(("threshold", "games"), [(0.0, 20), (1.5, 20), (0.55, 1)])
