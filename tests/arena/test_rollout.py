@@ -46,6 +46,14 @@ def get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
+def answers(url: str) -> bool:
+    try:
+        get_json(url)
+        return True
+    except OSError:
+        return False
+
+
 def arena_rows(url: str) -> dict[int, dict | None]:
     """Rated versions -> their gate (None under always)."""
     ratings = RatingsStore.open(url)
@@ -62,14 +70,17 @@ def loaded_versions(actor) -> list[int]:
 def run_stack(tmp_path, start_service, env: dict[str, str], web: bool):
     """Start the followers and the arena, then the trainer; return once it has published every version and the
     arena has reached the last one."""
-    services = {"actor": start_service("cartridge_actor", env | {"HTTP_PORT": str(free_port())}, "actor")}
-    if web:
+    services = {}
+    # One at a time, each up before the next: SQLite's schema creation by processes starting together can meet
+    # "database is locked" at open, which is start-up contention, not what this test is about.
+    for name in ("actor", "web", "arena") if web else ("actor", "arena"):
         port = free_port()
-        services["web"] = start_service("cartridge_web", env | {"HTTP_PORT": str(port)}, "web")
-        services["web_url"] = f"http://127.0.0.1:{port}"
-    services["arena"] = start_service("cartridge_arena", env | {"HTTP_PORT": str(free_port())}, "arena")
+        services[name] = start_service(f"cartridge_{name}", env | {"HTTP_PORT": str(port)}, name)
+        services[f"{name}_url"] = url = f"http://127.0.0.1:{port}"
+        wait_until(lambda url=url: answers(f"{url}/health"), 120, f"the {name} to start")
     trainer = start_service("cartridge_trainer", env | {"HTTP_PORT": str(free_port())}, "trainer")
     assert trainer.wait(timeout=420) == 0, trainer.log_text()[-3000:]
+    assert services["actor"].proc.poll() is None, services["actor"].log_text()[-2000:]
     store = open_model_store(env["MODEL_STORE_URL"])
     assert store.latest("tictactoe").version == ITERATIONS
     wait_until(lambda: store.rated_through("tictactoe") == ITERATIONS, 240, "the arena to reach the last version")

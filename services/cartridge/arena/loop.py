@@ -163,7 +163,9 @@ class Arena:
             self._promote(passed[-1].version, gate)
 
     def _promote(self, version: int, gate: GateResult) -> None:
+        self._best_checked = False  # until the store has it: a failed write is made again by the next step
         self.store.promote(self.env_id, version, gate.reason())
+        self._best_checked = True
         self.log.info("version promoted to best", version=version, score=gate.score, against=gate.against)
 
     def play_gate(self, name: str, player: MctsPlayer) -> GateResult | None:
