@@ -67,11 +67,15 @@ class ModelWatcher:
     took the evaluator keeps using the old one until it asks again: no request
     or game in flight sees a half-loaded model. A corrupt publication is
     reported and skipped; the previous model stays in use.
+
+    ``follow`` names the manifest it follows (Settings.followed_manifest): "latest" serves every new
+    version, "best" only promoted ones, and the uniform prior until the first promotion.
     """
 
-    def __init__(self, store: ModelStore, env_id: str, action_size: int) -> None:
+    def __init__(self, store: ModelStore, env_id: str, action_size: int, follow: str = "latest") -> None:
         self.store = store
         self.env_id = env_id
+        self.follow = follow
         self.current: Evaluator = UniformEvaluator(action_size)
         self.manifest: ModelManifest | None = None
         self._token: str | None = None
@@ -81,11 +85,11 @@ class ModelWatcher:
     def poll(self) -> ModelManifest | None:
         """Check the store once; return the new manifest if a newer model was loaded."""
         with self._lock:
-            token = self.store.change_token(self.env_id)
+            token = self.store.change_token(self.env_id, self.follow)
             if token is None or token == self._token:
                 return None
             try:
-                fetched = self.store.fetch_latest(self.env_id)
+                fetched = self.store.fetch(self.env_id, self.follow)
                 if fetched is None:
                     return None
                 manifest, data = fetched

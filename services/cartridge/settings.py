@@ -16,6 +16,8 @@ from .games import GAME_NAMES
 from .modelstore.base import DEFAULT_MODEL_MAX_BYTES
 
 LOG_FORMATS = ("console", "json")
+# ROLLOUT_POLICY -> the model-store manifest actors and web follow: every new version, or only promoted ones.
+ROLLOUT_FOLLOWS = {"always": "latest", "gated": "best"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Read by the PostgreSQL replay backend itself (it is opened from a URL alone), and checked here at start-up.
 REPLAY_CONNECT_TIMEOUT = 5
@@ -141,6 +143,11 @@ class Settings:
     # The arena: games per opponent for each new model version, and the model's MCTS simulations per move there.
     arena_games: int = env_field(20, _int(2))
     arena_sims: int = env_field(64, _int(1))
+    # Gated rollout: under "gated" the arena promotes a rated version to "best" only when it scores at least
+    # GATE_THRESHOLD over GATE_GAMES games against the current best; actors and web serve the best.
+    rollout_policy: str = env_field("always", _choice(tuple(ROLLOUT_FOLLOWS)))
+    gate_threshold: float = env_field(0.55, lambda n, r: _share(n, r))
+    gate_games: int = env_field(20, _int(2))
 
     def __post_init__(self) -> None:
         if self.replay_max_transitions is None:
@@ -152,6 +159,11 @@ class Settings:
                 f"many (expected an integer >= {self.replay_window}, "
                 f"or unset for {REPLAY_BOUND_WINDOWS} x REPLAY_WINDOW)"
             )
+
+    @property
+    def followed_manifest(self) -> str:
+        """The manifest (latest | best) this process's model watcher follows."""
+        return ROLLOUT_FOLLOWS[self.rollout_policy]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **defaults: Any) -> Settings:
@@ -186,4 +198,14 @@ def _float(name: str, raw: str) -> float:
         raise SettingsError(f"{name}={raw!r} is not a number (expected a positive number)") from None
     if not (math.isfinite(value) and value > 0):  # nan and inf parse as floats, but no setting means them
         raise SettingsError(f"{name}={raw.strip()!r} is out of range (expected a finite positive number)")
+    return value
+
+
+def _share(name: str, raw: str) -> float:
+    try:
+        value = _float(name, raw)
+    except SettingsError:
+        value = math.inf
+    if value > 1:
+        raise SettingsError(f"{name}={raw.strip()!r} is not accepted (expected a score 0 < x <= 1)")
     return value

@@ -54,12 +54,25 @@ def test_values_are_parsed_and_normalised():
         ("WEB_SEARCH_WAIT_SECONDS", "0", "finite positive number"),
         ("ARENA_GAMES", "1", "expected an integer >= 2"),
         ("ARENA_SIMS", "0", "expected an integer >= 1"),
+        ("ROLLOUT_POLICY", "sometimes", "expected one of: always, gated"),
+        ("GATE_THRESHOLD", "0", "expected a score 0 < x <= 1"),
+        ("GATE_THRESHOLD", "1.2", "expected a score 0 < x <= 1"),
+        ("GATE_THRESHOLD", "half", "expected a score 0 < x <= 1"),
+        ("GATE_GAMES", "1", "expected an integer >= 2"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):
     with pytest.raises(SettingsError) as err:
         Settings.from_env({name: value})
     assert name in str(err.value) and expected in str(err.value)
+
+
+def test_the_rollout_policy_names_the_manifest_followers_serve():
+    s = Settings.from_env({})
+    assert (s.rollout_policy, s.gate_threshold, s.gate_games, s.followed_manifest) == ("always", 0.55, 20, "latest")
+    gated = Settings.from_env({"ROLLOUT_POLICY": " Gated ", "GATE_THRESHOLD": "1", "GATE_GAMES": "2"})
+    assert (gated.rollout_policy, gated.gate_threshold, gated.gate_games) == ("gated", 1.0, 2)
+    assert gated.followed_manifest == "best"
 
 
 def test_every_bad_variable_is_reported_at_once():

@@ -76,7 +76,7 @@ def run() -> int:
     store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions,
                              settings.model_max_bytes)  # fmt: skip
     metrics = PipelineMetrics()
-    watcher = ModelWatcher(store, settings.env_id, game.action_size)
+    watcher = ModelWatcher(store, settings.env_id, game.action_size, settings.followed_manifest)
     started = time.time()
     written = 0
     # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
@@ -103,6 +103,7 @@ def run() -> int:
         sims=settings.mcts_max_sims,
         parallel_games=settings.actor_parallel_games,
         port=settings.http_port,
+        follows=settings.followed_manifest,
     )
     selfplay = SelfPlay(
         game,

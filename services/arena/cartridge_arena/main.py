@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+from cartridge.arena.gate import GateConfig
 from cartridge.arena.loop import Arena, ArenaConfig
 from cartridge.arena.metrics import ArenaMetrics
 from cartridge.arena.ratings_store import RATED, RatingsStore
@@ -33,8 +34,9 @@ def run() -> int:
     store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
     store.ping()
     metrics = ArenaMetrics(settings.env_id)
+    gate = GateConfig(settings.gate_threshold, settings.gate_games) if settings.rollout_policy == "gated" else None
     arena = Arena(game, store, ratings, ArenaConfig(settings.arena_games, settings.arena_sims), log,
-                  on_result=metrics.observe, should_stop=stop.is_set)  # fmt: skip
+                  on_result=metrics.observe, should_stop=stop.is_set, gate=gate)  # fmt: skip
     rated = [r for r in ratings.results(settings.env_id) if r.status == RATED]
     metrics.show(rated[-1] if rated else None, arena.ladder())
     started = time.time()
@@ -46,7 +48,8 @@ def run() -> int:
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
     log.info("arena started", games_per_opponent=settings.arena_games, sims=settings.arena_sims,
-             references=list(arena.references), rated_versions=len(rated), port=settings.http_port)  # fmt: skip
+             references=list(arena.references), rated_versions=len(rated), port=settings.http_port,
+             rollout_policy=settings.rollout_policy)  # fmt: skip
     while not stop.is_set():
         try:
             arena.calibrate()

@@ -10,6 +10,12 @@ next start plays again from the same seeds.
 
 Before the first version, the references play each other once (version 0, "calibration"), so their ratings stand
 on games of their own and not only on games against models.
+
+After each row the arena marks the newest version it reached in the model store (``ModelStore.mark_rated``), so
+retention keeps every version it has yet to reach. Under ROLLOUT_POLICY=gated (``gate`` set) a rated version then
+plays its gate against the store's best (cartridge.arena.gate); the result goes in the version's row (column
+``gate``), and a version that passed is promoted after its row is written. A kill between the two is repaired at the
+next start: the newest passed version in the rows is promoted if the store's best is older.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..games import Game
-from ..inference import OnnxEvaluator
+from ..inference import OnnxEvaluator, UniformEvaluator
 from ..modelstore import CorruptModel, ModelStore
+from .gate import UNIFORM, GateConfig, GateResult, play_gate
 from .match import GameRecord, PlayerFactory, play_pairs, result_for
 from .players import AlphaBetaPlayer, MctsPlayer, MinimaxPlayer, NetworkPlayer, RandomPlayer
 from .positions import labelled_positions, optimal_share
@@ -65,12 +72,16 @@ class Arena:
         log,
         on_result: Callable[[VersionResult, dict[str, float]], None] = lambda result, ladder: None,
         should_stop: Callable[[], bool] = lambda: False,
+        gate: GateConfig | None = None,
     ) -> None:
         self.should_stop = should_stop  # checked between games: a stopped arena records nothing of the version
         self.game, self.store, self.ratings, self.config, self.log = game, store, ratings, config, log
         self.on_result = on_result  # metrics: called with each new row and the refitted ladder
         self.references = reference_players(game)
         self.busy_with: int | None = None
+        self.gate = gate  # None under ROLLOUT_POLICY=always: the arena only rates
+        self._marked: int | None = None  # the mark last written to the store
+        self._best_checked = False
 
     @property
     def env_id(self) -> str:
@@ -115,9 +126,14 @@ class Arena:
 
     def step(self) -> VersionResult | None:
         """Rate the newest unrated version (skipping the ones before it); None when there is none (or stopped)."""
+        self._mark_rated()
+        if not self._best_checked:
+            self._promote_passed()
+            self._best_checked = True
         version, skipped = self.pending()
         if skipped:
             self._skip(skipped)
+            self._mark_rated()
             self.log.info("versions skipped", versions=sorted(skipped), newest=version)
         if version is None:
             return None
@@ -126,6 +142,42 @@ class Arena:
             return self.rate(version)
         finally:
             self.busy_with = None
+            self._mark_rated()
+
+    def _mark_rated(self) -> None:
+        """Tell the store the newest version reached (0 before any), when it changed."""
+        reached = max(self.ratings.statuses(self.env_id), default=0)
+        if reached != self._marked:
+            self.store.mark_rated(self.env_id, reached)
+            self._marked = reached
+
+    def _promote_passed(self) -> None:
+        """The newest version whose gate passed becomes the best if the store's best is older (a kill came
+        between its row and its promotion)."""
+        if self.gate is None:
+            return
+        passed = [r for r in self.ratings.results(self.env_id) if r.gate and r.gate["promoted"]]
+        best = self.store.best(self.env_id)
+        if passed and (best is None or best.version < passed[-1].version):
+            gate = GateResult(**passed[-1].gate)
+            self._promote(passed[-1].version, gate)
+
+    def _promote(self, version: int, gate: GateResult) -> None:
+        self._best_checked = False  # until the store has it: a failed write is made again by the next step
+        self.store.promote(self.env_id, version, gate.reason())
+        self._best_checked = True
+        self.log.info("version promoted to best", version=version, score=gate.score, against=gate.against)
+
+    def play_gate(self, name: str, player: MctsPlayer) -> GateResult | None:
+        """The candidate against the store's best (the uniform prior before any); None when stopped."""
+        best = self.store.best(self.env_id)
+        if best is None:
+            uniform = MctsPlayer(self.game, UniformEvaluator(self.game.action_size), self.config.sims)
+            opponent = (UNIFORM, lambda rng: uniform)
+        else:  # retention keeps the best's file: a CorruptModel here is a damaged store, retried by the service
+            best_player, _ = self.model_player(best.version)
+            opponent = (version_name(best.version), lambda rng: best_player)
+        return play_gate(self.game, (name, lambda rng: player), opponent, self.gate, self.should_stop)
 
     def _skip(self, versions: dict[int, str]) -> None:
         self.ratings.record_skipped(self.env_id, versions)
@@ -169,6 +221,11 @@ class Arena:
             scores[opponent] = {"games": result.games, "wins": result.wins, "draws": result.draws,
                                 "losses": result.losses, "score": round(result.score, 4)}  # fmt: skip
             records += played
+        gate = None
+        if self.gate is not None:
+            gate = self.play_gate(name, player)
+            if gate is None:
+                return None
         positions = labelled_positions(self.game)
         network = NetworkPlayer(self.game, evaluator)
         shares = [
@@ -180,18 +237,23 @@ class Arena:
         result = VersionResult(
             self.env_id, version, RATED, rating=round(ladder[name], 2), scores=scores,
             optimal_search=round(shares[0], 4), optimal_network=round(shares[1], 4), games=len(records),
+            gate=None if gate is None else gate.to_dict(),
         )  # fmt: skip
-        self._record(result, records, ladder)
+        if self._record(result, records, ladder) and gate is not None and gate.promoted:
+            self._promote(version, gate)
         return result
 
-    def _record(self, result: VersionResult, records: list[GameRecord], ladder: dict[str, float] | None = None) -> None:
+    def _record(self, result: VersionResult, records: list[GameRecord], ladder: dict[str, float] | None = None) -> bool:
+        """Store the row and its games; False if the version had a row already."""
         try:
             self.ratings.record(result, records)
         except AlreadyRecorded:
             self.log.warning("version already has an arena row: not rated twice", version=result.version)
-            return
+            return False
         ladder = ladder if ladder is not None else self.ladder()
         self.log.info("version rated" if result.status == RATED else "references calibrated", version=result.version,
                       rating=result.rating, scores={k: v["score"] for k, v in result.scores.items()},
-                      optimal_search=result.optimal_search, optimal_network=result.optimal_network)  # fmt: skip
+                      optimal_search=result.optimal_search, optimal_network=result.optimal_network,
+                      gate=result.gate)  # fmt: skip
         self.on_result(result, ladder)
+        return True

@@ -2,7 +2,9 @@
 
 Tables (created on open, both backends):
   arena_versions  one row per model version the arena reached: rated (rating, scores per opponent, share of
-                  optimal moves), skipped (why), or version 0 = the calibration games between the references
+                  optimal moves), skipped (why), or version 0 = the calibration games between the references;
+                  under ROLLOUT_POLICY=gated its ``gate`` column holds the gate match as JSON (against, games,
+                  wins, draws, losses, score, threshold, promoted), NULL otherwise
   arena_games     every game behind a row: players, seed, moves, winner; the ratings are fitted over all of them
 (env_id, version) is the primary key of arena_versions, so a version is never rated twice; a version's row and its
 games are written in one transaction, so a crash leaves the version wholly rated or not at all.
@@ -27,14 +29,16 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS arena_versions (
     env_id TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL, rating DOUBLE PRECISION,
     scores TEXT NOT NULL, optimal_search DOUBLE PRECISION, optimal_network DOUBLE PRECISION, games INTEGER NOT NULL,
-    note TEXT NOT NULL, finished_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (env_id, version))""",
+    note TEXT NOT NULL, finished_at DOUBLE PRECISION NOT NULL, gate TEXT, PRIMARY KEY (env_id, version))""",
     """CREATE TABLE IF NOT EXISTS arena_games (
     env_id TEXT NOT NULL, version INTEGER NOT NULL, game INTEGER NOT NULL, first_player TEXT NOT NULL,
     second_player TEXT NOT NULL, seed BIGINT NOT NULL, winner INTEGER NOT NULL, moves TEXT NOT NULL,
     PRIMARY KEY (env_id, version, game))""",
 )
 RATED, SKIPPED, CALIBRATION = "rated", "skipped", "calibration"
-VERSION_COLUMNS = "env_id, version, status, rating, scores, optimal_search, optimal_network, games, note, finished_at"
+VERSION_COLUMNS = (
+    "env_id, version, status, rating, scores, optimal_search, optimal_network, games, note, finished_at, gate"
+)
 
 
 class AlreadyRecorded(RuntimeError):
@@ -53,6 +57,7 @@ class VersionResult:
     games: int = 0
     note: str = ""
     finished_at: float = field(default_factory=time.time)
+    gate: dict | None = None  # the gate match under ROLLOUT_POLICY=gated (cartridge.arena.gate.GateResult)
 
 
 TABLES = ("arena_versions", "arena_games")
@@ -61,6 +66,9 @@ TABLES = ("arena_versions", "arena_games")
 def create_arena_tables(cur) -> None:
     for statement in SCHEMA:
         cur.execute(statement)
+    cur.execute("SELECT * FROM arena_versions WHERE 1 = 0")
+    if "gate" not in {column[0] for column in cur.description}:  # a table from before gated rollout
+        cur.execute("ALTER TABLE arena_versions ADD COLUMN gate TEXT")
 
 
 class RatingsStore:
@@ -117,7 +125,7 @@ class RatingsStore:
                 self._execute(
                     cur,
                     f"INSERT INTO arena_versions ({VERSION_COLUMNS}) "
-                    "VALUES (?, ?, ?, NULL, '{}', NULL, NULL, 0, ?, ?) ON CONFLICT (env_id, version) DO NOTHING",
+                    "VALUES (?, ?, ?, NULL, '{}', NULL, NULL, 0, ?, ?, NULL) ON CONFLICT (env_id, version) DO NOTHING",
                     (env_id, version, SKIPPED, note, time.time()),
                 )
 
@@ -138,9 +146,10 @@ class RatingsStore:
         with self._cursor() as cur:
             # A concurrent writer that got in first makes this INSERT fail on the primary key, which rolls back
             # the games too: the unique key, not the check above, is what keeps a version from being rated twice.
-            self._execute(cur, f"INSERT INTO arena_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._execute(cur, f"INSERT INTO arena_versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 11)})",
                           (r.env_id, r.version, r.status, r.rating, json.dumps(r.scores, sort_keys=True),
-                           r.optimal_search, r.optimal_network, r.games, r.note, r.finished_at))  # fmt: skip
+                           r.optimal_search, r.optimal_network, r.games, r.note, r.finished_at,
+                           None if r.gate is None else json.dumps(r.gate, sort_keys=True)))  # fmt: skip
             for i, g in enumerate(games):
                 self._execute(cur, "INSERT INTO arena_games (env_id, version, game, first_player, second_player, "
                                    "seed, winner, moves) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -163,6 +172,7 @@ class RatingsStore:
                           (env_id,))  # fmt: skip
             rows = cur.fetchall()
         return [
-            VersionResult(env, int(v), status, rating, json.loads(scores), search, network, int(n), note, finished)
-            for env, v, status, rating, scores, search, network, n, note, finished in rows
-        ]
+            VersionResult(env, int(v), status, rating, json.loads(scores), search, network, int(n), note, finished,
+                          None if gate is None else json.loads(gate))
+            for env, v, status, rating, scores, search, network, n, note, finished, gate in rows
+        ]  # fmt: skip

@@ -3,10 +3,16 @@ a directory and an S3 bucket implement the primitives, chosen by MODEL_STORE_URL
 
 Layout under the store root, per game:
   <env_id>/v000001.onnx, v000002.onnx, ...   immutable model versions
-  <env_id>/latest.json                        the manifest: the one place readers look
+  <env_id>/latest.json                        the manifest of the newest version (ROLLOUT_POLICY=always follows it)
+  <env_id>/best.json                          the manifest of the promoted version (ROLLOUT_POLICY=gated follows it),
+                                              with when and why it was promoted; absent before the first promotion
+  <env_id>/rated.json                         the arena's mark: the newest version it has reached (rated or skipped)
 Publishing writes the model first, then replaces the manifest atomically, so a reader sees the old model or
 the new one, never part of one. Readers check a model's size before reading it (against the manifest and
-MODEL_MAX_BYTES) and its sha256 while it streams in, before they swap. Retention keeps the newest K versions.
+MODEL_MAX_BYTES) and its sha256 while it streams in, before they swap. Retention keeps the newest K versions,
+the best one, and every version the arena has not reached yet. The store learns what is rated from the arena's
+mark alone, not from the database: a game no arena has marked has no unrated versions (keep-K, as before there
+was an arena), and one it has marked keeps everything above the mark until the arena gets there.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 VERSION_NAME = re.compile(r"^v(\d{6})\.onnx$")
 MANIFEST_NAME = "latest.json"
+POINTERS = {"latest": MANIFEST_NAME, "best": "best.json"}  # the manifests a reader can follow
+RATED_NAME = "rated.json"
 MANIFEST_MAX_BYTES = 1 << 20  # a manifest is a few hundred bytes; anything near this is not one
 DEFAULT_MODEL_MAX_BYTES = 64 << 20  # MODEL_MAX_BYTES' default (see settings.py)
 CHUNK_BYTES = 256 << 10  # a read's buffer: small next to any limit, large enough that a model takes few reads
@@ -66,6 +74,7 @@ class ModelManifest:
     size_bytes: int
     created_at: float  # unix time of publication
     metrics: dict = field(default_factory=dict)
+    reason: str = ""  # why a pointer names this version (the best's: the gate it passed); empty for latest
 
     @property
     def filename(self) -> str:
@@ -79,12 +88,12 @@ class ModelManifest:
         try:
             data = json.loads(raw)
         except ValueError as exc:
-            raise CorruptModel(f"unreadable latest manifest: {exc}") from exc
+            raise CorruptModel(f"unreadable manifest: {exc}") from exc
         if not isinstance(data, dict):
-            raise CorruptModel(f"unreadable latest manifest: a JSON object was expected, not {type(data).__name__}")
-        missing = [f.name for f in fields(cls) if f.name != "metrics" and f.name not in data]
+            raise CorruptModel(f"unreadable manifest: a JSON object was expected, not {type(data).__name__}")
+        missing = [f.name for f in fields(cls) if f.name not in ("metrics", "reason") and f.name not in data]
         if missing:  # e.g. a manifest from before size_bytes: the next publish writes a whole one
-            raise CorruptModel(f"unreadable latest manifest: no {', '.join(missing)}")
+            raise CorruptModel(f"unreadable manifest: no {', '.join(missing)}")
         try:
             return cls(
                 env_id=str(data["env_id"]),
@@ -93,14 +102,15 @@ class ModelManifest:
                 size_bytes=int(data["size_bytes"]),
                 created_at=float(data["created_at"]),
                 metrics=dict(data.get("metrics") or {}),
+                reason=str(data.get("reason") or ""),
             )
         except (ValueError, TypeError) as exc:
-            raise CorruptModel(f"unreadable latest manifest: {exc}") from exc
+            raise CorruptModel(f"unreadable manifest: {exc}") from exc
 
 
 def versions_to_delete(stored: list[int], keep: int, pinned: Collection[int]) -> list[int]:
     """Retention's one decision: every stored version (ascending) except the newest ``keep`` and the pinned
-    ones. The version just published is pinned; a later pointer (e.g. a "best" model) would pin its own."""
+    ones: the version just published, the best one, and those the arena has not reached (``ModelStore.pinned``)."""
     return [version for version in stored[:-keep] if version not in pinned]
 
 
@@ -166,21 +176,65 @@ class ModelStore(ABC):
         manifest = ModelManifest(env_id, version, sha256_hex(model), len(model), time.time(), dict(metrics or {}))
         self._put(self._key(env_id, version_name(version)), model)
         self._put(self._key(env_id, MANIFEST_NAME), manifest.to_json())
-        for old in versions_to_delete(self.versions(env_id), self.keep_versions, pinned={version}):
+        stored = self.versions(env_id)
+        try:
+            pinned = self.pinned(env_id, stored) | {version}
+        except CorruptModel:  # an unreadable best or mark: which versions matter is unknown, so delete none now
+            return manifest
+        for old in versions_to_delete(stored, self.keep_versions, pinned):
             self._delete(self._key(env_id, version_name(old)))
         return manifest
 
-    def latest(self, env_id: str) -> ModelManifest | None:
-        """The current manifest, or None before the first publish. Raises CorruptModel if unreadable."""
+    def pinned(self, env_id: str, stored: list[int]) -> set[int]:
+        """Versions retention keeps whatever their age: the best, and every one above the arena's mark."""
+        best, rated = self.best(env_id), self.rated_through(env_id)
+        unrated = set() if rated is None else {v for v in stored if v > rated}
+        return unrated | ({best.version} if best is not None else set())
+
+    def manifest(self, env_id: str, pointer: str = "latest") -> ModelManifest | None:
+        """The manifest ``pointer`` (latest | best) names, or None before there is one. CorruptModel if unreadable."""
         try:
-            raw, _ = self._read(self._key(env_id, MANIFEST_NAME), MANIFEST_MAX_BYTES)
+            raw, _ = self._read(self._key(env_id, POINTERS[pointer]), MANIFEST_MAX_BYTES)
         except ObjectMissing:
             return None
         return ModelManifest.from_json(raw)
 
-    def change_token(self, env_id: str) -> str | None:
+    def latest(self, env_id: str) -> ModelManifest | None:
+        """The newest published version's manifest, or None before the first publish."""
+        return self.manifest(env_id, "latest")
+
+    def best(self, env_id: str) -> ModelManifest | None:
+        """The promoted version's manifest, or None before the first promotion."""
+        return self.manifest(env_id, "best")
+
+    def promote(self, env_id: str, version: int, reason: str) -> ModelManifest:
+        """Make a stored version the best, atomically (one manifest write); its bytes are hashed as they are read,
+        so the best manifest names them exactly. CorruptModel if the version is not stored."""
+        if self._head(self._key(env_id, version_name(version))) is None:
+            raise CorruptModel(f"{env_id} {version_name(version)} cannot be promoted: it is not in the store")
+        data = self.read_version(env_id, version)
+        best = ModelManifest(env_id, version, sha256_hex(data), len(data), time.time(), reason=reason)
+        self._put(self._key(env_id, POINTERS["best"]), best.to_json())
+        return best
+
+    def mark_rated(self, env_id: str, version: int) -> None:
+        """The arena's mark: it has reached ``version`` (rated or skipped it, or 0 before the first). Retention
+        keeps every version above the mark."""
+        self._put(self._key(env_id, RATED_NAME), json.dumps({"version": version, "marked_at": time.time()}).encode())
+
+    def rated_through(self, env_id: str) -> int | None:
+        """The arena's mark, or None where no arena has marked this game. CorruptModel if unreadable."""
+        try:
+            raw, _ = self._read(self._key(env_id, RATED_NAME), MANIFEST_MAX_BYTES)
+            return int(json.loads(raw)["version"])
+        except ObjectMissing:
+            return None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CorruptModel(f"unreadable arena mark {env_id}/{RATED_NAME}: {exc}") from None
+
+    def change_token(self, env_id: str, pointer: str = "latest") -> str | None:
         """Cheap token that changes whenever the manifest changes (S3 ETag, file content hash)."""
-        key = self._key(env_id, MANIFEST_NAME)
+        key = self._key(env_id, POINTERS[pointer])
         stored = self._head(key)
         if stored is None:
             return None
@@ -211,13 +265,16 @@ class ModelStore(ABC):
         """A stored version's bytes (up to MODEL_MAX_BYTES), unverified: no manifest names its hash."""
         return self._read_model(env_id, version, None)
 
-    def fetch_latest(self, env_id: str) -> tuple[ModelManifest, bytes] | None:
-        """The latest manifest with its verified bytes; CorruptModel if the bytes do not match, ModelTooLarge
-        (before a byte is read) if the model is over MODEL_MAX_BYTES."""
-        manifest = self.latest(env_id)
+    def fetch(self, env_id: str, pointer: str = "latest") -> tuple[ModelManifest, bytes] | None:
+        """The manifest ``pointer`` names with its verified bytes; CorruptModel if the bytes do not match,
+        ModelTooLarge (before a byte is read) if the model is over MODEL_MAX_BYTES."""
+        manifest = self.manifest(env_id, pointer)
         if manifest is None:
             return None
         return manifest, self._read_model(env_id, manifest.version, manifest)
+
+    def fetch_latest(self, env_id: str) -> tuple[ModelManifest, bytes] | None:
+        return self.fetch(env_id, "latest")
 
     def _read_model(self, env_id: str, version: int, manifest: ModelManifest | None) -> bytes:
         """Sizes first (the manifest's, then the stored object's, against MODEL_MAX_BYTES and each other),

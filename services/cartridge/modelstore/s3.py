@@ -19,7 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .base import (
     CHUNK_BYTES,
     DEFAULT_MODEL_MAX_BYTES,
-    MANIFEST_NAME,
+    POINTERS,
+    RATED_NAME,
     ModelStore,
     ModelStoreUnavailable,
     ObjectMissing,
@@ -29,7 +30,10 @@ from .base import (
 
 def _what(key: str) -> str:
     """How an error message names the object a request was about."""
-    return "the manifest" if key.endswith(MANIFEST_NAME) else f"model {key}"
+    name = key.rsplit("/", 1)[-1]
+    if name in POINTERS.values():
+        return "the manifest" if name == POINTERS["latest"] else f"the {name.removesuffix('.json')} manifest"
+    return "the arena's mark" if name == RATED_NAME else f"model {key}"
 
 
 class S3ModelStore(ModelStore):

@@ -37,7 +37,7 @@ class WebServices:
             settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions, settings.model_max_bytes
         )
         metrics = WebMetrics()
-        models = LiveModels(store, metrics)
+        models = LiveModels(store, metrics, settings.followed_manifest)
         return cls(
             settings=settings,
             metrics=metrics,

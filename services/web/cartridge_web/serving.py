@@ -39,10 +39,11 @@ class ServedModel:
 
 
 class LiveModels:
-    """One ModelWatcher per game, so both games can be played whatever ENV_ID the trainer runs."""
+    """One ModelWatcher per game, so both games can be played whatever ENV_ID the trainer runs; each follows the
+    manifest ROLLOUT_POLICY names (the latest, or the best: the uniform prior until the first promotion)."""
 
-    def __init__(self, store: ModelStore, metrics: WebMetrics) -> None:
-        self._watchers = {g.name: ModelWatcher(store, g.name, g.action_size) for g in GAMES}
+    def __init__(self, store: ModelStore, metrics: WebMetrics, follow: str = "latest") -> None:
+        self._watchers = {g.name: ModelWatcher(store, g.name, g.action_size, follow) for g in GAMES}
         self._served = {name: ServedModel(w.current, None) for name, w in self._watchers.items()}
         self._metrics = metrics
         # One poll at a time (the background poller, or a test calling poll() directly), so a

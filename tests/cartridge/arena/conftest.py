@@ -15,3 +15,10 @@ def ratings(request, tmp_path) -> Iterator[RatingsStore]:
     store = RatingsStore.open(url)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def strong_tictactoe_model() -> bytes:
+    from tests.cartridge.arena.strong_model import minimax_distilled_model
+
+    return minimax_distilled_model()

@@ -54,3 +54,28 @@ def test_arena_tables_live_in_the_replay_database_beside_its_tables(ratings, mak
     reopened = RatingsStore.open(ratings.db.url)
     assert reopened.statuses("tictactoe") == {1: "rated"}
     reopened.close()
+
+
+def test_a_gate_result_is_stored_in_its_rows_gate_column(ratings):
+    gate = {"against": "uniform-prior", "games": 6, "wins": 4, "draws": 0, "losses": 2, "score": 0.6667,
+            "threshold": 0.55, "promoted": True}  # fmt: skip
+    ratings.record(rated(1, gate=gate), GAMES)
+    ratings.record_skipped("tictactoe", {2: "published while the arena was busy"})
+    assert [(r.version, r.gate) for r in ratings.results("tictactoe")] == [(1, gate), (2, None)]
+
+
+def test_a_table_from_before_gated_rollout_gains_the_gate_column(tmp_path):
+    import sqlite3
+
+    from cartridge.arena.ratings_store import SCHEMA
+
+    with sqlite3.connect(tmp_path / "replay.db") as old:
+        old.execute(SCHEMA[0].replace(", gate TEXT", ""))
+        old.execute("INSERT INTO arena_versions VALUES ('tictactoe', 1, 'rated', 10.0, '{}', NULL, NULL, 2, '', 1.0)")
+    ratings = RatingsStore.open(f"sqlite:///{tmp_path}/replay.db")
+    try:
+        assert [(r.version, r.gate) for r in ratings.results("tictactoe")] == [(1, None)]
+        ratings.record(rated(2, gate={"promoted": False}), GAMES)
+        assert ratings.results("tictactoe")[-1].gate == {"promoted": False}
+    finally:
+        ratings.close()

@@ -1,0 +1,52 @@
+"""A tictactoe network that is strong by construction: perfect minimax distilled into a small PolicyValueNet in a few
+seconds (every reachable position; the policy target is the optimal moves, the value target the game value). Next to
+the untrained model it makes a pair whose strengths are known, for the gate's tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cartridge.arena import MinimaxPlayer
+from cartridge.games import get_game
+
+
+def reachable_positions(game) -> list:
+    seen, frontier, positions = set(), [game.initial_state()], []
+    while frontier:
+        state = frontier.pop()
+        if state.terminal or (state.mine, state.theirs) in seen:
+            continue
+        seen.add((state.mine, state.theirs))
+        positions.append(state)
+        frontier += [game.apply(state, a) for a in game.legal_actions(state)]
+    return positions
+
+
+def minimax_distilled_model(steps: int = 150) -> bytes:
+    import torch
+
+    from cartridge_trainer.network import NetConfig, PolicyValueNet, export_onnx
+
+    game = get_game("tictactoe")
+    minimax = MinimaxPlayer(game, np.random.default_rng(0))
+    positions = reachable_positions(game)
+    policies, values = np.zeros((len(positions), game.action_size), np.float32), np.zeros(len(positions), np.float32)
+    for i, state in enumerate(positions):
+        move_values = minimax.move_values(state)
+        best = max(move_values.values())
+        optimal = [a for a, v in move_values.items() if v == best]
+        policies[i, optimal] = 1 / len(optimal)
+        values[i] = best
+    torch.manual_seed(0)
+    net = PolicyValueNet(game, NetConfig(channels=8, blocks=1))
+    optimiser = torch.optim.Adam(net.parameters(), lr=0.03)
+    obs, target_policy, target_value = (torch.from_numpy(a) for a in (game.observations(positions), policies, values))
+    net.train()
+    for _ in range(steps):
+        logits, value = net(obs)
+        loss = -(target_policy * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+        loss = loss + torch.mean((value - target_value) ** 2)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return export_onnx(net, game)
