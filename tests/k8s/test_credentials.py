@@ -90,6 +90,11 @@ def test_readers_may_only_get_and_list_the_models_bucket_and_the_trainer_may_als
     read, write = allowed_actions(policies()["models-read"]), allowed_actions(policies()["models-write"])
     assert read == {bucket_arn: {"s3:ListBucket"}, objects_arn: {"s3:GetObject"}}
     assert write == {bucket_arn: {"s3:ListBucket"}, objects_arn: {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}}
+    # The arena: a reader that may put its mark and the promotion, and no model.
+    rate = allowed_actions(policies()["models-rate"])
+    marks = {f"arn:aws:s3:::{bucket}/models/*/rated.json", f"arn:aws:s3:::{bucket}/models/*/best.json"}
+    puts = {mark: {"s3:PutObject"} for mark in marks}
+    assert rate == {bucket_arn: {"s3:ListBucket"}, objects_arn: {"s3:GetObject"}} | puts
 
 
 def test_the_bucket_job_gives_the_write_policy_to_the_trainer_alone():
@@ -98,7 +103,8 @@ def test_the_bucket_job_gives_the_write_policy_to_the_trainer_alone():
     for name in policies():
         assert f"policy create cartridge {name} /etc/minio-policies/{name}.json" in script
     logins = {w: policy for policy, w in re.findall(r'login (models-\w+) "\$(\w+)_ACCESS_KEY"', script)}
-    assert logins == {"TRAINER": "models-write"} | {w.upper(): "models-read" for w in WORKLOADS if w != "trainer"}
+    readers = {w.upper(): "models-read" for w in WORKLOADS if w not in ("trainer", "arena")}
+    assert logins == {"TRAINER": "models-write", "ARENA": "models-rate"} | readers
     env = {
         e["name"]: e["valueFrom"]["secretKeyRef"]
         for e in job["containers"][0]["env"]

@@ -4,6 +4,7 @@ policies once its authentication is switched on, so a reader's put is refused by
 from __future__ import annotations
 
 import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -31,8 +32,8 @@ def logins(s3_endpoint) -> Iterator[dict[str, dict[str, str]]]:
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     iam = boto3.client("iam", endpoint_url=s3_endpoint, region_name="us-east-1")
     keys = {}
-    for name in ("models-read", "models-write"):
-        user = f"{name}-user"
+    for name in ("models-read", "models-write", "models-rate"):
+        user = f"{name}-{uuid.uuid4().hex[:8]}"  # the session's server outlives this test
         iam.create_user(UserName=user)
         iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=documents[f"{name}.json"])
         key = iam.create_access_key(UserName=user)["AccessKey"]
@@ -64,3 +65,15 @@ def test_the_trainer_publishes_and_a_reader_reads_but_may_not_publish(
     with pytest.raises(ModelStoreUnavailable, match="AccessDenied"):
         reader.publish("tictactoe", tictactoe_model)
     assert reader.versions("tictactoe") == [published.version]
+
+
+def test_the_arena_marks_and_promotes_but_may_not_publish_or_delete(logins, s3_endpoint, monkeypatch, tictactoe_model):
+    writer = store_as(logins["models-write"], s3_endpoint, monkeypatch)
+    published = writer.publish("tictactoe", tictactoe_model)
+    arena = store_as(logins["models-rate"], s3_endpoint, monkeypatch)
+    arena.mark_rated("tictactoe", published.version)
+    assert arena.promote("tictactoe", published.version, "won its gate").version == published.version
+    stored = arena.versions("tictactoe")
+    with pytest.raises(ModelStoreUnavailable, match="AccessDenied"):
+        arena.publish("tictactoe", tictactoe_model)
+    assert arena.versions("tictactoe") == stored and arena.best("tictactoe").version == published.version
