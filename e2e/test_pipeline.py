@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from cartridge.arena import MctsPlayer, MinimaxPlayer, play_pairs, result_for
+from cartridge.arena.ratings import fit_ratings
 from cartridge.arena.ratings_store import RATED, RatingsStore
 from cartridge.games import get_game
 from cartridge.inference import OnnxEvaluator
@@ -70,10 +71,15 @@ def test_training_progress(stack):
 
 
 def rated_versions(stack, env: str) -> dict[int, float]:
-    """Rated version -> rating, from the arena's own store (the replay database)."""
+    """Rated version -> rating on one ladder: fitted now over every game the arena stored (the replay database),
+    as the arena fits it. (Each row's own rating was fitted when that version was rated, over fewer games: two
+    of them are not on one scale.)"""
     with stack.replay() as replay:
-        rows = RatingsStore.reader_beside(replay).results(env)
-    return {r.version: r.rating for r in rows if r.status == RATED}
+        store = RatingsStore.reader_beside(replay)
+        rated = [r.version for r in store.results(env) if r.status == RATED]
+        games = store.games(env)
+    ladder = fit_ratings((g.first, g.second, g.first_score) for g in games) if games else {}
+    return {version: ladder[f"v{version}"] for version in rated if f"v{version}" in ladder}
 
 
 def assert_strength_rose(stack, env: str, trained: int) -> None:
