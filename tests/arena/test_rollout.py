@@ -7,10 +7,10 @@ import json
 import urllib.request
 
 import pytest
-from tests.support import free_port, log_events, wait_until
 
 from cartridge.arena.ratings_store import RatingsStore
 from cartridge.modelstore import open_model_store
+from devtools.testkit.support import free_port, log_events, wait_until
 
 ITERATIONS = 5
 SMALL = {
