@@ -124,7 +124,7 @@ class LocalRuntime:
         statuses: list[ComponentStatus] = []
         # The supervisor records itself (and the skipped frontend) before its first tick records the components:
         # healthy means every configured component is there and healthy, not every one recorded so far.
-        expected = {c.name for c in self.config.components()}
+        expected = [c.name for c in self.config.components()]  # in start order, for the message
         missing: list[str] = []
         while time.monotonic() < deadline:
             if not self.running() and self.state.read() is None and time.monotonic() > deadline - timeout + 5:
@@ -133,7 +133,8 @@ class LocalRuntime:
                     f"see {self.config.data_dir / 'supervisor.log'}",
                 )
             statuses = self.status()
-            missing = sorted(expected - {s.name for s in statuses})
+            listed = {s.name for s in statuses}
+            missing = [name for name in expected if name not in listed]
             if not missing and all(s.healthy for s in statuses):
                 return statuses
             pending = ", ".join([*missing, *(s.name for s in statuses if not s.healthy)]) or "supervisor"
