@@ -27,6 +27,7 @@ Differences = dict[str, tuple[str, str]]
 
 E2E_DIFFERENCES: Differences = {
     "MCTS_MAX_SIMS": ("16", "half the search: six iterations fit the suite's bounds on a loaded 2-core machine"),
+    "ARENA_SIMS": ("16", "ratings that tell the network's progress: at 64 sims v1's search already draws minimax"),
     "EPISODES_PER_ITERATION": ("40", "an iteration sooner, for the same reason"),
     "TRAIN_STEPS_PER_ITERATION": ("40", "shorter iterations, for the same reason"),
     "WEB_SIMS": ("16", "the model's replies in the rollout check come back sooner"),
