@@ -38,12 +38,12 @@ class LocalStack:
 
     def __init__(self, data_dir: Path, actors: int = 2, storage: str = "local", settings: dict | None = None) -> None:
         from devtools.local import LocalConfig, LocalRuntime
-        from devtools.testkit.support import free_port
+        from devtools.testkit.support import free_port, free_ports
 
         self.config = LocalConfig(
             data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES) | (settings or {}),
-            web_port=free_port(), frontend_port=free_port(), trainer_port=free_port(), actor_base_port=free_port(),
-            arena_port=free_port(),
+            web_port=free_port(), frontend_port=free_port(), trainer_port=free_port(),
+            actor_base_port=free_ports(actors), arena_port=free_port(),
         )  # fmt: skip
         self.runtime = LocalRuntime(self.config)
         self.web_url = f"http://127.0.0.1:{self.config.web_port}"
@@ -71,7 +71,9 @@ class LocalStack:
         from devtools.testkit.support import S3_TEST_CREDENTIALS, free_port, s3_server
 
         # A pinned host port: the chaos suite restarts the container, and the services keep this URL.
-        replay_url = self._storage_servers.enter_context(postgres_server(host_port=free_port()))
+        taken = {c.port for c in self.config.components()}  # the container must not publish a service's port
+        host_port = next(port for port in iter(free_port, None) if port not in taken)
+        replay_url = self._storage_servers.enter_context(postgres_server(host_port=host_port))
         endpoint = self._storage_servers.enter_context(s3_server())
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="cartridge-models")
         return {"REPLAY_URL": replay_url, "MODEL_STORE_URL": "s3://cartridge-models/models",

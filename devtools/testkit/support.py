@@ -17,7 +17,7 @@ import numpy as np
 
 from cartridge.games import Game
 from cartridge.replay import Episode, transitions_from_steps
-from devtools.http import accepts
+from devtools.http import accepts, port_in_use
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,6 +26,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (the local runtime numbers its actors from a base port:
+    a base from free_port() alone may have its next port taken, e.g. by a container's published port)."""
+    for _ in range(100):
+        base = free_port()
+        if base + count <= 65535 and not any(port_in_use(base + i) for i in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 def docker_unavailable() -> str | None:
