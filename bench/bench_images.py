@@ -18,15 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from devtools.images import (
-    BAKE_FILE,
-    COMPONENTS,
-    build_image,
-    context_files,
-    image_build_args,
-    image_definitions,
-    image_name,
-)
+from devtools.bake import BAKE_FILE, COMPONENTS, image_definitions, image_name
+from devtools.images import build_image, context_files, image_build_args
 from devtools.registry import docker_client
 
 REPO = Path(__file__).resolve().parents[1]

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devtools.bake import (  # noqa: F401 - the definitions are part of this module's interface too
+from devtools.bake import (
     BAKE_FILE,
     COMPONENTS,
     PASSTHROUGH_ARGS,
@@ -44,7 +44,6 @@ from devtools.bake import (  # noqa: F401 - the definitions are part of this mod
     ImageDefinition,
     image_definitions,
     image_name,
-    passthrough_args,
 )
 from devtools.errors import DevtoolsError
 

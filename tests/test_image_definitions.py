@@ -12,14 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
-from devtools.images import (
-    BAKE_FILE,
-    COMPONENTS,
-    PlannedImage,
-    bake_command,
-    image_definitions,
-    passthrough_args,
-)
+from devtools.bake import BAKE_FILE, COMPONENTS, image_definitions, passthrough_args
+from devtools.images import PlannedImage, bake_command
 from tests.test_tiltfile import evaluate_tiltfile, load_workflow
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.images import COMPONENTS, BuiltImage, build_images
+from devtools.bake import COMPONENTS
+from devtools.images import BuiltImage, build_images
 from devtools.testkit.support import wait_until
 
 HARDENED = {"read_only": True, "tmpfs": {"/tmp": "rw,size=64m"}, "cap_drop": ["ALL"],

@@ -14,7 +14,8 @@ import tomllib
 import pytest
 from packaging.requirements import Requirement
 
-from devtools.images import COMPONENTS, context_files, copy_sources, image_definitions
+from devtools.bake import COMPONENTS, image_definitions
+from devtools.images import context_files, copy_sources
 from devtools.testkit.support import REPO
 
 PYTHON = ("actor", "arena", "trainer", "web")

@@ -515,7 +515,7 @@ def test_service_ports_match_container_ports():
 
 def test_images_are_the_ones_tilt_and_devtools_build():
     """k8s/local names the repositories docker-bake.json defines (what Tilt and devtools build and push)."""
-    from devtools.images import image_definitions
+    from devtools.bake import image_definitions
 
     built = {c: d.repository for c, d in image_definitions(environ={}).items()}
     for overlay, registry in (("k8s/local", "localhost:5001"), ("k8s/prod", "ghcr.io/cartridge-dev")):
