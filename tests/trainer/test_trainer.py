@@ -244,3 +244,40 @@ def test_without_a_checkpoint_the_trainer_counts_on_from_the_stores_iteration(tm
     with open_training_log(env["REPLAY_URL"]) as log:
         assert [r.iteration for r in log.iterations("tictactoe")] == [3, 4, 5]
     assert "continuing its numbering with a fresh network" in trainer.log_text()
+
+
+def test_a_database_outage_once_running_is_waited_out_and_nothing_is_published_twice(
+    tmp_path, start_service, postgres_database
+):
+    """PostgreSQL restarting under a running trainer (sessions ended, new ones refused) is not fatal: the trainer
+    stays up, goes back to its checkpoint when the database returns, and goes on; every iteration is published
+    and recorded once."""
+    from devtools.testkit.postgres import outage
+
+    env = trainer_env(tmp_path, 3) | {"REPLAY_URL": postgres_database}
+    game, rng = get_game("tictactoe"), np.random.default_rng(3)
+
+    def feed(episodes: int) -> None:  # a new connection each time, as an actor has after an outage
+        with open_replay(postgres_database) as replay:
+            for _ in range(episodes):
+                replay.append_episode(random_episode(game, rng))
+
+    feed(EPISODES_PER_ITERATION)
+    trainer = start_service("cartridge_trainer", env, "trainer")
+    wait_until(lambda: last_iteration(env, 1), 120, "iteration 1")
+    with outage(postgres_database):
+        wait_until(lambda: "storage unavailable" in trainer.log_text() or trainer.proc.poll() is not None, 30,
+                   "the trainer to meet the outage")  # fmt: skip
+        time.sleep(3)  # a few retries while the database stays down
+        assert trainer.proc.poll() is None, f"the trainer exited during the outage:\n{trainer.log_text()[-3000:]}"
+    for iteration in (2, 3):  # an iteration counts the episodes since the last one began: feed one at a time
+        feed(EPISODES_PER_ITERATION)
+        wait_until(
+            lambda i=iteration: last_iteration(env, i) or trainer.proc.poll() is not None, 120, f"iteration {iteration}"
+        )
+    assert trainer.wait(timeout=60) == 0, trainer.log_text()[-3000:]
+    assert "storage back: continuing from the checkpoint" in trainer.log_text()
+    with open_training_log(postgres_database) as log:
+        assert [r.iteration for r in log.iterations("tictactoe")] == [1, 2, 3]
+        assert [r.model_version for r in log.iterations("tictactoe")] == [1, 2, 3]
+    assert open_model_store(env["MODEL_STORE_URL"]).versions("tictactoe") == [1, 2, 3]

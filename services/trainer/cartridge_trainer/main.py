@@ -23,8 +23,15 @@ import numpy as np
 import torch
 
 from cartridge.games import Game, get_game
-from cartridge.modelstore import CorruptModel, ModelStore, open_model_store
-from cartridge.replay import IterationRecord, ReplayBuffer, TrainingLog, open_replay, training_log_beside
+from cartridge.modelstore import CorruptModel, ModelStore, ModelStoreUnavailable, open_model_store
+from cartridge.replay import (
+    IterationRecord,
+    ReplayBuffer,
+    ReplayUnavailable,
+    TrainingLog,
+    open_replay,
+    training_log_beside,
+)
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings, SettingsError
 from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
@@ -34,6 +41,8 @@ from .network import PolicyValueNet, export_onnx
 from .pruning import Pruner
 from .quantize import agreement, quantize_int8
 from .training import Losses, train_iteration
+
+RETRY_MAX_SECONDS = 30.0  # the longest wait between tries while the replay buffer or the model store is down
 
 
 class Trainer:
@@ -187,6 +196,37 @@ class Trainer:
         return target > 0 and self.iteration >= target
 
 
+def train_until_done(trainer: Trainer, stop: StopFlag, log) -> None:
+    """Iterations until TRAINING_ITERATIONS or a stop signal.
+
+    A storage outage once running (a PostgreSQL restart, MinIO away, a full disk) is waited out in the process,
+    with backoff, instead of exiting: the trainer goes back to its last checkpoint, as a restart would, so the
+    iteration in flight is trained again from the same state and finish_iteration publishes and records each
+    iteration exactly once. (Outages at start-up still fail at once, with one line: a wrong REPLAY_URL is a
+    configuration error, not an outage.) While waiting the trainer is idle, not stalled: restarting it would
+    not bring the database back."""
+    delay, back_to_checkpoint = 1.0, False
+    while not trainer.done():
+        try:
+            if back_to_checkpoint:
+                trainer.resume()
+                if trainer.iteration > 0:
+                    trainer.finish_iteration(None, time.time())
+                back_to_checkpoint = False
+                log.info("storage back: continuing from the checkpoint", iteration=trainer.iteration)
+            if not trainer.wait_for_episodes(stop):
+                return
+            trainer.run_iteration()
+            delay = 1.0
+        except (ReplayUnavailable, ModelStoreUnavailable) as exc:
+            back_to_checkpoint = True
+            trainer.progress.idle()
+            log.warning("storage unavailable: retrying from the last checkpoint", error=str(exc), retry_in_s=delay)
+            if stop.wait(delay):
+                return
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+
 def run() -> int:
     settings = Settings.from_env(http_port=9100)
     torch.set_num_threads(settings.trainer_threads)
@@ -215,8 +255,7 @@ def run() -> int:
     pruner.start()
     log.info("trainer started", iteration=trainer.iteration, target=settings.training_iterations,
              episodes_per_iteration=settings.episodes_per_iteration, port=settings.http_port)  # fmt: skip
-    while not trainer.done() and trainer.wait_for_episodes(stop):
-        trainer.run_iteration()
+    train_until_done(trainer, stop, log)
     reason = stop.signal_name or f"reached TRAINING_ITERATIONS={settings.training_iterations}"
     log.info("trainer stopped", iteration=trainer.iteration, reason=reason)
     trainer.progress.idle()
