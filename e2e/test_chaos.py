@@ -36,9 +36,9 @@ pytestmark = pytest.mark.chaos
 KILLS_PER_COMPONENT = 3
 CHAOS_SECONDS = {"local": 90.0, "kind": 240.0}  # the window the disruptions fall in, at random moments
 # Locally: the supervisor's backoff doubles from 1 s while a component dies within 30 s of its start, so after
-# its three kills (components wait out a PostgreSQL restart in the process, the trainer from its checkpoint) it
-# waits at most 4 s before the last start; a start on 2 loaded cores (imports, the first model, the database's first answer)
-# takes up to ~30 s. 60 s covers both with room (measured: 6-20 s). On kind a pod is replaced at once, but the
+# its three kills (a PostgreSQL restart is waited out in the process, the trainer's from its checkpoint) it waits
+# at most 4 s before the last start; a start on 2 loaded cores (imports, the first model, the database's first
+# answer) takes up to ~30 s. 60 s covers both with room (measured: 6-20 s). On kind a pod is replaced at once, but the
 # image's start, the readiness probes' period and PostgreSQL's WAL replay come on top: 180 s.
 RECOVERY_SECONDS = {"local": 60.0, "kind": 180.0}
 
