@@ -16,6 +16,7 @@ Targets (issue 17): tictactoe, 0 losses in 200 games against minimax within 3 mi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from cartridge.arena.loop import Arena, ArenaConfig, version_name
 from cartridge.arena.ratings_store import RatingsStore
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
+from cartridge.settings import Settings, SettingsError
 from devtools.testkit.support import ServiceProcess, free_port
 
 PIPELINE = {
@@ -39,12 +41,13 @@ PIPELINE = {
 TARGET_OPPONENT = {"tictactoe": "minimax", "connect4": "alphabeta-d4"}
 
 
-def train(game: str, seconds: float, workdir: Path) -> tuple[dict[str, str], dict[int, float]]:
+def train(game: str, seconds: float, workdir: Path, overrides: dict[str, str] | None = None
+          ) -> tuple[dict[str, str], dict[int, float]]:  # fmt: skip
     """Run actors and trainer for ``seconds``; the environment used and each version's publication time."""
     env = {"ENV_ID": game, "ACTOR_PARALLEL_GAMES": "32", "BATCH_SIZE": "128", "MODEL_POLL_SECONDS": "1",
            "TRAINING_ITERATIONS": "0", "MODEL_KEEP_VERSIONS": "100000", "REPLAY_URL": f"sqlite:///{workdir}/replay.db",
            "MODEL_STORE_URL": f"file://{workdir}/models", "CHECKPOINT_DIR": str(workdir / "checkpoints"),
-           **PIPELINE[game]}  # fmt: skip
+           **PIPELINE[game], **(overrides or {})}  # fmt: skip
     store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
     processes = [
         ServiceProcess(module, env | {"HTTP_PORT": str(free_port()), "ACTOR_ID": name}, workdir / f"{name}.log")
@@ -81,12 +84,26 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=64, help="the arena's MCTS simulations per move")
     parser.add_argument("--versions", type=int, default=5, help="versions to rate, spread over the run")
     parser.add_argument("--target-games", type=int, default=200)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a pipeline setting (repeatable), to see what limits strength")  # fmt: skip
     args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set if "=" in item)
+    if len(overrides) != len(args.set):
+        parser.error(f"--set takes NAME=VALUE, got {[item for item in args.set if '=' not in item]}")
+    known = {f.metadata.get("env") or f.name.upper() for f in dataclasses.fields(Settings)}
+    if unknown := sorted(set(overrides) - known):
+        parser.error(f"--set: no such setting {unknown} (the services read {sorted(known)})")
+    try:
+        Settings.from_env(PIPELINE[args.game] | overrides)
+    except SettingsError as exc:
+        parser.error(f"--set: {exc}")
     game = get_game(args.game)
     with tempfile.TemporaryDirectory(prefix="bench-strength-") as tmp:
         workdir = Path(tmp)
-        print(f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer)")
-        env, published = train(args.game, args.seconds, workdir)
+        settings = PIPELINE[args.game] | overrides
+        print(f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer): "
+              + ", ".join(f"{name}={value}" for name, value in settings.items()))  # fmt: skip
+        env, published = train(args.game, args.seconds, workdir, overrides)
         if not published:
             print("no version was published in time: nothing to rate")
             return
