@@ -37,7 +37,7 @@ class LocalStack:
     target = "local"
 
     def __init__(self, data_dir: Path, actors: int = 2, storage: str = "local", settings: dict | None = None) -> None:
-        from devtools.local import LocalConfig, LocalRuntime
+        from devtools.local import LocalConfig
         from devtools.testkit.support import free_port, free_ports
 
         self.config = LocalConfig(
@@ -45,7 +45,7 @@ class LocalStack:
             web_port=free_port(), frontend_port=free_port(), trainer_port=free_port(),
             actor_base_port=free_ports(actors), arena_port=free_port(),
         )  # fmt: skip
-        self.runtime = LocalRuntime(self.config)
+        self.runtime = None  # made by up(), once the storage the services are told about is known
         self.web_url = f"http://127.0.0.1:{self.config.web_port}"
         self.gateway_url: str | None = None  # the local runtime serves the web and frontend directly
         self.storage = storage
@@ -81,7 +81,8 @@ class LocalStack:
 
     def down(self) -> None:
         try:
-            self.runtime.down()
+            if self.runtime is not None:
+                self.runtime.down()
         finally:
             self._storage_servers.close()
 
@@ -99,6 +100,8 @@ class LocalStack:
         logs = self.config.data_dir / "logs"
         if logs.exists():
             shutil.copytree(logs, into / "logs", dirs_exist_ok=True)
+        if self.runtime is None:
+            return
         status = [s.__dict__ for s in self.runtime.status()]
         (into / "devtools-status.json").write_text(json.dumps({"components": status, "stats": self.runtime.stats()},
                                                               indent=2, default=str))  # fmt: skip
