@@ -22,7 +22,7 @@ from devtools.testkit.support import wait_until
 ROLLOUT_SECONDS = 20  # MODEL_POLL_SECONDS is 1 locally and 2 on kind; the bound leaves room for a busy CPU
 MINIMAX_GAMES = 20  # the local target's strength check: the newest rated model against perfect play
 # The local target's model must have trained this long before it meets minimax. The e2e profile trains with the
-# minimax-proof recipe (devtools/profiles.py E2E_DIFFERENCES): measured on it, v2-v48 lost 1 game in 1,920 against
+# minimax-proof recipe (devtools/profiles.py E2E_DIFFERENCES): measured on it, v2-v48 lost 1 game in 1,880 against
 # minimax at the arena's 64 sims (40 per version). v10 leaves a margin for a loaded machine, and is reached in
 # about 80 s on a quiet one. (At 256 sims even v1 loses none: the search, not the network, would be measured.)
 LOCAL_STRENGTH_VERSION = 10
