@@ -3,13 +3,12 @@ gating), an actor (and under gated, the web) following what the policy names."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
 from cartridge.arena.ratings_store import RatingsStore
 from cartridge.modelstore import open_model_store
+from devtools.http import probe_json
+from devtools.http import request_json as get_json
 from devtools.testkit.support import free_port, log_events, wait_until
 
 ITERATIONS = 5
@@ -41,19 +40,6 @@ def stack_env(tmp_path, policy: str) -> dict[str, str]:
     }
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-def answers(url: str) -> bool:
-    try:
-        get_json(url)
-        return True
-    except OSError:
-        return False
-
-
 def arena_rows(url: str) -> dict[int, dict | None]:
     """Rated versions -> their gate (None under always)."""
     ratings = RatingsStore.open(url)
@@ -77,7 +63,7 @@ def run_stack(tmp_path, start_service, env: dict[str, str], web: bool):
         port = free_port()
         services[name] = start_service(f"cartridge_{name}", env | {"HTTP_PORT": str(port)}, name)
         services[f"{name}_url"] = url = f"http://127.0.0.1:{port}"
-        wait_until(lambda url=url: answers(f"{url}/health"), 120, f"the {name} to start")
+        wait_until(lambda url=url: probe_json(f"{url}/health"), 120, f"the {name} to start")
     trainer = start_service("cartridge_trainer", env | {"HTTP_PORT": str(free_port())}, "trainer")
     assert trainer.wait(timeout=420) == 0, trainer.log_text()[-3000:]
     assert services["actor"].proc.poll() is None, services["actor"].log_text()[-2000:]

@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import urllib.request
 
 import pytest
 
@@ -20,18 +19,11 @@ from cartridge.games import GAMES, get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.network import PolicyValueNet, export_onnx
+from devtools.http import probe_json
 from devtools.testkit.support import REPO, free_port, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "frontend"
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -63,7 +55,7 @@ def web_with_a_model(tmp_path, start_service, make_episode):
     env = {"HTTP_PORT": str(port), "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "ENV_ID": "tictactoe",
            "WEB_SIMS": "16", "MODEL_POLL_SECONDS": "0.5"}  # fmt: skip
     start_service("cartridge_web", env, "web")
-    wait_until(lambda: answers(f"http://127.0.0.1:{port}/ready"), 60, "the web service")
+    wait_until(lambda: probe_json(f"http://127.0.0.1:{port}/ready"), 60, "the web service")
     return port
 
 
@@ -76,7 +68,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
         start_new_session=True,  # npx starts vite as a child: stop the whole group
     )  # fmt: skip
     try:
-        wait_until(lambda: answers(f"http://127.0.0.1:{frontend_port}/"), 60, "the Vite dev server")
+        wait_until(lambda: probe_json(f"http://127.0.0.1:{frontend_port}/"), 60, "the Vite dev server")
         if ARTIFACTS.exists():
             shutil.rmtree(ARTIFACTS)
         run = subprocess.run(

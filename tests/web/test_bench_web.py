@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.bench_web import Load, exchange
+from devtools.http import probe_json
 from devtools.testkit.support import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,16 +29,9 @@ def web_port(tmp_path, start_service) -> int:
     env = {"ENV_ID": "tictactoe", "REPLAY_URL": f"sqlite:///{tmp_path}/replay.db", "HTTP_HOST": "127.0.0.1",
            "MODEL_STORE_URL": f"file://{tmp_path}/models", "HTTP_PORT": str(port)}  # fmt: skip
     web = start_service("cartridge_web", env, "web")
-    wait_until(lambda: web.proc.poll() is not None or answers(port), 60, "the web to listen")
+    wait_until(lambda: web.proc.poll() is not None or probe_json(f"http://127.0.0.1:{port}/health"), 60, "the web")
     assert web.proc.poll() is None, web.log_text()[-2000:]
     return port
-
-
-def answers(port: int) -> bool:
-    try:
-        return request(port, f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")[0] == 200
-    except OSError:
-        return False
 
 
 def request(port: int, raw: str) -> tuple[int, dict[str, str]]:
