@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,14 @@ def render(overlay: str) -> tuple[dict, ...]:
     if result.returncode != 0:
         raise AssertionError(f"kubectl kustomize {overlay} failed: {result.stderr}")
     return tuple(d for d in yaml.safe_load_all(result.stdout) if d)
+
+
+SECRET_HASH = re.compile(r"-[a-z0-9]{10}$")  # the content hash kustomize's secretGenerator appends
+
+
+def unhashed(name: str) -> str:
+    """A generated Secret's name without its content hash."""
+    return SECRET_HASH.sub("", name)
 
 
 def by_kind(objects, kind: str) -> dict[str, dict]:

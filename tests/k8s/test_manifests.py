@@ -16,7 +16,7 @@ import pytest
 
 from cartridge.settings import Settings
 from devtools.tools import GATEWAY_API_VERSION
-from tests.k8s.render import REPO, by_kind, pod_spec, render, workloads
+from tests.k8s.render import REPO, SECRET_HASH, by_kind, pod_spec, render, unhashed, workloads
 
 OVERLAYS = ("k8s/local", "k8s/prod")
 POD_SUBNET = ipaddress.ip_network("10.244.0.0/16")  # kind's default podSubnet (v1alpha4 defaults)
@@ -71,10 +71,10 @@ def test_the_named_resources_exist(overlay):
 def test_local_secrets_come_from_a_generator_and_prod_ships_none():
     local = render("k8s/local")
     secrets = by_kind(local, "Secret")
-    assert {re.sub(r"-[a-z0-9]{10}$", "", n) for n in secrets} == {"postgres-credentials", "minio-credentials"} | {
-        f"{w}-credentials" for w in (*PYTHON, "arena")
+    assert {unhashed(n) for n in secrets} == {"postgres-credentials", "minio-credentials"} | {
+        f"{w}-credentials" for w in PYTHON
     }
-    assert all(re.search(r"-[a-z0-9]{10}$", n) for n in secrets), "secretGenerator adds a content hash"
+    assert all(SECRET_HASH.search(n) for n in secrets), "secretGenerator adds a content hash"
     assert by_kind(render("k8s/prod"), "Secret") == {}
     config = by_kind(local, "ConfigMap")["cartridge-config"]["data"]
     assert not any("PASSWORD" in k or "SECRET" in k for k in config), "credentials in a ConfigMap"
@@ -371,13 +371,13 @@ def test_only_the_gateway_proxies_reach_web_and_frontend_from_outside_and_everyo
 
 def env_from(container: dict, objects) -> set[str]:
     """The variables a container's envFrom defines: the keys of its ConfigMaps and (local, generated) Secrets."""
-    secrets = {re.sub(r"-[a-z0-9]{10}$", "", n): s for n, s in by_kind(objects, "Secret").items()}
+    secrets = {unhashed(n): s for n, s in by_kind(objects, "Secret").items()}
     names = set()
     for source in container.get("envFrom", []):
         if "configMapRef" in source:
             names |= set(by_kind(objects, "ConfigMap")[source["configMapRef"]["name"]]["data"])
         else:
-            names |= set(secrets[re.sub(r"-[a-z0-9]{10}$", "", source["secretRef"]["name"])]["data"])
+            names |= set(secrets[unhashed(source["secretRef"]["name"])]["data"])
     return names
 
 
@@ -442,13 +442,13 @@ def test_replay_url_expands_from_variables_defined_before_it_and_carries_no_pass
 
 def test_secret_references_name_keys_the_local_secrets_have():
     objects = render("k8s/local")
-    secrets = {re.sub(r"-[a-z0-9]{10}$", "", n): set(s["data"]) for n, s in by_kind(objects, "Secret").items()}
+    secrets = {unhashed(n): set(s["data"]) for n, s in by_kind(objects, "Secret").items()}
     for name, workload in workloads(objects).items():
         for container in pod_spec(workload)["containers"]:
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
-                    assert ref["key"] in secrets[re.sub(r"-[a-z0-9]{10}$", "", ref["name"])], (name, ref)
+                    assert ref["key"] in secrets[unhashed(ref["name"])], (name, ref)
 
 
 def served_by_serve_health() -> set[str]:
