@@ -69,8 +69,8 @@ def optimal_share(
     return hits / len(positions)
 
 
-def tictactoe_positions(game: Game) -> list[LabelledPosition]:
-    """Every reachable tictactoe position with a wrong move in it, labelled by perfect minimax (exhaustive)."""
+def solved_tictactoe_positions(game: Game) -> list[LabelledPosition]:
+    """Every reachable running tictactoe position, labelled by perfect minimax (exhaustive)."""
     from .players import MinimaxPlayer
 
     judge = MinimaxPlayer(game, rng=None)
@@ -87,8 +87,13 @@ def tictactoe_positions(game: Game) -> list[LabelledPosition]:
             moves, best, frozenset(a for a, v in values.items() if v == best)
         )
         frontier.extend((*moves, a) for a in values)
-    return sorted((p for p in found.values() if len(p.optimal) < len(game.legal_actions(game.from_actions(p.moves)))),
-                  key=lambda p: (len(p.moves), p.moves))  # fmt: skip
+    return sorted(found.values(), key=lambda p: (len(p.moves), p.moves))
+
+
+def tictactoe_positions(game: Game) -> list[LabelledPosition]:
+    """The solved positions with a wrong move in them (the others cannot tell a good move from a bad one)."""
+    return [p for p in solved_tictactoe_positions(game)
+            if len(p.optimal) < len(game.legal_actions(game.from_actions(p.moves)))]  # fmt: skip
 
 
 @cache

@@ -6,20 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cartridge.arena import MinimaxPlayer
+from cartridge.arena.positions import solved_tictactoe_positions
 from cartridge.games import get_game
-
-
-def reachable_positions(game) -> list:
-    seen, frontier, positions = set(), [game.initial_state()], []
-    while frontier:
-        state = frontier.pop()
-        if state.terminal or (state.mine, state.theirs) in seen:
-            continue
-        seen.add((state.mine, state.theirs))
-        positions.append(state)
-        frontier += [game.apply(state, a) for a in game.legal_actions(state)]
-    return positions
 
 
 def minimax_distilled_model(steps: int = 150) -> bytes:
@@ -28,15 +16,12 @@ def minimax_distilled_model(steps: int = 150) -> bytes:
     from cartridge_trainer.network import NetConfig, PolicyValueNet, export_onnx
 
     game = get_game("tictactoe")
-    minimax = MinimaxPlayer(game, np.random.default_rng(0))
-    positions = reachable_positions(game)
-    policies, values = np.zeros((len(positions), game.action_size), np.float32), np.zeros(len(positions), np.float32)
-    for i, state in enumerate(positions):
-        move_values = minimax.move_values(state)
-        best = max(move_values.values())
-        optimal = [a for a, v in move_values.items() if v == best]
-        policies[i, optimal] = 1 / len(optimal)
-        values[i] = best
+    solved = solved_tictactoe_positions(game)
+    positions = [game.from_actions(p.moves) for p in solved]
+    policies, values = np.zeros((len(solved), game.action_size), np.float32), np.zeros(len(solved), np.float32)
+    for i, labelled in enumerate(solved):
+        policies[i, list(labelled.optimal)] = 1 / len(labelled.optimal)
+        values[i] = labelled.value
     torch.manual_seed(0)
     net = PolicyValueNet(game, NetConfig(channels=8, blocks=1))
     optimiser = torch.optim.Adam(net.parameters(), lr=0.03)
