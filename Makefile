@@ -7,13 +7,17 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_INDEX_URL ?=
 PIP_TORCH := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL),)
 
-.PHONY: venv up down test lint system-deps clean
+.PHONY: venv lock up down test lint system-deps clean
 
-$(STAMP): pyproject.toml
+# Installs exactly what the locks say (scripts/lock.sh writes them; `make lock` after editing an input):
+# requirements/lock.txt, then PyTorch's CPU build from services/trainer/torch.txt, both hash-checked, then
+# the project itself, editable and without resolving anything again.
+$(STAMP): requirements/lock.txt services/trainer/torch.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_TORCH) torch==2.13.0
-	$(PY) -m pip install --quiet $(PIP_TORCH) -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements/lock.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps $(PIP_TORCH) -r services/trainer/torch.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,6 +28,10 @@ up: venv
 
 down: venv
 	$(VENV)/bin/devtools down
+
+# Rewrites the locks from pyproject.toml and the requirements.in files (UPGRADE=1: every pin to the newest allowed).
+lock: venv
+	scripts/lock.sh
 
 system-deps:
 	scripts/install-system-deps.sh

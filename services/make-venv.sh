@@ -1,7 +1,9 @@
 #!/bin/sh
-# Build a service's virtualenv in /opt/venv from /tmp/req/service/requirements.txt (which includes the
-# shared library's), then trim it for a runtime image. Extra arguments go to pip (the trainer's wheel
-# directory and PyTorch's index). What the trim removes:
+# Build a service's virtualenv in /opt/venv from /tmp/req/service/requirements.txt (a lock written by
+# scripts/lock.sh: exact versions, each file's hash checked), then /tmp/req/service/torch.txt where there is
+# one (the trainer's PyTorch CPU build, hashed too; its own requirements are in the lock), then trim it for a
+# runtime image. Extra arguments go to pip (the trainer's wheel directory and PyTorch's index). What the
+# trim removes:
 # - pip/setuptools/wheel: no build tools in the final stage;
 # - test suites, type stubs, bytecode caches (the images run with PYTHONDONTWRITEBYTECODE and a read-only root);
 # - build inputs: C/C++ headers, static libraries, Cython declarations, numpy.distutils and f2py
@@ -12,7 +14,10 @@
 set -eu
 venv=/opt/venv
 python3 -m venv "$venv"
-"$venv/bin/pip" install --no-cache-dir "$@" -r /tmp/req/service/requirements.txt
+"$venv/bin/pip" install --no-cache-dir --require-hashes "$@" -r /tmp/req/service/requirements.txt
+if [ -f /tmp/req/service/torch.txt ]; then
+  "$venv/bin/pip" install --no-cache-dir --require-hashes --no-deps "$@" -r /tmp/req/service/torch.txt
+fi
 "$venv/bin/pip" uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true
 site=$(echo "$venv"/lib/python3*/site-packages)
 find "$site" -depth -type d \( -name tests -o -name test -o -name __pycache__ \) -prune -exec rm -rf {} +

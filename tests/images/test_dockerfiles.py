@@ -13,10 +13,12 @@ import tomllib
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from devtools.bake import COMPONENTS, image_definitions
 from devtools.images import context_files, copy_sources
 from devtools.testkit.support import REPO
+from tests.locks import TORCH, linux, resolved
 
 PYTHON = ("actor", "arena", "trainer", "web")
 DEPS = {"arena": "actor"}  # the venv stage a service reuses instead of its own
@@ -133,24 +135,16 @@ def test_dependency_layer_comes_before_the_sources(component):
     assert sources and min(sources) > venv, "a source edit must not invalidate the venv layer"
 
 
-def pins(path: str) -> dict[str, str]:
-    found = {}
-    for line in (REPO / path).read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line and not line.startswith("-r"):
-            requirement = Requirement(line)
-            (version,) = [s.version for s in requirement.specifier if s.operator == "=="]
-            found[requirement.name.lower()] = version
-    return found
-
-
 @pytest.mark.parametrize(("component", "extra"), [("actor", None), ("web", "web"), ("trainer", "trainer")])
 def test_image_requirements_pin_what_pyproject_declares(component, extra):
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     declared = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"].get(extra, [])]
-    pinned = pins("services/cartridge/requirements.txt") | pins(f"services/{component}/requirements.txt")
+    image = linux("3.11")  # the images' base
+    files = [REPO / "services/cartridge/requirements.txt", REPO / f"services/{component}/requirements.txt"]
+    files += [TORCH] if component == "trainer" else []
+    pinned = {name: version for path in files for name, version in resolved(path, image).items()}
     for requirement in declared:
-        name = requirement.name.lower()
+        name = canonicalize_name(requirement.name)
         if name in NOT_IN_IMAGES:
             assert name not in pinned
             continue

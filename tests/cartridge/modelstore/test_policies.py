@@ -3,12 +3,15 @@ policies once its authentication is switched on, so a reader's put is refused by
 
 from __future__ import annotations
 
+import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
 
 import boto3
+import moto
 import pytest
+from botocore.exceptions import ClientError
 
 from cartridge.modelstore import ModelStoreUnavailable, open_model_store
 from tests.k8s.render import by_kind, render
@@ -43,6 +46,51 @@ def logins(s3_endpoint) -> Iterator[dict[str, dict[str, str]]]:
         yield keys
     finally:
         enforce_auth(s3_endpoint, "inf")
+
+
+def user_allowed(iam, bucket: str, action: str) -> dict[str, str]:
+    """A new IAM user whose one policy allows `action` on the bucket itself; its keys."""
+    user = f"probe-{uuid.uuid4().hex[:8]}"
+    statement = {"Effect": "Allow", "Action": [action], "Resource": [f"arn:aws:s3:::{bucket}"]}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="probe", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+
+def test_the_s3_test_server_authorises_listing_by_s3_list_bucket_as_aws_does(s3_endpoint):
+    """The policy tests below mean something only if the test server judges a listing as AWS and MinIO do:
+    ListObjectsV2 (with or without a prefix) needs s3:ListBucket on the bucket's ARN, and nothing else lists.
+    moto 5.2.6 asks for s3:ListObjectsV2 instead, and 5.2.1-5.2.3 refuse a prefixed listing; requirements/lock.in
+    pins a version that agrees. This fails naming the installed moto when a release judges it differently."""
+    bucket = f"probe-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    iam = boto3.client("iam", endpoint_url=s3_endpoint, region_name="us-east-1")
+    lister, other = user_allowed(iam, bucket, "s3:ListBucket"), user_allowed(iam, bucket, "s3:ListObjectsV2")
+    answers = {}
+    enforce_auth(s3_endpoint, "0")
+    try:
+        for name, keys in (("s3:ListBucket", lister), ("s3:ListObjectsV2", other)):
+            s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys)
+            for prefix in ("", "models/"):
+                try:
+                    s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+                    answers[name, prefix] = "allowed"
+                except ClientError as exc:
+                    answers[name, prefix] = exc.response["Error"]["Code"]
+    finally:
+        enforce_auth(s3_endpoint, "inf")
+    expected = {
+        ("s3:ListBucket", ""): "allowed",
+        ("s3:ListBucket", "models/"): "allowed",
+        ("s3:ListObjectsV2", ""): "AccessDenied",
+        ("s3:ListObjectsV2", "models/"): "AccessDenied",
+    }
+    assert answers == expected, (
+        f"moto {moto.__version__} judges ListObjectsV2 unlike AWS (policy action, prefix -> answer: {answers}); "
+        "pin a moto that agrees in requirements/lock.in and run `make lock`"
+    )
 
 
 def store_as(keys: dict[str, str], endpoint: str, monkeypatch):

@@ -1,0 +1,97 @@
+"""The Python locks (scripts/lock.sh writes them): every install of the project, the tests' and the images',
+takes exact versions with hashes, the locks agree with pyproject.toml and with each other, and the
+environment the tests run in is the one the lock describes."""
+
+from __future__ import annotations
+
+import platform
+import tomllib
+from importlib import metadata
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from tests.locks import IMAGE_LOCKS, LOCK, PYTHONS, ROOT, TORCH, linux, pins, resolved
+
+
+def pyproject_requirements() -> list[Requirement]:
+    """pyproject's dependencies and every extra's, the project's own extras (dev) aside."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    listed = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    return [Requirement(r) for r in listed if canonicalize_name(Requirement(r).name) != "cartridge"]
+
+
+@pytest.mark.parametrize("path", [LOCK, TORCH, *IMAGE_LOCKS], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_entry_is_one_exact_version_with_its_hashes(path):
+    entries = pins(path)
+    assert entries, f"{path} lists nothing"
+    for pin in entries:
+        (specifier,) = pin.requirement.specifier
+        assert specifier.operator == "==" and "*" not in specifier.version, f"{path.name}: {pin.requirement} is a range"
+        assert pin.hashes, f"{path.name}: {pin.requirement} has no hash, and pip --require-hashes refuses it"
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_the_lock_satisfies_every_requirement_of_pyproject_on_each_supported_python(python):
+    environment = linux(python)
+    locked = resolved(LOCK, environment) | resolved(TORCH, environment)
+    for requirement in pyproject_requirements():
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{requirement} (pyproject.toml) is not in the lock for Python {python}: `make lock`"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (
+            f"the lock has {name}=={locked[name]} for Python {python}, outside pyproject's {requirement}: `make lock`"
+        )
+
+
+def test_pyproject_admits_the_pythons_the_lock_is_written_for():
+    requires = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    admitted = [python for python in ("3.10", *PYTHONS, "3.14") if Version(python) in requires]
+    assert admitted == list(PYTHONS), f"requires-python {requires} admits {admitted}; the lock is for {PYTHONS}"
+
+
+@pytest.mark.parametrize("path", IMAGE_LOCKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_images_install_the_versions_the_tests_run(path):
+    """The images' base is CPython 3.11: each image lock's every pin is the one lock.txt has there."""
+    environment = linux("3.11")
+    tests = resolved(LOCK, environment)
+    image = resolved(path, environment)
+    differ = {
+        name: (str(version), str(tests.get(name))) for name, version in image.items() if tests.get(name) != version
+    }
+    assert not differ, f"{path.relative_to(ROOT)} pins differently from requirements/lock.txt (image, tests): {differ}"
+
+
+def test_torch_requirements_are_locked_and_torch_is_pinned_once():
+    """torch.txt pins the version pyproject's trainer extra names, and the CPU wheel's own requirements,
+    which torch.txt installs without (--no-deps), are in the lock at versions they accept."""
+    (extra,) = [r for r in pyproject_requirements() if canonicalize_name(r.name) == "torch"]
+    for pin in pins(TORCH):
+        assert extra.specifier.contains(pin.version), f"torch.txt's {pin.requirement} is outside pyproject's {extra}"
+    environment = linux(f"{platform.python_version_tuple()[0]}.{platform.python_version_tuple()[1]}")
+    locked = resolved(LOCK, environment) | resolved(TORCH, environment)
+    for requirement in map(Requirement, metadata.requires("torch") or []):
+        if requirement.marker is not None and not requirement.marker.evaluate({**environment, "extra": ""}):
+            continue
+        name = canonicalize_name(requirement.name)
+        assert name in locked and requirement.specifier.contains(locked[name], prereleases=True), (
+            f"torch needs {requirement}; the lock has {locked.get(name)} (add it to requirements/lock.in)"
+        )
+
+
+def test_this_environment_is_the_lock():
+    """What `make venv` installed is exactly what the locks say (a drifted venv fails here: `make venv`)."""
+    here = default_environment()
+    wanted = {pin.name: pin.version for path in (LOCK, TORCH) for pin in pins(path) if pin.applies(here)}
+    installed = {canonicalize_name(d.metadata["Name"]): Version(d.version) for d in metadata.distributions()}
+    drifted = {
+        name: (str(version), str(installed.get(name)))
+        for name, version in wanted.items()
+        if installed.get(name) != version
+    }
+    assert not drifted, f"installed versions differ from the lock (locked, installed): {drifted}"
