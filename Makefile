@@ -1,5 +1,6 @@
 # Thin wrappers only: the logic lives in devtools/ and the test suite.
 VENV ?= .venv
+UPGRADE ?= 0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # Elsewhere than our machines, point pip at PyTorch's CPU wheels so the pinned torch is not a CUDA build:
@@ -31,7 +32,7 @@ down: venv
 
 # Rewrites the locks from pyproject.toml and the requirements.in files (UPGRADE=1: every pin to the newest allowed).
 lock: venv
-	scripts/lock.sh
+	UPGRADE=$(UPGRADE) scripts/lock.sh
 
 system-deps:
 	scripts/install-system-deps.sh

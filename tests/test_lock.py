@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import platform
 import re
+import subprocess
 import tomllib
 from importlib import metadata
 
@@ -108,3 +109,21 @@ def test_the_base_images_dependabot_watches_are_the_dockerfiles_defaults():
         for image in re.findall(r"^ARG \w+_IMAGE=(\S+)$", (ROOT / dockerfile).read_text(), re.MULTILINE)
     ]
     assert defaults and sorted(watched) == sorted(defaults), f"watched {watched}, the Dockerfiles build {defaults}"
+
+
+def test_npm_installs_the_frontend_from_its_lock_everywhere():
+    """package-lock.json decides what the frontend gets: every installer runs `npm ci`, none `npm install`."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    installers = [
+        path
+        for path in tracked.splitlines()
+        if path.endswith((".yml", ".sh", ".py", "Dockerfile", "Makefile", "Tiltfile"))
+        and (ROOT / path).is_file()
+        and path != "tests/test_lock.py"  # this file names what it looks for
+    ]
+    texts = {path: (ROOT / path).read_text(errors="replace") for path in installers}
+    loose = [path for path, text in texts.items() if re.search(r"\bnpm (install|i|add)\b", text)]
+    assert not loose, f"npm install outside the lock in {loose}: use npm ci"
+    assert {"services/frontend/Dockerfile", "devtools/local/runtime.py"} <= {
+        p for p, t in texts.items() if "npm ci" in t
+    }
