@@ -40,10 +40,11 @@ SHELL_BUILTINS = frozenset({
 class ImageContents:
     programs: frozenset[str]
     source: str
+    tag: str | None = None  # the tag the list was read at: a third-party image pinned at another must be re-read
 
 
-def contents(programs: str, source: str) -> ImageContents:
-    return ImageContents(frozenset(programs.split()), source)
+def contents(programs: str, source: str, tag: str | None = None) -> ImageContents:
+    return ImageContents(frozenset(programs.split()), source, tag)
 
 
 PYTHON_SERVICE = contents(
@@ -58,17 +59,20 @@ IMAGE_CONTENTS = {
         "minio/mc Dockerfile.release at RELEASE.2024-11-05T11-29-45Z: FROM ubi9/ubi-micro, ADD mc to /usr/bin/mc. "
         "ubi-micro has bash as sh and no grep (jfrog/charts#1721), sed (minio/mc#4764) or find (minio/mc#4469); "
         "its coreutils are not relied on",
+        tag="RELEASE.2024-11-05T11-29-45Z",
     ),
     "minio/minio": contents(
         "minio mc curl docker-entrypoint.sh sh bash",
         "minio/minio Dockerfile.release at RELEASE.2024-11-07T00-52-20Z: FROM ubi9/ubi-micro, COPY minio, mc, curl "
         "and docker-entrypoint.sh to /usr/bin",
+        tag="RELEASE.2024-11-07T00-52-20Z",
     ),
     "postgres": contents(
         "postgres pg_isready psql pg_ctl initdb gosu docker-entrypoint.sh sh bash",
         "docker-library/postgres 15/bookworm/Dockerfile at 15.8 (commit 8cce578a43): FROM debian:bookworm-slim (dash "
         "as sh, bash), gosu in /usr/local/bin, ENV PATH $PATH:/usr/lib/postgresql/$PG_MAJOR/bin, "
         "docker-entrypoint.sh in /usr/local/bin",
+        tag="15.8-bookworm",
     ),
     **{f"{registry}/cartridge-{name}": PYTHON_SERVICE
        for registry in ("localhost:5001", "ghcr.io/cartridge-dev") for name in ("actor", "arena", "trainer", "web")},
@@ -79,12 +83,12 @@ IMAGE_CONTENTS = {
 }  # fmt: skip
 
 
-def repository(image: str) -> str:
-    """docker.io/library/x:tag@sha256:... -> x: the name the table above uses."""
-    name = image.split("@", 1)[0]
+def repository_and_tag(image: str) -> tuple[str, str | None]:
+    """docker.io/library/x:tag@sha256:... -> (x, tag): the name the table above uses, and the tag."""
+    name, tag = image.split("@", 1)[0], None
     if ":" in name.rsplit("/", 1)[-1]:
-        name = name.rsplit(":", 1)[0]
-    return re.sub(r"^(docker\.io/)?(library/)?", "", name)
+        name, tag = name.rsplit(":", 1)
+    return re.sub(r"^(docker\.io/)?(library/)?", "", name), tag
 
 
 def commands_in(script: str) -> list[str]:
@@ -149,9 +153,14 @@ def unshipped(objects) -> list[str]:
     """Each program a manifest runs that is neither a shell builtin nor in its image's list, as one line."""
     problems = []
     for where, image, argv in executed(objects):
-        known = IMAGE_CONTENTS.get(repository(image))
+        name, tag = repository_and_tag(image)
+        known = IMAGE_CONTENTS.get(name)
         if known is None:
             problems.append(f"{where}: no list of what {image} ships (add one to IMAGE_CONTENTS, with its source)")
+            continue
+        if known.tag and tag != known.tag:
+            problems.append(f"{where}: {image} is not the tag its list was read at ({known.tag}): read its Dockerfile "
+                            "at the new tag and update IMAGE_CONTENTS")  # fmt: skip
             continue
         for program in argv_runs(argv):
             if program not in SHELL_BUILTINS and Path(program).name not in known.programs:
@@ -213,6 +222,13 @@ def test_the_check_refuses_a_program_the_mc_image_lacks(script):
     problems = unshipped(objects)
     assert problems and all("minio/mc" in p and "Job/minio-create-bucket" in p for p in problems), problems
     assert re.search(r"'(grep|sleep|sed)' is not a shell builtin", problems[0])
+
+
+def test_the_check_refuses_a_third_party_image_pinned_at_a_tag_its_list_was_not_read_at():
+    objects = copy.deepcopy(render("k8s/local"))
+    bucket_job(objects)["image"] = "minio/mc:RELEASE.2025-04-16T18-13-26Z"
+    (problem,) = unshipped(objects)
+    assert "is not the tag its list was read at (RELEASE.2024-11-05T11-29-45Z)" in problem
 
 
 def test_the_check_refuses_an_image_it_has_no_list_for():
