@@ -3,14 +3,15 @@
 up:   registry (docker SDK) -> cluster (kind) -> registry on the kind network -> ConfigMap
       -> cloud-provider-kind (Gateway API CRDs Established, GatewayClass Accepted) -> metrics-server
       (Ready, metrics API Available) -> `tilt up` (live updates), `tilt ci` (CI), or with --no-tilt:
-      build and push the images, `kubectl apply -k` an overlay of k8s/local with those tags, wait for
-      rollouts and the Gateway's address.
+      build and push the images, render an overlay of k8s/local with those tags, replace the set-up Jobs
+      that it changes, `kubectl apply` it, wait for rollouts and the Gateway's address.
 down: remove the workloads (namespace cartridge); with --all also the cluster, cloud-provider-kind
       (and the Envoy containers it made for this cluster) and the registry.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -31,6 +32,7 @@ NAMESPACE = "cartridge"
 WORKLOADS = ("postgres", "postgres-setup", "minio", "minio-create-bucket", "trainer", "actor", "arena", "web",
              "frontend")  # fmt: skip
 JOBS = ("postgres-setup", "minio-create-bucket")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # what `kubectl apply` records it sent
 # Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
 URLS = {
     "web": "http://localhost:8080",
@@ -94,6 +96,35 @@ def overlay_kustomization(base: Path, overlay_dir: Path, tags: dict[str, str], a
     if patches:
         doc["patches"] = patches
     return doc
+
+
+def jobs_to_replace(live: list[dict], rendered: list[dict]) -> list[str]:
+    """The names of the live Jobs (``kubectl get jobs -o json`` items) that an apply of ``rendered`` must replace.
+
+    A Job's spec.template, selector and completions are immutable (kubernetes pkg/apis/batch/validation,
+    ValidateJobSpecUpdate), and each --no-tilt deploy pushes new image tags, so postgres-setup's template changes
+    every time: `kubectl apply` over it is refused. Such a Job is deleted before the apply, which creates it anew
+    (it is idempotent: it runs again). Replaced are the Jobs whose spec differs from the one kubectl last applied
+    (none recorded: Tilt or someone else made it) and the Jobs that failed; a succeeded Job the apply would not
+    change is kept, as Tilt keeps it. Tilt replaces Jobs itself: an apply refused with "field is immutable" is
+    retried as delete-and-create (tilt-dev/tilt internal/k8s/client.go, escalatingUpdate, v0.36.0 to v0.37.6), so
+    both paths keep the Jobs' names, which the Tiltfile (APP_DEPS), WORKLOADS and the NetworkPolicies use. Naming
+    each Job by a hash of its template would leave a finished Job behind per change and make every one of those
+    names follow the hash.
+    """
+    wanted = {o["metadata"]["name"]: o["spec"] for o in rendered if o["kind"] == "Job"}
+    replace = []
+    for job in live:
+        name = job["metadata"]["name"]
+        if name not in wanted:
+            continue
+        recorded = (job["metadata"].get("annotations") or {}).get(LAST_APPLIED)
+        applied_spec = json.loads(recorded).get("spec") if recorded else None
+        failed = any(c.get("type") == "Failed" and c.get("status") == "True"
+                     for c in (job.get("status") or {}).get("conditions") or [])  # fmt: skip
+        if failed or applied_spec != wanted[name]:
+            replace.append(name)
+    return sorted(replace)
 
 
 def tilt_args(mode: str, context: str, tiltfile: Path, actors: int | None, env_id: str | None) -> list[str]:
@@ -237,11 +268,24 @@ class KindRuntime:
             base = self.opts.repo_root / "k8s" / "local"
             overlay = overlay_kustomization(base, Path(tmp), tags, self.opts.actors, self.opts.env_id)
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
-            self.progress("Applying k8s/local")
-            self.kubectl("apply", "-k", tmp)
+            manifests = self.kubectl("kustomize", tmp).stdout
+        self.apply(manifests)
         workloads = self.wait_for_rollouts()
         self.gateway_url(wait=self.opts.gateway_timeout)
         return workloads
+
+    def apply(self, manifests: str) -> None:
+        """`kubectl apply` the rendered ``manifests``, first deleting the Jobs it could not patch (jobs_to_replace).
+        The deletion is in the foreground, so the old Job's pod is gone before the new one runs the set-up."""
+        rendered = [doc for doc in yaml.safe_load_all(manifests) if doc]
+        live = json.loads(self.kubectl("-n", NAMESPACE, "get", "jobs", "-o", "json").stdout)["items"]
+        replace = jobs_to_replace(live, rendered)
+        if replace:
+            self.progress(f"Replacing the Jobs {', '.join(replace)} (a Job's template cannot change in place)")
+            self.kubectl("-n", NAMESPACE, "delete", "job", *replace, "--cascade=foreground", "--ignore-not-found",
+                         "--wait", "--timeout=120s", timeout=180)  # fmt: skip
+        self.progress("Applying k8s/local")
+        self.kubectl("apply", "-f", "-", input=manifests)
 
     def workloads(self) -> list[WorkloadStatus]:
         from kubernetes import client, config

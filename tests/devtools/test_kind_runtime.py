@@ -1,8 +1,10 @@
-"""The kind runtime's deploy plan: the --no-tilt overlay rendered by the real kubectl kustomize, rollout
-state read from the Kubernetes API's own model classes, and `down` at the kind/kubectl CLI boundary."""
+"""The kind runtime's deploy plan: the --no-tilt overlay rendered by the real kubectl kustomize, a re-deploy over
+a cluster that refuses immutable changes as the API server does, rollout state read from the Kubernetes API's own
+model classes, and `down` at the kind/kubectl CLI boundary."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -11,8 +13,19 @@ import yaml
 from kubernetes import client
 
 from devtools.bake import COMPONENTS
-from devtools.kind_runtime import KindOptions, KindRuntime, overlay_kustomization, tilt_args, workload_status
+from devtools.errors import DevtoolsError
+from devtools.images import BuiltImage
+from devtools.kind_runtime import (
+    LAST_APPLIED,
+    KindOptions,
+    KindRuntime,
+    jobs_to_replace,
+    overlay_kustomization,
+    tilt_args,
+    workload_status,
+)
 from tests.devtools.test_cluster import FakeKind
+from tests.k8s.immutable import key, refused_changes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -99,3 +112,107 @@ def test_down_deletes_the_namespace_and_with_all_the_cluster_and_its_containers(
     absent = FakeKind(exists=False)
     KindRuntime(KindOptions(repo_root=REPO), run=absent).down()
     assert not [c for c in absent.commands() if "delete" in c]
+
+
+class FakeCluster:
+    """kubectl against a namespace that keeps what was applied and refuses, as the API server does, an update that
+    changes an immutable field (tests/k8s/immutable.py); the real kubectl renders kustomizations. Jobs it creates
+    have succeeded."""
+
+    PREFIX = ["kubectl", "--context", "kind-cartridge"]
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], dict] = {}
+        self.deleted: list[list[str]] = []
+
+    def __call__(self, args, *, input=None, timeout=600):
+        args = list(args)
+        assert args[:3] == self.PREFIX, args
+        verb = args[3:]
+        out = ""
+        if verb[0] == "kustomize":
+            out = render_text(Path(verb[1]))
+        elif verb[:2] == ["apply", "-k"]:  # how d5ffe15 applied
+            self.apply(render_text(Path(verb[2])))
+        elif verb[:3] == ["apply", "-f", "-"]:
+            self.apply(input)
+        elif verb == ["-n", "cartridge", "get", "jobs", "-o", "json"]:
+            out = json.dumps({"items": [o for (kind, _, _), o in self.objects.items() if kind == "Job"]})
+        elif verb[:4] == ["-n", "cartridge", "delete", "job"]:
+            names = [a for a in verb[4:] if not a.startswith("-")]
+            self.deleted.append(names)
+            self.objects = {k: o for k, o in self.objects.items() if not (k[0] == "Job" and k[2] in names)}
+        else:
+            raise AssertionError(f"unexpected kubectl call: {verb}")
+        return subprocess.CompletedProcess(args, 0, out, "")
+
+    def apply(self, manifests: str) -> None:
+        refused = []
+        for obj in (d for d in yaml.safe_load_all(manifests) if d):
+            live = self.objects.get(key(obj))
+            if live is not None and refused_changes(live, obj):
+                refused.append(f'The {obj["kind"]} "{obj["metadata"]["name"]}" is invalid: '
+                               f"{refused_changes(live, obj)[0]}: field is immutable")  # fmt: skip
+                continue
+            stored = json.loads(json.dumps(obj))
+            stored["metadata"].setdefault("annotations", {})[LAST_APPLIED] = json.dumps(obj)
+            if obj["kind"] == "Job":
+                stored["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+            self.objects[key(obj)] = stored
+        if refused:  # kubectl applies the rest, then exits 1 with the errors
+            raise DevtoolsError(f"`kubectl apply` failed: {refused[-1]}", "")
+
+    def image_of(self, job: str) -> str:
+        return self.objects["Job", "cartridge", job]["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def render_text(directory: Path) -> str:
+    result = subprocess.run(["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def deploy(monkeypatch):
+    """deploy_once(tag) of a KindRuntime on a FakeCluster: the images "built" with ``tag``, no rollout wait."""
+    cluster = FakeCluster()
+    runtime = KindRuntime(KindOptions(repo_root=REPO), run=cluster)
+    monkeypatch.setattr(KindRuntime, "wait_for_rollouts", lambda self: [])
+    monkeypatch.setattr(KindRuntime, "gateway_url", lambda self, wait=0: None)
+
+    def deploy_once(tag: str) -> FakeCluster:
+        built = [
+            BuiltImage(name, f"localhost:5001/cartridge-{name}:{tag}", tag, "sha256:0", 1.0) for name in COMPONENTS
+        ]
+        monkeypatch.setattr("devtools.images.build_images", lambda **kwargs: built)
+        runtime.deploy_once()
+        return cluster
+
+    return deploy_once
+
+
+def test_a_re_deploy_with_new_tags_replaces_the_set_up_job_whose_template_changed(deploy):
+    deploy("dev-1")
+    cluster = deploy("dev-2")  # d5ffe15: The Job "postgres-setup" is invalid: spec.template: field is immutable
+    assert cluster.image_of("postgres-setup") == "localhost:5001/cartridge-web:dev-2"
+    assert cluster.deleted == [["postgres-setup"]], "only the Job whose template changed is run again"
+    deploy("dev-2")
+    assert cluster.deleted == [["postgres-setup"]], "a deploy that changes nothing replaces nothing"
+
+
+def live_job(name: str, spec: dict | None, failed: bool = False) -> dict:
+    annotations = {LAST_APPLIED: json.dumps({"kind": "Job", "metadata": {"name": name}, "spec": spec})} if spec else {}
+    conditions = [{"type": "Failed", "status": "True"}] if failed else [{"type": "Complete", "status": "True"}]
+    return {"metadata": {"name": name, "annotations": annotations}, "status": {"conditions": conditions}}
+
+
+def test_jobs_made_by_tilt_and_failed_jobs_are_replaced_too():
+    spec = {"template": {"spec": {"containers": [{"image": "web:1"}]}}}
+    rendered = [{"kind": "Job", "metadata": {"name": n}, "spec": spec} for n in ("a", "b", "c")]
+    live = [
+        live_job("a", spec),  # applied by devtools, unchanged, succeeded: kept
+        live_job("b", None),  # made by Tilt (no record of a kubectl apply): its template is not known to match
+        live_job("c", spec, failed=True),  # out of retries: run it again
+        live_job("gone", None),  # not in the manifests any more: not ours to touch here
+    ]
+    assert jobs_to_replace(live, rendered) == ["b", "c"]
