@@ -107,6 +107,11 @@ def evaluate(tiltfile: Path, argv: list[str], environ: dict[str, str] | None = N
 
     def tilt(name, args, kwargs):
         args, kwargs = list(args), dict(kwargs)
+        if name == "docker_build" and "build_args" in kwargs:
+            # What Docker receives: Tilt turns an empty value into a bare `KEY` (internal/tiltfile/docker.go,
+            # v0.37.6), which docker/cli's ConvertKVStringsToMapWithNil makes nil, i.e. unset: the Dockerfile's
+            # ARG default applies.
+            kwargs["build_args"] = {k: v for k, v in dict(kwargs["build_args"]).items() if v != ""}
         if name in RECORDED:
             calls.setdefault(name, []).append([args, kwargs])
         if name == "config_define_string":
