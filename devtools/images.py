@@ -49,6 +49,10 @@ from devtools.errors import DevtoolsError
 
 # Passed through from the environment when set; the Dockerfiles' defaults are the upstream images.
 TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
+# Tilt cannot pass an empty build arg (it becomes unset: tilt-dev/tilt v0.37.6 internal/tiltfile/docker.go), so no
+# builder does: an environment's empty value is unset, except these, whose empty value means something and is
+# spelled so services/Dockerfile reads it (the Tiltfile's EMPTY_BUILD_ARG; tests/test_image_definitions.py).
+EMPTY_BUILD_ARG = {"TORCH_INDEX_URL": "none"}
 Progress = Callable[[str], None]
 
 
@@ -165,9 +169,11 @@ def local_torch_wheel(root: Path = REPO_ROOT) -> Path | None:
 def image_build_args(component: str, extra: dict[str, str] | None = None, revision: str = "unknown",
                      root: Path = REPO_ROOT) -> dict[str, str]:  # fmt: skip
     """Build args: base images from the environment, the revision label, then ``extra`` on top."""
-    args = {name: os.environ[name] for name in PASSTHROUGH_ARGS if os.environ.get(name) is not None}
-    if component == "trainer" and "TORCH_INDEX_URL" not in args and local_torch_wheel(root) is not None:
-        args["TORCH_INDEX_URL"] = ""  # the local wheel in .wheels/ serves torch; no index needed
+    set_values = {name: os.environ[name] for name in PASSTHROUGH_ARGS if os.environ.get(name) is not None}
+    args = {name: value or EMPTY_BUILD_ARG.get(name, "") for name, value in set_values.items()}
+    args = {name: value for name, value in args.items() if value}  # an empty one is unset, as under Tilt
+    if component == "trainer" and "TORCH_INDEX_URL" not in set_values and local_torch_wheel(root) is not None:
+        args["TORCH_INDEX_URL"] = EMPTY_BUILD_ARG["TORCH_INDEX_URL"]  # the local wheel in .wheels/ serves torch
     return {**args, "REVISION": revision, **(extra or {})}
 
 

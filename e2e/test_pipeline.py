@@ -27,6 +27,11 @@ MINIMAX_GAMES = 20  # the local target's strength check: the newest rated model 
 # about 80 s on a quiet one. (At 256 sims even v1 loses none: the search, not the network, would be measured.)
 LOCAL_STRENGTH_VERSION = 10
 MINIMAX_SIMS = 64  # the search of that measurement (the arena's default); the e2e arena rates at 16
+ITERATIONS_WAIT = 240  # seconds for six training iterations
+RATING_WAIT = 360  # seconds for the arena to rate the newest of them
+# test_training_progress waits for both in turn, then plays the minimax match: pytest-timeout's 600 s (pyproject)
+# would end it exactly at its two waits. Its own bound: both waits + a quarter for the match and the reads.
+TRAINING_PROGRESS_TIMEOUT = 1.25 * (ITERATIONS_WAIT + RATING_WAIT)  # 750 s
 
 
 def stats(stack) -> dict:
@@ -54,8 +59,9 @@ def test_episode_generation(stack):
                 assert set(values) == {0.0}
 
 
+@pytest.mark.timeout(TRAINING_PROGRESS_TIMEOUT)
 def test_training_progress(stack):
-    wait_until(lambda: stats(stack)["iteration"] >= 6, 240, "six training iterations")
+    wait_until(lambda: stats(stack)["iteration"] >= 6, ITERATIONS_WAIT, "six training iterations")
     history = stats(stack)["loss_history"]
     iterations = [p["iteration"] for p in history]
     assert iterations == list(range(1, len(history) + 1))
@@ -86,7 +92,7 @@ def assert_strength_rose(stack, env: str, trained: int) -> None:
     """The arena rated version 1 and a version at least as new as the one trained by now, and that one is
     stronger: a higher rating than v1's, and (local, tictactoe) no loss in 20 games against perfect minimax;
     (kind, connect4) at least 0.9 against random in the arena's own games."""
-    ratings = wait_until(lambda: (r := rated_versions(stack, env)) and max(r) >= trained and r, 360,
+    ratings = wait_until(lambda: (r := rated_versions(stack, env)) and max(r) >= trained and r, RATING_WAIT,
                          f"the arena to rate v{trained} or newer")  # fmt: skip
     assert 1 in ratings, f"version 1 was not rated (the arena rated {sorted(ratings)}): nothing to compare with"
     newest = max(ratings)

@@ -9,7 +9,10 @@ targets, and a change in docker-bake.json must reach all three.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from devtools.bake import BAKE_FILE, COMPONENTS, image_definitions, passthrough_args
@@ -92,5 +95,48 @@ def test_base_images_from_the_environment_reach_tilt_as_they_reach_devtools():
     assert passthrough_args() == ("PYTHON_IMAGE", "NODE_IMAGE", "NGINX_IMAGE", "TORCH_INDEX_URL")
     builds = tilt_builds(env={"PYTHON_IMAGE": "mirror/python:3.11", "TORCH_INDEX_URL": ""})
     assert builds["actor"]["args"]["PYTHON_IMAGE"] == "mirror/python:3.11"
-    assert builds["trainer"]["args"]["TORCH_INDEX_URL"] == ""  # set but empty still counts: the offline wheel
+    assert builds["trainer"]["args"]["TORCH_INDEX_URL"] == "none"  # set but empty still counts: the offline wheel
     assert "PYTHON_IMAGE" not in tilt_builds()["actor"]["args"]
+
+
+def torch_install(index: str | None, tmp_path: Path) -> str:
+    """What services/Dockerfile's trainer install step runs with TORCH_INDEX_URL as the build hands it over
+    (None: not given, so the ARG's default), its make-venv.sh replaced by one that prints its arguments."""
+    text = (REPO / "services/Dockerfile").read_text().replace("\\\n", " ")
+    default = re.search(r"^ARG TORCH_INDEX_URL=(\S+)$", text, re.MULTILINE)[1]
+    (run,) = [
+        line.removeprefix("RUN ") for line in text.splitlines() if line.startswith("RUN") and "TORCH_INDEX_URL" in line
+    ]
+    (tmp_path / "make-venv.sh").write_text('echo "$@"\n')
+    script = run.replace("/tmp/make-venv.sh", str(tmp_path / "make-venv.sh"))
+    env = {"PATH": os.environ["PATH"], "TORCH_INDEX_URL": default if index is None else index}
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+
+
+def test_an_empty_torch_index_means_no_index_under_tilt_and_devtools_alike(tmp_path, monkeypatch):
+    """The offline recipe TORCH_INDEX_URL='': Tilt turns an empty build arg into an unset one (the stand-in does as
+    tilt-dev/tilt v0.37.6 internal/tiltfile/docker.go does), which would install from the Dockerfile's default
+    index. Both builders hand the Dockerfile the same value, and it means no index there."""
+    from devtools.images import image_build_args
+
+    tilt = tilt_builds(env={"TORCH_INDEX_URL": ""})["trainer"]["args"].get("TORCH_INDEX_URL")
+    monkeypatch.setenv("TORCH_INDEX_URL", "")
+    devtools = image_build_args("trainer", root=tmp_path).get("TORCH_INDEX_URL")
+    assert tilt == devtools, f"Tilt hands the Dockerfile {tilt!r}, devtools {devtools!r}"
+    assert "--extra-index-url" not in torch_install(tilt, tmp_path)
+    # And an index set, or none set, still reaches pip.
+    assert "--extra-index-url https://mirror.example/cpu" in torch_install("https://mirror.example/cpu", tmp_path)
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in torch_install(None, tmp_path)
+
+
+def test_no_builder_hands_docker_an_empty_build_arg(tmp_path, monkeypatch):
+    """An empty base image is unset under Tilt (the Dockerfile's default); devtools leaves it out as well."""
+    from devtools.images import image_build_args
+
+    env = {"PYTHON_IMAGE": "", "NODE_IMAGE": "", "NGINX_IMAGE": "", "TORCH_INDEX_URL": ""}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for component, build in tilt_builds(env=env).items():
+        ours = {k: v for k, v in image_build_args(component, root=tmp_path).items() if k in env}
+        assert ours == {k: v for k, v in build["args"].items() if k in env}, component
+        assert "" not in ours.values(), component

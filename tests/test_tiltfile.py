@@ -329,3 +329,106 @@ def test_the_game_is_passed_through_and_checked_by_the_services_not_the_tiltfile
     (stream,), _ = TiltRecorder(json.loads(result.stdout)).first("k8s_yaml")
     config = next(o for o in yaml.safe_load_all(stream) if o and o["metadata"]["name"] == "cartridge-config")
     assert config["data"]["ENV_ID"] == "chess"
+
+
+# --- tilt ci's bounds (issue 22: faults 1 and 6) ---------------------------------------------------------------
+
+# Seconds from apply to a scheduled pod, and to pull each image into the kind node (from kind-registry for ours,
+# from Docker Hub for the others), unpacked at >= 7 MB/s on a busy 2-vCPU node: the trainer's 810 MB
+# (bench_images) 120 s; every other image is under 300 MB, 40 s.
+SCHEDULE_SECONDS = 10
+PULL_SECONDS = {"trainer": 120}
+OTHER_PULL_SECONDS = 40
+# Start to first /health on a busy runner-sized node: the import measured on a quiet 2-core machine (trainer 2.5 s,
+# torch; web 1.1 s; actor and arena 0.5 s) x 20 for a cold page cache and two cores shared with Tilt's builds,
+# + 5 s to reach PostgreSQL and MinIO (ready before them: APP_DEPS).
+BUSY_START_SECONDS = {"trainer": 55, "web": 27, "actor": 15, "arena": 15}
+# Cold builds on 2 vCPU, in minutes: trainer 5 (torch's 190 MB wheel, a 900 MB venv, export and push of 810 MB),
+# actor, arena and web 4 together, frontend 2; two at a time share the same two cores, so they add up.
+COLD_BUILD_MINUTES = {"trainer": 5, "actor, arena, web": 4, "frontend": 2}
+SLOW_RUNNER = 1.5  # a runner that builds half again as slowly as the estimate
+MARGIN = 1.25  # every Tilt bound at least a quarter over what it must hold
+
+
+def restart_allowance(container: dict) -> float:
+    """Seconds the kubelet lets a container take to answer before restarting it: its startupProbe's window, else
+    its livenessProbe's (Kubernetes' defaults: periodSeconds 10, failureThreshold 3)."""
+    probe = container.get("startupProbe") or container.get("livenessProbe") or {}
+    if not probe:
+        return 0.0
+    period, failures = probe.get("periodSeconds", 10), probe.get("failureThreshold", 3)
+    return probe.get("initialDelaySeconds", 0) + period * failures
+
+
+def ready_after(component: str, container: dict) -> float:
+    """The longest a resource may take from its apply to Ready without the kubelet giving up on it: scheduling,
+    the pull, the restart allowance and one readiness period."""
+    pull = PULL_SECONDS.get(component, OTHER_PULL_SECONDS)
+    readiness = container.get("readinessProbe", {}).get("periodSeconds", 10)
+    return SCHEDULE_SECONDS + pull + restart_allowance(container) + readiness
+
+
+def ci_bounds(tilt) -> dict[str, float]:
+    from tests.tilt_eval import CI_SETTINGS_PARAMS, go_duration_seconds
+
+    calls = tilt.calls.get("ci_settings", [])
+    assert calls, "the Tiltfile sets no ci_settings: tilt ci would give up on a resource after Tilt's default 5m"
+    ((args, kw),) = calls
+    named = dict(zip(CI_SETTINGS_PARAMS, args, strict=False)) | kw
+    return {name: go_duration_seconds(value) for name, value in named.items()}
+
+
+def test_tilt_ci_waits_for_each_resource_longer_than_the_kubelet_does(tilt, applied):
+    """Tilt's readiness clock starts at the deploy, so it holds the pull and the whole start-up allowance: it must
+    outlast both, or `tilt ci` fails on a pod the kubelet is still patiently starting."""
+    readiness = ci_bounds(tilt)["readiness_timeout"]
+    for name, workload in workloads(applied).items():
+        if workload["kind"] == "Job":
+            continue  # Tilt's readiness timeout skips Jobs from v0.36.2 on (internal/controllers/core/session)
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            needed = ready_after(name, container)
+            assert readiness >= MARGIN * needed, (
+                f"{name}: ready within {needed:.0f} s of its deploy at worst, tilt ci's readiness_timeout is "
+                f"{readiness:.0f} s (needs {MARGIN:.2f} x that)"
+            )
+
+
+def test_every_python_service_may_start_twice_as_slowly_as_measured_before_a_restart(applied):
+    by_name = workloads(applied)
+    for name, seconds in BUSY_START_SECONDS.items():
+        (container,) = by_name[name]["spec"]["template"]["spec"]["containers"]
+        allowance = restart_allowance(container)
+        assert allowance >= 2 * seconds, f"{name}: restarted after {allowance:.0f} s, starts in up to {seconds} s"
+
+
+def test_tilt_ci_outlasts_a_cold_build_on_a_slow_runner_and_the_last_rollout(tilt):
+    bounds = ci_bounds(tilt)
+    needed = SLOW_RUNNER * sum(COLD_BUILD_MINUTES.values()) * 60 + bounds["readiness_timeout"]
+    assert bounds["timeout"] >= needed, f"tilt ci's timeout {bounds['timeout']:.0f} s < {needed:.0f} s"
+    assert bounds["timeout"] <= 30 * 60, "e2e.yml's time budget counts tilt ci at 30 minutes at most"
+
+
+def test_the_stand_in_refuses_ci_settings_tilt_would_refuse(tmp_path):
+    """Tilt's ci_settings takes k8s_grace_period, timeout and readiness_timeout, each a Go duration string."""
+    for call in (
+        "ci_settings(readiness_timeout=480)",
+        'ci_settings(ready_timeout="8m")',
+        'ci_settings(timeout="8 min")',
+    ):
+        (tmp_path / "Tiltfile").write_text(call + "\n")
+        assert evaluate_tiltfile(tiltfile=tmp_path / "Tiltfile").returncode != 0, call
+    (tmp_path / "Tiltfile").write_text('ci_settings("30s", "1h30m", readiness_timeout="8m")\n')
+    result = evaluate_tiltfile(tiltfile=tmp_path / "Tiltfile")
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_pinned_tilt_is_one_whose_ci_readiness_clock_skips_builds_and_jobs(tilt):
+    """tilt-dev/tilt#6664 (fixed by #6673, first released in v0.36.2): before it, every `<resource>:update` and
+    every running Job counted as not ready, so a cold trainer build alone ran out the readiness timeout."""
+    from devtools.tools import TILT_VERSION, satisfies
+
+    assert satisfies(TILT_VERSION, ">=0.36.2"), f"devtools/pins.json pins Tilt {TILT_VERSION}, older than v0.36.2"
+    args, kw = tilt.first("version_settings")
+    constraint = kw.get("constraint", args[1] if len(args) > 1 else None)
+    assert constraint == ">=0.36.2", f"the Tiltfile accepts Tilt {constraint}: an older one would start"
+    assert satisfies(TILT_VERSION, constraint)

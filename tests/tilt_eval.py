@@ -31,9 +31,34 @@ RETURNS = {
     "decode_yaml_stream": lambda text: [d for d in yaml.safe_load_all(text) if d],
     "encode_yaml_stream": lambda objects: yaml.safe_dump_all(objects),
     "read_json": lambda path, default=None: json.loads(Path(path).read_text()),
+    "ci_settings": lambda *args, **kwargs: ci_settings(*args, **kwargs),
 }
-RECORDED = ("version_settings", "allow_k8s_contexts", "update_settings", "docker_build", "k8s_yaml", "k8s_resource",
-            "sync", "run", "fall_back_on", "port_forward", "kustomize")  # fmt: skip
+RECORDED = ("version_settings", "allow_k8s_contexts", "update_settings", "ci_settings", "docker_build", "k8s_yaml",
+            "k8s_resource", "sync", "run", "fall_back_on", "port_forward", "kustomize")  # fmt: skip
+
+# ci_settings as Tilt v0.37.6 unpacks it (internal/tiltfile/cisettings/ci_settings.go): three optional parameters,
+# each a string that Go's time.ParseDuration reads (internal/tiltfile/value/duration.go).
+CI_SETTINGS_PARAMS = ("k8s_grace_period", "timeout", "readiness_timeout")
+GO_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
+GO_DURATION_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def go_duration_seconds(text: str) -> float:
+    """Seconds in a Go duration string ("8m", "1h30m"); ValueError for what time.ParseDuration refuses."""
+    if not isinstance(text, str) or not GO_DURATION.fullmatch(text):
+        raise ValueError(f'{text!r} is not a Go duration string such as "8m" or "1h30m"')
+    return sum(
+        float(n) * GO_DURATION_SECONDS[unit] for n, _, unit in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    )
+
+
+def ci_settings(*args, **kwargs) -> None:
+    if len(args) > len(CI_SETTINGS_PARAMS) or set(kwargs) - set(CI_SETTINGS_PARAMS):
+        raise TypeError(f"ci_settings: unexpected arguments (it takes {', '.join(CI_SETTINGS_PARAMS)})")
+    for value in [*args, *kwargs.values()]:
+        go_duration_seconds(value)
+
+
 # Each builtin is a Starlark function forwarding to one Python callable with positional arguments only
 # (starlark-go crashes calling Python with keyword arguments alone).
 CONFIG = ("config_define_string", "config_parse", "fail", "os_getenv")
@@ -82,6 +107,11 @@ def evaluate(tiltfile: Path, argv: list[str], environ: dict[str, str] | None = N
 
     def tilt(name, args, kwargs):
         args, kwargs = list(args), dict(kwargs)
+        if name == "docker_build" and "build_args" in kwargs:
+            # What Docker receives: Tilt turns an empty value into a bare `KEY` (internal/tiltfile/docker.go,
+            # v0.37.6), which docker/cli's ConvertKVStringsToMapWithNil makes nil, i.e. unset: the Dockerfile's
+            # ARG default applies.
+            kwargs["build_args"] = {k: v for k, v in dict(kwargs["build_args"]).items() if v != ""}
         if name in RECORDED:
             calls.setdefault(name, []).append([args, kwargs])
         if name == "config_define_string":

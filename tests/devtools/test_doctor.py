@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from devtools import doctor
-from devtools.tools import KIND_VERSION, probe, satisfies
+from devtools.tools import KIND_VERSION, TILT_VERSION, probe, satisfies
 
 
 def fake_tool(directory, name: str, output: str) -> None:
@@ -44,7 +44,7 @@ def test_a_wrong_version_is_usable_but_reported(path_with):
 def test_a_missing_tool_says_where_to_get_the_pinned_release(path_with):
     status = probe("tilt")
     assert not status.usable and status.problem == "tilt not found on PATH"
-    assert "releases/tag/v0.36.0" in status.tool.install_hint
+    assert f"releases/tag/v{TILT_VERSION}" in status.tool.install_hint
 
 
 def test_doctor_lists_every_tool_and_exits_1_when_something_is_missing(path_with, tmp_path):

@@ -92,7 +92,7 @@ def test_a_local_torch_wheel_from_pip_find_links_makes_the_trainer_build_offline
     monkeypatch.setenv("PIP_FIND_LINKS", f"file://{links}")
     assert local_torch_wheel(root) == root / ".wheels" / wheel.name
     assert (root / ".wheels" / wheel.name).read_bytes() == b"wheel"
-    assert image_build_args("trainer", root=root)["TORCH_INDEX_URL"] == ""
+    assert image_build_args("trainer", root=root)["TORCH_INDEX_URL"] == "none"  # no index: services/Dockerfile
     assert "TORCH_INDEX_URL" not in image_build_args("actor", root=root)
     monkeypatch.setenv("TORCH_INDEX_URL", "https://mirror.example/whl/cpu")  # an explicit choice wins
     assert image_build_args("trainer", root=root)["TORCH_INDEX_URL"] == "https://mirror.example/whl/cpu"
