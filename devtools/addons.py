@@ -25,7 +25,7 @@ from devtools.errors import DevtoolsError
 from devtools.tools import CLOUD_PROVIDER_KIND_IMAGE, METRICS_SERVER_IMAGE, METRICS_SERVER_VERSION
 
 Progress = Callable[[str], None]
-Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, input=...)
+Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, namespace=, input=)
 
 GATEWAY_CLASS = "cloud-provider-kind"  # cloud-provider-kind pkg/gateway/controller.go: GWClassName
 GATEWAY_CRDS = ("gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io",
@@ -63,10 +63,10 @@ def condition(obj: dict, kind: str) -> str | None:
     return None
 
 
-def get_json(kubectl: Kubectl, *args: str) -> dict | None:
+def get_json(kubectl: Kubectl, *args: str, namespace: str | None = None) -> dict | None:
     """`kubectl get ... -o json`, None while the object does not exist (yet)."""
     try:
-        return json.loads(kubectl("get", *args, "-o", "json", timeout=30).stdout)
+        return json.loads(kubectl("get", *args, "-o", "json", namespace=namespace, timeout=30).stdout)
     except DevtoolsError:
         return None
 
@@ -88,7 +88,7 @@ def gateway_class_accepted(kubectl: Kubectl, name: str = GATEWAY_CLASS) -> str |
 
 
 def deployment_available(kubectl: Kubectl, namespace: str, name: str) -> str | None:
-    deployment = get_json(kubectl, "-n", namespace, "deployment", name)
+    deployment = get_json(kubectl, "deployment", name, namespace=namespace)
     if deployment is None:
         return f"no deployment {namespace}/{name} yet"
     wanted = deployment["spec"].get("replicas", 1)
@@ -107,7 +107,7 @@ def api_service_available(kubectl: Kubectl, name: str = METRICS_API) -> str | No
 
 def gateway_address(kubectl: Kubectl, namespace: str, name: str = "cartridge") -> tuple[str | None, str | None]:
     """(address, why not): the Gateway's first address once it is Programmed."""
-    gateway = get_json(kubectl, "-n", namespace, "gateway", name)
+    gateway = get_json(kubectl, "gateway", name, namespace=namespace)
     if gateway is None:
         return None, f"no Gateway {namespace}/{name}"
     addresses = (gateway.get("status") or {}).get("addresses") or []

@@ -24,6 +24,13 @@ from devtools.tools import KIND_NODE_IMAGE
 Runner = Callable[..., subprocess.CompletedProcess]
 
 
+def kubectl_command(*args: str, context: str | None = None, namespace: str | None = None,
+                    kubectl: str = "kubectl") -> list[str]:  # fmt: skip
+    """kubectl's argv with the context and namespace first, as global flags. After the arguments they could
+    land behind a `--` (`kubectl exec POD -- CMD -n NS` runs `CMD -n NS` in namespace default)."""
+    return [kubectl, *(["--context", context] if context else []), *(["-n", namespace] if namespace else []), *args]
+
+
 def run_command(args: Sequence[str], *, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run a CLI; a missing tool or a failure becomes a DevtoolsError naming the command."""
     try:
@@ -93,7 +100,7 @@ class ClusterController:
 
     def api_answers(self, spec: ClusterSpec) -> bool:
         try:
-            self.run(["kubectl", "--context", spec.context, "get", "--raw", "/readyz"], timeout=20)
+            self.kubectl(spec, "get", "--raw", "/readyz", timeout=20)
         except DevtoolsError:
             return False
         return True
@@ -132,8 +139,9 @@ class ClusterController:
         self.kubectl(spec, "apply", "-f", "-", input=registry_hosting_configmap(spec.registry))
         return ClusterStatus(spec.name, spec.context, tuple(nodes), created)
 
-    def kubectl(self, spec: ClusterSpec, *args: str, input: str | None = None, timeout: float = 300):
-        return self.run(["kubectl", "--context", spec.context, *args], input=input, timeout=timeout)
+    def kubectl(self, spec: ClusterSpec, *args: str, namespace: str | None = None, input: str | None = None,
+                timeout: float = 300):  # fmt: skip
+        return self.run(kubectl_command(*args, context=spec.context, namespace=namespace), input=input, timeout=timeout)
 
     def delete(self, spec: ClusterSpec) -> bool:
         if not self.exists(spec):

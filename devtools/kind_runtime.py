@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from devtools import addons
-from devtools.cluster import ClusterController, ClusterSpec, run_command
+from devtools.cluster import ClusterController, ClusterSpec, kubectl_command, run_command
 from devtools.errors import DevtoolsError
 from devtools.registry import RegistryController, docker_client
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
@@ -168,8 +168,8 @@ class KindRuntime:
             raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
         for name in names:
             kind = "statefulset" if name == "postgres" else "job" if name in JOBS else "deployment"
-            args = ["kubectl", "--context", self.spec.context, "-n", NAMESPACE, "logs", f"{kind}/{name}",
-                    f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
+            args = kubectl_command("logs", f"{kind}/{name}", f"--tail={lines}", *(["-f"] if follow else []),
+                                   context=self.spec.context, namespace=NAMESPACE)  # fmt: skip
             try:
                 proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             except FileNotFoundError:
@@ -183,8 +183,8 @@ class KindRuntime:
     def spec(self) -> ClusterSpec:
         return self.opts.cluster
 
-    def kubectl(self, *args: str, input: str | None = None, timeout: float = 300):
-        return self.clusters.kubectl(self.spec, *args, input=input, timeout=timeout)
+    def kubectl(self, *args: str, namespace: str | None = None, input: str | None = None, timeout: float = 300):
+        return self.clusters.kubectl(self.spec, *args, namespace=namespace, input=input, timeout=timeout)
 
     def prepare(self) -> None:
         """Registry, cluster, the registry on the kind network and its ConfigMap, then the add-ons, each
@@ -232,22 +232,26 @@ class KindRuntime:
 
         self.progress("Building and pushing the images to localhost:5001")
         built = build_images(push=True, progress=self.progress)
-        tags = {image.component: image.tag for image in built}
+        self.apply_overlay({image.component: image.tag for image in built})
+        workloads = self.wait_for_rollouts()
+        self.gateway_url(wait=self.opts.gateway_timeout)
+        return workloads
+
+    def apply_overlay(self, tags: dict[str, str]) -> None:
+        """`kubectl apply -k` of k8s/local with the pushed ``tags`` (and the actor count and game)."""
         with tempfile.TemporaryDirectory(prefix="cartridge-deploy-") as tmp:
             base = self.opts.repo_root / "k8s" / "local"
             overlay = overlay_kustomization(base, Path(tmp), tags, self.opts.actors, self.opts.env_id)
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
             self.progress("Applying k8s/local")
             self.kubectl("apply", "-k", tmp)
-        workloads = self.wait_for_rollouts()
-        self.gateway_url(wait=self.opts.gateway_timeout)
-        return workloads
 
     def workloads(self) -> list[WorkloadStatus]:
         from kubernetes import client, config
 
         try:
-            config.load_kube_config(context=self.spec.context)
+            # KUBECONFIG as it is now, as kubectl reads it: the client's own default is read at import time.
+            config.load_kube_config(os.environ.get("KUBECONFIG"), context=self.spec.context)
         except Exception as exc:  # the kubeconfig library raises several unrelated types
             raise DevtoolsError(
                 f"no kubeconfig context {self.spec.context} ({exc})", "run `devtools up --runtime kind` first"

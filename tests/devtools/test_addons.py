@@ -60,12 +60,12 @@ class FakeCluster:
             return ready("Deployment", "Available", readyReplicas=1)
         return ready("APIService", "Available")
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 300):
-        self.commands.append(["kubectl", *args])
+    def __call__(self, *args: str, namespace: str | None = None, input: str | None = None, timeout: float = 300):
+        self.commands.append(["kubectl", *(["-n", namespace] if namespace else []), *args])
         if args[0] == "apply":
             self.applied.append(input or "")
             return subprocess.CompletedProcess(args, 0, "applied", "")
-        words = [a for a in args[1:] if a not in ("-o", "json", "-n", "kube-system")]
+        words = [a for a in args[1:] if a not in ("-o", "json")]
         found = self._object(" ".join(words))
         if found is None:
             raise DevtoolsError(f"`kubectl get {' '.join(words)}` failed: NotFound", "")
@@ -157,7 +157,7 @@ def test_metrics_server_is_pinned_by_digest_and_trusts_kinds_self_signed_kubelet
 
 def test_the_gateway_url_comes_from_a_programmed_gateways_status():
     def kubectl_answering(gateway):
-        def kubectl(*args, input=None, timeout=300):
+        def kubectl(*args, namespace=None, input=None, timeout=300):
             return subprocess.CompletedProcess(args, 0, json.dumps(gateway), "")
 
         return kubectl
