@@ -4,7 +4,8 @@
   controller and the Gateway API CRDs of its release. It runs as a container on the "kind" Docker network
   with the Docker socket, as its README's "Running via Docker Image" shows, and creates one Envoy
   container per Gateway (labelled io.x-k8s.cloud-provider-kind.cluster=<cluster>, pkg/constants).
-- metrics-server (pinned version and image digest) with --kubelet-insecure-tls: kind's kubelets serve
+- metrics-server (pinned version, manifest sha256 and image digest; the manifest cached per version under
+  $XDG_CACHE_HOME/cartridge, so a second `up` works offline) with --kubelet-insecure-tls: kind's kubelets serve
   self-signed certificates, and without metrics-server the actor's HorizontalPodAutoscaler never acts.
 
 Nothing is applied on top of a controller before its CRDs are Established, its GatewayClass is Accepted
@@ -14,15 +15,23 @@ ready, with the command that shows why.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
 from devtools.errors import DevtoolsError
-from devtools.tools import CLOUD_PROVIDER_KIND_IMAGE, METRICS_SERVER_IMAGE, METRICS_SERVER_VERSION
+from devtools.tools import (
+    CLOUD_PROVIDER_KIND_IMAGE,
+    METRICS_SERVER_IMAGE,
+    METRICS_SERVER_MANIFEST_SHA256,
+    METRICS_SERVER_VERSION,
+)
 
 Progress = Callable[[str], None]
 Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, namespace=, input=)
@@ -141,10 +150,38 @@ def metrics_server_manifest(components_yaml: str, image: str = METRICS_SERVER_IM
     return yaml.safe_dump_all(documents, sort_keys=False)
 
 
-def download_metrics_server_manifest(url: str = METRICS_SERVER_MANIFEST) -> str:
-    from devtools.http import get_text
+def cache_dir() -> Path:
+    """Where downloads are kept between runs: $XDG_CACHE_HOME/cartridge (~/.cache/cartridge)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cartridge"
 
-    return get_text(url, what=f"metrics-server v{METRICS_SERVER_VERSION}'s manifest")
+
+def metrics_server_components(url: str = METRICS_SERVER_MANIFEST, sha256: str | None = None) -> str:
+    """The pinned release's components.yaml: from the cache when it is there (a second `up` needs no network),
+    else downloaded and cached. Either way its sha256 must be the one devtools/pins.json pins; a file that
+    differs is refused, and a cached one is left where it is for the user to look at."""
+    from devtools.http import get_bytes
+
+    wanted = sha256 or METRICS_SERVER_MANIFEST_SHA256
+    path = cache_dir() / f"metrics-server-v{METRICS_SERVER_VERSION}-components.yaml"
+    pin = "the sha256 pinned in devtools/pins.json (METRICS_SERVER_MANIFEST_SHA256)"
+    if path.exists():
+        data = path.read_bytes()
+        if (found := hashlib.sha256(data).hexdigest()) != wanted:
+            hint = f"look at it, then remove it (`rm {path}`): the next `up` downloads it again"
+            raise DevtoolsError(f"the cached metrics-server v{METRICS_SERVER_VERSION} manifest {path} has sha256 "
+                                f"{found}, not {pin}, {wanted}", hint)  # fmt: skip
+        return data.decode()
+    data = get_bytes(url, what=f"metrics-server v{METRICS_SERVER_VERSION}'s manifest")
+    if (found := hashlib.sha256(data).hexdigest()) != wanted:
+        raise DevtoolsError(f"metrics-server v{METRICS_SERVER_VERSION}'s manifest from {url} has sha256 {found}, "
+                            f"not {pin}, {wanted}",
+                            "the release asset changed or the download was altered (a proxy?): nothing was cached "
+                            "or applied; compare it with the release before changing the pin")  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)  # atomic: a cache file is whole or absent
+    return data.decode()
 
 
 # --- cloud-provider-kind --------------------------------------------------------------------------------
@@ -224,7 +261,7 @@ class AddonTimeouts:
 
 def install_addons(kubectl: Kubectl, context: str, start_cloud_provider: Callable[[], object],
                    progress: Progress = lambda msg: None, timeouts: AddonTimeouts = AddonTimeouts(),
-                   manifest: Callable[[], str] = download_metrics_server_manifest,
+                   manifest: Callable[[], str] = metrics_server_components,
                    interval: float = 2.0) -> None:  # fmt: skip
     """cloud-provider-kind, its CRDs and GatewayClass, then metrics-server: each awaited before the next."""
     k = f"kubectl --context {context}"
