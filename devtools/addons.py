@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from devtools.errors import DevtoolsError
+from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
 from devtools.tools import (
     CLOUD_PROVIDER_KIND_IMAGE,
     METRICS_SERVER_IMAGE,
@@ -194,7 +194,7 @@ class CloudProviderSpec:
     network: str = "kind"
     # The image's own entrypoint runs the provider; tests give a stand-in image a command instead.
     command: tuple[str, ...] | None = None
-    labels: dict[str, str] = field(default_factory=lambda: {"dev.cartridge.role": "cloud-provider-kind"})
+    labels: dict[str, str] = field(default_factory=lambda: {OWNER_LABEL: "cloud-provider-kind"})
 
 
 class CloudProviderController:
@@ -215,7 +215,15 @@ class CloudProviderController:
         from docker.errors import APIError, DockerException
 
         container = self.get(spec)
-        if container is not None and container.attrs["Config"]["Image"] != spec.image:
+        if container is not None and not _made_by_devtools(container, spec):
+            if container.attrs["Config"]["Image"] != spec.image:
+                raise NotCreatedByDevtools(
+                    f"a container {spec.name} that devtools did not create runs {container.attrs['Config']['Image']}, "
+                    "not the pinned cloud-provider-kind, and devtools does not recreate it",
+                    f"remove it yourself (`docker rm -f {spec.name}`), then run `devtools up` again",
+                )
+            progress(f"Using {spec.name} as it is: devtools did not create it, and it runs the pinned image")
+        elif container is not None and container.attrs["Config"]["Image"] != spec.image:
             progress(f"Recreating {spec.name} (was {container.attrs['Config']['Image']})")
             container.remove(force=True)
             container = None
@@ -239,14 +247,27 @@ class CloudProviderController:
         return container
 
     def delete(self, spec: CloudProviderSpec, cluster: str) -> list[str]:
-        """Our container and the proxies it created for ``cluster``; the names removed."""
-        removed = []
-        found = [self.get(spec)]
+        """Our container and the proxies it created for ``cluster``; the names removed. A container of that
+        name that devtools did not create stays, and is refused once the proxies are gone."""
+        provider = self.get(spec)
+        foreign = provider is not None and not _made_by_devtools(provider, spec)
+        found = [] if provider is None or foreign else [provider]
         found += self.client.containers.list(all=True, filters={"label": f"{CPK_CLUSTER_LABEL}={cluster}"})
-        for container in filter(None, found):
+        removed = []
+        for container in found:
             container.remove(force=True)
             removed.append(container.name)
+        if foreign:
+            raise NotCreatedByDevtools(
+                f"devtools did not create the container {spec.name}, so it does not delete it",
+                f"remove it yourself if you no longer need it: `docker rm -f {spec.name}`",
+            )
         return removed
+
+
+def _made_by_devtools(container, spec: CloudProviderSpec) -> bool:
+    labels = container.attrs.get("Config", {}).get("Labels") or {}
+    return all(labels.get(key) == value for key, value in spec.labels.items())
 
 
 # --- the whole set, in order ------------------------------------------------------------------------------

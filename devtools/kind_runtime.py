@@ -23,7 +23,7 @@ import yaml
 
 from devtools import addons
 from devtools.cluster import ClusterController, ClusterSpec, kubectl_command, run_command
-from devtools.errors import DevtoolsError
+from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.registry import RegistryController, docker_client
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
@@ -290,26 +290,46 @@ class KindRuntime:
     def down(self, everything: bool = False) -> bool:
         """The workloads (namespace cartridge) and cloud-provider-kind with the Gateway's Envoy: nothing of
         the stack keeps running, and the next `up` starts them again. With ``everything`` the cluster and the
-        registry go too. True when a cluster was there."""
+        registry go too, but only what devtools created: anything else is kept and refused, in one error at
+        the end. True when a cluster was there."""
+        refused: list[NotCreatedByDevtools] = []
         exists = self.clusters.exists(self.spec)
-        if exists:
-            if everything:
-                self.clusters.delete(self.spec)
-            else:
-                self.progress(f"Deleting namespace {NAMESPACE}")
-                self.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
-        self.delete_containers(registry=everything)
+        deleted = False
+        if exists and everything:
+            try:
+                deleted = self.clusters.delete(self.spec)
+            except NotCreatedByDevtools as exc:
+                refused.append(exc)
+        if exists and not deleted:
+            self.progress(f"Deleting namespace {NAMESPACE}")
+            self.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
+        self.delete_containers(registry=everything, refused=refused)
         return exists
 
-    def delete_containers(self, registry: bool = True) -> None:
-        """cloud-provider-kind and the proxies it made for this cluster, and (``registry``) the registry."""
+    def delete_containers(self, registry: bool = True, refused: list[NotCreatedByDevtools] | None = None) -> None:
+        """cloud-provider-kind and the proxies it made for this cluster, and (``registry``) the registry: those
+        devtools created. What it did not create is refused, after the rest is gone, with ``refused``."""
+        refused = [] if refused is None else refused
         try:
             client = docker_client()
         except DevtoolsError:
-            return  # no Docker engine: no containers either
+            client = None  # no Docker engine: no containers either
+        if client is not None:
+            for delete in (lambda: self._delete_cloud_provider(client),
+                           lambda: registry and self._delete_registry(client)):  # fmt: skip
+                try:
+                    delete()
+                except NotCreatedByDevtools as exc:
+                    refused.append(exc)
+        if refused:
+            raise NotCreatedByDevtools.combine(refused)
+
+    def _delete_cloud_provider(self, client) -> None:
         for name in addons.CloudProviderController(client).delete(self.opts.cloud_provider, self.spec.name):
             self.progress(f"Deleted {name}")
-        if registry and RegistryController(client).delete(self.spec.registry.name):
+
+    def _delete_registry(self, client) -> None:
+        if RegistryController(client).delete(self.spec.registry.name):
             self.progress(f"Deleted registry {self.spec.registry.name}")
 
 
