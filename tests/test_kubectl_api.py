@@ -166,6 +166,8 @@ READY = {
 
 @pytest.fixture
 def api(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # devtools' record of its clusters: not the user's
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with FakeKubeAPI(cluster_objects(), logs=LOGS, controllers=READY) as server:
         monkeypatch.setenv("KUBECONFIG", str(server.kubeconfig(tmp_path / "kubeconfig")))
         yield server
@@ -323,7 +325,9 @@ def test_the_no_tilt_apply_puts_every_namespaced_object_in_the_stacks_namespace(
     assert {"deployments", "statefulsets", "jobs", "horizontalpodautoscalers", "gateways", "httproutes"} <= kinds
 
 
-def test_logs_status_and_down_reach_the_stacks_namespace(api):
+def test_logs_status_and_down_reach_the_stacks_namespace(api, monkeypatch):
+    # down's containers are Docker's (test_ownership): this machine's engine is left alone here.
+    monkeypatch.setattr(KindRuntime, "delete_containers", lambda self, registry, refused: None)
     kind = KindWithRealKubectl(exists=True)
     runtime = KindRuntime(KindOptions(repo_root=REPO), run=kind)
     lines = list(runtime.logs("web", lines=5, follow=False))
