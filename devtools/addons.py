@@ -4,7 +4,8 @@
   controller and the Gateway API CRDs of its release. It runs as a container on the "kind" Docker network
   with the Docker socket, as its README's "Running via Docker Image" shows, and creates one Envoy
   container per Gateway (labelled io.x-k8s.cloud-provider-kind.cluster=<cluster>, pkg/constants).
-- metrics-server (pinned version and image digest) with --kubelet-insecure-tls: kind's kubelets serve
+- metrics-server (pinned version, manifest sha256 and image digest; the manifest cached per version under
+  $XDG_CACHE_HOME/cartridge, so a second `up` works offline) with --kubelet-insecure-tls: kind's kubelets serve
   self-signed certificates, and without metrics-server the actor's HorizontalPodAutoscaler never acts.
 
 Nothing is applied on top of a controller before its CRDs are Established, its GatewayClass is Accepted
@@ -14,18 +15,26 @@ ready, with the command that shows why.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
-from devtools.errors import DevtoolsError
-from devtools.tools import CLOUD_PROVIDER_KIND_IMAGE, METRICS_SERVER_IMAGE, METRICS_SERVER_VERSION
+from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
+from devtools.tools import (
+    CLOUD_PROVIDER_KIND_IMAGE,
+    METRICS_SERVER_IMAGE,
+    METRICS_SERVER_MANIFEST_SHA256,
+    METRICS_SERVER_VERSION,
+)
 
 Progress = Callable[[str], None]
-Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, input=...)
+Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, namespace=, input=)
 
 GATEWAY_CLASS = "cloud-provider-kind"  # cloud-provider-kind pkg/gateway/controller.go: GWClassName
 GATEWAY_CRDS = ("gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io",
@@ -63,10 +72,10 @@ def condition(obj: dict, kind: str) -> str | None:
     return None
 
 
-def get_json(kubectl: Kubectl, *args: str) -> dict | None:
+def get_json(kubectl: Kubectl, *args: str, namespace: str | None = None) -> dict | None:
     """`kubectl get ... -o json`, None while the object does not exist (yet)."""
     try:
-        return json.loads(kubectl("get", *args, "-o", "json", timeout=30).stdout)
+        return json.loads(kubectl("get", *args, "-o", "json", namespace=namespace, timeout=30).stdout)
     except DevtoolsError:
         return None
 
@@ -88,7 +97,7 @@ def gateway_class_accepted(kubectl: Kubectl, name: str = GATEWAY_CLASS) -> str |
 
 
 def deployment_available(kubectl: Kubectl, namespace: str, name: str) -> str | None:
-    deployment = get_json(kubectl, "-n", namespace, "deployment", name)
+    deployment = get_json(kubectl, "deployment", name, namespace=namespace)
     if deployment is None:
         return f"no deployment {namespace}/{name} yet"
     wanted = deployment["spec"].get("replicas", 1)
@@ -107,7 +116,7 @@ def api_service_available(kubectl: Kubectl, name: str = METRICS_API) -> str | No
 
 def gateway_address(kubectl: Kubectl, namespace: str, name: str = "cartridge") -> tuple[str | None, str | None]:
     """(address, why not): the Gateway's first address once it is Programmed."""
-    gateway = get_json(kubectl, "-n", namespace, "gateway", name)
+    gateway = get_json(kubectl, "gateway", name, namespace=namespace)
     if gateway is None:
         return None, f"no Gateway {namespace}/{name}"
     addresses = (gateway.get("status") or {}).get("addresses") or []
@@ -141,10 +150,38 @@ def metrics_server_manifest(components_yaml: str, image: str = METRICS_SERVER_IM
     return yaml.safe_dump_all(documents, sort_keys=False)
 
 
-def download_metrics_server_manifest(url: str = METRICS_SERVER_MANIFEST) -> str:
-    from devtools.http import get_text
+def cache_dir() -> Path:
+    """Where downloads are kept between runs: $XDG_CACHE_HOME/cartridge (~/.cache/cartridge)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cartridge"
 
-    return get_text(url, what=f"metrics-server v{METRICS_SERVER_VERSION}'s manifest")
+
+def metrics_server_components(url: str = METRICS_SERVER_MANIFEST, sha256: str | None = None) -> str:
+    """The pinned release's components.yaml: from the cache when it is there (a second `up` needs no network),
+    else downloaded and cached. Either way its sha256 must be the one devtools/pins.json pins; a file that
+    differs is refused, and a cached one is left where it is for the user to look at."""
+    from devtools.http import get_bytes
+
+    wanted = sha256 or METRICS_SERVER_MANIFEST_SHA256
+    path = cache_dir() / f"metrics-server-v{METRICS_SERVER_VERSION}-components.yaml"
+    pin = "the sha256 pinned in devtools/pins.json (METRICS_SERVER_MANIFEST_SHA256)"
+    if path.exists():
+        data = path.read_bytes()
+        if (found := hashlib.sha256(data).hexdigest()) != wanted:
+            hint = f"look at it, then remove it (`rm {path}`): the next `up` downloads it again"
+            raise DevtoolsError(f"the cached metrics-server v{METRICS_SERVER_VERSION} manifest {path} has sha256 "
+                                f"{found}, not {pin}, {wanted}", hint)  # fmt: skip
+        return data.decode()
+    data = get_bytes(url, what=f"metrics-server v{METRICS_SERVER_VERSION}'s manifest")
+    if (found := hashlib.sha256(data).hexdigest()) != wanted:
+        raise DevtoolsError(f"metrics-server v{METRICS_SERVER_VERSION}'s manifest from {url} has sha256 {found}, "
+                            f"not {pin}, {wanted}",
+                            "the release asset changed or the download was altered (a proxy?): nothing was cached "
+                            "or applied; compare it with the release before changing the pin")  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)  # atomic: a cache file is whole or absent
+    return data.decode()
 
 
 # --- cloud-provider-kind --------------------------------------------------------------------------------
@@ -157,7 +194,7 @@ class CloudProviderSpec:
     network: str = "kind"
     # The image's own entrypoint runs the provider; tests give a stand-in image a command instead.
     command: tuple[str, ...] | None = None
-    labels: dict[str, str] = field(default_factory=lambda: {"dev.cartridge.role": "cloud-provider-kind"})
+    labels: dict[str, str] = field(default_factory=lambda: {OWNER_LABEL: "cloud-provider-kind"})
 
 
 class CloudProviderController:
@@ -178,7 +215,15 @@ class CloudProviderController:
         from docker.errors import APIError, DockerException
 
         container = self.get(spec)
-        if container is not None and container.attrs["Config"]["Image"] != spec.image:
+        if container is not None and not _made_by_devtools(container, spec):
+            if container.attrs["Config"]["Image"] != spec.image:
+                raise NotCreatedByDevtools(
+                    f"a container {spec.name} that devtools did not create runs {container.attrs['Config']['Image']}, "
+                    "not the pinned cloud-provider-kind, and devtools does not recreate it",
+                    f"remove it yourself (`docker rm -f {spec.name}`), then run `devtools up` again",
+                )
+            progress(f"Using {spec.name} as it is: devtools did not create it, and it runs the pinned image")
+        elif container is not None and container.attrs["Config"]["Image"] != spec.image:
             progress(f"Recreating {spec.name} (was {container.attrs['Config']['Image']})")
             container.remove(force=True)
             container = None
@@ -202,14 +247,27 @@ class CloudProviderController:
         return container
 
     def delete(self, spec: CloudProviderSpec, cluster: str) -> list[str]:
-        """Our container and the proxies it created for ``cluster``; the names removed."""
-        removed = []
-        found = [self.get(spec)]
+        """Our container and the proxies it created for ``cluster``; the names removed. A container of that
+        name that devtools did not create stays, and is refused once the proxies are gone."""
+        provider = self.get(spec)
+        foreign = provider is not None and not _made_by_devtools(provider, spec)
+        found = [] if provider is None or foreign else [provider]
         found += self.client.containers.list(all=True, filters={"label": f"{CPK_CLUSTER_LABEL}={cluster}"})
-        for container in filter(None, found):
+        removed = []
+        for container in found:
             container.remove(force=True)
             removed.append(container.name)
+        if foreign:
+            raise NotCreatedByDevtools(
+                f"devtools did not create the container {spec.name}, so it does not delete it",
+                f"remove it yourself if you no longer need it: `docker rm -f {spec.name}`",
+            )
         return removed
+
+
+def _made_by_devtools(container, spec: CloudProviderSpec) -> bool:
+    labels = container.attrs.get("Config", {}).get("Labels") or {}
+    return all(labels.get(key) == value for key, value in spec.labels.items())
 
 
 # --- the whole set, in order ------------------------------------------------------------------------------
@@ -224,7 +282,7 @@ class AddonTimeouts:
 
 def install_addons(kubectl: Kubectl, context: str, start_cloud_provider: Callable[[], object],
                    progress: Progress = lambda msg: None, timeouts: AddonTimeouts = AddonTimeouts(),
-                   manifest: Callable[[], str] = download_metrics_server_manifest,
+                   manifest: Callable[[], str] = metrics_server_components,
                    interval: float = 2.0) -> None:  # fmt: skip
     """cloud-provider-kind, its CRDs and GatewayClass, then metrics-server: each awaited before the next."""
     k = f"kubectl --context {context}"

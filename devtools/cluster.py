@@ -8,20 +8,37 @@ lists but whose API server does not answer is reported as half-created, with wha
 
 kind and kubectl are driven through a ``Runner`` (the CLI boundary), so tests can check the
 command plan where no kind binary or node image exists.
+
+devtools never deletes a cluster it did not create. kind cannot label its node containers beyond its own
+io.x-k8s.kind.cluster and io.x-k8s.kind.role (kind v0.32.0 pkg/cluster/internal/providers/docker/provision.go);
+a node's `labels` in the kind config are Kubernetes Node labels, which anyone creating a cluster from
+kind-config.yaml would get too, and which can be read only while the API server answers. So devtools keeps a
+record of the node container IDs of each cluster it created (``CreatedClusters``, under $XDG_STATE_HOME).
+Container IDs are never reused: a cluster deleted and made again by hand, under the same name, is not ours,
+and the record can be read while the nodes are stopped.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools.errors import DevtoolsError
+from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.registry import RegistrySpec
 from devtools.tools import KIND_NODE_IMAGE
 
 Runner = Callable[..., subprocess.CompletedProcess]
+
+
+def kubectl_command(*args: str, context: str | None = None, namespace: str | None = None,
+                    kubectl: str = "kubectl") -> list[str]:  # fmt: skip
+    """kubectl's argv with the context and namespace first, as global flags. After the arguments they could
+    land behind a `--` (`kubectl exec POD -- CMD -n NS` runs `CMD -n NS` in namespace default)."""
+    return [kubectl, *(["--context", context] if context else []), *(["-n", namespace] if namespace else []), *args]
 
 
 def run_command(args: Sequence[str], *, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -79,10 +96,52 @@ data:
 """
 
 
+class CreatedClusters:
+    """The kind clusters devtools created: cluster name -> its node containers' IDs, in one JSON file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        self.path = path or state / "cartridge" / "kind-clusters.json"
+
+    def read(self) -> dict[str, list[str]]:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            hint = "fix or remove that file: without it devtools deletes no cluster"
+            raise DevtoolsError(
+                f"cannot read devtools' record of the clusters it made, {self.path} ({exc})", hint
+            ) from None
+
+    def write(self, name: str, node_ids: list[str] | None) -> None:
+        record = self.read()
+        if node_ids is None:
+            record.pop(name, None)
+        else:
+            record[name] = sorted(node_ids)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(record, indent=2) + "\n")
+        partial.replace(self.path)
+
+
 class ClusterController:
-    def __init__(self, run: Runner = run_command, progress: Callable[[str], None] = lambda msg: None) -> None:
+    def __init__(self, run: Runner = run_command, progress: Callable[[str], None] = lambda msg: None,
+                 created: CreatedClusters | None = None) -> None:  # fmt: skip
         self.run = run
         self.progress = progress
+        self.created = created or CreatedClusters()
+
+    def node_ids(self, nodes: list[str]) -> list[str]:
+        if not nodes:
+            return []
+        return self.run(["docker", "inspect", "--format", "{{.Id}}", *nodes]).stdout.split()
+
+    def created_by_devtools(self, spec: ClusterSpec) -> bool:
+        """Every node container of the cluster is one devtools' record says it created."""
+        recorded = self.created.read().get(spec.name)
+        return recorded is not None and set(self.node_ids(self.nodes(spec))) <= set(recorded)
 
     def exists(self, spec: ClusterSpec) -> bool:
         out = self.run(["kind", "get", "clusters"]).stdout
@@ -93,7 +152,7 @@ class ClusterController:
 
     def api_answers(self, spec: ClusterSpec) -> bool:
         try:
-            self.run(["kubectl", "--context", spec.context, "get", "--raw", "/readyz"], timeout=20)
+            self.kubectl(spec, "get", "--raw", "/readyz", timeout=20)
         except DevtoolsError:
             return False
         return True
@@ -108,6 +167,7 @@ class ClusterController:
                 timeout=900,
             )  # fmt: skip
             created = True
+            self.created.write(spec.name, self.node_ids(self.nodes(spec)))
         nodes = self.nodes(spec)
         if not nodes:
             raise DevtoolsError(
@@ -132,12 +192,20 @@ class ClusterController:
         self.kubectl(spec, "apply", "-f", "-", input=registry_hosting_configmap(spec.registry))
         return ClusterStatus(spec.name, spec.context, tuple(nodes), created)
 
-    def kubectl(self, spec: ClusterSpec, *args: str, input: str | None = None, timeout: float = 300):
-        return self.run(["kubectl", "--context", spec.context, *args], input=input, timeout=timeout)
+    def kubectl(self, spec: ClusterSpec, *args: str, namespace: str | None = None, input: str | None = None,
+                timeout: float = 300):  # fmt: skip
+        return self.run(kubectl_command(*args, context=spec.context, namespace=namespace), input=input, timeout=timeout)
 
     def delete(self, spec: ClusterSpec) -> bool:
+        """Delete the cluster devtools created; False when there is none, a refusal when it is not devtools'."""
         if not self.exists(spec):
             return False
+        if not self.created_by_devtools(spec):
+            raise NotCreatedByDevtools(
+                f"devtools did not create the kind cluster {spec.name}, so it does not delete it",
+                f"if you no longer need it, delete it yourself: `kind delete cluster --name {spec.name}`",
+            )
         self.progress(f"Deleting kind cluster {spec.name}")
         self.run(["kind", "delete", "cluster", "--name", spec.name], timeout=300)
+        self.created.write(spec.name, None)
         return True

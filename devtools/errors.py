@@ -11,3 +11,17 @@ class DevtoolsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+# The label on every container devtools creates (registry, cloud-provider-kind); its value says which one.
+OWNER_LABEL = "dev.cartridge.role"
+
+
+class NotCreatedByDevtools(DevtoolsError):
+    """devtools refuses to delete or recreate a container or cluster it did not create."""
+
+    @staticmethod
+    def combine(refusals: list[NotCreatedByDevtools]) -> NotCreatedByDevtools:
+        if len(refusals) == 1:
+            return refusals[0]
+        return NotCreatedByDevtools("; ".join(r.message for r in refusals), "; ".join(r.hint for r in refusals))

@@ -1,7 +1,7 @@
 """The network helpers devtools and the e2e suite share: TCP probes and HTTP calls (requests).
 
 Two ways to call: ``probe_json`` never raises (status tables and health polls ask "does it answer?"),
-``request_json`` and ``get_text`` raise (a test or an install step that needs the answer).
+``request_json``, ``get_bytes`` and ``get_text`` raise (a test or an install step that needs the answer).
 """
 
 from __future__ import annotations
@@ -53,12 +53,16 @@ def request_json(url: str, method: str = "GET", body: dict | None = None, timeou
     return response.json()
 
 
-def get_text(url: str, what: str, timeout: float = 60.0) -> str:
-    """Download a text file (a release manifest); a failure is one sentence naming ``what``."""
+def get_bytes(url: str, what: str, timeout: float = 60.0) -> bytes:
+    """Download a file (a release manifest) as it is; a failure is one sentence naming ``what``."""
     try:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()
     except requests.RequestException as exc:
         raise DevtoolsError(f"cannot download {what} from {url} ({exc.__class__.__name__})",
                             "check the network or proxy settings, then run the command again") from None  # fmt: skip
-    return response.text
+    return response.content
+
+
+def get_text(url: str, what: str, timeout: float = 60.0) -> str:
+    return get_bytes(url, what, timeout).decode()

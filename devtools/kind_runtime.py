@@ -23,8 +23,8 @@ from pathlib import Path
 import yaml
 
 from devtools import addons
-from devtools.cluster import ClusterController, ClusterSpec, run_command
-from devtools.errors import DevtoolsError
+from devtools.cluster import ClusterController, ClusterSpec, kubectl_command, run_command
+from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.registry import RegistryController, docker_client
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
@@ -199,8 +199,8 @@ class KindRuntime:
             raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
         for name in names:
             kind = "statefulset" if name == "postgres" else "job" if name in JOBS else "deployment"
-            args = ["kubectl", "--context", self.spec.context, "-n", NAMESPACE, "logs", f"{kind}/{name}",
-                    f"--tail={lines}", *(["-f"] if follow else [])]  # fmt: skip
+            args = kubectl_command("logs", f"{kind}/{name}", f"--tail={lines}", *(["-f"] if follow else []),
+                                   context=self.spec.context, namespace=NAMESPACE)  # fmt: skip
             try:
                 proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             except FileNotFoundError:
@@ -214,8 +214,8 @@ class KindRuntime:
     def spec(self) -> ClusterSpec:
         return self.opts.cluster
 
-    def kubectl(self, *args: str, input: str | None = None, timeout: float = 300):
-        return self.clusters.kubectl(self.spec, *args, input=input, timeout=timeout)
+    def kubectl(self, *args: str, namespace: str | None = None, input: str | None = None, timeout: float = 300):
+        return self.clusters.kubectl(self.spec, *args, namespace=namespace, input=input, timeout=timeout)
 
     def prepare(self) -> None:
         """Registry, cluster, the registry on the kind network and its ConfigMap, then the add-ons, each
@@ -263,27 +263,30 @@ class KindRuntime:
 
         self.progress("Building and pushing the images to localhost:5001")
         built = build_images(push=True, progress=self.progress)
-        tags = {image.component: image.tag for image in built}
+        self.apply_overlay({image.component: image.tag for image in built})
+        workloads = self.wait_for_rollouts()
+        self.gateway_url(wait=self.opts.gateway_timeout)
+        return workloads
+
+    def apply_overlay(self, tags: dict[str, str]) -> None:
+        """k8s/local with the pushed ``tags`` (and the actor count and game), rendered and applied (``apply``)."""
         with tempfile.TemporaryDirectory(prefix="cartridge-deploy-") as tmp:
             base = self.opts.repo_root / "k8s" / "local"
             overlay = overlay_kustomization(base, Path(tmp), tags, self.opts.actors, self.opts.env_id)
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
             manifests = self.kubectl("kustomize", tmp).stdout
         self.apply(manifests)
-        workloads = self.wait_for_rollouts()
-        self.gateway_url(wait=self.opts.gateway_timeout)
-        return workloads
 
     def apply(self, manifests: str) -> None:
         """`kubectl apply` the rendered ``manifests``, first deleting the Jobs it could not patch (jobs_to_replace).
         The deletion is in the foreground, so the old Job's pod is gone before the new one runs the set-up."""
         rendered = [doc for doc in yaml.safe_load_all(manifests) if doc]
-        live = json.loads(self.kubectl("-n", NAMESPACE, "get", "jobs", "-o", "json").stdout)["items"]
+        live = json.loads(self.kubectl("get", "jobs", "-o", "json", namespace=NAMESPACE).stdout)["items"]
         replace = jobs_to_replace(live, rendered)
         if replace:
             self.progress(f"Replacing the Jobs {', '.join(replace)} (a Job's template cannot change in place)")
-            self.kubectl("-n", NAMESPACE, "delete", "job", *replace, "--cascade=foreground", "--ignore-not-found",
-                         "--wait", "--timeout=120s", timeout=180)  # fmt: skip
+            self.kubectl("delete", "job", *replace, "--cascade=foreground", "--ignore-not-found", "--wait",
+                         "--timeout=120s", namespace=NAMESPACE, timeout=180)  # fmt: skip
         self.progress("Applying k8s/local")
         self.kubectl("apply", "-f", "-", input=manifests)
 
@@ -291,7 +294,8 @@ class KindRuntime:
         from kubernetes import client, config
 
         try:
-            config.load_kube_config(context=self.spec.context)
+            # KUBECONFIG as it is now, as kubectl reads it: the client's own default is read at import time.
+            config.load_kube_config(os.environ.get("KUBECONFIG"), context=self.spec.context)
         except Exception as exc:  # the kubeconfig library raises several unrelated types
             raise DevtoolsError(
                 f"no kubeconfig context {self.spec.context} ({exc})", "run `devtools up --runtime kind` first"
@@ -330,26 +334,46 @@ class KindRuntime:
     def down(self, everything: bool = False) -> bool:
         """The workloads (namespace cartridge) and cloud-provider-kind with the Gateway's Envoy: nothing of
         the stack keeps running, and the next `up` starts them again. With ``everything`` the cluster and the
-        registry go too. True when a cluster was there."""
+        registry go too, but only what devtools created: anything else is kept and refused, in one error at
+        the end. True when a cluster was there."""
+        refused: list[NotCreatedByDevtools] = []
         exists = self.clusters.exists(self.spec)
-        if exists:
-            if everything:
-                self.clusters.delete(self.spec)
-            else:
-                self.progress(f"Deleting namespace {NAMESPACE}")
-                self.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
-        self.delete_containers(registry=everything)
+        deleted = False
+        if exists and everything:
+            try:
+                deleted = self.clusters.delete(self.spec)
+            except NotCreatedByDevtools as exc:
+                refused.append(exc)
+        if exists and not deleted:
+            self.progress(f"Deleting namespace {NAMESPACE}")
+            self.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
+        self.delete_containers(registry=everything, refused=refused)
         return exists
 
-    def delete_containers(self, registry: bool = True) -> None:
-        """cloud-provider-kind and the proxies it made for this cluster, and (``registry``) the registry."""
+    def delete_containers(self, registry: bool = True, refused: list[NotCreatedByDevtools] | None = None) -> None:
+        """cloud-provider-kind and the proxies it made for this cluster, and (``registry``) the registry: those
+        devtools created. What it did not create is refused, after the rest is gone, with ``refused``."""
+        refused = [] if refused is None else refused
         try:
             client = docker_client()
         except DevtoolsError:
-            return  # no Docker engine: no containers either
+            client = None  # no Docker engine: no containers either
+        if client is not None:
+            for delete in (lambda: self._delete_cloud_provider(client),
+                           lambda: registry and self._delete_registry(client)):  # fmt: skip
+                try:
+                    delete()
+                except NotCreatedByDevtools as exc:
+                    refused.append(exc)
+        if refused:
+            raise NotCreatedByDevtools.combine(refused)
+
+    def _delete_cloud_provider(self, client) -> None:
         for name in addons.CloudProviderController(client).delete(self.opts.cloud_provider, self.spec.name):
             self.progress(f"Deleted {name}")
-        if registry and RegistryController(client).delete(self.spec.registry.name):
+
+    def _delete_registry(self, client) -> None:
+        if RegistryController(client).delete(self.spec.registry.name):
             self.progress(f"Deleted registry {self.spec.registry.name}")
 
 

@@ -3,6 +3,12 @@
 ``apply(spec)`` reads what exists, compares it with what is wanted (image, host binding, running
 state, networks), recreates only what differs and returns the observed status, so running it twice
 does nothing the second time.
+
+devtools never deletes or recreates a registry it did not create. What it creates carries the label
+``dev.cartridge.role=registry``. kind's guide names its registry ``kind-registry`` too
+(site/static/examples/kind-with-registry.sh), so a user may run one already: one that serves the wanted
+host port is adopted as it is (started if stopped, joined to the kind network, any image), and any other
+is refused with one sentence and a hint, as is `down --all` on it.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ from dataclasses import dataclass, field
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from devtools.errors import DevtoolsError
+from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
 from devtools.http import port_in_use, probe_json
 from devtools.tools import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
 
 REGISTRY_CONTAINER_PORT = 5000
+ROLE = "registry"
+ALL_INTERFACES = (None, "0.0.0.0", "::")  # a binding on every interface serves 127.0.0.1 too
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class RegistryStatus:
     host_port: int | None
     networks: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    owned: bool = True  # devtools created it (OWNER_LABEL)
 
 
 def docker_client() -> docker.DockerClient:
@@ -74,7 +83,9 @@ class RegistryController:
 
     def apply(self, spec: RegistrySpec, progress=lambda msg: None) -> RegistryStatus:
         current = self.get(spec.name)
-        if current is not None and self._differs(current, spec):
+        if current is not None and not current.owned:
+            self._adopt(current, spec, progress)
+        elif current is not None and self._differs(current, spec):
             progress(f"Recreating registry {spec.name} (was {current.image} on {current.host}:{current.host_port})")
             self.delete(spec.name)
             current = None
@@ -85,19 +96,40 @@ class RegistryController:
             progress(f"Starting registry {spec.name}")
             self._start(spec)
         self._connect_networks(spec, progress)
-        self.wait_ready(spec)
+        self.wait_ready(spec, owned=current is None or current.owned)
         status = self.get(spec.name)
         assert status is not None
         return status
 
     def delete(self, name: str) -> bool:
+        """Remove the registry devtools created; False when there is none, and a refusal when the container
+        of that name is not devtools' own."""
         try:
-            self.client.containers.get(name).remove(force=True)
+            container = self.client.containers.get(name)
         except NotFound:
             return False
+        if not _owned(container, ROLE):
+            raise NotCreatedByDevtools(
+                f"devtools did not create the registry container {name}, so it does not delete it",
+                f"if you no longer need it or its images, remove it yourself: `docker rm -f {name}`",
+            )
+        container.remove(force=True)
         return True
 
-    def wait_ready(self, spec: RegistrySpec, timeout: float = 30.0) -> None:
+    @staticmethod
+    def _adopt(current: RegistryStatus, spec: RegistrySpec, progress) -> None:
+        """A registry someone else made is used as it is when it serves the wanted port, else refused."""
+        if current.host_port != spec.port or current.host not in (spec.host, *ALL_INTERFACES):
+            binding = f"{current.host or '*'}:{current.host_port}" if current.host_port else "no host port"
+            raise NotCreatedByDevtools(
+                f"a registry container {spec.name} that devtools did not create serves {binding}, not "
+                f"{spec.host}:{spec.port}, and devtools does not recreate it",
+                f"publish it on {spec.host}:{spec.port}, or remove it yourself once its images are safe "
+                f"(`docker rm -f {spec.name}`), then run `devtools up` again",
+            )
+        progress(f"Using registry {spec.name} as it is: devtools did not create it, and it serves {spec.url}")
+
+    def wait_ready(self, spec: RegistrySpec, timeout: float = 30.0, owned: bool = True) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if probe_json(f"{spec.url}/v2/", timeout=2) is not None:  # the registry API answers 200 {}
@@ -105,7 +137,7 @@ class RegistryController:
             time.sleep(0.3)
         raise DevtoolsError(
             f"registry {spec.name} does not answer on {spec.url}/v2/ within {timeout:.0f} s",
-            f"look at `docker logs {spec.name}`; `devtools down --all` removes it",
+            f"look at `docker logs {spec.name}`" + ("; `devtools down --all` removes it" if owned else ""),
         )
 
     @staticmethod
@@ -132,7 +164,7 @@ class RegistryController:
                 detach=True,
                 restart_policy={"Name": "always"},
                 ports={f"{REGISTRY_CONTAINER_PORT}/tcp": (spec.host, spec.port)},
-                labels={"dev.cartridge.role": "registry"},
+                labels={OWNER_LABEL: ROLE},
             )
         except APIError as exc:
             self.delete(spec.name)  # a container that could not start is not left behind
@@ -197,4 +229,10 @@ def _status(container) -> RegistryStatus:
         host_port=port,
         networks=tuple(sorted(attrs["NetworkSettings"]["Networks"])),
         warnings=tuple(warnings),
+        owned=_owned(container, ROLE),
     )
+
+
+def _owned(container, role: str) -> bool:
+    """devtools created ``container`` (as ``role``): only it sets OWNER_LABEL."""
+    return (container.attrs.get("Config", {}).get("Labels") or {}).get(OWNER_LABEL) == role

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cartridge.modelstore import ModelStore, open_model_store
 from cartridge.replay import ReplayBuffer, open_replay
+from devtools.cluster import kubectl_command
 from devtools.http import accepts, request_json
 from devtools.profiles import E2E_DIFFERENCES, apply
 
@@ -120,7 +121,8 @@ class PortForward:
         from devtools.testkit.support import free_port
 
         self.port = free_port()
-        self.args = [str(kubectl), "port-forward", "-n", namespace, target, f"{self.port}:{remote_port}"]
+        self.args = kubectl_command("port-forward", target, f"{self.port}:{remote_port}", namespace=namespace,
+                                    kubectl=str(kubectl))  # fmt: skip
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         self.proc: subprocess.Popen | None = None
         self._stop = threading.Event()
@@ -159,7 +161,7 @@ class KindStack:
     namespace = "cartridge"
     actors = 2  # episodes from two actors at once, as on the local target
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, kind: Path | None = None, kubectl: Path | None = None) -> None:
         from pytest_kind import KindCluster
 
         from devtools.tools import KIND_NODE_IMAGE
@@ -167,7 +169,7 @@ class KindStack:
         self.workdir = workdir
         self.cluster = KindCluster(
             "cartridge", kubeconfig=workdir / "kubeconfig", image=KIND_NODE_IMAGE,
-            kind_path=Path(shutil.which("kind")), kubectl_path=Path(shutil.which("kubectl")),
+            kind_path=kind or Path(shutil.which("kind")), kubectl_path=kubectl or Path(shutil.which("kubectl")),
         )  # fmt: skip
         self._forwards = contextlib.ExitStack()
         self.web_url = ""
@@ -205,8 +207,10 @@ class KindStack:
     def down(self) -> None:
         self._forwards.close()
 
-    def kubectl(self, *args: str) -> str:
-        return self.cluster.kubectl(*args, "-n", self.namespace)
+    def kubectl(self, *args: str, **kwargs) -> str:
+        """kubectl in the stack's namespace (pytest-kind's, with its kubeconfig); ``kwargs`` go to
+        subprocess.check_output (e.g. stderr=subprocess.PIPE to read why it failed)."""
+        return self.cluster.kubectl(*kubectl_command(*args, namespace=self.namespace)[1:], **kwargs)
 
     def _secret(self, name: str, key: str) -> str:
         secret = json.loads(self.kubectl("get", "secrets", "-o", "json"))
@@ -263,11 +267,39 @@ class KindStack:
             "events.txt": ("get", "events", "--sort-by=.lastTimestamp"),
             "describe-pods.txt": ("describe", "pods"),
             "routing-hpa.yaml": ("get", "gateway,httproute,hpa", "-o", "yaml"),
-            "logs-web.txt": ("logs", "deployment/web", "--tail=500"),
-            "logs-trainer.txt": ("logs", "deployment/trainer", "--tail=500"),
-            "logs-actor.txt": ("logs", "deployment/actor", "--tail=500"),
         }.items():
-            try:
-                (into / name).write_text(self.kubectl(*args))
-            except (subprocess.CalledProcessError, OSError) as exc:
-                (into / name).write_text(f"could not collect: {exc}")
+            self._save(into / name, args)
+        self.collect_logs(into / "logs")
+
+    def collect_logs(self, into: Path) -> None:
+        """Every container's log of every pod in the namespace (init containers too), the current one and the
+        previous one (a crashed container's last words are in the previous one)."""
+        into.mkdir(parents=True, exist_ok=True)
+        try:
+            pods = json.loads(self.kubectl("get", "pods", "-o", "json", stderr=subprocess.PIPE))["items"]
+        except (subprocess.CalledProcessError, OSError, ValueError) as exc:
+            (into / "could-not-list-pods.txt").write_text(f"could not list the pods: {_why(exc)}")
+            return
+        for pod in pods:
+            name, spec = pod["metadata"]["name"], pod["spec"]
+            for container in [c["name"] for c in [*(spec.get("initContainers") or []), *spec["containers"]]]:
+                self._save(into / f"{name}.{container}.log", ("logs", name, "-c", container, f"--tail={LOG_LINES}"))
+                self._save(into / f"{name}.{container}.previous.log",
+                           ("logs", name, "-c", container, "--previous", f"--tail={LOG_LINES}"),
+                           absent="previous terminated container")  # fmt: skip
+
+    def _save(self, path: Path, args: tuple[str, ...], absent: str | None = None) -> None:
+        """kubectl's output into ``path``; a failure is written there instead, unless its message contains
+        ``absent`` (what is not there is not written: kubectl's "previous terminated container ... not found")."""
+        try:
+            path.write_text(self.kubectl(*args, stderr=subprocess.PIPE))
+        except (subprocess.CalledProcessError, OSError) as exc:
+            if absent is None or absent not in _why(exc):
+                path.write_text(f"could not collect: {_why(exc)}")
+
+
+LOG_LINES = 5000  # per container and log: enough for a session's story, bounded for a crash-looping one
+
+
+def _why(exc: Exception) -> str:
+    return (getattr(exc, "stderr", None) or "").strip() or str(exc)

@@ -52,7 +52,7 @@ def test_a_port_forward_is_ready_when_it_accepts_and_is_started_once(kubectl, tm
     with PortForward(path, tmp_path / "kubeconfig", "cartridge", "service/web", 8080) as port:
         assert accepts(port)
         time.sleep(2)
-        assert starts(log) == [f"port-forward -n cartridge service/web {port}:8080"]
+        assert starts(log) == [f"-n cartridge port-forward service/web {port}:8080"]
     assert not accepts(port), "kubectl port-forward still runs after the stack is down"
 
 

@@ -37,3 +37,10 @@ def runtime(tmp_path, watched_sources) -> Iterator[LocalRuntime]:
     rt = LocalRuntime(local_config(tmp_path, source_root=watched_sources))
     yield rt
     rt.down()
+
+
+@pytest.fixture(autouse=True)
+def own_cache_and_state(tmp_path_factory, monkeypatch) -> None:
+    """devtools' cache (downloads) and state (what it created) in a temp dir: no test reads or writes the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

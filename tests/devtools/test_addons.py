@@ -8,8 +8,10 @@ Docker tier, with a stand-in image (the provider's own cannot be pulled here).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import uuid
 
@@ -60,12 +62,12 @@ class FakeCluster:
             return ready("Deployment", "Available", readyReplicas=1)
         return ready("APIService", "Available")
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 300):
-        self.commands.append(["kubectl", *args])
+    def __call__(self, *args: str, namespace: str | None = None, input: str | None = None, timeout: float = 300):
+        self.commands.append(["kubectl", *(["-n", namespace] if namespace else []), *args])
         if args[0] == "apply":
             self.applied.append(input or "")
             return subprocess.CompletedProcess(args, 0, "applied", "")
-        words = [a for a in args[1:] if a not in ("-o", "json", "-n", "kube-system")]
+        words = [a for a in args[1:] if a not in ("-o", "json")]
         found = self._object(" ".join(words))
         if found is None:
             raise DevtoolsError(f"`kubectl get {' '.join(words)}` failed: NotFound", "")
@@ -94,9 +96,11 @@ metadata: {name: v1beta1.metrics.k8s.io}
 """
 
 
-def install(cluster: FakeCluster, timeouts: addons.AddonTimeouts = FAST) -> None:
-    addons.install_addons(cluster, "kind-cartridge", cluster.start_provider, timeouts=timeouts,
-                          manifest=lambda: COMPONENTS_YAML, interval=0.01)  # fmt: skip
+def install(cluster: FakeCluster, timeouts: addons.AddonTimeouts = FAST, manifest=lambda: COMPONENTS_YAML) -> None:
+    """install_addons on ``cluster``; ``manifest=None``: the release's, through the network boundary."""
+    given = {"manifest": manifest} if manifest else {}
+    addons.install_addons(cluster, "kind-cartridge", cluster.start_provider, timeouts=timeouts, interval=0.01,
+                          **given)  # fmt: skip
 
 
 def test_nothing_is_applied_before_the_crds_are_established_and_the_gateway_class_is_accepted():
@@ -157,7 +161,7 @@ def test_metrics_server_is_pinned_by_digest_and_trusts_kinds_self_signed_kubelet
 
 def test_the_gateway_url_comes_from_a_programmed_gateways_status():
     def kubectl_answering(gateway):
-        def kubectl(*args, input=None, timeout=300):
+        def kubectl(*args, namespace=None, input=None, timeout=300):
             return subprocess.CompletedProcess(args, 0, json.dumps(gateway), "")
 
         return kubectl
@@ -240,3 +244,67 @@ def test_a_changed_image_recreates_the_provider(provider, docker_engine):
     finally:
         controller.delete(spec, cluster=spec.name)
         docker_engine.images.remove(retag)
+
+
+# --- the metrics-server manifest: cached by version, checked against its pinned sha256 ---------------------
+
+
+class ReleaseServer:
+    """requests.get at the network boundary: the release asset, or no network at all."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.online, self.downloads = body, True, 0
+
+    def get(self, url, timeout=None):
+        import requests
+
+        if not self.online:
+            raise requests.ConnectionError(f"no network to {url}")
+        self.downloads += 1
+        response = requests.Response()
+        response.status_code, response._content, response.url = 200, self.body, url
+        return response
+
+
+@pytest.fixture
+def release(monkeypatch) -> ReleaseServer:
+    server = ReleaseServer(COMPONENTS_YAML.encode())
+    monkeypatch.setattr("requests.get", server.get)
+    # The pin of the release stands for the pin of this stand-in asset.
+    monkeypatch.setattr(
+        addons, "METRICS_SERVER_MANIFEST_SHA256", hashlib.sha256(server.body).hexdigest(), raising=False
+    )
+    return server
+
+
+def test_a_second_up_installs_metrics_server_without_the_network(release):
+    install(FakeCluster(polls_until_ready=1), manifest=None)
+    release.online = False
+    cluster = FakeCluster(polls_until_ready=1)
+    install(cluster, manifest=None)
+    assert release.downloads == 1
+    assert "metrics-server" in cluster.applied[0] and "--kubelet-insecure-tls" in cluster.applied[0]
+
+
+def test_a_changed_cached_manifest_is_refused_and_kept(release):
+    addons.metrics_server_components()
+    (cached,) = (addons.cache_dir()).glob("metrics-server-v*-components.yaml")
+    cached.write_text(COMPONENTS_YAML.replace("15s", "1s"))
+    cluster = FakeCluster(polls_until_ready=1)
+    with pytest.raises(DevtoolsError) as raised:
+        install(cluster, manifest=None)
+    assert str(cached) in raised.value.message and "sha256" in raised.value.message and "\n" not in raised.value.message
+    assert f"rm {cached}" in raised.value.hint
+    assert cached.read_text() == COMPONENTS_YAML.replace("15s", "1s"), "the user's file is kept as it is"
+    assert not cluster.applied and release.downloads == 1
+
+
+def test_a_download_that_does_not_match_the_pin_is_refused_and_not_cached(release):
+    release.body = COMPONENTS_YAML.replace("15s", "1s").encode()
+    with pytest.raises(DevtoolsError, match=r"has sha256 \w+, not the sha256 pinned in devtools/pins.json"):
+        addons.metrics_server_components()
+    assert list(addons.cache_dir().glob("*components.yaml*")) == []
+
+
+def test_the_manifest_pin_is_a_sha256():
+    assert re.fullmatch(r"[0-9a-f]{64}", addons.METRICS_SERVER_MANIFEST_SHA256)

@@ -21,6 +21,7 @@ class FakeKind:
 
     def __init__(self, exists: bool = False, nodes: int = 1, api_up: bool = True, node_stopped: bool = False):
         self.exists, self.node_count, self.api_up, self.node_stopped = exists, nodes, api_up, node_stopped
+        self.generation = 0  # node containers get new IDs each time the cluster is created
         self.calls: list[tuple[list[str], str | None]] = []
 
     def __call__(self, args, *, input=None, timeout=600):
@@ -30,7 +31,9 @@ class FakeKind:
         if args[:3] == ["kind", "get", "clusters"]:
             out = "cartridge\n" if self.exists else "No kind clusters found.\n"
         elif args[:3] == ["kind", "create", "cluster"]:
-            self.exists = True
+            self.exists, self.generation = True, self.generation + 1
+        elif args[:2] == ["docker", "inspect"]:
+            out = "\n".join(f"{node}-id{self.generation}" for node in args[4:])
         elif args[:3] == ["kind", "get", "nodes"]:
             out = "\n".join(f"cartridge-control-plane{i or ''}" for i in range(self.node_count)) if self.exists else ""
         elif args[:2] == ["kind", "delete"]:
@@ -96,7 +99,7 @@ def test_half_created_cluster_is_reported_with_what_to_do(state):
 def test_delete_only_deletes_an_existing_cluster():
     kind = FakeKind(exists=False)
     assert ClusterController(kind).delete(ClusterSpec()) is False
-    kind.exists = True
+    ClusterController(kind).apply(ClusterSpec())
     assert ClusterController(kind).delete(ClusterSpec()) is True
     assert "kind delete cluster --name cartridge" in kind.commands()
 
@@ -105,3 +108,27 @@ def test_registry_wiring_follows_the_registry_spec():
     registry = RegistrySpec(name="my-registry", port=5999)
     assert hosts_toml(registry) == '[host."http://my-registry:5000"]\n'
     assert 'host: "localhost:5999"' in registry_hosting_configmap(registry)
+
+
+def test_a_cluster_devtools_created_is_deleted_and_forgotten():
+    kind = FakeKind()
+    controller = ClusterController(kind)
+    controller.apply(ClusterSpec())
+    assert controller.created.read() == {"cartridge": ["cartridge-control-plane-id1"]}
+    assert controller.delete(ClusterSpec()) is True
+    assert "kind delete cluster --name cartridge" in kind.commands() and controller.created.read() == {}
+
+
+@pytest.mark.parametrize("remade_by_hand", [False, True])
+def test_a_cluster_devtools_did_not_create_is_refused_with_one_sentence_and_a_hint(remade_by_hand):
+    """Fault 9: `devtools down --all` deleted any kind cluster named cartridge."""
+    kind = FakeKind(exists=not remade_by_hand)
+    controller = ClusterController(kind)
+    if remade_by_hand:  # devtools made one; the user deleted it and made another of that name
+        controller.apply(ClusterSpec())
+        kind.generation += 1
+    with pytest.raises(DevtoolsError) as err:
+        controller.delete(ClusterSpec())
+    assert err.value.message == "devtools did not create the kind cluster cartridge, so it does not delete it"
+    assert err.value.hint.endswith("`kind delete cluster --name cartridge`")
+    assert kind.exists and not [c for c in kind.commands() if c.startswith("kind delete")]

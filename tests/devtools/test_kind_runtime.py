@@ -13,7 +13,8 @@ import yaml
 from kubernetes import client
 
 from devtools.bake import COMPONENTS
-from devtools.errors import DevtoolsError
+from devtools.cluster import ClusterController, ClusterSpec
+from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.images import BuiltImage
 from devtools.kind_runtime import (
     LAST_APPLIED,
@@ -101,8 +102,9 @@ def test_the_bucket_job_counts_once_it_succeeded():
 def test_down_deletes_the_namespace_and_with_all_the_cluster_and_its_containers(monkeypatch):
     # cloud-provider-kind and the registry are containers with their own Docker tests (test_addons, test_registry)
     removed: list[str] = []
-    monkeypatch.setattr(KindRuntime, "delete_containers", lambda self, registry: removed.append(registry))
-    kind = FakeKind(exists=True)
+    monkeypatch.setattr(KindRuntime, "delete_containers", lambda self, registry, refused: removed.append(registry))
+    kind = FakeKind()
+    ClusterController(kind).apply(ClusterSpec())  # devtools creates it
     KindRuntime(KindOptions(repo_root=REPO), run=kind).down()
     assert "kubectl --context kind-cartridge delete namespace cartridge --ignore-not-found --wait" in kind.commands()
     assert kind.exists and removed == [False], "down stops cloud-provider-kind but keeps the registry"
@@ -216,3 +218,21 @@ def test_jobs_made_by_tilt_and_failed_jobs_are_replaced_too():
         live_job("gone", None),  # not in the manifests any more: not ours to touch here
     ]
     assert jobs_to_replace(live, rendered) == ["b", "c"]
+
+
+def test_down_all_keeps_a_cluster_devtools_did_not_create_and_says_so_at_the_end(monkeypatch):
+    """Fault 9: the cluster is kept (its namespace cartridge is removed, as by `down`), the containers are
+    still handled, and the refusal is one error with a hint once the rest is done."""
+    handled: list[bool] = []
+
+    def delete_containers(self, registry, refused):
+        handled.append(registry)
+        raise NotCreatedByDevtools.combine(refused)
+
+    monkeypatch.setattr(KindRuntime, "delete_containers", delete_containers)
+    kind = FakeKind(exists=True)  # made by someone else
+    with pytest.raises(NotCreatedByDevtools) as err:
+        KindRuntime(KindOptions(repo_root=REPO), run=kind).down(everything=True)
+    assert "did not create the kind cluster cartridge" in err.value.message and "kind delete cluster" in err.value.hint
+    assert kind.exists and handled == [True]
+    assert any("delete namespace cartridge" in c for c in kind.commands())
