@@ -17,7 +17,7 @@ from pathlib import Path
 from devtools.http import probe_json
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import REPO_ROOT
-from devtools.testkit.support import free_port, wait_until
+from testkit.support import free_port, wait_until
 
 EDITS = {"web": "web/cartridge_web/app.py", "trainer": "trainer/cartridge_trainer/training.py",
          "actor-0": "actor/cartridge_actor/main.py"}  # fmt: skip

@@ -3,7 +3,7 @@ the buffer under a bound a quarter of what they write (as the trainer does under
 and sample rate.
 
 Writers append realistic connect4 episodes (random games: ~20-40 moves, 2x6x7 observation, 7-way
-policy). PostgreSQL is a real server in a container (devtools/testkit/postgres.py: testcontainers, POSTGRES_IMAGE), or
+policy). PostgreSQL is a real server in a container (testkit/postgres.py: testcontainers, POSTGRES_IMAGE), or
 CARTRIDGE_TEST_POSTGRES_URL; a Docker engine must answer.
 
     .venv/bin/python -m bench.bench_replay
@@ -20,8 +20,8 @@ import numpy as np
 
 from cartridge.games import get_game
 from cartridge.replay import open_replay
-from devtools.testkit.postgres import fresh_database, postgres_server
-from devtools.testkit.support import random_episode
+from testkit.postgres import fresh_database, postgres_server
+from testkit.support import random_episode
 
 WRITERS = 4
 EPISODES_PER_WRITER = 150

@@ -29,7 +29,7 @@ from cartridge.arena.ratings_store import RatingsStore
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge.settings import Settings, SettingsError
-from devtools.testkit.support import ServiceProcess, free_port
+from testkit.support import ServiceProcess, free_port
 
 PIPELINE = {
     # tictactoe: the settings tests/pipeline/test_loop.py trains a minimax-proof model with.

@@ -33,7 +33,7 @@ from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge.settings import Settings
 from cartridge_trainer.network import PolicyValueNet, export_onnx
 from cartridge_web.dependencies import SEARCH_SLOTS
-from devtools.testkit.support import free_port, random_episode, wait_until
+from testkit.support import free_port, random_episode, wait_until
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 

@@ -13,12 +13,12 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from devtools.http import probe_json
 from devtools.profiles import Differences
 from e2e.stacks import KindStack, LocalStack
+from testkit.support import log_events
 
 CHAOS_DIFFERENCES: Differences = {
     "REPLAY_WINDOW": ("600", "a small window, so that a small bound is still above it"),
@@ -34,20 +34,10 @@ CHAOS_DIFFERENCES: Differences = {
 }
 
 
-def committed_episode_ids(lines: Iterable[str]) -> set[str]:
+def committed_episode_ids(log_text: str) -> set[str]:
     """Episode ids of the "episode written" lines (logged after the commit). A line cut short by kill -9
     is not JSON and is skipped: that episode counts as not committed, which only weakens the check."""
-    ids = set()
-    for line in lines:
-        if '"episode written"' not in line:
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == "episode written":
-            ids.add(event["episode_id"])
-    return ids
+    return {event["episode_id"] for event in log_events(log_text, "episode written")}
 
 
 class LocalChaos:
@@ -78,7 +68,7 @@ class LocalChaos:
         return {s.name: s.restarts for s in self.stack.runtime.status()}
 
     def restart_database(self) -> str:
-        from devtools.testkit.postgres import server_container
+        from testkit.postgres import server_container
 
         container = server_container(self.stack.storage_env["REPLAY_URL"])
         container.restart(timeout=10)  # SIGTERM (PostgreSQL's smart shutdown), SIGKILL after 10 s, start
@@ -105,7 +95,7 @@ class LocalChaos:
         ids: set[str] = set()
         for log in logs.glob("actor-*.log"):
             with open(log, errors="replace") as f:
-                ids |= committed_episode_ids(f)
+                ids |= committed_episode_ids(f.read())
         return ids
 
 
@@ -160,7 +150,7 @@ class KindChaos:
 
     def _pod_committed(self, pod: str) -> set[str]:
         try:
-            return committed_episode_ids(self.stack.kubectl("logs", pod).splitlines())
+            return committed_episode_ids(self.stack.kubectl("logs", pod))
         except subprocess.CalledProcessError:
             return set()
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools.testkit.support import docker_unavailable
 from e2e.bounds import SETUP_SECONDS, Steps, bounded, time_tests_only
 from e2e.stacks import REPO, KindStack, LocalStack
+from testkit.support import docker_unavailable
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 

@@ -32,14 +32,14 @@ REPO = Path(__file__).resolve().parents[1]
 class LocalStack:
     """``storage="local"``: SQLite and a models directory in the data dir, as `devtools up --runtime local`.
     ``storage="cluster"``: the cluster's pair, PostgreSQL for replay and S3 for models: a PostgreSQL container
-    started as the test suite starts one (devtools/testkit/postgres.py) and the S3 test server (moto), for the
+    started as the test suite starts one (testkit/postgres.py) and the S3 test server (moto), for the
     session."""
 
     target = "local"
 
     def __init__(self, data_dir: Path, actors: int = 2, storage: str = "local", settings: dict | None = None) -> None:
         from devtools.local import LocalConfig
-        from devtools.testkit.support import free_port, free_ports
+        from testkit.support import free_port, free_ports
 
         self.config = LocalConfig(
             data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES) | (settings or {}),
@@ -68,8 +68,8 @@ class LocalStack:
     def _start_cluster_storage(self) -> dict[str, str]:
         import boto3
 
-        from devtools.testkit.postgres import postgres_server
-        from devtools.testkit.support import S3_TEST_CREDENTIALS, free_port, s3_server
+        from testkit.postgres import postgres_server
+        from testkit.support import S3_TEST_CREDENTIALS, free_port, s3_server
 
         # A pinned host port: the chaos suite restarts the container, and the services keep this URL.
         taken = {c.port for c in self.config.components()}  # the container must not publish a service's port
@@ -118,7 +118,7 @@ class PortForward:
     """
 
     def __init__(self, kubectl: Path, kubeconfig: Path, namespace: str, target: str, remote_port: int) -> None:
-        from devtools.testkit.support import free_port
+        from testkit.support import free_port
 
         self.port = free_port()
         self.args = kubectl_command("port-forward", target, f"{self.port}:{remote_port}", namespace=namespace,

@@ -24,12 +24,12 @@ import pytest
 
 from cartridge.modelstore import CorruptModel, ModelStoreUnavailable
 from devtools.http import request_json as get_json
-from devtools.testkit.replay_reads import partial_episodes
-from devtools.testkit.support import wait_until
 from e2e.bounds import Steps, bounded
 from e2e.chaos import CHAOS_DIFFERENCES, KindChaos, LocalChaos
 from e2e.conftest import local_storage
 from e2e.stacks import LocalStack
+from testkit.replay_reads import partial_episodes
+from testkit.support import wait_until
 
 pytestmark = pytest.mark.chaos
 
@@ -129,7 +129,7 @@ def chaos_stack(request) -> Iterator:
         yield stack, chaos
         return
     if local_storage(request.config) != "cluster" and not os.environ.get("CARTRIDGE_TEST_POSTGRES_URL"):
-        from devtools.testkit.support import docker_unavailable
+        from testkit.support import docker_unavailable
 
         if reason := docker_unavailable():
             pytest.skip(f"the chaos suite restarts PostgreSQL's container: {reason}")

@@ -16,8 +16,8 @@ from cartridge.games import get_game
 from cartridge.inference import OnnxEvaluator
 from cartridge.modelstore import sha256_hex
 from devtools.http import request_json as get_json
-from devtools.testkit.replay_reads import episode_transitions, recent_episodes
-from devtools.testkit.support import wait_until
+from testkit.replay_reads import episode_transitions, recent_episodes
+from testkit.support import wait_until
 
 ROLLOUT_SECONDS = 20  # MODEL_POLL_SECONDS is 1 locally and 2 on kind; the bound leaves room for a busy CPU
 MINIMAX_GAMES = 20  # the local target's strength check: the newest rated model against perfect play

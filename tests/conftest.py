@@ -14,8 +14,8 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import Episode
-from devtools.testkit.postgres import fresh_database, postgres_server
-from devtools.testkit.support import ServiceProcess, docker_unavailable, random_episode
+from testkit.postgres import fresh_database, postgres_server
+from testkit.support import ServiceProcess, docker_unavailable, random_episode
 
 pytest_plugins = ["pytester"]  # the e2e suite's set-up bound is tested by running a small suite
 
@@ -65,7 +65,7 @@ def docker_engine():
 
 @pytest.fixture(scope="session")
 def postgres_url(request) -> Iterator[str]:
-    """A real PostgreSQL server for the session: a container (devtools.testkit.postgres), or
+    """A real PostgreSQL server for the session: a container (testkit.postgres), or
     CARTRIDGE_TEST_POSTGRES_URL."""
     if not os.environ.get("CARTRIDGE_TEST_POSTGRES_URL"):
         request.getfixturevalue("docker_engine")  # skips with one line where no engine answers

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools.testkit.support import wait_until
 from e2e.conftest import kind_unavailable
 from e2e.stacks import PortForward, accepts
+from testkit.support import wait_until
 
 FAKE_KUBECTL = f"""#!{sys.executable}
 import os, socket, sys, time

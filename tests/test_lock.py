@@ -127,3 +127,15 @@ def test_npm_installs_the_frontend_from_its_lock_everywhere():
     assert {"services/frontend/Dockerfile", "devtools/local/runtime.py"} <= {
         p for p, t in texts.items() if "npm ci" in t
     }
+
+
+def test_the_installed_package_carries_no_test_helper():
+    """testkit/ (testcontainers, moto, kill -9 helpers, private SQL reads) sits beside tests/, e2e/ and bench/:
+    the packages setuptools installs from pyproject's configuration hold none of them."""
+    from setuptools import find_packages
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = [p for where in found["where"] for p in find_packages(where=str(ROOT / where), include=found["include"])]
+    assert "devtools" in packages and "cartridge" in packages
+    helpers = [p for p in packages if p.split(".")[0] in ("testkit", "tests", "e2e", "bench") or "testkit" in p]
+    assert not helpers, f"installed with the package: {helpers}"

@@ -11,9 +11,9 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
 from cartridge.replay import open_replay
-from devtools.testkit.postgres import outage
-from devtools.testkit.replay_reads import episode_transitions, recent_episodes
-from devtools.testkit.support import free_port, wait_until
+from testkit.postgres import outage
+from testkit.replay_reads import episode_transitions, recent_episodes
+from testkit.support import free_port, wait_until
 from tests.health_probe import unhealthy_body
 
 FAST = {"ENV_ID": "tictactoe", "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "0.5"}

@@ -8,7 +8,7 @@ import urllib.request
 
 from cartridge.arena.ratings_store import RatingsStore
 from cartridge.modelstore import open_model_store
-from devtools.testkit.support import free_port, log_events, wait_until
+from testkit.support import free_port, log_events, wait_until
 
 
 def arena_env(tmp_path) -> dict[str, str]:

@@ -9,7 +9,7 @@ from cartridge.arena.ratings_store import RatingsStore
 from cartridge.modelstore import open_model_store
 from devtools.http import probe_json
 from devtools.http import request_json as get_json
-from devtools.testkit.support import free_port, log_events, wait_until
+from testkit.support import free_port, log_events, wait_until
 
 ITERATIONS = 5
 SMALL = {

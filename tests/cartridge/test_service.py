@@ -8,7 +8,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from devtools.testkit.support import free_port, wait_until
+from testkit.support import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from devtools.http import port_in_use, probe_json
 from devtools.local import LocalRuntime
 from devtools.local.state import pid_alive
 from devtools.local.supervisor import affected
-from devtools.testkit.support import wait_until
+from testkit.support import wait_until
 from tests.devtools.conftest import local_config
 
 # One service's restart on an edit; the restart itself is measured by bench/bench_local_runtime.py, so this

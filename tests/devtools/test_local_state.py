@@ -17,7 +17,7 @@ import pytest
 from devtools.errors import DevtoolsError
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.state import ComponentRecord, StateFile, SupervisorRecord, process_start, same_process
-from devtools.testkit.support import free_port
+from testkit.support import free_port
 
 
 @pytest.fixture

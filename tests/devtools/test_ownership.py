@@ -19,7 +19,7 @@ from docker.errors import NotFound
 from devtools import addons
 from devtools.errors import NotCreatedByDevtools
 from devtools.registry import RegistryController, RegistrySpec
-from devtools.testkit.support import free_port
+from testkit.support import free_port
 
 _ids = itertools.count(1)
 

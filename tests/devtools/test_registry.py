@@ -11,7 +11,7 @@ import pytest
 
 from devtools.errors import DevtoolsError
 from devtools.registry import RegistryController, RegistrySpec
-from devtools.testkit.support import free_port
+from testkit.support import free_port
 
 docker = pytest.importorskip("docker")
 pytestmark = pytest.mark.docker

@@ -18,7 +18,7 @@ import pytest
 
 from devtools.bake import COMPONENTS
 from devtools.images import BuiltImage, build_images
-from devtools.testkit.support import wait_until
+from testkit.support import wait_until
 
 HARDENED = {"read_only": True, "tmpfs": {"/tmp": "rw,size=64m"}, "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"]}  # fmt: skip

@@ -13,7 +13,7 @@ import pytest
 from devtools.errors import DevtoolsError
 from devtools.images import build_image, push_images
 from devtools.registry import RegistryController, RegistrySpec
-from devtools.testkit.support import free_port
+from testkit.support import free_port
 from tests.images.conftest import exec_text, wait_answering
 
 pytestmark = pytest.mark.docker

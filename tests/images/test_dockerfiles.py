@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from devtools.bake import COMPONENTS, image_definitions
 from devtools.images import context_files, copy_sources
-from devtools.testkit.support import REPO
+from testkit.support import REPO
 from tests.locks import TORCH, linux, resolved
 
 PYTHON = ("actor", "arena", "trainer", "web")

@@ -17,7 +17,7 @@ import pytest
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge_trainer.network import PolicyValueNet, export_onnx
-from devtools.testkit.support import wait_until
+from testkit.support import wait_until
 from tests.images.conftest import (
     HTTP_PORT,
     Containers,

@@ -458,7 +458,7 @@ def served_by_serve_health() -> set[str]:
     from prometheus_client import CollectorRegistry
 
     from cartridge.telemetry import serve_health
-    from devtools.testkit.support import free_port
+    from testkit.support import free_port
 
     port = free_port()
     server = serve_health("127.0.0.1", port, CollectorRegistry())

@@ -20,8 +20,8 @@ from cartridge.inference import OnnxEvaluator
 from cartridge.modelstore import open_model_store
 from cartridge.replay import open_replay, open_training_log
 from cartridge_trainer.network import PolicyValueNet, export_onnx
-from devtools.testkit.replay_reads import recent_episodes
-from devtools.testkit.support import free_port, log_events
+from testkit.replay_reads import recent_episodes
+from testkit.support import free_port, log_events
 
 ITERATIONS = 12
 SETTINGS = {

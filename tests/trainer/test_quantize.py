@@ -13,7 +13,7 @@ from cartridge.replay import open_replay
 from cartridge_trainer.network import PolicyValueNet, export_onnx
 from cartridge_trainer.quantize import HEADS, Agreement, agreement, quantize_int8
 from cartridge_trainer.training import train_iteration
-from devtools.testkit.support import random_episode
+from testkit.support import random_episode
 
 # The agreement the project promises for a published int8 model, written here and
 # not imported, so that loosening the code's tolerance fails this test.

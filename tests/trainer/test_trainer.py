@@ -17,7 +17,7 @@ from cartridge.modelstore import CorruptModel, open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.checkpoint import Checkpointer, TrainerState
 from cartridge_trainer.network import PolicyValueNet
-from devtools.testkit.support import free_port, random_episode, wait_until
+from testkit.support import free_port, random_episode, wait_until
 from tests.health_probe import probe_health, unhealthy_body
 
 EPISODES_PER_ITERATION = 8
@@ -252,7 +252,7 @@ def test_a_database_outage_once_running_is_waited_out_and_nothing_is_published_t
     """PostgreSQL restarting under a running trainer (sessions ended, new ones refused) is not fatal: the trainer
     stays up, goes back to its checkpoint when the database returns, and goes on; every iteration is published
     and recorded once."""
-    from devtools.testkit.postgres import outage
+    from testkit.postgres import outage
 
     env = trainer_env(tmp_path, 3) | {"REPLAY_URL": postgres_database}
     game, rng = get_game("tictactoe"), np.random.default_rng(3)

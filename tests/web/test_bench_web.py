@@ -17,7 +17,7 @@ import pytest
 
 from bench.bench_web import Load, exchange
 from devtools.http import probe_json
-from devtools.testkit.support import free_port, wait_until
+from testkit.support import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

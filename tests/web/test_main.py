@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.testkit.support import free_port, wait_until
+from testkit.support import free_port, wait_until
 
 SCRIPT = Path(sys.executable).with_name("cartridge-web")
 

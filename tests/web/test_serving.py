@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from cartridge.fsutil import write_atomically
 from cartridge.modelstore import ModelManifest, open_model_store, sha256_hex
 from cartridge_web.app import create_app
-from devtools.testkit.support import wait_until
+from testkit.support import wait_until
 from tests.web.conftest import poll_now, web_settings
 
 

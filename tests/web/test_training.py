@@ -14,8 +14,8 @@ from structlog.testing import capture_logs
 from cartridge.replay import open_replay
 from cartridge_web.app import create_app
 from cartridge_web.outages import REPLAY_UNAVAILABLE
-from devtools.testkit.postgres import drop_connections, frozen_server, postgres_server
-from devtools.testkit.support import free_port
+from testkit.postgres import drop_connections, frozen_server, postgres_server
+from testkit.support import free_port
 from tests.web.conftest import web_settings
 
 

@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from cartridge.modelstore import ModelStore, open_model_store
-from devtools.testkit.support import s3_server
+from testkit.support import s3_server
 
 
 @pytest.fixture(scope="session")

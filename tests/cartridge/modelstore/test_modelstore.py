@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, ModelTooLarge, open_model_store, sha256_hex
-from devtools.testkit.support import free_port, kill_9_while_running
+from testkit.support import free_port, kill_9_while_running
 
 
 def model(n: int, size: int = 4096) -> bytes:

@@ -10,8 +10,8 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import open_replay
-from devtools.testkit.replay_reads import episode_transitions, recent_episodes, stored_transitions
-from devtools.testkit.support import random_episode
+from testkit.replay_reads import episode_transitions, recent_episodes, stored_transitions
+from testkit.support import random_episode
 
 BOUND = 300  # transitions; tictactoe episodes are 5-9 moves, so ten times it is ~450 episodes
 

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from cartridge.replay import ReplayUnavailable, open_replay
-from devtools.testkit.postgres import frozen_server
+from testkit.postgres import frozen_server
 
 STATEMENT_TIMEOUT = 2  # seconds: the bound is this + 1 s (postgres.DEADLINE_GRACE_SECONDS)
 WAIT_AT_MOST = 60  # seconds the test waits for an operation before calling it hung (no timing is asserted)

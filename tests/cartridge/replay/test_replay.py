@@ -11,9 +11,9 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import IterationRecord, ReplayUnavailable, open_replay, open_training_log
-from devtools.testkit.postgres import drop_connections
-from devtools.testkit.replay_reads import episode_transitions, recent_episodes
-from devtools.testkit.support import free_port, kill_9_while_running, random_episode
+from testkit.postgres import drop_connections
+from testkit.replay_reads import episode_transitions, recent_episodes
+from testkit.support import free_port, kill_9_while_running, random_episode
 
 
 def test_an_episode_round_trips_exactly(replay, make_episode):
@@ -112,7 +112,7 @@ WRITER = """
 import sys, numpy as np
 from cartridge.games import get_game
 from cartridge.replay import open_replay
-from devtools.testkit.support import random_episode
+from testkit.support import random_episode
 game, rng = get_game("connect4"), np.random.default_rng()
 with open_replay(sys.argv[1]) as replay:
     print("ready", flush=True)
@@ -169,7 +169,7 @@ def test_postgres_reconnects_after_the_server_drops_the_connection(postgres_data
 def test_the_password_can_come_from_pgpassword_as_in_the_cluster(monkeypatch, docker_engine):
     """k8s sets REPLAY_URL without a password and PGPASSWORD from the Secret: a generated password with
     '@', '/', ':' and '%' in it would break a URL, but not libpq's variable."""
-    from devtools.testkit.postgres import postgres_server
+    from testkit.postgres import postgres_server
 
     password = "p@ss/w:rd%41"
     with postgres_server(password=password) as url:

@@ -19,7 +19,7 @@ from cartridge.games import Game
 from cartridge.replay import Episode, transitions_from_steps
 from devtools.http import accepts, port_in_use
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
