@@ -18,11 +18,11 @@ import time
 import uuid
 from pathlib import Path
 
-from devtools.bake import BAKE_FILE, COMPONENTS, image_definitions, image_name
-from devtools.images import build_image, context_files, image_build_args
-from devtools.registry import docker_client
+from devtools.kind.bake import BAKE_FILE, COMPONENTS, image_definitions, image_name
+from devtools.kind.images import build_image, context_files, image_build_args
+from devtools.kind.registry import docker_client
+from devtools.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
 EDITS = {
     "actor": "services/cartridge/mcts.py",
     "trainer": "services/trainer/cartridge_trainer/training.py",
@@ -32,10 +32,10 @@ EDITS = {
 
 
 def copy_context(target: Path) -> None:
-    names = {".dockerignore", BAKE_FILE, *(name for c in COMPONENTS for name in context_files(c, REPO))}
+    names = {".dockerignore", BAKE_FILE, *(name for c in COMPONENTS for name in context_files(c, REPO_ROOT))}
     for name in names:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target / name)
+        shutil.copy2(REPO_ROOT / name, target / name)
 
 
 def one_line_change(context: Path, component: str, n: int) -> None:

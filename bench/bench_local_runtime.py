@@ -16,7 +16,7 @@ from pathlib import Path
 
 from devtools.http import probe_json
 from devtools.local import LocalConfig, LocalRuntime
-from devtools.local.config import REPO_ROOT
+from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
 
 EDITS = {"web": "web/cartridge_web/app.py", "trainer": "trainer/cartridge_trainer/training.py",

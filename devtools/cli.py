@@ -19,14 +19,15 @@ from rich.live import Live
 from rich.table import Table
 
 from cartridge.games import GAME_NAMES
-from devtools.bake import COMPONENTS
 from devtools.errors import DevtoolsError
+from devtools.kind.bake import COMPONENTS
 from devtools.local import LocalConfig, LocalRuntime
-from devtools.local.config import REPO_ROOT, default_data_dir
+from devtools.local.config import default_data_dir
+from devtools.paths import REPO_ROOT
 from devtools.runtime import Runtime, StackView
 
 if TYPE_CHECKING:
-    from devtools.kind_runtime import KindRuntime
+    from devtools.kind.runtime import KindRuntime
 
 # Tables stay readable when piped (rich would wrap them at 80 columns).
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -65,7 +66,7 @@ def choose_runtime(requested: str) -> tuple[str, str]:
     """The runtime to use and why."""
     if requested == "local":
         return "local", "asked for with --runtime local"
-    from devtools.kind_runtime import kind_usable_reasons
+    from devtools.kind.runtime import kind_usable_reasons
 
     reasons = kind_usable_reasons()
     if requested == "kind":
@@ -78,7 +79,7 @@ def choose_runtime(requested: str) -> tuple[str, str]:
 
 
 def kind_runtime(**options) -> KindRuntime:
-    from devtools.kind_runtime import KindOptions, KindRuntime
+    from devtools.kind.runtime import KindOptions, KindRuntime
 
     return KindRuntime(KindOptions(repo_root=REPO_ROOT, **options), _progress)
 
@@ -217,7 +218,7 @@ def images() -> None:
 @click.argument("names", nargs=-1, type=click.Choice(COMPONENTS))
 def images_build(push: bool, tag: str | None, names: tuple[str, ...]) -> None:
     """Build (and push) localhost:5001/cartridge-<name>:<tag>, reusing the build cache."""
-    from devtools.images import build_images
+    from devtools.kind.images import build_images
 
     for image in build_images(names=list(names) or None, tag=tag, push=push, progress=_progress):
         out.print(f"{image.ref}  {image.size_mb:.0f} MB{'  pushed' if push else ''}")

@@ -41,7 +41,7 @@ def tool_checks() -> list[Check]:
 
 
 def docker_check() -> Check:
-    from devtools.registry import docker_client
+    from devtools.kind.registry import docker_client
 
     try:
         version = docker_client().version().get("Version", "?")
@@ -52,9 +52,9 @@ def docker_check() -> Check:
 
 def ports_held_by_cartridge(data_dir: Path | None = None) -> dict[int, str]:
     """Ports our own running stack holds: a healthy stack is not a problem to report."""
+    from devtools.kind.registry import RegistryController, RegistrySpec, docker_client
     from devtools.local import LocalRuntime
     from devtools.local.config import default_data_dir
-    from devtools.registry import RegistryController, RegistrySpec, docker_client
 
     held: dict[int, str] = {}
     local = LocalRuntime.attach(data_dir or default_data_dir())

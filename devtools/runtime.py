@@ -1,6 +1,6 @@
 """What every runtime of `devtools` offers, so the CLI only parses options and picks one.
 
-A runtime (devtools.local.LocalRuntime, devtools.kind_runtime.KindRuntime) brings the stack up as a
+A runtime (devtools.local.LocalRuntime, devtools.kind.runtime.KindRuntime) brings the stack up as a
 sequence of phases, shows itself as a StackView (the status table, its caption, and the same as data for
 --json), yields log lines, and takes itself down. The phases say whether a spinner may run while they do:
 a phase that hands the terminal to another program (Tilt, the foreground supervisor) says no.

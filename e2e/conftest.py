@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from devtools.paths import REPO_ROOT
 from e2e.bounds import SETUP_SECONDS, Steps, bounded, time_tests_only
-from e2e.stacks import REPO, KindStack, LocalStack
+from e2e.stacks import KindStack, LocalStack
 from testkit.support import docker_unavailable
 
-ARTIFACTS = REPO / "artifacts" / "e2e"
+ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 
 
 def pytest_addoption(parser):

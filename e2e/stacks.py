@@ -22,11 +22,10 @@ from pathlib import Path
 
 from cartridge.modelstore import ModelStore, open_model_store
 from cartridge.replay import ReplayBuffer, open_replay
-from devtools.cluster import kubectl_command
 from devtools.http import accepts, request_json
+from devtools.kind.cluster import kubectl_command
+from devtools.paths import REPO_ROOT
 from devtools.profiles import E2E_DIFFERENCES, apply
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 class LocalStack:
@@ -176,12 +175,12 @@ class KindStack:
         self.gateway_url: str | None = None
 
     def up(self, progress=lambda message: None) -> None:
-        from devtools.kind_runtime import KindOptions, KindRuntime
+        from devtools.kind.runtime import KindOptions, KindRuntime
 
         # The same path as `devtools up --runtime kind --no-tilt --actors 2`. A stack that CI already
         # deployed (with `tilt ci`) and that is healthy with two actors is tested as it is; otherwise
         # the images are built, pushed and applied here.
-        runtime = KindRuntime(KindOptions(repo_root=REPO, tilt=None, actors=self.actors), progress)
+        runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT, tilt=None, actors=self.actors), progress)
         runtime.prepare()
         workloads = {w.name: w for w in runtime.workloads()}
         ready = workloads and all(w.healthy for w in workloads.values())
@@ -192,7 +191,7 @@ class KindStack:
                                     capture_output=True, text=True, check=True).stdout  # fmt: skip
         (self.workdir / "kubeconfig").write_text(kubeconfig)
         (self.workdir / "kubeconfig").chmod(0o600)
-        self.cluster.create(REPO / "kind-config.yaml")
+        self.cluster.create(REPO_ROOT / "kind-config.yaml")
 
         def forward(service: str, port: int) -> int:
             return self._forwards.enter_context(PortForward(self.cluster.kubectl_path, self.cluster.kubeconfig_path,

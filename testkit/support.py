@@ -18,8 +18,7 @@ import numpy as np
 from cartridge.games import Game
 from cartridge.replay import Episode, transitions_from_steps
 from devtools.http import accepts, port_in_use
-
-REPO = Path(__file__).resolve().parents[1]
+from devtools.paths import REPO_ROOT
 
 
 def free_port() -> int:
@@ -149,7 +148,7 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
 def kill_9_while_running(script: str, argument: str, seconds: float) -> None:
     """Run ``script`` (Python source that prints "ready" once set up) and SIGKILL it ``seconds`` later."""
     proc = subprocess.Popen([sys.executable, "-c", script, argument], stdout=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})  # fmt: skip
     assert proc.stdout.readline().strip() == b"ready"
     time.sleep(seconds)
     proc.send_signal(signal.SIGKILL)

@@ -14,6 +14,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import Episode
+from devtools.paths import REPO_ROOT
 from testkit.postgres import fresh_database, postgres_server
 from testkit.support import ServiceProcess, docker_unavailable, random_episode
 
@@ -80,7 +81,7 @@ def postgres_database(postgres_url) -> Iterator[str]:
         yield url
 
 
-FRONTEND = Path(__file__).resolve().parents[1] / "services" / "frontend"
+FRONTEND = REPO_ROOT / "services" / "frontend"
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,12 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parents[1]
-LOCK = ROOT / "requirements/lock.txt"
-TORCH = ROOT / "services/trainer/torch.txt"
-IMAGE_LOCKS = [ROOT / f"services/{image}/requirements.txt" for image in ("cartridge", "web", "trainer")]
-LINT = ROOT / "requirements/lint.txt"  # ci.yml's lint job
+from devtools.paths import REPO_ROOT
+
+LOCK = REPO_ROOT / "requirements/lock.txt"
+TORCH = REPO_ROOT / "services/trainer/torch.txt"
+IMAGE_LOCKS = [REPO_ROOT / f"services/{image}/requirements.txt" for image in ("cartridge", "web", "trainer")]
+LINT = REPO_ROOT / "requirements/lint.txt"  # ci.yml's lint job
 PYTHONS = ("3.11", "3.12", "3.13")  # pyproject's requires-python, each checked below
 HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-E2E_TESTS = sorted((REPO / "e2e").glob("test_*.py"))
+from devtools.paths import REPO_ROOT
+
+E2E_TESTS = sorted((REPO_ROOT / "e2e").glob("test_*.py"))
 WAIT_SHARE = 0.8  # a test's waits may take 80 % of its timeout; the rest is for its reads, matches and asserts
 JOB_SHARE = 0.75  # the expected job may take 75 % of timeout-minutes: 25 % headroom
 
@@ -60,7 +61,7 @@ def timeout_of(function: ast.FunctionDef, constants, default: float) -> float:
 
 def test_budgets(path: Path) -> dict[str, tuple[list[float], float]]:
     """Each test function's waits and its pytest-timeout bound."""
-    default = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["timeout"]
+    default = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["timeout"]
     tree = ast.parse(path.read_text())
     constants = module_constants(tree)
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
@@ -96,7 +97,7 @@ TOTAL = re.compile(r"^\s*#\s+total\s+(\d+(?:\.\d+)?) of (\d+): (\d+(?:\.\d+)?) %
 
 
 def test_the_e2e_jobs_budget_adds_up_and_keeps_a_quarter_free():
-    path = REPO / ".github/workflows/e2e.yml"
+    path = REPO_ROOT / ".github/workflows/e2e.yml"
     text = path.read_text()
     minutes = [float(m) for m in BUDGET.findall(text)]
     assert minutes, "e2e.yml writes no time budget (`# budget MINUTES what` lines above the job's timeout-minutes)"
@@ -112,7 +113,7 @@ def test_the_e2e_jobs_budget_adds_up_and_keeps_a_quarter_free():
 def test_the_budget_holds_the_bounded_steps_expectations_not_more_than_their_bounds():
     """The chaos step's own bound and tilt ci's timeout are the most they can take; the budget may not count
     them as more, and the job's timeout must hold the rest with both at their bounds."""
-    text = (REPO / ".github/workflows/e2e.yml").read_text()
+    text = (REPO_ROOT / ".github/workflows/e2e.yml").read_text()
     job = yaml.safe_load(text)["jobs"]["kind"]
     chaos = next(s for s in job["steps"] if "-m chaos" in s.get("run", ""))
     lines = {line.split(None, 3)[3]: float(line.split()[2]) for line in re.findall(r"#\s+budget .*", text)}

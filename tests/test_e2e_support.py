@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.paths import REPO_ROOT
 from e2e.conftest import kind_unavailable
 from e2e.stacks import PortForward, accepts
 from testkit.support import wait_until
@@ -91,7 +92,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def run_suite(pytester, bound: float, sleep: float, func_only: bool = True):
-    pytester.makeini(f"[pytest]\ntimeout = 1\npythonpath = {Path(__file__).resolve().parents[1]}\n")
+    pytester.makeini(f"[pytest]\ntimeout = 1\npythonpath = {REPO_ROOT}\n")
     pytester.makeconftest(SETUP_CONFTEST.format(bound=bound, sleep=sleep, func_only=func_only))
     pytester.makepyfile(test_stack="def test_uses_the_stack(stack):\n    assert True\n")
     return pytester.runpytest_subprocess("-p", "timeout")

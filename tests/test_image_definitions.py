@@ -1,7 +1,7 @@
 """One definition of every image: docker-bake.json, read by the Tiltfile, devtools and images.yml alike.
 
 Each consumer is asked what it would build: the Tiltfile evaluated in the Starlark stand-in (its
-docker_build calls), devtools.images (its definitions and the `docker buildx bake` command it runs), and
+docker_build calls), devtools.kind.images (its definitions and the `docker buildx bake` command it runs), and
 images.yml (the bake targets of its matrix). They must name the same images, contexts, Dockerfiles and
 targets, and a change in docker-bake.json must reach all three.
 """
@@ -15,14 +15,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from devtools.bake import BAKE_FILE, COMPONENTS, image_definitions, passthrough_args
-from devtools.images import PlannedImage, bake_command
+from devtools.kind.bake import BAKE_FILE, COMPONENTS, image_definitions, passthrough_args
+from devtools.kind.images import PlannedImage, bake_command
+from devtools.paths import REPO_ROOT
 from tests.test_tiltfile import evaluate_tiltfile, load_workflow
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def tilt_builds(root: Path = REPO, env: dict[str, str] | None = None) -> dict[str, dict]:
+def tilt_builds(root: Path = REPO_ROOT, env: dict[str, str] | None = None) -> dict[str, dict]:
     """What the Tiltfile at ``root`` hands docker_build, by component."""
     result = evaluate_tiltfile(tiltfile=root / "Tiltfile", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -35,7 +34,7 @@ def tilt_builds(root: Path = REPO, env: dict[str, str] | None = None) -> dict[st
     return builds
 
 
-def devtools_builds(group: str, root: Path = REPO) -> dict[str, dict]:
+def devtools_builds(group: str, root: Path = REPO_ROOT) -> dict[str, dict]:
     return {c: {"repository": d.repository, "context": d.context, "dockerfile": d.dockerfile, "target": d.target,
                 "args": d.args} for c, d in image_definitions(group, root, environ={}).items()}  # fmt: skip
 
@@ -55,8 +54,8 @@ def test_release_and_dev_images_differ_only_where_the_bake_file_says():
 
 
 def test_images_yml_builds_the_bake_files_release_targets():
-    doc = load_workflow(REPO / ".github/workflows/images.yml")
-    bake = json.loads((REPO / BAKE_FILE).read_text())
+    doc = load_workflow(REPO_ROOT / ".github/workflows/images.yml")
+    bake = json.loads((REPO_ROOT / BAKE_FILE).read_text())
     for job in doc["jobs"].values():
         targets = job["strategy"]["matrix"]["component"]
         assert targets == bake["group"]["default"]["targets"]
@@ -68,7 +67,7 @@ def test_devtools_bakes_the_same_targets_it_builds_without_buildkit():
     planned = [PlannedImage(definitions[c], f"{definitions[c].repository}:t1", "t1", {"REVISION": "abc"}, 0.0)
                for c in COMPONENTS]  # fmt: skip
     command = bake_command(planned, push=True)
-    assert command[:5] == ["docker", "buildx", "bake", "--file", str(REPO / BAKE_FILE)]
+    assert command[:5] == ["docker", "buildx", "bake", "--file", str(REPO_ROOT / BAKE_FILE)]
     assert command[5:10] == ["actor", "arena", "trainer", "web", "frontend"] and command[-1] == "--push"
     assert "actor.tags=localhost:5001/cartridge-actor:t1" in command
     assert "--set=frontend.args.REVISION=abc" in command
@@ -78,7 +77,7 @@ def test_an_edit_to_the_bake_file_reaches_tilt_and_devtools_alike(tmp_path):
     """Change the frontend's Dockerfile path and a build arg in a copy of the repository's definitions:
     both consumers follow, so neither keeps a private copy."""
     for name in ("Tiltfile", BAKE_FILE, "k8s", "services/frontend/Dockerfile"):
-        source, target = REPO / name, tmp_path / name
+        source, target = REPO_ROOT / name, tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
     bake = json.loads((tmp_path / BAKE_FILE).read_text())
@@ -102,7 +101,7 @@ def test_base_images_from_the_environment_reach_tilt_as_they_reach_devtools():
 def torch_install(index: str | None, tmp_path: Path) -> str:
     """What services/Dockerfile's trainer install step runs with TORCH_INDEX_URL as the build hands it over
     (None: not given, so the ARG's default), its make-venv.sh replaced by one that prints its arguments."""
-    text = (REPO / "services/Dockerfile").read_text().replace("\\\n", " ")
+    text = (REPO_ROOT / "services/Dockerfile").read_text().replace("\\\n", " ")
     default = re.search(r"^ARG TORCH_INDEX_URL=(\S+)$", text, re.MULTILINE)[1]
     (run,) = [
         line.removeprefix("RUN ") for line in text.splitlines() if line.startswith("RUN") and "TORCH_INDEX_URL" in line
@@ -117,7 +116,7 @@ def test_an_empty_torch_index_means_no_index_under_tilt_and_devtools_alike(tmp_p
     """The offline recipe TORCH_INDEX_URL='': Tilt turns an empty build arg into an unset one (the stand-in does as
     tilt-dev/tilt v0.37.6 internal/tiltfile/docker.go does), which would install from the Dockerfile's default
     index. Both builders hand the Dockerfile the same value, and it means no index there."""
-    from devtools.images import image_build_args
+    from devtools.kind.images import image_build_args
 
     tilt = tilt_builds(env={"TORCH_INDEX_URL": ""})["trainer"]["args"].get("TORCH_INDEX_URL")
     monkeypatch.setenv("TORCH_INDEX_URL", "")
@@ -131,7 +130,7 @@ def test_an_empty_torch_index_means_no_index_under_tilt_and_devtools_alike(tmp_p
 
 def test_no_builder_hands_docker_an_empty_build_arg(tmp_path, monkeypatch):
     """An empty base image is unset under Tilt (the Dockerfile's default); devtools leaves it out as well."""
-    from devtools.images import image_build_args
+    from devtools.kind.images import image_build_args
 
     env = {"PYTHON_IMAGE": "", "NODE_IMAGE": "", "NGINX_IMAGE": "", "TORCH_INDEX_URL": ""}
     for name, value in env.items():

@@ -8,13 +8,11 @@ instead of on the first real run in Actions.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jsonschema
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from devtools.paths import REPO_ROOT
 
 
 def _object(properties: dict, required: tuple[str, ...] = ()) -> dict:
@@ -62,7 +60,7 @@ KIND_V1ALPHA4_CLUSTER = _object({
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    return yaml.safe_load((REPO / "kind-config.yaml").read_text())
+    return yaml.safe_load((REPO_ROOT / "kind-config.yaml").read_text())
 
 
 def test_kind_config_uses_only_fields_of_the_v1alpha4_cluster_type(config):
@@ -95,7 +93,7 @@ def test_node_labels_are_not_passed_through_kubeadm_kubelet_extra_args(config):
 
 
 def test_the_cluster_name_and_registry_mirror_match_devtools(config):
-    from devtools.cluster import ClusterSpec, hosts_toml
+    from devtools.kind.cluster import ClusterSpec, hosts_toml
 
     spec = ClusterSpec()
     assert config["name"] == spec.name

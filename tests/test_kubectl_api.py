@@ -4,10 +4,10 @@ the verb, resource and namespace each one reached. The argument order, the flags
 `deployment/web` or `hpa` are kubectl's own; only the server is a stand-in.
 
 Calls covered (grep kubectl in devtools/ and e2e/):
-- devtools.cluster: `get --raw /readyz`, `apply -f -` (the local-registry-hosting ConfigMap);
-- devtools.addons: `get crd|gatewayclass|apiservice NAME -o json`, `-n kube-system get deployment`,
+- devtools.kind.cluster: `get --raw /readyz`, `apply -f -` (the local-registry-hosting ConfigMap);
+- devtools.kind.addons: `get crd|gatewayclass|apiservice NAME -o json`, `-n kube-system get deployment`,
   `-n cartridge get gateway`, `apply -f -` (metrics-server);
-- devtools.kind_runtime: `apply -k` (k8s/local), `-n cartridge logs KIND/NAME --tail`, `delete namespace`,
+- devtools.kind.runtime: `apply -k` (k8s/local), `-n cartridge logs KIND/NAME --tail`, `delete namespace`,
   and the Kubernetes client's workload lists (not kubectl, the same boundary);
 - e2e.stacks: `get secrets`, `get pods -l`, `exec POD -- python -c`, `patch hpa`, `scale`, `rollout status`,
   `get hpa`, the failure artifacts (`get pods -o wide`, `get events`, `describe pods`, `get gateway,...`,
@@ -25,16 +25,16 @@ from pathlib import Path
 
 import pytest
 
-from devtools import addons
-from devtools.cluster import ClusterController, ClusterSpec, run_command
-from devtools.kind_runtime import NAMESPACE, KindOptions, KindRuntime
-from tests.devtools.test_addons import COMPONENTS_YAML
-from tests.devtools.test_cluster import FakeKind
+from devtools.kind import addons
+from devtools.kind.cluster import ClusterController, ClusterSpec, run_command
+from devtools.kind.runtime import NAMESPACE, KindOptions, KindRuntime
+from devtools.paths import REPO_ROOT
+from tests.devtools.kind.test_addons import COMPONENTS_YAML
+from tests.devtools.kind.test_cluster import FakeKind
 from tests.kube_api import FakeKubeAPI
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="no kubectl binary on PATH, and this tier runs the real one")
-REPO = Path(__file__).resolve().parents[1]
 
 
 def meta(name: str, namespace: str | None = None, **labels: str) -> dict:
@@ -296,7 +296,7 @@ def test_the_cluster_step_applies_the_registry_configmap_to_kube_public(api):
 
 def test_the_addons_are_read_where_they_live_and_metrics_server_goes_to_kube_system(api):
     kind = KindWithRealKubectl(exists=True)
-    runtime = KindRuntime(KindOptions(repo_root=REPO), run=kind)
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=kind)
     addons.install_addons(
         runtime.kubectl,
         "kind-cartridge",
@@ -318,7 +318,7 @@ def test_the_addons_are_read_where_they_live_and_metrics_server_goes_to_kube_sys
 
 def test_the_no_tilt_apply_puts_every_namespaced_object_in_the_stacks_namespace(api):
     kind = KindWithRealKubectl(exists=True)
-    KindRuntime(KindOptions(repo_root=REPO, actors=2), run=kind).apply_overlay({"web": "t1", "actor": "t1"})
+    KindRuntime(KindOptions(repo_root=REPO_ROOT, actors=2), run=kind).apply_overlay({"web": "t1", "actor": "t1"})
     created = api.calls("create")
     assert len(created) > 20 and outside(api) == []
     kinds = {r.resource for r in created + api.calls("patch")}  # the HPA and the Gateway were there already
@@ -329,7 +329,7 @@ def test_logs_status_and_down_reach_the_stacks_namespace(api, monkeypatch):
     # down's containers are Docker's (test_ownership): this machine's engine is left alone here.
     monkeypatch.setattr(KindRuntime, "delete_containers", lambda self, registry, refused: None)
     kind = KindWithRealKubectl(exists=True)
-    runtime = KindRuntime(KindOptions(repo_root=REPO), run=kind)
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=kind)
     lines = list(runtime.logs("web", lines=5, follow=False))
     assert lines == [("web", "web-1/web says hello")]
     log = next(r for r in api.calls("get", "pods") if r.subresource == "log")

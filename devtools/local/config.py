@@ -9,9 +9,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from devtools.paths import REPO_ROOT
 from devtools.profiles import SMALL_STACK
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_KINDS = ("actor", "trainer", "web", "arena")  # each imports services/<kind>/cartridge_<kind>
 
 

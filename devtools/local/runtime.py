@@ -15,6 +15,7 @@ from pathlib import Path
 
 from devtools.errors import DevtoolsError
 from devtools.http import port_in_use, probe_json
+from devtools.paths import REPO_ROOT
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 from .config import LocalConfig
@@ -102,7 +103,7 @@ class LocalRuntime:
             subprocess.Popen(
                 [sys.executable, "-m", "devtools.local.supervisor", self.config.to_json()],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                cwd=str(Path(__file__).resolve().parents[2]),
+                cwd=str(REPO_ROOT),
             )  # fmt: skip
         return self.wait_healthy(timeout)
 

@@ -6,11 +6,9 @@ import json
 import os
 import shutil
 import urllib.request
-from pathlib import Path
 
+from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def health(port: str) -> dict | None:
@@ -24,9 +22,11 @@ def health(port: str) -> dict | None:
 def test_reload_mode_restarts_the_service_when_its_source_changes(tmp_path, start_service):
     # A private copy of the sources, first on PYTHONPATH, so the edit never touches the repository.
     src = tmp_path / "src"
-    shutil.copytree(REPO / "services/cartridge", src / "cartridge", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "services/cartridge", src / "cartridge", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(
-        REPO / "services/actor/cartridge_actor", src / "cartridge_actor", ignore=shutil.ignore_patterns("__pycache__")
+        REPO_ROOT / "services/actor/cartridge_actor",
+        src / "cartridge_actor",
+        ignore=shutil.ignore_patterns("__pycache__"),
     )
     port = str(free_port())
     env = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devtools.local import LocalConfig, LocalRuntime
-from devtools.local.config import REPO_ROOT
+from devtools.paths import REPO_ROOT
 from testkit.support import free_port
 
 FAST = {"MCTS_MAX_SIMS": "16", "EPISODES_PER_ITERATION": "20", "TRAIN_STEPS_PER_ITERATION": "20"}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 from devtools import tools
-from devtools.registry import RegistrySpec
+from devtools.kind.registry import RegistrySpec
+from devtools.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
 IMAGES = ("KIND_NODE_IMAGE", "REGISTRY_IMAGE", "CLOUD_PROVIDER_KIND_IMAGE", "METRICS_SERVER_IMAGE")
 
 
@@ -29,7 +28,7 @@ def test_the_versions_agree_with_each_other():
     assert tools.KUBECTL_VERSION.startswith(node + ".")
     assert tools.satisfies(tools.KUBECTL_VERSION, tools.TOOLS["kubectl"].wanted)
     assert f":v{tools.METRICS_SERVER_VERSION}@" in tools.METRICS_SERVER_IMAGE
-    assert tools.GATEWAY_API_VERSION == "v1.5.0" and (REPO / "k8s/schemas/gateway-api-v1.5.0").is_dir()
+    assert tools.GATEWAY_API_VERSION == "v1.5.0" and (REPO_ROOT / "k8s/schemas/gateway-api-v1.5.0").is_dir()
 
 
 def test_the_registry_is_kinds_registry_3_by_digest_unless_overridden(monkeypatch):
@@ -40,17 +39,19 @@ def test_the_registry_is_kinds_registry_3_by_digest_unless_overridden(monkeypatc
 
 
 def test_no_pinned_value_is_written_twice_in_the_repository():
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for name, value in tools.PINS.items():
         needle = value.split("@sha256:")[-1] if "@sha256:" in value else None
         if needle is None:
             continue  # plain version numbers also appear in prose; digests must not
-        holders = [p for p in tracked if p != "devtools/pins.json" and (REPO / p).is_file()
-                   and needle in (REPO / p).read_text(errors="ignore")]  # fmt: skip
+        holders = [p for p in tracked if p != "devtools/pins.json" and (REPO_ROOT / p).is_file()
+                   and needle in (REPO_ROOT / p).read_text(errors="ignore")]  # fmt: skip
         assert holders == [], f"{name}'s digest is also written in {holders}"
 
 
 def test_pytest_kinds_working_directory_is_ignored():
-    result = subprocess.run(["git", "check-ignore", ".pytest-kind/cartridge/kubeconfig"], cwd=REPO,
+    result = subprocess.run(["git", "check-ignore", ".pytest-kind/cartridge/kubeconfig"], cwd=REPO_ROOT,
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, ".pytest-kind/ is not in .gitignore"

@@ -20,10 +20,11 @@ from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge_trainer.network import PolicyValueNet, export_onnx
 from devtools.http import probe_json
-from testkit.support import REPO, free_port, wait_until
+from devtools.paths import REPO_ROOT
+from testkit.support import free_port, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = REPO / "artifacts" / "frontend"
+ARTIFACTS = REPO_ROOT / "artifacts" / "frontend"
 
 
 @pytest.fixture

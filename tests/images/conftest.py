@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.bake import COMPONENTS
-from devtools.images import BuiltImage, build_images
+from devtools.kind.bake import COMPONENTS
+from devtools.kind.images import BuiltImage, build_images
 from testkit.support import wait_until
 
 HARDENED = {"read_only": True, "tmpfs": {"/tmp": "rw,size=64m"}, "cap_drop": ["ALL"],

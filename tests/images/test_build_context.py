@@ -1,4 +1,4 @@
-"""devtools.images without a Docker engine: the per-image context, content tags, local wheels, errors."""
+"""devtools.kind.images without a Docker engine: the per-image context, content tags, local wheels, errors."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from devtools.errors import DevtoolsError
-from devtools.images import build_images, default_tag, image_build_args, local_torch_wheel, write_context
+from devtools.kind.images import build_images, default_tag, image_build_args, local_torch_wheel, write_context
+from devtools.paths import REPO_ROOT
 
 DOCKERFILE = "FROM x AS actor\nCOPY services/cartridge /app/services/cartridge\nCOPY services/actor/pkg /app/pkg\n"
-BAKE = (Path(__file__).resolve().parents[2] / "docker-bake.json").read_text()  # the image definitions
+BAKE = (REPO_ROOT / "docker-bake.json").read_text()  # the image definitions
 
 
 def git(root: Path, *args: str) -> str:

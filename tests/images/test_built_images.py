@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 
 from devtools.errors import DevtoolsError
-from devtools.images import build_image, push_images
-from devtools.registry import RegistryController, RegistrySpec
+from devtools.kind.images import build_image, push_images
+from devtools.kind.registry import RegistryController, RegistrySpec
 from testkit.support import free_port
 from tests.images.conftest import exec_text, wait_answering
 

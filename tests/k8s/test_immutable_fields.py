@@ -3,7 +3,7 @@ refuses to change, unless the apply path replaces that object.
 
 Each overlay is rendered twice, as a deploy renders it, with two different tags (and, for k8s/local, another actor
 count and game): every object present in both must keep its immutable fields (tests/k8s/immutable.py), or be one
-that devtools' apply path replaces (devtools.kind_runtime.jobs_to_replace: the Jobs it changes). Tilt replaces
+that devtools' apply path replaces (devtools.kind.runtime.jobs_to_replace: the Jobs it changes). Tilt replaces
 any object whose apply is refused as immutable by deleting and re-creating it (tilt-dev/tilt
 internal/k8s/client.go, escalatingUpdate); for a Job that is what we want, for a StatefulSet, a Service or a PVC it
 is not, so the same rule holds for both paths: only Jobs may change what cannot change in place.
@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools.bake import COMPONENTS
-from devtools.kind_runtime import LAST_APPLIED, jobs_to_replace, overlay_kustomization
+from devtools.kind.bake import COMPONENTS
+from devtools.kind.runtime import LAST_APPLIED, jobs_to_replace, overlay_kustomization
+from devtools.paths import REPO_ROOT
 from tests.k8s.immutable import key, refused_changes
-from tests.k8s.render import REPO
 
 OVERLAYS = ("k8s/local", "k8s/prod")
 PROD_REGISTRY = "ghcr.io/cartridge-dev"
@@ -35,12 +35,12 @@ def render_with_tag(overlay: str, directory: Path, tag: str, actors: int | None 
     (overlay_kustomization), for k8s/prod a kustomize `images:` override, as a release sets its tag."""
     directory.mkdir()
     if overlay == "k8s/local":
-        doc = overlay_kustomization(REPO / overlay, directory, dict.fromkeys(COMPONENTS, tag), actors, env_id)
+        doc = overlay_kustomization(REPO_ROOT / overlay, directory, dict.fromkeys(COMPONENTS, tag), actors, env_id)
     else:
         doc = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
-            "resources": [os.path.relpath(REPO / overlay, directory)],
+            "resources": [os.path.relpath(REPO_ROOT / overlay, directory)],
             "images": [{"name": f"{PROD_REGISTRY}/cartridge-{name}", "newTag": tag} for name in COMPONENTS],
         }
     (directory / "kustomization.yaml").write_text(yaml.safe_dump(doc))

@@ -15,8 +15,9 @@ import kubernetes_validate
 import pytest
 
 from cartridge.settings import Settings
+from devtools.paths import REPO_ROOT
 from devtools.tools import GATEWAY_API_VERSION
-from tests.k8s.render import REPO, SECRET_HASH, by_kind, pod_spec, render, unhashed, workloads
+from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, render, unhashed, workloads
 
 OVERLAYS = ("k8s/local", "k8s/prod")
 POD_SUBNET = ipaddress.ip_network("10.244.0.0/16")  # kind's default podSubnet (v1alpha4 defaults)
@@ -150,7 +151,7 @@ def test_shape_of_the_stateful_and_scaled_parts():
     assert {p["containerPort"] for p in minio["ports"]} == {9000, 9001}
 
 
-GATEWAY_SCHEMAS = REPO / "k8s" / "schemas" / f"gateway-api-{GATEWAY_API_VERSION}"
+GATEWAY_SCHEMAS = REPO_ROOT / "k8s" / "schemas" / f"gateway-api-{GATEWAY_API_VERSION}"
 
 
 def gateway_schema(kind: str) -> dict:
@@ -242,14 +243,16 @@ def test_each_overlay_names_its_gateway_class():
 
 def test_ingress_nginx_appears_nowhere():
     """ingress-nginx is retired (no releases or fixes since March 2026): not in manifests, code or workflows."""
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     hits = [
         path
         for path in tracked
         if path.endswith((".py", ".yaml", ".yml", ".json", ".md", ".sh", "Tiltfile"))
         and path != "tests/k8s/test_manifests.py"
-        and (REPO / path).is_file()  # a file deleted in the working tree but not yet in the index
-        and "ingress-nginx" in (REPO / path).read_text(errors="ignore")
+        and (REPO_ROOT / path).is_file()  # a file deleted in the working tree but not yet in the index
+        and "ingress-nginx" in (REPO_ROOT / path).read_text(errors="ignore")
     ]
     assert hits == []
 
@@ -497,7 +500,7 @@ def test_probes_hit_routes_the_services_really_serve():
                 served = routes if name == "web" else health_paths
                 assert path in served, (name, probe, path)
     frontend = pod_spec(workloads(objects)["frontend"])["containers"][0]
-    nginx_conf = (REPO / "services/frontend/nginx/default.conf.template").read_text()
+    nginx_conf = (REPO_ROOT / "services/frontend/nginx/default.conf.template").read_text()
     assert "location = /healthz" in nginx_conf and frontend["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert "listen 8080" in nginx_conf
 
@@ -515,7 +518,7 @@ def test_service_ports_match_container_ports():
 
 def test_images_are_the_ones_tilt_and_devtools_build():
     """k8s/local names the repositories docker-bake.json defines (what Tilt and devtools build and push)."""
-    from devtools.bake import image_definitions
+    from devtools.kind.bake import image_definitions
 
     built = {c: d.repository for c, d in image_definitions(environ={}).items()}
     for overlay, registry in (("k8s/local", "localhost:5001"), ("k8s/prod", "ghcr.io/cartridge-dev")):

@@ -11,15 +11,13 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from bench.bench_web import Load, exchange
 from devtools.http import probe_json
+from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -66,7 +64,7 @@ def test_a_load_counts_every_request_on_kept_connections(web_port):
 @pytest.mark.slow
 def test_the_benchmark_runs_and_reports_no_errors(tmp_path):
     run = subprocess.run([sys.executable, "-m", "bench.bench_web", "--clients", "4", "--stats", "200", "--moves", "8"],
-                         cwd=REPO, env=os.environ | {"PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                         cwd=REPO_ROOT, env=os.environ | {"PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
                          timeout=240)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     # A row: the label in 34 columns, then n, p50, p99, 200 p99, max, req/s, 503s, 5xx, statuses.

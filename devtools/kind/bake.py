@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from devtools.paths import REPO_ROOT
+
 BAKE_FILE = "docker-bake.json"
 
 

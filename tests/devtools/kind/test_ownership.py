@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from docker.errors import NotFound
 
-from devtools import addons
 from devtools.errors import NotCreatedByDevtools
-from devtools.registry import RegistryController, RegistrySpec
+from devtools.kind import addons
+from devtools.kind.registry import RegistryController, RegistrySpec
 from testkit.support import free_port
 
 _ids = itertools.count(1)

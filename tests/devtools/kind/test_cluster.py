@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-from devtools.cluster import ClusterController, ClusterSpec, hosts_toml, registry_hosting_configmap
 from devtools.errors import DevtoolsError
-from devtools.registry import RegistrySpec
+from devtools.kind.cluster import ClusterController, ClusterSpec, hosts_toml, registry_hosting_configmap
+from devtools.kind.registry import RegistrySpec
+from devtools.paths import REPO_ROOT
 from devtools.tools import KIND_NODE_IMAGE
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class FakeKind:
@@ -50,11 +48,11 @@ class FakeKind:
 
 def test_first_apply_creates_the_cluster_from_kind_config_with_the_pinned_node_image():
     kind = FakeKind()
-    status = ClusterController(kind).apply(ClusterSpec(config=REPO / "kind-config.yaml"))
+    status = ClusterController(kind).apply(ClusterSpec(config=REPO_ROOT / "kind-config.yaml"))
     assert status.created and status.context == "kind-cartridge" and status.nodes == ("cartridge-control-plane",)
     create = next(a for a, _ in kind.calls if a[:3] == ["kind", "create", "cluster"])
     assert create[create.index("--name") + 1] == "cartridge"
-    assert create[create.index("--config") + 1] == str(REPO / "kind-config.yaml")
+    assert create[create.index("--config") + 1] == str(REPO_ROOT / "kind-config.yaml")
     assert create[create.index("--image") + 1] == KIND_NODE_IMAGE
 
 

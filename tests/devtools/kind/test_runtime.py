@@ -12,11 +12,11 @@ import pytest
 import yaml
 from kubernetes import client
 
-from devtools.bake import COMPONENTS
-from devtools.cluster import ClusterController, ClusterSpec
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
-from devtools.images import BuiltImage
-from devtools.kind_runtime import (
+from devtools.kind.bake import COMPONENTS
+from devtools.kind.cluster import ClusterController, ClusterSpec
+from devtools.kind.images import BuiltImage
+from devtools.kind.runtime import (
     LAST_APPLIED,
     KindOptions,
     KindRuntime,
@@ -25,10 +25,9 @@ from devtools.kind_runtime import (
     tilt_args,
     workload_status,
 )
-from tests.devtools.test_cluster import FakeKind
+from devtools.paths import REPO_ROOT
+from tests.devtools.kind.test_cluster import FakeKind
 from tests.k8s.immutable import key, refused_changes
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def render(overlay_dir: Path) -> list[dict]:
@@ -39,7 +38,7 @@ def render(overlay_dir: Path) -> list[dict]:
 
 def test_the_no_tilt_overlay_renders_with_the_pushed_tags_actors_and_game(tmp_path):
     tags = {name: f"dev-{name}-1" for name in COMPONENTS}  # every image devtools pushes
-    doc = overlay_kustomization(REPO / "k8s" / "local", tmp_path, tags, actors=3, env_id="connect4")
+    doc = overlay_kustomization(REPO_ROOT / "k8s" / "local", tmp_path, tags, actors=3, env_id="connect4")
     assert not Path(doc["resources"][0]).is_absolute(), "kustomize refuses absolute resource paths"
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     objects = render(tmp_path)
@@ -56,15 +55,15 @@ def test_the_no_tilt_overlay_renders_with_the_pushed_tags_actors_and_game(tmp_pa
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "kustomization.yaml").write_text(
-        yaml.safe_dump(overlay_kustomization(REPO / "k8s" / "local", plain, tags, None, None))
+        yaml.safe_dump(overlay_kustomization(REPO_ROOT / "k8s" / "local", plain, tags, None, None))
     )
     assert len(render(plain)) == len(objects)
 
 
 def test_tilt_gets_the_context_the_tiltfile_and_the_options_after_a_double_dash():
-    assert tilt_args("up", "kind-cartridge", REPO / "Tiltfile", None, None) == [
-        "tilt", "up", "--context", "kind-cartridge", "--file", str(REPO / "Tiltfile")]  # fmt: skip
-    args = tilt_args("ci", "kind-cartridge", REPO / "Tiltfile", 2, "tictactoe")
+    assert tilt_args("up", "kind-cartridge", REPO_ROOT / "Tiltfile", None, None) == [
+        "tilt", "up", "--context", "kind-cartridge", "--file", str(REPO_ROOT / "Tiltfile")]  # fmt: skip
+    args = tilt_args("ci", "kind-cartridge", REPO_ROOT / "Tiltfile", 2, "tictactoe")
     assert args[:2] == ["tilt", "ci"] and args[args.index("--") :] == ["--", "--actors", "2", "--env-id", "tictactoe"]
 
 
@@ -105,14 +104,14 @@ def test_down_deletes_the_namespace_and_with_all_the_cluster_and_its_containers(
     monkeypatch.setattr(KindRuntime, "delete_containers", lambda self, registry, refused: removed.append(registry))
     kind = FakeKind()
     ClusterController(kind).apply(ClusterSpec())  # devtools creates it
-    KindRuntime(KindOptions(repo_root=REPO), run=kind).down()
+    KindRuntime(KindOptions(repo_root=REPO_ROOT), run=kind).down()
     assert "kubectl --context kind-cartridge delete namespace cartridge --ignore-not-found --wait" in kind.commands()
     assert kind.exists and removed == [False], "down stops cloud-provider-kind but keeps the registry"
-    KindRuntime(KindOptions(repo_root=REPO), run=kind).down(everything=True)
+    KindRuntime(KindOptions(repo_root=REPO_ROOT), run=kind).down(everything=True)
     assert not kind.exists and "kind delete cluster --name cartridge" in kind.commands()
     assert removed == [False, True]
     absent = FakeKind(exists=False)
-    KindRuntime(KindOptions(repo_root=REPO), run=absent).down()
+    KindRuntime(KindOptions(repo_root=REPO_ROOT), run=absent).down()
     assert not [c for c in absent.commands() if "delete" in c]
 
 
@@ -178,7 +177,7 @@ def render_text(directory: Path) -> str:
 def deploy(monkeypatch):
     """deploy_once(tag) of a KindRuntime on a FakeCluster: the images "built" with ``tag``, no rollout wait."""
     cluster = FakeCluster()
-    runtime = KindRuntime(KindOptions(repo_root=REPO), run=cluster)
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=cluster)
     monkeypatch.setattr(KindRuntime, "wait_for_rollouts", lambda self: [])
     monkeypatch.setattr(KindRuntime, "gateway_url", lambda self, wait=0: None)
 
@@ -186,7 +185,7 @@ def deploy(monkeypatch):
         built = [
             BuiltImage(name, f"localhost:5001/cartridge-{name}:{tag}", tag, "sha256:0", 1.0) for name in COMPONENTS
         ]
-        monkeypatch.setattr("devtools.images.build_images", lambda **kwargs: built)
+        monkeypatch.setattr("devtools.kind.images.build_images", lambda **kwargs: built)
         runtime.deploy_once()
         return cluster
 
@@ -232,7 +231,7 @@ def test_down_all_keeps_a_cluster_devtools_did_not_create_and_says_so_at_the_end
     monkeypatch.setattr(KindRuntime, "delete_containers", delete_containers)
     kind = FakeKind(exists=True)  # made by someone else
     with pytest.raises(NotCreatedByDevtools) as err:
-        KindRuntime(KindOptions(repo_root=REPO), run=kind).down(everything=True)
+        KindRuntime(KindOptions(repo_root=REPO_ROOT), run=kind).down(everything=True)
     assert "did not create the kind cluster cartridge" in err.value.message and "kind delete cluster" in err.value.hint
     assert kind.exists and handled == [True]
     assert any("delete namespace cartridge" in c for c in kind.commands())

@@ -3,7 +3,7 @@
 ``ClusterController.apply(spec)`` is idempotent: it creates the cluster only if kind does not list
 it, (re)writes each node's containerd hosts.toml for the registry, connects the registry to the
 "kind" network and applies the local-registry-hosting ConfigMap (KEP-1755), the steps of kind's own
-site/static/examples/kind-with-registry.sh. The add-ons on top (devtools.addons) come after. A cluster that kind
+site/static/examples/kind-with-registry.sh. The add-ons on top (devtools.kind.addons) come after. A cluster that kind
 lists but whose API server does not answer is reported as half-created, with what to do.
 
 kind and kubectl are driven through a ``Runner`` (the CLI boundary), so tests can check the
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
-from devtools.registry import RegistrySpec
+from devtools.kind.registry import RegistrySpec
 from devtools.tools import KIND_NODE_IMAGE
 
 Runner = Callable[..., subprocess.CompletedProcess]

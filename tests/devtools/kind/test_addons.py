@@ -18,8 +18,8 @@ import uuid
 import pytest
 import yaml
 
-from devtools import addons
 from devtools.errors import DevtoolsError
+from devtools.kind import addons
 from devtools.tools import CLOUD_PROVIDER_KIND_IMAGE, METRICS_SERVER_IMAGE
 
 FAST = addons.AddonTimeouts(crds=3, gateway_class=3, metrics_server=3)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import yaml
 
-from devtools import addons
-from devtools.cluster import ClusterController, ClusterSpec, kubectl_command, run_command
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
-from devtools.registry import RegistryController, docker_client
+from devtools.kind import addons
+from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command, run_command
+from devtools.kind.registry import RegistryController, docker_client
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 NAMESPACE = "cartridge"
@@ -259,7 +259,7 @@ class KindRuntime:
             raise DevtoolsError(f"`tilt {mode}` exited with code {code}", "see Tilt's output above")
 
     def deploy_once(self) -> list[WorkloadStatus]:
-        from devtools.images import build_images
+        from devtools.kind.images import build_images
 
         self.progress("Building and pushing the images to localhost:5001")
         built = build_images(push=True, progress=self.progress)

@@ -35,17 +35,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devtools.bake import (
+from devtools.errors import DevtoolsError
+from devtools.kind.bake import (
     BAKE_FILE,
     COMPONENTS,
     PASSTHROUGH_ARGS,
     REGISTRY,
-    REPO_ROOT,
     ImageDefinition,
     image_definitions,
     image_name,
 )
-from devtools.errors import DevtoolsError
+from devtools.paths import REPO_ROOT
 
 # Passed through from the environment when set; the Dockerfiles' defaults are the upstream images.
 TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
@@ -181,7 +181,7 @@ def image_build_args(component: str, extra: dict[str, str] | None = None, revisi
 
 
 def _client():
-    from devtools.registry import docker_client
+    from devtools.kind.registry import docker_client
 
     return docker_client()
 

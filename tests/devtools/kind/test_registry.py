@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from devtools.errors import DevtoolsError
-from devtools.registry import RegistryController, RegistrySpec
+from devtools.kind.registry import RegistryController, RegistrySpec
 from testkit.support import free_port
 
 docker = pytest.importorskip("docker")
