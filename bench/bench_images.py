@@ -18,9 +18,9 @@ import time
 import uuid
 from pathlib import Path
 
+from devtools.docker_engine import docker_client
 from devtools.kind.bake import BAKE_FILE, COMPONENTS, image_definitions, image_name
 from devtools.kind.images import build_image, context_files, image_build_args
-from devtools.kind.registry import docker_client
 from devtools.paths import REPO_ROOT
 
 EDITS = {

@@ -11,13 +11,9 @@ from rich.table import Table
 
 from devtools.errors import DevtoolsError
 from devtools.http import port_in_use
+from devtools.ports import KIND_PORTS, LOCAL_PORTS
 from devtools.tools import TOOLS, probe
 
-# Ports each runtime binds on the host.
-# (The Gateway needs no host port: cloud-provider-kind gives it an address on the kind network.)
-KIND_PORTS = {5001: "local registry", 8080: "web port-forward", 8081: "frontend port-forward",
-              9001: "MinIO console port-forward", 10350: "Tilt UI"}  # fmt: skip
-LOCAL_PORTS = {8080: "web", 5173: "frontend (Vite)", 9100: "trainer health", 9101: "actor health"}
 MIN_FREE_DISK_GB = 10.0
 
 
@@ -41,7 +37,7 @@ def tool_checks() -> list[Check]:
 
 
 def docker_check() -> Check:
-    from devtools.kind.registry import docker_client
+    from devtools.docker_engine import docker_client
 
     try:
         version = docker_client().version().get("Version", "?")
@@ -52,7 +48,8 @@ def docker_check() -> Check:
 
 def ports_held_by_cartridge(data_dir: Path | None = None) -> dict[int, str]:
     """Ports our own running stack holds: a healthy stack is not a problem to report."""
-    from devtools.kind.registry import RegistryController, RegistrySpec, docker_client
+    from devtools.docker_engine import docker_client
+    from devtools.kind.registry import RegistryController, RegistrySpec
     from devtools.local import LocalRuntime
     from devtools.local.config import default_data_dir
 

@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from devtools.kind import addons
-from devtools.kind.cluster import ClusterController, ClusterSpec, run_command
+from devtools.kind.cluster import ClusterController, ClusterSpec
 from devtools.kind.runtime import NAMESPACE, KindOptions, KindRuntime
 from devtools.paths import REPO_ROOT
+from devtools.process import run_command
 from tests.devtools.kind.test_addons import COMPONENTS_YAML
 from tests.devtools.kind.test_cluster import FakeKind
 from tests.kube_api import FakeKubeAPI

@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind.registry import RegistrySpec
+from devtools.process import Runner, run_command
 from devtools.tools import KIND_NODE_IMAGE
-
-Runner = Callable[..., subprocess.CompletedProcess]
 
 
 def kubectl_command(*args: str, context: str | None = None, namespace: str | None = None,
@@ -39,23 +37,6 @@ def kubectl_command(*args: str, context: str | None = None, namespace: str | Non
     """kubectl's argv with the context and namespace first, as global flags. After the arguments they could
     land behind a `--` (`kubectl exec POD -- CMD -n NS` runs `CMD -n NS` in namespace default)."""
     return [kubectl, *(["--context", context] if context else []), *(["-n", namespace] if namespace else []), *args]
-
-
-def run_command(args: Sequence[str], *, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run a CLI; a missing tool or a failure becomes a DevtoolsError naming the command."""
-    try:
-        result = subprocess.run(list(args), input=input, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise DevtoolsError(f"{args[0]} is not installed", "run `devtools doctor` to see where to get it") from None
-    except subprocess.TimeoutExpired:
-        raise DevtoolsError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s", "run it by hand") from None
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        raise DevtoolsError(
-            f"`{' '.join(args[:4])}` failed: {detail[-1] if detail else f'exit code {result.returncode}'}",
-            "run the command by hand for the full output",
-        )
-    return result
 
 
 @dataclass(frozen=True)

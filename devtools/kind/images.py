@@ -181,7 +181,7 @@ def image_build_args(component: str, extra: dict[str, str] | None = None, revisi
 
 
 def _client():
-    from devtools.kind.registry import docker_client
+    from devtools.docker_engine import docker_client
 
     return docker_client()
 

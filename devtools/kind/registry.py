@@ -22,6 +22,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
 from devtools.http import port_in_use, probe_json
+from devtools.ports import REGISTRY as REGISTRY_PORT
 from devtools.tools import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
 
 REGISTRY_CONTAINER_PORT = 5000
@@ -33,7 +34,7 @@ ALL_INTERFACES = (None, "0.0.0.0", "::")  # a binding on every interface serves 
 class RegistrySpec:
     name: str = "kind-registry"
     host: str = "127.0.0.1"
-    port: int = 5001
+    port: int = REGISTRY_PORT
     # registry:3 pinned by digest (devtools/pins.json), as kind's own local-registry script runs it
     # (site/static/examples/kind-with-registry.sh). Mirrors and offline machines substitute the image
     # (e.g. REGISTRY_IMAGE=local/registry:2): any image serving the registry API on port 5000.
@@ -56,18 +57,6 @@ class RegistryStatus:
     networks: tuple[str, ...]
     warnings: tuple[str, ...] = ()
     owned: bool = True  # devtools created it (OWNER_LABEL)
-
-
-def docker_client() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except DockerException as exc:
-        raise DevtoolsError(
-            f"the Docker daemon does not answer ({exc.__class__.__name__})",
-            "start Docker (or set DOCKER_HOST) and run the command again; `devtools doctor` checks it",
-        ) from None
-    return client
 
 
 class RegistryController:

@@ -22,10 +22,13 @@ from pathlib import Path
 
 import yaml
 
+from devtools.docker_engine import docker_client
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind import addons
-from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command, run_command
-from devtools.kind.registry import RegistryController, docker_client
+from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command
+from devtools.kind.registry import RegistryController
+from devtools.ports import KIND_URLS
+from devtools.process import run_command
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 
 NAMESPACE = "cartridge"
@@ -34,11 +37,7 @@ WORKLOADS = ("postgres", "postgres-setup", "minio", "minio-create-bucket", "trai
 JOBS = ("postgres-setup", "minio-create-bucket")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # what `kubectl apply` records it sent
 # Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
-URLS = {
-    "web": "http://localhost:8080",
-    "frontend": "http://localhost:8081",
-    "minio-console": "http://localhost:9001",
-}
+URLS = KIND_URLS
 
 
 @dataclass(frozen=True)

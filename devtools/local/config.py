@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from devtools import ports
 from devtools.paths import REPO_ROOT
 from devtools.profiles import SMALL_STACK
 
@@ -39,11 +40,11 @@ class LocalConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     env_id: str = "tictactoe"
     actors: int = 1
-    web_port: int = 8080
-    frontend_port: int = 5173
-    trainer_port: int = 9100
-    actor_base_port: int = 9101
-    arena_port: int = 9099
+    web_port: int = ports.LOCAL_WEB
+    frontend_port: int = ports.LOCAL_FRONTEND
+    trainer_port: int = ports.LOCAL_TRAINER
+    actor_base_port: int = ports.LOCAL_ACTOR_BASE
+    arena_port: int = ports.LOCAL_ARENA
     frontend: bool = True
     settings: dict[str, str] = field(default_factory=dict)  # overrides of SMALL_STACK
     source_root: Path = REPO_ROOT / "services"  # watched for hot reload
