@@ -89,7 +89,7 @@ def running_runtime(data_dir: Path | None) -> Runtime:
     local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
     if local.running():
         return local
-    from devtools.tools import probe
+    from devtools.tool_versions import probe
 
     if probe("kubectl").usable and probe("kind").usable and (kind := kind_runtime()).running():
         return kind
@@ -163,7 +163,7 @@ def down(everything: bool, data_dir: Path | None) -> None:
     """Stop everything `up` started; nothing keeps running and no port stays bound."""
     local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
     console.print("local runtime stopped" if local.down(everything) else "local runtime was not running")
-    from devtools.tools import probe
+    from devtools.tool_versions import probe
 
     kind = kind_runtime()
     if probe("kind").usable and probe("kubectl").usable:

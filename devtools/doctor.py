@@ -12,7 +12,7 @@ from rich.table import Table
 from devtools.errors import DevtoolsError
 from devtools.http import port_in_use
 from devtools.ports import KIND_PORTS, LOCAL_PORTS
-from devtools.tools import TOOLS, probe
+from devtools.tool_versions import TOOLS, probe
 
 MIN_FREE_DISK_GB = 10.0
 

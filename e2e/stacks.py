@@ -163,7 +163,7 @@ class KindStack:
     def __init__(self, workdir: Path, kind: Path | None = None, kubectl: Path | None = None) -> None:
         from pytest_kind import KindCluster
 
-        from devtools.tools import KIND_NODE_IMAGE
+        from devtools.pins import KIND_NODE_IMAGE
 
         self.workdir = workdir
         self.cluster = KindCluster(

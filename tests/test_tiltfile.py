@@ -425,7 +425,8 @@ def test_the_stand_in_refuses_ci_settings_tilt_would_refuse(tmp_path):
 def test_the_pinned_tilt_is_one_whose_ci_readiness_clock_skips_builds_and_jobs(tilt):
     """tilt-dev/tilt#6664 (fixed by #6673, first released in v0.36.2): before it, every `<resource>:update` and
     every running Job counted as not ready, so a cold trainer build alone ran out the readiness timeout."""
-    from devtools.tools import TILT_VERSION, satisfies
+    from devtools.pins import TILT_VERSION
+    from devtools.tool_versions import satisfies
 
     assert satisfies(TILT_VERSION, ">=0.36.2"), f"devtools/pins.json pins Tilt {TILT_VERSION}, older than v0.36.2"
     args, kw = tilt.first("version_settings")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools import tools
 from devtools.kind.bake import COMPONENTS
 from devtools.paths import REPO_ROOT
+from devtools.pins import PINS
 from tests.locks import LINT, PYTHONS, pins
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
@@ -77,7 +77,7 @@ def test_e2e_installs_the_pinned_tools_and_runs_the_three_uses():
     install = next(i for i, s in enumerate(steps) if "${KIND_VERSION}" in s.get("run", ""))
     assert export < install and '"$GITHUB_ENV"' in steps[export]["run"]
     text = (REPO_ROOT / ".github/workflows/e2e.yml").read_text()
-    for name, value in tools.PINS.items():
+    for name, value in PINS.items():
         assert value not in text, f"e2e.yml repeats the pin {name}={value}: read it from devtools/pins.json"
     for name in ("KIND_VERSION", "KUBECTL_VERSION", "TILT_VERSION"):
         assert "${" + name + "}" in runs
@@ -99,7 +99,7 @@ def test_the_pin_export_line_yields_exactly_the_pins():
                 if "devtools/pins.json" in s.get("run", ""))  # fmt: skip
     command = step.split(">>")[0]
     out = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
-    assert dict(line.split("=", 1) for line in out.splitlines()) == tools.PINS
+    assert dict(line.split("=", 1) for line in out.splitlines()) == PINS
 
 
 def test_ci_runs_lint_and_the_readme_test_command_with_caches():

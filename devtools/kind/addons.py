@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
-from devtools.tools import (
+from devtools.pins import (
     CLOUD_PROVIDER_KIND_IMAGE,
     METRICS_SERVER_IMAGE,
     METRICS_SERVER_MANIFEST_SHA256,

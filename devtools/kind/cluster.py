@@ -28,8 +28,8 @@ from pathlib import Path
 
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind.registry import RegistrySpec
+from devtools.pins import KIND_NODE_IMAGE
 from devtools.process import Runner, run_command
-from devtools.tools import KIND_NODE_IMAGE
 
 
 def kubectl_command(*args: str, context: str | None = None, namespace: str | None = None,

@@ -22,8 +22,8 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
 from devtools.http import port_in_use, probe_json
+from devtools.pins import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
 from devtools.ports import REGISTRY as REGISTRY_PORT
-from devtools.tools import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
 
 REGISTRY_CONTAINER_PORT = 5000
 ROLE = "registry"

@@ -378,7 +378,7 @@ class KindRuntime:
 
 def kind_usable_reasons() -> list[str]:
     """Why the kind runtime cannot be used here (empty when it can)."""
-    from devtools.tools import probe
+    from devtools.tool_versions import probe
 
     statuses = [probe(name) for name in ("docker", "kind", "kubectl", "tilt")]
     reasons = [status.problem or status.name for status in statuses if not status.usable]

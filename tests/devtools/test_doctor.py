@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 from devtools import doctor
-from devtools.tools import KIND_VERSION, TILT_VERSION, probe, satisfies
+from devtools.pins import KIND_VERSION, TILT_VERSION
+from devtools.tool_versions import probe, satisfies
 
 
 def fake_tool(directory, name: str, output: str) -> None:

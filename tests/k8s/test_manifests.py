@@ -16,7 +16,7 @@ import pytest
 
 from cartridge.settings import Settings
 from devtools.paths import REPO_ROOT
-from devtools.tools import GATEWAY_API_VERSION
+from devtools.pins import GATEWAY_API_VERSION
 from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, render, unhashed, workloads
 
 OVERLAYS = ("k8s/local", "k8s/prod")

@@ -20,7 +20,7 @@ import yaml
 
 from devtools.errors import DevtoolsError
 from devtools.kind import addons
-from devtools.tools import CLOUD_PROVIDER_KIND_IMAGE, METRICS_SERVER_IMAGE
+from devtools.pins import CLOUD_PROVIDER_KIND_IMAGE, METRICS_SERVER_IMAGE
 
 FAST = addons.AddonTimeouts(crds=3, gateway_class=3, metrics_server=3)
 

@@ -11,7 +11,7 @@ from devtools.errors import DevtoolsError
 from devtools.kind.cluster import ClusterController, ClusterSpec, hosts_toml, registry_hosting_configmap
 from devtools.kind.registry import RegistrySpec
 from devtools.paths import REPO_ROOT
-from devtools.tools import KIND_NODE_IMAGE
+from devtools.pins import KIND_NODE_IMAGE
 
 
 class FakeKind:

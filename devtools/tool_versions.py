@@ -1,33 +1,16 @@
-"""The external tools devtools drives, their pinned versions, and how to find out what is installed.
-
-Every pinned version and digest (kind, its node image, kubectl, Tilt, the registry, cloud-provider-kind,
-metrics-server) lives in devtools/pins.json and nowhere else: doctor reports against it, the kind
-runtime creates the cluster and its add-ons from it, and the e2e workflow reads the same file
-(tests/test_workflows.py keeps it so). Each pin's "sources" entry says where the value comes from.
+"""The command-line tools the kind runtime drives (docker, kind, kubectl, tilt): the version each is wanted at
+(from devtools.pins) and what is installed (``probe``: found on PATH, and the version it reports).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
-PINS_FILE = Path(__file__).with_name("pins.json")
-PINS: dict[str, str] = json.loads(PINS_FILE.read_text())["pins"]
+from devtools.pins import KIND_VERSION, KUBECTL_VERSION, TILT_VERSION
 
-KIND_VERSION = PINS["KIND_VERSION"]
-KIND_NODE_IMAGE = PINS["KIND_NODE_IMAGE"]
-KUBECTL_VERSION = PINS["KUBECTL_VERSION"]
-TILT_VERSION = PINS["TILT_VERSION"]
-REGISTRY_IMAGE = PINS["REGISTRY_IMAGE"]
-CLOUD_PROVIDER_KIND_IMAGE = PINS["CLOUD_PROVIDER_KIND_IMAGE"]
-GATEWAY_API_VERSION = PINS["GATEWAY_API_VERSION"]
-METRICS_SERVER_VERSION = PINS["METRICS_SERVER_VERSION"]
-METRICS_SERVER_IMAGE = PINS["METRICS_SERVER_IMAGE"]
-METRICS_SERVER_MANIFEST_SHA256 = PINS["METRICS_SERVER_MANIFEST_SHA256"]
 DOCKER_MIN_VERSION = "24.0"
 # kubectl supports one minor version of skew against the node image's Kubernetes.
 _major, _minor = KUBECTL_VERSION.split(".")[:2]
