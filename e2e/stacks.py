@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from devtools.http import accepts, request_json
 from devtools.kind.cluster import kubectl_command
 from devtools.paths import REPO_ROOT
 from devtools.profiles import E2E_DIFFERENCES, apply
+from devtools.wait import WaitTimeout, wait_until_ready
 
 
 class LocalStack:
@@ -137,14 +137,19 @@ class PortForward:
 
     def __enter__(self) -> int:
         self._start()
-        deadline = time.monotonic() + 60
-        while not accepts(self.port):
+
+        def why_not() -> str | None:
+            if accepts(self.port):
+                return None
             if self.proc.poll() is not None:
                 self._start()
-            if time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"`{' '.join(self.args[1:])}` did not start forwarding within 60 s")
-            time.sleep(0.5)
+            return f"nothing accepts on 127.0.0.1:{self.port} yet"
+
+        try:
+            wait_until_ready(f"`{' '.join(self.args[1:])}`", why_not, 60, interval=0.5)
+        except WaitTimeout:
+            self.__exit__()
+            raise
         self._watchdog.start()
         return self.port
 

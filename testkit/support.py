@@ -19,6 +19,7 @@ from cartridge.games import Game
 from cartridge.replay import Episode, transitions_from_steps
 from devtools.http import accepts, port_in_use
 from devtools.paths import REPO_ROOT
+from devtools.wait import WaitTimeout, wait_until_ready
 
 
 def free_port() -> int:
@@ -136,13 +137,20 @@ def log_events(log_text: str, name: str) -> list[dict]:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """``predicate()``'s first truthy value, asked through devtools' waiter; a timeout fails the test (an
+    AssertionError with the waiter's sentence)."""
+    value: object = None
+
+    def why_not() -> str | None:
+        nonlocal value
         value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        return None if value else "not yet"
+
+    try:
+        wait_until_ready(what, why_not, timeout, interval=interval)
+    except WaitTimeout as exc:
+        raise AssertionError(exc.message) from None
+    return value
 
 
 def kill_9_while_running(script: str, argument: str, seconds: float) -> None:

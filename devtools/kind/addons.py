@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from devtools.pins import (
     METRICS_SERVER_MANIFEST_SHA256,
     METRICS_SERVER_VERSION,
 )
+from devtools.wait import wait_until_ready
 
 Progress = Callable[[str], None]
 Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, namespace=, input=)
@@ -46,22 +46,7 @@ METRICS_SERVER_MANIFEST = (
 METRICS_API = "v1beta1.metrics.k8s.io"
 
 
-# --- waiting -----------------------------------------------------------------------------------------
-
-
-def wait_until_ready(what: str, probe: Callable[[], str | None], timeout: float, inspect: str,
-                     progress: Progress = lambda msg: None, interval: float = 2.0) -> None:  # fmt: skip
-    """Poll ``probe`` (None when ready, else why not) until ready or ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        reason = probe()
-        if reason is None:
-            return
-        if time.monotonic() >= deadline:
-            raise DevtoolsError(f"{what} did not become ready within {timeout:.0f} s ({reason})",
-                                f"inspect it with `{inspect}`")  # fmt: skip
-        progress(f"waiting for {what}: {reason}")
-        time.sleep(interval)
+# --- what the waits ask (devtools.wait: None when ready, else why not) -----------------------------------
 
 
 def condition(obj: dict, kind: str) -> str | None:
@@ -286,16 +271,36 @@ def install_addons(kubectl: Kubectl, context: str, start_cloud_provider: Callabl
                    interval: float = 2.0) -> None:  # fmt: skip
     """cloud-provider-kind, its CRDs and GatewayClass, then metrics-server: each awaited before the next."""
     k = f"kubectl --context {context}"
+
+    def wait(what: str, why_not: Callable[[], str | None], timeout: float, inspect: str) -> None:
+        wait_until_ready(
+            what, why_not, timeout, hint=f"inspect it with `{inspect}`", progress=progress, interval=interval
+        )
+
     start_cloud_provider()
-    wait_until_ready("the Gateway API CRDs from cloud-provider-kind", lambda: crds_established(kubectl),
-                     timeouts.crds, f"{k} get crd | grep gateway; docker logs cartridge-cloud-provider-kind",
-                     progress, interval)  # fmt: skip
-    wait_until_ready(f"GatewayClass {GATEWAY_CLASS}", lambda: gateway_class_accepted(kubectl), timeouts.gateway_class,
-                     f"{k} describe gatewayclass {GATEWAY_CLASS}", progress, interval)  # fmt: skip
+    wait(
+        "the Gateway API CRDs from cloud-provider-kind",
+        lambda: crds_established(kubectl),
+        timeouts.crds,
+        f"{k} get crd | grep gateway; docker logs cartridge-cloud-provider-kind",
+    )
+    wait(
+        f"GatewayClass {GATEWAY_CLASS}",
+        lambda: gateway_class_accepted(kubectl),
+        timeouts.gateway_class,
+        f"{k} describe gatewayclass {GATEWAY_CLASS}",
+    )
     progress(f"Installing metrics-server v{METRICS_SERVER_VERSION}")
     kubectl("apply", "-f", "-", input=metrics_server_manifest(manifest()))
-    wait_until_ready("metrics-server", lambda: deployment_available(kubectl, "kube-system", "metrics-server"),
-                     timeouts.metrics_server, f"{k} -n kube-system describe deployment metrics-server",
-                     progress, interval)  # fmt: skip
-    wait_until_ready(f"the metrics API ({METRICS_API})", lambda: api_service_available(kubectl),
-                     timeouts.metrics_server, f"{k} describe apiservice {METRICS_API}", progress, interval)  # fmt: skip
+    wait(
+        "metrics-server",
+        lambda: deployment_available(kubectl, "kube-system", "metrics-server"),
+        timeouts.metrics_server,
+        f"{k} -n kube-system describe deployment metrics-server",
+    )
+    wait(
+        f"the metrics API ({METRICS_API})",
+        lambda: api_service_available(kubectl),
+        timeouts.metrics_server,
+        f"{k} describe apiservice {METRICS_API}",
+    )

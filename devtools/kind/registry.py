@@ -14,7 +14,6 @@ is refused with one sentence and a hint, as is `down --all` on it.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 import docker
@@ -24,6 +23,7 @@ from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
 from devtools.http import port_in_use, probe_json
 from devtools.pins import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
 from devtools.ports import REGISTRY as REGISTRY_PORT
+from devtools.wait import wait_until_ready
 
 REGISTRY_CONTAINER_PORT = 5000
 ROLE = "registry"
@@ -119,15 +119,11 @@ class RegistryController:
         progress(f"Using registry {spec.name} as it is: devtools did not create it, and it serves {spec.url}")
 
     def wait_ready(self, spec: RegistrySpec, timeout: float = 30.0, owned: bool = True) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if probe_json(f"{spec.url}/v2/", timeout=2) is not None:  # the registry API answers 200 {}
-                return
-            time.sleep(0.3)
-        raise DevtoolsError(
-            f"registry {spec.name} does not answer on {spec.url}/v2/ within {timeout:.0f} s",
-            f"look at `docker logs {spec.name}`" + ("; `devtools down --all` removes it" if owned else ""),
-        )
+        def why_not() -> str | None:  # the registry API answers 200 {}
+            return None if probe_json(f"{spec.url}/v2/", timeout=2) is not None else f"no answer on {spec.url}/v2/"
+
+        hint = f"look at `docker logs {spec.name}`" + ("; `devtools down --all` removes it" if owned else "")
+        wait_until_ready(f"registry {spec.name}", why_not, timeout, hint=hint, interval=0.3)
 
     @staticmethod
     def _differs(current: RegistryStatus, spec: RegistrySpec) -> bool:

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from devtools.kind.registry import RegistryController
 from devtools.ports import KIND_URLS
 from devtools.process import run_command
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
+from devtools.wait import wait_until_ready
 
 NAMESPACE = "cartridge"
 WORKLOADS = ("postgres", "postgres-setup", "minio", "minio-create-bucket", "trainer", "actor", "arena", "web",
@@ -241,9 +241,9 @@ class KindRuntime:
         def programmed() -> str | None:
             return addons.gateway_address(self.kubectl, NAMESPACE)[1]
 
-        addons.wait_until_ready(f"the Gateway {NAMESPACE}/cartridge", programmed, wait,
-                                f"kubectl --context {self.spec.context} -n {NAMESPACE} describe gateway cartridge",
-                                self.progress)  # fmt: skip
+        hint = f"inspect it with `kubectl --context {self.spec.context} -n {NAMESPACE} describe gateway cartridge`"
+        what = f"the Gateway {NAMESPACE}/cartridge"
+        wait_until_ready(what, programmed, wait, hint=hint, progress=self.progress, interval=2)
         return self.gateway_url()
 
     def run_tilt(self, mode: str) -> None:
@@ -315,20 +315,20 @@ class KindRuntime:
         return sorted(found, key=lambda w: WORKLOADS.index(w.name) if w.name in WORKLOADS else len(WORKLOADS))
 
     def wait_for_rollouts(self) -> list[WorkloadStatus]:
-        deadline = time.monotonic() + self.opts.rollout_timeout
-        while True:
-            workloads = self.workloads()
+        workloads: list[WorkloadStatus] = []
+
+        def why_not() -> str | None:
+            workloads[:] = self.workloads()
             pending = [w for w in workloads if not w.healthy]
             if workloads and not pending:
-                return workloads
-            if time.monotonic() > deadline:
-                names = ", ".join(f"{w.name} ({w.ready}/{w.desired})" for w in pending) or "no workloads found"
-                raise DevtoolsError(
-                    f"rollout not finished after {self.opts.rollout_timeout:.0f} s: {names}",
-                    f"see `kubectl --context {self.spec.context} -n {NAMESPACE} describe pods` and `get events`",
-                )
+                return None
+            # A line of its own, not the waiter's "waiting for": the CLI shows it in CI too, where a rollout is long.
             self.progress("Waiting for " + ", ".join(f"{w.name} {w.ready}/{w.desired}" for w in pending))
-            time.sleep(3)
+            return ", ".join(f"{w.name} ({w.ready}/{w.desired})" for w in pending) or "no workloads found"
+
+        hint = f"see `kubectl --context {self.spec.context} -n {NAMESPACE} describe pods` and `get events`"
+        wait_until_ready(f"the rollout of {NAMESPACE}", why_not, self.opts.rollout_timeout, hint=hint, interval=3)
+        return workloads
 
     def down(self, everything: bool = False) -> bool:
         """The workloads (namespace cartridge) and cloud-provider-kind with the Gateway's Envoy: nothing of

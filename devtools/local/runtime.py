@@ -17,6 +17,7 @@ from devtools.errors import DevtoolsError
 from devtools.http import port_in_use, probe_json
 from devtools.paths import REPO_ROOT
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
+from devtools.wait import WaitTimeout, wait_until_ready
 
 from .config import LocalConfig
 from .state import StateFile
@@ -121,32 +122,33 @@ class LocalRuntime:
             )
 
     def wait_healthy(self, timeout: float) -> list[ComponentStatus]:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
         statuses: list[ComponentStatus] = []
         # The supervisor records itself (and the skipped frontend) before its first tick records the components:
         # healthy means every configured component is there and healthy, not every one recorded so far.
         expected = [c.name for c in self.config.components()]  # in start order, for the message
-        missing: list[str] = []
-        while time.monotonic() < deadline:
-            if not self.running() and self.state.read() is None and time.monotonic() > deadline - timeout + 5:
+
+        def why_not() -> str | None:
+            if not self.running() and self.state.read() is None and time.monotonic() > started + 5:
                 raise DevtoolsError(
                     "the supervisor exited during start-up",
                     f"see {self.config.data_dir / 'supervisor.log'}",
                 )
-            statuses = self.status()
+            statuses[:] = self.status()
             listed = {s.name for s in statuses}
             missing = [name for name in expected if name not in listed]
             if not missing and all(s.healthy for s in statuses):
-                return statuses
-            pending = ", ".join([*missing, *(s.name for s in statuses if not s.healthy)]) or "supervisor"
-            self.progress(f"waiting for {pending}")
-            time.sleep(0.5)
-        names = ", ".join([*(f"{name} (not started)" for name in missing),
-                           *(f"{s.name} ({s.state})" for s in statuses if not s.healthy)])  # fmt: skip
-        raise DevtoolsError(
-            f"not healthy after {timeout:.0f} s: {names}",
-            f"see the logs in {self.config.data_dir / 'logs'} (`devtools logs NAME`)",
-        )
+                return None
+            unhealthy = [f"{s.name} ({s.state})" for s in statuses if not s.healthy]
+            return ", ".join([*(f"{name} (not started)" for name in missing), *unhealthy]) or "supervisor"
+
+        hint = f"see the logs in {self.config.data_dir / 'logs'} (`devtools logs NAME`)"
+        try:
+            wait_until_ready("the local runtime", why_not, timeout, hint=hint, progress=self.progress, interval=0.5)
+        except WaitTimeout as exc:
+            # The one sentence this timeout has always had (tests/devtools/test_local_state.py holds it).
+            raise DevtoolsError(f"not healthy after {timeout:.0f} s: {exc.reason}", exc.hint) from None
+        return statuses
 
     # -- down ---------------------------------------------------------------------------------
 
@@ -160,10 +162,11 @@ class LocalRuntime:
             pid = record.pid
             self.progress(f"stopping supervisor {pid}")
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            while record.alive and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if record.alive:
+            try:
+                wait_until_ready(
+                    f"supervisor {pid}'s exit", lambda: "still running" if record.alive else None, 30, interval=0.1
+                )
+            except WaitTimeout:
                 os.kill(pid, signal.SIGKILL)
         # Children of a supervisor that was killed -9 are stopped here.
         orphans = False
@@ -175,12 +178,13 @@ class LocalRuntime:
         self.state.remove()
         stopped_something = was_running or orphans
         busy = [c.port for c in self.config.components() if port_in_use(c.port)] if stopped_something else []
-        deadline = time.monotonic() + 10
-        while busy and time.monotonic() < deadline:
-            time.sleep(0.2)
-            busy = [p for p in busy if port_in_use(p)]
-        if busy:
-            raise DevtoolsError(f"ports still bound after down: {busy}", "see `ss -ltnp` for what holds them")
+
+        def still_bound() -> str | None:
+            busy[:] = [p for p in busy if port_in_use(p)]
+            return f"still bound: {busy}" if busy else None
+
+        hint = "see `ss -ltnp` for what holds them"
+        wait_until_ready("the stopped stack's ports", still_bound, 10, hint=hint, interval=0.2)
         if everything:
             import shutil
 
