@@ -1,7 +1,8 @@
 """`devtools`: bring the Cartridge stack up (kind + Tilt, or local processes), watch it, tear it down.
 
-Commands only parse options, pick a runtime (devtools.runtime: LocalRuntime or KindRuntime) and show what
-it returns; expected failures print one sentence and a hint, no traceback.
+Commands only parse options, hand them to devtools.runtimes (which picks and configures a runtime:
+devtools.local.LocalRuntime or devtools.kind.runtime.KindRuntime) and show what it returns; expected failures
+print one sentence and a hint, no traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -21,13 +21,9 @@ from rich.table import Table
 from cartridge.games import GAME_NAMES
 from devtools.errors import DevtoolsError
 from devtools.kind.bake import COMPONENTS
-from devtools.local import LocalConfig, LocalRuntime
-from devtools.local.config import default_data_dir
 from devtools.paths import REPO_ROOT
-from devtools.runtime import Runtime, StackView
-
-if TYPE_CHECKING:
-    from devtools.kind.runtime import KindRuntime
+from devtools.runtime import StackView
+from devtools.runtimes import UpOptions, choose_runtime, down_all, running_runtime, runtime_for_up
 
 # Tables stay readable when piped (rich would wrap them at 80 columns).
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -60,40 +56,6 @@ class spinning:
         if self.status is not None:
             self.status.__exit__(*exc)
         _spinner = None
-
-
-def choose_runtime(requested: str) -> tuple[str, str]:
-    """The runtime to use and why."""
-    if requested == "local":
-        return "local", "asked for with --runtime local"
-    from devtools.kind.runtime import kind_usable_reasons
-
-    reasons = kind_usable_reasons()
-    if requested == "kind":
-        if reasons:
-            raise DevtoolsError(f"the kind runtime cannot run here: {'; '.join(reasons)}", "run `devtools doctor`")
-        return "kind", "asked for with --runtime kind"
-    if reasons:
-        return "local", "; ".join(reasons)
-    return "kind", "docker, kind, kubectl and tilt are all usable"
-
-
-def kind_runtime(**options) -> KindRuntime:
-    from devtools.kind.runtime import KindOptions, KindRuntime
-
-    return KindRuntime(KindOptions(repo_root=REPO_ROOT, **options), _progress)
-
-
-def running_runtime(data_dir: Path | None) -> Runtime:
-    """The stack that runs: the local runtime when its supervisor lives, else the kind cluster."""
-    local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
-    if local.running():
-        return local
-    from devtools.tool_versions import probe
-
-    if probe("kubectl").usable and probe("kind").usable and (kind := kind_runtime()).running():
-        return kind
-    return local  # not running either: its status is empty and its logs say "no logs yet"
 
 
 def table(view: StackView) -> Table:
@@ -133,18 +95,12 @@ def cli() -> None:
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None)
 @click.option("--frontend-port", type=click.IntRange(1, 65535), default=None)
 @click.option("--no-frontend", is_flag=True, help="local: do not start the Vite dev server.")
-def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, frontend_port, no_frontend) -> None:
+def up(runtime: str, no_tilt: bool, tilt_mode: str, no_frontend: bool, **options) -> None:
     """Bring the whole stack up (idempotent: running it twice changes nothing)."""
     chosen, why = choose_runtime(runtime)
     console.print(f"[bold]runtime: {chosen}[/] ({why})")
-    if chosen == "kind":
-        stack = kind_runtime(tilt=None if no_tilt else tilt_mode, actors=actors, env_id=env_id)
-    else:
-        overrides = {"actors": actors, "env_id": env_id, "web_port": web_port, "frontend_port": frontend_port,
-                     "frontend": False if no_frontend else None}  # fmt: skip
-        config = LocalConfig(data_dir=data_dir or default_data_dir(),
-                             **{k: v for k, v in overrides.items() if v is not None})  # fmt: skip
-        stack = LocalRuntime(config, _progress, detach=detach)
+    wanted = UpOptions(runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, **options)
+    stack = runtime_for_up(chosen, wanted, _progress)
     view = None
     for phase in stack.up_phases():
         if not phase.spinner:
@@ -161,15 +117,7 @@ def up(runtime, no_tilt, tilt_mode, actors, env_id, detach, data_dir, web_port, 
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def down(everything: bool, data_dir: Path | None) -> None:
     """Stop everything `up` started; nothing keeps running and no port stays bound."""
-    local = LocalRuntime.attach(data_dir or default_data_dir(), _progress)
-    console.print("local runtime stopped" if local.down(everything) else "local runtime was not running")
-    from devtools.tool_versions import probe
-
-    kind = kind_runtime()
-    if probe("kind").usable and probe("kubectl").usable:
-        kind.down(everything)  # workloads and cloud-provider-kind; with --all the cluster and the registry
-    else:
-        kind.delete_containers(registry=everything)  # no kind here, but its containers may still run
+    down_all(everything, data_dir, _progress, console.print)
 
 
 @cli.command()
@@ -178,7 +126,7 @@ def down(everything: bool, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
     """Components, health, episodes, iteration, model version and URLs (the Gateway's on kind)."""
-    stack = running_runtime(data_dir)
+    stack = running_runtime(data_dir, _progress)
     if as_json:
         out.print_json(json.dumps(stack.view().data, default=str))
         return
@@ -195,7 +143,7 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None) -> None:
     """Show a component's log (all components' last lines without COMPONENT)."""
-    for name, line in running_runtime(data_dir).logs(component, lines, follow):
+    for name, line in running_runtime(data_dir, _progress).logs(component, lines, follow):
         out.print(f"[cyan]{name:>10}[/] {line}", markup=True, highlight=False)
 
 

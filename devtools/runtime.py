@@ -40,7 +40,7 @@ class Runtime(Protocol):
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]: ...
 
-    def down(self, everything: bool) -> str: ...
+    def down(self, everything: bool) -> bool: ...  # True when something was running
 
 
 def stats_caption(stats: dict | None) -> str | None:
