@@ -22,6 +22,7 @@ edit gives a new one (so `kubectl apply` rolls it out).
 from __future__ import annotations
 
 import contextlib
+import enum
 import fnmatch
 import glob
 import hashlib
@@ -238,8 +239,14 @@ class PlannedImage:
     context_mb: float
 
 
-def plan_image(definition: ImageDefinition, tag: str | None = None, build_args: dict[str, str] | None = None,
-               root: Path = REPO_ROOT, context=None) -> PlannedImage:  # fmt: skip
+def plan_image(
+    definition: ImageDefinition,
+    *,
+    tag: str | None = None,
+    build_args: dict[str, str] | None = None,
+    root: Path = REPO_ROOT,
+    context=None,
+) -> PlannedImage:
     """Tag and build args of one image; ``context`` (a file) receives the legacy builder's tar."""
     component = definition.component
     if component == "trainer":
@@ -273,8 +280,9 @@ def _built(image: PlannedImage, client, pushed: bool) -> BuiltImage:
                       image.context_mb, pushed)  # fmt: skip
 
 
-def bake_images(planned: list[PlannedImage], push: bool, progress: Progress, client, root: Path = REPO_ROOT,
-                run=subprocess.run) -> list[BuiltImage]:  # fmt: skip
+def bake_images(
+    planned: list[PlannedImage], *, push: bool, progress: Progress, client, root: Path = REPO_ROOT, run=subprocess.run
+) -> list[BuiltImage]:
     """Build (and push) with BuildKit through `docker buildx bake`, one invocation for every image."""
     progress(f"building {', '.join(p.ref for p in planned)} with BuildKit (docker buildx bake)")
     result = run(bake_command(planned, push, root), cwd=root, capture_output=True, text=True)
@@ -288,10 +296,23 @@ def bake_images(planned: list[PlannedImage], push: bool, progress: Progress, cli
     return [_built(image, client, push) for image in planned]
 
 
-def build_image(component: str, tag: str | None = None, build_args: dict[str, str] | None = None,
-                progress: Progress = lambda msg: None, registry: str | None = None, client=None,
-                root: Path = REPO_ROOT, target: str | None = None, group: str = "default") -> BuiltImage:  # fmt: skip
-    """Build one image with the legacy builder, from its own minimal context, reusing the build cache."""
+def build_image(
+    component: str,
+    *,
+    tag: str | None = None,
+    build_args: dict[str, str] | None = None,
+    progress: Progress = lambda msg: None,
+    registry: str | None = None,
+    client=None,
+    root: Path = REPO_ROOT,
+    target: str | None = None,
+    group: str = "default",
+) -> BuiltImage:
+    """Build one image with the legacy builder, from its own minimal context, reusing the build cache.
+
+    ``tag``: default_tag's; ``build_args`` on top of the definition's and the environment's; ``registry``
+    replaces the bake file's (localhost:5001); ``client``: the Docker client (docker_client() by default);
+    ``root``: the repository (or a copy of it); ``target`` and ``group``: the Dockerfile stage and bake group."""
     from docker.errors import DockerException
 
     definitions = image_definitions(group, root)
@@ -304,7 +325,7 @@ def build_image(component: str, tag: str | None = None, build_args: dict[str, st
         definition = replace(definition, target=target)
     client = client or _client()
     with tempfile.TemporaryFile() as context:
-        image = plan_image(definition, tag, build_args, root, context)
+        image = plan_image(definition, tag=tag, build_args=build_args, root=root, context=context)
         progress(f"building {image.ref} (context {image.context_mb:.1f} MB)")
         try:
             stream = client.api.build(
@@ -337,27 +358,43 @@ def push_images(images: Iterable[BuiltImage], progress: Progress = lambda msg: N
     return pushed
 
 
+class Builder(enum.Enum):
+    """Which builder build_images uses."""
+
+    AUTO = "auto"  # BuildKit where `docker buildx` answers (buildx_available), else the legacy builder
+    BUILDKIT = "buildkit"  # `docker buildx bake`
+    LEGACY = "legacy"  # the Docker API's classic build, one image at a time from its minimal context
+
+    def uses_buildkit(self) -> bool:
+        return buildx_available() if self is Builder.AUTO else self is Builder.BUILDKIT
+
+
 def build_images(
     names: Iterable[str] | None = None,
+    *,
     tag: str | None = None,
     push: bool = False,
     build_args: dict[str, str] | None = None,
     progress: Progress = lambda msg: None,
     registry: str | None = None,
     client=None,
-    buildkit: bool | None = None,
+    builder: Builder = Builder.AUTO,
 ) -> list[BuiltImage]:
     """Build (and with ``push`` push) the named images, all of them by default, in a stable order: with BuildKit
-    (bake) where buildx exists, else with the legacy builder, from the same definitions."""
+    (bake) where buildx exists, else with the legacy builder (``builder`` chooses), from the same definitions."""
     names = list(names or COMPONENTS)
     for name in names:
         if name not in COMPONENTS:
             raise DevtoolsError(f"unknown image {name!r}", f"choose from {', '.join(COMPONENTS)}")
     client = client or _client()
-    if buildx_available() if buildkit is None else buildkit:
+    if builder.uses_buildkit():
         definitions = image_definitions()
         if registry is not None:
             definitions = {n: replace(d, repository=image_name(n, registry)) for n, d in definitions.items()}
-        return bake_images([plan_image(definitions[n], tag, build_args) for n in names], push, progress, client)
-    built = [build_image(name, tag, build_args, progress, registry, client) for name in names]
+        planned = [plan_image(definitions[n], tag=tag, build_args=build_args) for n in names]
+        return bake_images(planned, push=push, progress=progress, client=client)
+    built = [
+        build_image(name, tag=tag, build_args=build_args, progress=progress, registry=registry, client=client)
+        for name in names
+    ]
     return push_images(built, progress, client) if push else built
