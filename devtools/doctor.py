@@ -59,7 +59,7 @@ def ports_held_by_cartridge(data_dir: Path | None = None) -> dict[int, str]:
         held |= {c.port: f"the running local runtime's {c.name}" for c in local.config.components()}
     spec = RegistrySpec()
     try:
-        registry = RegistryController(docker_client()).get(spec.name)
+        registry = RegistryController(docker_client()).get(spec)
     except DevtoolsError:
         registry = None
     if registry is not None and registry.running and registry.host_port:

@@ -138,6 +138,12 @@ class ClusterController:
             return False
         return True
 
+    def get(self, spec: ClusterSpec) -> ClusterStatus | None:
+        """The cluster as kind lists it, None when there is none (its API server may not answer: see api_answers)."""
+        if not self.exists(spec):
+            return None
+        return ClusterStatus(spec.name, spec.context, tuple(self.nodes(spec)), created=False)
+
     def apply(self, spec: ClusterSpec, connect_registry: Callable[[], None] = lambda: None) -> ClusterStatus:
         created = False
         if not self.exists(spec):

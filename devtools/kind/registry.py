@@ -63,20 +63,20 @@ class RegistryController:
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
 
-    def get(self, name: str) -> RegistryStatus | None:
+    def get(self, spec: RegistrySpec) -> RegistryStatus | None:
         try:
-            container = self.client.containers.get(name)
+            container = self.client.containers.get(spec.name)
         except NotFound:
             return None
         return _status(container)
 
     def apply(self, spec: RegistrySpec, progress=lambda msg: None) -> RegistryStatus:
-        current = self.get(spec.name)
+        current = self.get(spec)
         if current is not None and not current.owned:
             self._adopt(current, spec, progress)
         elif current is not None and self._differs(current, spec):
             progress(f"Recreating registry {spec.name} (was {current.image} on {current.host}:{current.host_port})")
-            self.delete(spec.name)
+            self.delete(spec)
             current = None
         if current is None:
             progress(f"Creating registry {spec.name} on {spec.host}:{spec.port}")
@@ -86,13 +86,14 @@ class RegistryController:
             self._start(spec)
         self._connect_networks(spec, progress)
         self.wait_ready(spec, owned=current is None or current.owned)
-        status = self.get(spec.name)
+        status = self.get(spec)
         assert status is not None
         return status
 
-    def delete(self, name: str) -> bool:
+    def delete(self, spec: RegistrySpec) -> bool:
         """Remove the registry devtools created; False when there is none, and a refusal when the container
         of that name is not devtools' own."""
+        name = spec.name
         try:
             container = self.client.containers.get(name)
         except NotFound:
@@ -152,7 +153,7 @@ class RegistryController:
                 labels={OWNER_LABEL: ROLE},
             )
         except APIError as exc:
-            self.delete(spec.name)  # a container that could not start is not left behind
+            self.delete(spec)  # a container that could not start is not left behind
             raise _port_error(spec, exc) from None
 
     def _start(self, spec: RegistrySpec) -> None:

@@ -372,7 +372,7 @@ class KindRuntime:
             self.progress(f"Deleted {name}")
 
     def _delete_registry(self, client) -> None:
-        if RegistryController(client).delete(self.spec.registry.name):
+        if RegistryController(client).delete(self.spec.registry):
             self.progress(f"Deleted registry {self.spec.registry.name}")
 
 

@@ -103,7 +103,7 @@ def _registry_port() -> int:
 def test_push_to_a_local_registry_and_pull_back(images, client):
     spec = RegistrySpec(name="cartridge-test-registry", port=_registry_port(), networks=())
     registry = RegistryController(client)
-    registry.delete(spec.name)
+    registry.delete(spec)
     registry.apply(spec)
     tag = f"pushed-{uuid.uuid4().hex[:8]}"  # never the tag the other tests run
     try:
@@ -118,7 +118,7 @@ def test_push_to_a_local_registry_and_pull_back(images, client):
             assert client.images.pull(image.ref).id == image.image_id, image.component
             client.images.remove(image.ref)
     finally:
-        registry.delete(spec.name)
+        registry.delete(spec)
 
 
 def test_a_missing_base_image_fails_the_build_with_what_to_set(client):

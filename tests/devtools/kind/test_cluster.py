@@ -102,6 +102,14 @@ def test_delete_only_deletes_an_existing_cluster():
     assert "kind delete cluster --name cartridge" in kind.commands()
 
 
+def test_get_observes_the_cluster_kind_lists_and_none_without_one():
+    kind = FakeKind(exists=False)
+    assert ClusterController(kind).get(ClusterSpec()) is None
+    applied = ClusterController(kind).apply(ClusterSpec())
+    observed = ClusterController(kind).get(ClusterSpec())
+    assert observed is not None and observed.nodes == applied.nodes and not observed.created
+
+
 def test_registry_wiring_follows_the_registry_spec():
     registry = RegistrySpec(name="my-registry", port=5999)
     assert hosts_toml(registry) == '[host."http://my-registry:5000"]\n'

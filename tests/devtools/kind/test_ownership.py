@@ -138,12 +138,12 @@ def test_down_all_deletes_only_the_registry_devtools_created(serving_registry):
     engine = FakeDocker()
     users_registry(engine, serving_registry)
     with pytest.raises(NotCreatedByDevtools, match="did not create the registry container kind-registry"):
-        RegistryController(engine).delete("kind-registry")
+        RegistryController(engine).delete(RegistrySpec())
     assert "kind-registry" in engine.by_name
     engine.by_name.clear()
     ours = engine.run("registry:3", name="kind-registry", labels={"dev.cartridge.role": "registry"})
-    assert RegistryController(engine).get("kind-registry").owned
-    assert RegistryController(engine).delete("kind-registry") is True and engine.removed == [ours.name]
+    assert RegistryController(engine).get(RegistrySpec()).owned
+    assert RegistryController(engine).delete(RegistrySpec()) is True and engine.removed == [ours.name]
 
 
 def test_cloud_provider_kind_of_someone_else_is_neither_recreated_nor_deleted():

@@ -39,7 +39,7 @@ def spec(client):
     network = client.networks.create(f"{name}-net")
     spec = RegistrySpec(name=name, port=free_port(), networks=(network.name, "no-such-network-here"))
     yield spec
-    RegistryController(client).delete(name)
+    RegistryController(client).delete(spec)
     network.remove()
 
 
@@ -70,7 +70,7 @@ def test_a_stopped_registry_is_started_not_recreated(client, spec):
     controller = RegistryController(client)
     first = controller.apply(spec)
     client.containers.get(spec.name).stop(timeout=2)
-    assert not controller.get(spec.name).running
+    assert not controller.get(spec).running
     second = controller.apply(spec)
     assert second.running and second.container_id == first.container_id
 
@@ -92,12 +92,12 @@ def test_a_taken_port_is_one_clear_error_and_leaves_no_container(client, spec):
         with pytest.raises(DevtoolsError) as err:
             RegistryController(client).apply(taken)
     assert f"127.0.0.1:{taken.port}" in str(err.value) and "taken" in str(err.value)
-    assert RegistryController(client).get(spec.name) is None
+    assert RegistryController(client).get(spec) is None
 
 
 def test_delete_is_idempotent(client, spec):
     controller = RegistryController(client)
     controller.apply(spec)
-    assert controller.delete(spec.name) is True
-    assert controller.delete(spec.name) is False
-    assert controller.get(spec.name) is None
+    assert controller.delete(spec) is True
+    assert controller.delete(spec) is False
+    assert controller.get(spec) is None
