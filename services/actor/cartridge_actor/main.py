@@ -15,13 +15,14 @@ import threading
 import time
 
 from cartridge.games import get_game
-from cartridge.inference import ModelWatcher, ort_threads
+from cartridge.inference import ModelWatcher
 from cartridge.mcts import MctsConfig
-from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store
-from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable, open_replay
+from cartridge.modelstore import CorruptModel, ModelStoreUnavailable
+from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable
 from cartridge.selfplay import SelfPlay
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings
+from cartridge.stores import open_model_store, open_replay
 from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
 
 
@@ -66,17 +67,15 @@ def write_episode(replay: ReplayBuffer, episode: Episode, stop: StopFlag, log) -
 
 def run() -> int:
     settings = Settings.from_env(http_port=9100)
-    ort_threads()  # read by ONNX Runtime at each model load: a bad value stops start-up, not a later swap
     actor_id = settings.actor_id or f"{socket.gethostname()}-{os.getpid()}"
     log = configure_logging(settings, "actor").bind(actor_id=actor_id)
     stop = StopFlag().install()
     game = get_game(settings.env_id)
-    replay = open_replay(settings.replay_url)
+    replay = open_replay(settings)
     replay.ping()
-    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions,
-                             settings.model_max_bytes)  # fmt: skip
+    store = open_model_store(settings)
     metrics = PipelineMetrics()
-    watcher = ModelWatcher(store, settings.env_id, game.action_size, settings.followed_manifest)
+    watcher = ModelWatcher(store, settings.env_id, game.action_size, settings.followed_manifest, settings.ort_threads)
     started = time.time()
     written = 0
     # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
