@@ -13,7 +13,10 @@ from typing import Protocol
 import numpy as np
 
 from .modelstore import CorruptModel, ModelManifest, ModelStore
-from .settings import env_int
+
+# ORT_THREADS' default (Settings.ort_threads). One intra-op thread: actors scale by processes, and on 2 cores a
+# thread pool per process only adds contention.
+DEFAULT_ORT_THREADS = 1
 
 
 class Evaluator(Protocol):
@@ -35,19 +38,12 @@ class UniformEvaluator:
         return np.zeros((n, self.action_size), dtype=np.float32), np.zeros(n, dtype=np.float32)
 
 
-def ort_threads() -> int:
-    """ORT_THREADS (default 1): ONNX Runtime's intra-op threads per process."""
-    return env_int("ORT_THREADS", default=1, minimum=1)
-
-
 class OnnxEvaluator:
-    def __init__(self, model: bytes, version: int = 0, threads: int | None = None) -> None:
+    def __init__(self, model: bytes, version: int = 0, threads: int = DEFAULT_ORT_THREADS) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        # One intra-op thread by default: actors scale by processes, and on 2 cores
-        # a thread pool per process only adds contention.
-        options.intra_op_num_threads = threads or ort_threads()
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -69,13 +65,22 @@ class ModelWatcher:
     reported and skipped; the previous model stays in use.
 
     ``follow`` names the manifest it follows (Settings.followed_manifest): "latest" serves every new
-    version, "best" only promoted ones, and the uniform prior until the first promotion.
+    version, "best" only promoted ones, and the uniform prior until the first promotion. ``threads``: ONNX
+    Runtime's intra-op threads for each model it loads (Settings.ort_threads).
     """
 
-    def __init__(self, store: ModelStore, env_id: str, action_size: int, follow: str = "latest") -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        env_id: str,
+        action_size: int,
+        follow: str = "latest",
+        threads: int = DEFAULT_ORT_THREADS,
+    ) -> None:
         self.store = store
         self.env_id = env_id
         self.follow = follow
+        self.threads = threads
         self.current: Evaluator = UniformEvaluator(action_size)
         self.manifest: ModelManifest | None = None
         self._token: str | None = None
@@ -96,7 +101,7 @@ class ModelWatcher:
                 if self.manifest is not None and manifest.version <= self.manifest.version:
                     self._token = token
                     return None
-                evaluator = OnnxEvaluator(data, version=manifest.version)
+                evaluator = OnnxEvaluator(data, version=manifest.version, threads=self.threads)
             except CorruptModel as exc:
                 self.last_error = str(exc)
                 self._token = token  # do not retry the same broken publication every poll

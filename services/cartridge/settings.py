@@ -13,15 +13,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .games import GAME_NAMES
+from .inference import DEFAULT_ORT_THREADS
 from .modelstore.base import DEFAULT_MODEL_MAX_BYTES
+from .replay.database import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT
 
 LOG_FORMATS = ("console", "json")
 # ROLLOUT_POLICY -> the model-store manifest actors and web follow: every new version, or only promoted ones.
 ROLLOUT_FOLLOWS = {"always": "latest", "gated": "best"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
-# Read by the PostgreSQL replay backend itself (it is opened from a URL alone), and checked here at start-up.
-REPLAY_CONNECT_TIMEOUT = 5
-REPLAY_STATEMENT_TIMEOUT = 30
 # REPLAY_MAX_TRANSITIONS when unset: room for this many windows, so pruning runs seldom and never nears
 # what the trainer samples.
 REPLAY_BOUND_WINDOWS = 4
@@ -42,13 +41,6 @@ def _int(minimum: int) -> Callable[[str, str], int]:
         return value
 
     return parse
-
-
-def env_int(name: str, default: int, minimum: int) -> int:
-    """One integer variable read outside Settings (e.g. ORT_THREADS, read where a model loads), with
-    Settings' parsing and messages."""
-    raw = os.environ.get(name)
-    return default if raw is None else _int(minimum)(name, raw)
 
 
 def _port(name: str, raw: str) -> int:
@@ -114,8 +106,8 @@ class Settings:
     actor_parallel_games: int = env_field(32, _int(1))
     replay_window: int = env_field(50_000, _int(1))
     replay_max_transitions: int | None = env_field(None, _int(1))  # None: REPLAY_BOUND_WINDOWS x REPLAY_WINDOW
-    replay_connect_timeout: int = env_field(REPLAY_CONNECT_TIMEOUT, _int(1))
-    replay_statement_timeout: int = env_field(REPLAY_STATEMENT_TIMEOUT, _int(1))
+    replay_connect_timeout: int = env_field(DEFAULT_CONNECT_TIMEOUT, _int(1))
+    replay_statement_timeout: int = env_field(DEFAULT_STATEMENT_TIMEOUT, _int(1))
     # An actor that writes no episode, or a trainer with enough new episodes that finishes no iteration,
     # for this long reports unhealthy, so Kubernetes restarts it. Generous: a connect4 round of 32 games at
     # 400 simulations takes minutes on a small node.
@@ -136,6 +128,8 @@ class Settings:
     # One thread: on small machines the trainer shares the cores with actors, and oversubscribed
     # OpenMP threads spin instead of working.
     trainer_threads: int = env_field(1, _int(1))
+    # ONNX Runtime's intra-op threads per process, for every model it loads (actors, web, arena).
+    ort_threads: int = env_field(DEFAULT_ORT_THREADS, _int(1))
     actor_id: str = env_field("", _text)
     # What the trainer publishes: int8 (statically quantized, checked against the network; fp32 when
     # the check fails) or fp32. Readers need nothing either way: the ONNX interface is the same.

@@ -77,6 +77,19 @@ def test_arena_survives_kill_9_and_rates_each_version_once(tmp_path, start_servi
     assert log_events(third.log_text(), "arena stopped")
 
 
+def test_the_arena_refuses_a_model_over_model_max_bytes(tmp_path, start_service, tictactoe_model):
+    """The arena reads every version it rates: MODEL_MAX_BYTES bounds it as it bounds the actors and the web."""
+    env = arena_env(tmp_path) | {"MODEL_MAX_BYTES": str(len(tictactoe_model) - 1)}
+    open_model_store(env["MODEL_STORE_URL"]).publish("tictactoe", tictactoe_model)  # the trainer's store: no limit
+    arena = start_service("cartridge_arena", env, "arena")
+    wait_until(lambda: 1 in statuses(env["REPLAY_URL"]), 120, "the arena to reach v1")
+    ratings = RatingsStore.open(env["REPLAY_URL"])
+    (v1,) = [r for r in ratings.results("tictactoe") if r.version == 1]
+    ratings.close()
+    assert v1.status == "skipped", arena.log_text()[-2000:]
+    assert f"holds {len(tictactoe_model)} bytes, over MODEL_MAX_BYTES={len(tictactoe_model) - 1}" in v1.note
+
+
 def test_a_bad_arena_setting_stops_start_up_naming_it(tmp_path, start_service):
     arena = start_service("cartridge_arena", arena_env(tmp_path) | {"ARENA_GAMES": "one"}, "arena")
     assert arena.wait(timeout=60) == 2

@@ -81,15 +81,11 @@ def test_every_bad_variable_is_reported_at_once():
     assert "ENV_ID" in str(err.value) and "BATCH_SIZE" in str(err.value)
 
 
-def test_ort_threads_is_checked_where_onnx_runtime_reads_it(monkeypatch):
-    from cartridge.inference import ort_threads
-
-    monkeypatch.setenv("ORT_THREADS", "2")
-    assert ort_threads() == 2
+def test_ort_threads_is_checked_with_the_other_settings():
+    assert Settings.from_env({"ORT_THREADS": "2"}).ort_threads == 2
     for bad in ("two", "0", "-1"):
-        monkeypatch.setenv("ORT_THREADS", bad)
         with pytest.raises(SettingsError, match=r"ORT_THREADS=.* \(expected an integer >= 1\)"):
-            ort_threads()
+            Settings.from_env({"ORT_THREADS": bad})
 
 
 def test_replay_max_transitions_defaults_to_a_few_windows_and_may_not_be_below_one():

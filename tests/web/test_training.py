@@ -24,7 +24,7 @@ def test_twenty_concurrent_stats_calls_cost_one_database_round(settings, make_ep
         for _ in range(3):
             replay.append_episode(make_episode())
         statements: list[str] = []
-        replay._db._conn.set_trace_callback(statements.append)  # every statement SQLite runs for this buffer
+        replay.database.connection.set_trace_callback(statements.append)  # every statement SQLite runs for this buffer
         app = create_app(settings, replay=replay)
         reads = app.state.services.training.reads
         reads.max_age = 60  # the round must serve all 20 calls however slowly this machine runs them

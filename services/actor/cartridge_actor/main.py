@@ -15,13 +15,14 @@ import threading
 import time
 
 from cartridge.games import get_game
-from cartridge.inference import ModelWatcher, ort_threads
+from cartridge.inference import ModelWatcher
 from cartridge.mcts import MctsConfig
-from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store
-from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable, open_replay
+from cartridge.modelstore import CorruptModel, ModelStoreUnavailable
+from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable, redact_url
 from cartridge.selfplay import SelfPlay
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings
+from cartridge.stores import open_model_store, open_replay
 from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
 
 
@@ -64,75 +65,99 @@ def write_episode(replay: ReplayBuffer, episode: Episode, stop: StopFlag, log) -
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
+class Actor:
+    """Self-play into the replay buffer: plays rounds with the watcher's current model, writes each finished
+    episode whole, and counts it in the metrics and in /health's progress."""
+
+    def __init__(self, settings: Settings, actor_id: str, replay: ReplayBuffer, watcher: ModelWatcher, log) -> None:
+        self.settings, self.replay, self.watcher, self.log = settings, replay, watcher, log
+        self.metrics = PipelineMetrics()
+        self.selfplay = SelfPlay(
+            get_game(settings.env_id),
+            MctsConfig(simulations=settings.mcts_max_sims),
+            parallel_games=settings.actor_parallel_games,
+            actor_id=actor_id,
+        )
+        self.started = time.time()
+        self.written = 0
+        # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
+        # search, a replay buffer that never comes back) makes /health 503 and Kubernetes restart the pod.
+        self.progress = StallWatch(settings.health_stall_seconds, "episode written")
+        self.progress.expect()
+
+    def health(self) -> dict:
+        uptime_s = round(time.time() - self.started, 1)
+        return self.progress.health(
+            episodes=self.written, model_version=self.watcher.current.version, pid=os.getpid(), uptime_s=uptime_s
+        )
+
+    def start_model_poller(self, stop: StopFlag) -> threading.Thread:
+        poller = threading.Thread(
+            target=_poll_models,
+            args=(self.watcher, stop, self.settings.model_poll_seconds, self.metrics, self.log),
+            name="model-poller",
+            daemon=True,
+        )
+        poller.start()
+        return poller
+
+    def play_until_done(self, stop: StopFlag) -> None:
+        """Until ACTOR_MAX_EPISODES (0: no end) or a stop; a stop while an episode waits for the buffer drops it."""
+        for episode in self.selfplay.play(
+            lambda: self.watcher.current,
+            should_stop=stop.is_set,
+            max_episodes=self.settings.actor_max_episodes or None,
+        ):
+            if not write_episode(self.replay, episode, stop, self.log):
+                break
+            self.episode_written(episode)
+        self.progress.idle()
+
+    def episode_written(self, episode: Episode) -> None:
+        self.written += 1
+        self.progress.progressed()
+        env, m = self.settings.env_id, self.metrics
+        m.episodes.labels(env).inc()
+        m.transitions.labels(env).inc(len(episode.transitions))
+        m.simulations.labels(env).inc(len(episode.transitions) * self.settings.mcts_max_sims)
+        m.episode_seconds.labels(env).observe(episode.duration_s)
+        # One line per committed episode (after the commit): the audit trail the chaos suite sums across restarts.
+        self.log.info(
+            "episode written",
+            episode_id=episode.episode_id,
+            moves=len(episode.transitions),
+            winner=episode.winner,
+            model_version=episode.model_version,
+        )
+
+
 def run() -> int:
     settings = Settings.from_env(http_port=9100)
-    ort_threads()  # read by ONNX Runtime at each model load: a bad value stops start-up, not a later swap
     actor_id = settings.actor_id or f"{socket.gethostname()}-{os.getpid()}"
     log = configure_logging(settings, "actor").bind(actor_id=actor_id)
     stop = StopFlag().install()
-    game = get_game(settings.env_id)
-    replay = open_replay(settings.replay_url)
+    replay = open_replay(settings)
     replay.ping()
-    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions,
-                             settings.model_max_bytes)  # fmt: skip
-    metrics = PipelineMetrics()
-    watcher = ModelWatcher(store, settings.env_id, game.action_size, settings.followed_manifest)
-    started = time.time()
-    written = 0
-    # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
-    # search, a replay buffer that never comes back) makes /health 503 and Kubernetes restart the pod.
-    progress = StallWatch(settings.health_stall_seconds, "episode written")
-    progress.expect()
-
-    def health() -> dict:
-        return progress.health(episodes=written, model_version=watcher.current.version, pid=os.getpid(),
-                               uptime_s=round(time.time() - started, 1))  # fmt: skip
-
-    server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
-    poller = threading.Thread(
-        target=_poll_models,
-        args=(watcher, stop, settings.model_poll_seconds, metrics, log),
-        name="model-poller",
-        daemon=True,
-    )
-    poller.start()
+    store = open_model_store(settings)
+    game = get_game(settings.env_id)
+    watcher = ModelWatcher(store, settings.env_id, game.action_size, settings.followed_manifest, settings.ort_threads)
+    actor = Actor(settings, actor_id, replay, watcher, log)
+    server = serve_health(settings.http_host, settings.http_port, actor.metrics.registry, actor.health)
+    actor.start_model_poller(stop)
     log.info(
         "actor started",
-        replay=settings.replay_url.split("@")[-1],
+        replay=redact_url(settings.replay_url),
         model_store=settings.model_store_url,
         sims=settings.mcts_max_sims,
         parallel_games=settings.actor_parallel_games,
         port=settings.http_port,
         follows=settings.followed_manifest,
     )
-    selfplay = SelfPlay(
-        game,
-        MctsConfig(simulations=settings.mcts_max_sims),
-        parallel_games=settings.actor_parallel_games,
-        actor_id=actor_id,
-    )
-    env = settings.env_id
-    for episode in selfplay.play(
-        lambda: watcher.current,
-        should_stop=stop.is_set,
-        max_episodes=settings.actor_max_episodes or None,
-    ):
-        if not write_episode(replay, episode, stop, log):
-            break
-        written += 1
-        progress.progressed()
-        metrics.episodes.labels(env).inc()
-        metrics.transitions.labels(env).inc(len(episode.transitions))
-        metrics.simulations.labels(env).inc(len(episode.transitions) * settings.mcts_max_sims)
-        metrics.episode_seconds.labels(env).observe(episode.duration_s)
-        # One line per committed episode (after the commit): the audit trail the chaos suite sums across restarts.
-        log.info("episode written", episode_id=episode.episode_id, moves=len(episode.transitions),
-                 winner=episode.winner, model_version=episode.model_version)  # fmt: skip
+    actor.play_until_done(stop)
     stop.set()
-    progress.idle()
     server.shutdown()
     replay.close()
-    log.info("actor stopped", episodes=written, reason=stop.signal_name or "max episodes reached")
+    log.info("actor stopped", episodes=actor.written, reason=stop.signal_name or "max episodes reached")
     return 0
 
 

@@ -16,26 +16,26 @@ from cartridge.arena.loop import Arena, ArenaConfig
 from cartridge.arena.metrics import ArenaMetrics
 from cartridge.arena.ratings_store import RATED, RatingsStore
 from cartridge.games import get_game
-from cartridge.inference import ort_threads
-from cartridge.modelstore import CorruptModel, ModelStoreUnavailable, open_model_store
+from cartridge.modelstore import CorruptModel, ModelStoreUnavailable
 from cartridge.replay import ReplayUnavailable
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings
+from cartridge.stores import open_model_store, open_replay_database
 from cartridge.telemetry import configure_logging, serve_health
 
 
 def run() -> int:
     settings = Settings.from_env(http_port=9100)
-    ort_threads()
     log = configure_logging(settings, "arena")
     stop = StopFlag().install()
     game = get_game(settings.env_id)
-    ratings = RatingsStore.open(settings.replay_url)
-    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
+    ratings = RatingsStore(open_replay_database(settings))
+    store = open_model_store(settings)
     store.ping()
     metrics = ArenaMetrics(settings.env_id)
     gate = GateConfig(settings.gate_threshold, settings.gate_games) if settings.rollout_policy == "gated" else None
-    arena = Arena(game, store, ratings, ArenaConfig(settings.arena_games, settings.arena_sims), log,
+    config = ArenaConfig(settings.arena_games, settings.arena_sims, settings.ort_threads)
+    arena = Arena(game, store, ratings, config, log,
                   on_result=metrics.observe, should_stop=stop.is_set, gate=gate)  # fmt: skip
     rated = [r for r in ratings.results(settings.env_id) if r.status == RATED]
     metrics.show(rated[-1] if rated else None, arena.ladder())

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..games import Game
-from ..inference import OnnxEvaluator, UniformEvaluator
+from ..inference import DEFAULT_ORT_THREADS, OnnxEvaluator, UniformEvaluator
 from ..modelstore import CorruptModel, ModelStore
 from .gate import UNIFORM, GateConfig, GateResult, play_gate
 from .match import GameRecord, PlayerFactory, play_pairs, result_for
@@ -45,6 +45,7 @@ def version_name(version: int) -> str:
 class ArenaConfig:
     games: int  # per opponent
     sims: int  # MCTS simulations per move of a model
+    ort_threads: int = DEFAULT_ORT_THREADS  # ONNX Runtime's intra-op threads per model (ORT_THREADS)
 
     def __post_init__(self) -> None:
         if self.games < 1 or self.sims < 1:
@@ -185,7 +186,7 @@ class Arena:
             self.on_result(VersionResult(self.env_id, version, SKIPPED, note=note), {})
 
     def model_player(self, version: int) -> tuple[MctsPlayer, OnnxEvaluator]:
-        evaluator = OnnxEvaluator(self.store.read_version(self.env_id, version), version=version)
+        evaluator = OnnxEvaluator(self.store.read_version(self.env_id, version), version, self.config.ort_threads)
         return MctsPlayer(self.game, evaluator, self.config.sims), evaluator
 
     def opponents(self, version: int) -> dict[str, PlayerFactory]:

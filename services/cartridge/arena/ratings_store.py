@@ -9,8 +9,9 @@ Tables (created on open, both backends):
 (env_id, version) is the primary key of arena_versions, so a version is never rated twice; a version's row and its
 games are written in one transaction, so a crash leaves the version wholly rated or not at all.
 
-The connection, its transactions, reconnection and error mapping are the replay database's (cartridge.replay):
-this module speaks to it through ``lock``, ``transaction(write)``, ``q(sql)`` and ``placeholder`` only.
+The connection, its transactions, reconnection, error mapping and table creation are the replay database's
+(cartridge.replay): this module speaks to it through ``ensure_tables``, ``lock``, ``transaction(write)`` and ``q(sql)``
+only.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..replay.database import open_database
+from ..replay import DEFAULT_TIMEOUTS, ReplayTimeouts, SqlDatabase, SqlReplayBuffer, open_database
 from .match import GameRecord
 
 # Portable types: SQLite gives DOUBLE PRECISION and BIGINT their REAL and INTEGER meaning.
@@ -72,33 +73,21 @@ def create_arena_tables(cur) -> None:
 
 
 class RatingsStore:
-    def __init__(self, db, create_tables: bool = True) -> None:
+    def __init__(self, db: SqlDatabase, create_tables: bool = True) -> None:
         self.db = db
-        if not create_tables:  # a reader (the web): the arena owns the tables, a reader's role may not create any
-            return
-        if hasattr(db, "ensure_tables"):
-            # PostgreSQL: in the cluster the arena's role may run no DDL; the postgres-setup Job creates these
-            # tables (cartridge.replay.setup's SCHEMA_MODULES), and here they are only checked, or created
-            # under the schema lock where the role may (tests, a superuser).
-            from ..replay.postgres import SCHEMA_LOCK_KEY
-
-            def create(cur) -> None:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-                create_arena_tables(cur)
-
-            db.ensure_tables(TABLES, create)
-            return
-        with self._cursor() as cur:
-            create_arena_tables(cur)
+        if create_tables:  # not for a reader (the web): the arena owns the tables, a reader's role may not create any
+            # On PostgreSQL in the cluster the arena's role may run no DDL: the postgres-setup Job creates these
+            # tables (cartridge.replay.setup's SCHEMA_MODULES), and here they are only checked.
+            db.ensure_tables(TABLES, create_arena_tables)
 
     @classmethod
-    def open(cls, url: str) -> RatingsStore:
-        return cls(open_database(url))  # the replay database: ratings live next to the iteration records
+    def open(cls, url: str, timeouts: ReplayTimeouts = DEFAULT_TIMEOUTS) -> RatingsStore:
+        return cls(open_database(url, timeouts))  # the replay database: ratings live next to the iteration records
 
     @classmethod
-    def reader_beside(cls, replay) -> RatingsStore:
+    def reader_beside(cls, replay: SqlReplayBuffer) -> RatingsStore:
         """Read-only, on a replay buffer's own connection (as training_log_beside): the arena's rows, if any yet."""
-        return cls(replay._db, create_tables=False)
+        return cls(replay.database, create_tables=False)
 
     def close(self) -> None:
         self.db.close()

@@ -1,56 +1,61 @@
-"""One SQL database under the replay buffer and the training log: a connection, its lock, transactions.
+"""One SQL database under the replay buffer, the training log and the arena's ratings: a connection, its lock,
+transactions, and tables created where missing.
 
 Backends (SQLite, PostgreSQL) supply the connection, the placeholder style and the few statements that
-differ; ``open_database`` picks one by URL.
+differ; ``cartridge.replay.open_database`` picks one by URL.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from .base import ReplayUnavailable
+from .schema import REPLAY_TABLES, create_replay_tables
 
-EPISODE_COLUMNS = "episode_id, env_id, actor_id, model_version, winner, moves, duration_s, created_at"
-TRANSITION_COLUMNS = "episode_id, env_id, step, observation, policy, value, action, model_version, created_at"
-ITERATION_COLUMNS = (
-    "env_id, iteration, model_version, policy_loss, value_loss, total_loss, "
-    "episodes_seen, transitions_seen, duration_s, finished_at"
-)
-COUNTER_COLUMNS = "env_id, shard, episodes_written, transitions_written, episodes_pruned, transitions_pruned"
-# Counts kept beside the rows so /stats and the trainer never count a table (COUNT(*) is a scan on
-# PostgreSQL). Each writer adds to one of several shard rows of its game, so concurrent actors do not
-# queue on one row lock until their commits; a read sums a game's few rows.
-COUNTER_SHARDS = 16
-ADD_TO_COUNTERS = (
-    f"INSERT INTO replay_counters ({COUNTER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (env_id, shard) DO UPDATE SET "
-    + ", ".join(f"{c} = replay_counters.{c} + excluded.{c}" for c in COUNTER_COLUMNS.split(", ")[2:])
-)
-# A database written before the counters existed: count its rows once, when the counter table is new.
-BACKFILL_COUNTERS = (
-    f"INSERT INTO replay_counters ({COUNTER_COLUMNS}) SELECT env_id, 0, count(*), sum(moves), 0, 0 FROM episodes "
-    "WHERE NOT EXISTS (SELECT 1 FROM replay_counters) GROUP BY env_id"
-)
+# Seconds; the defaults of REPLAY_CONNECT_TIMEOUT and REPLAY_STATEMENT_TIMEOUT (cartridge.settings).
+DEFAULT_CONNECT_TIMEOUT = 5
+DEFAULT_STATEMENT_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class ReplayTimeouts:
+    """How long a PostgreSQL replay database may take (postgres.py says how each is enforced); SQLite has none."""
+
+    connect_seconds: int = DEFAULT_CONNECT_TIMEOUT
+    statement_seconds: int = DEFAULT_STATEMENT_TIMEOUT
+
+
+DEFAULT_TIMEOUTS = ReplayTimeouts()
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password, if any, replaced by ``***``: for messages and logs."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 class SqlDatabase(ABC):
     """Thread-compatible: every statement runs under one lock, on one connection."""
 
     placeholder = "?"
+    schema: tuple[str, ...]  # the backend's replay_schema
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.RLock()
         self._conn = self._connect()
-        self._create_schema()
+        self.ensure_tables(REPLAY_TABLES, lambda cur: create_replay_tables(cur, self.schema))
 
     @abstractmethod
     def _connect(self): ...
 
     @abstractmethod
-    def _create_schema(self) -> None:
-        """Every table of the replay buffer and the training log, and the counters' backfill."""
+    def ensure_tables(self, tables: tuple[str, ...], create: Callable) -> None:
+        """Make ``tables`` exist: run ``create(cursor)`` (CREATE ... IF NOT EXISTS statements) in one transaction,
+        serialised against other processes creating them at the same moment. For any module keeping tables in
+        this database (the replay buffer's own, the arena's). ReplayUnavailable when they cannot be created."""
 
     @abstractmethod
     def transaction(self, write: bool = True):
@@ -72,6 +77,11 @@ class SqlDatabase(ABC):
     def lock(self) -> threading.RLock:
         return self._lock
 
+    @property
+    def connection(self):
+        """The driver's connection in use now (PostgreSQL's is replaced when it reconnects)."""
+        return self._conn
+
     def q(self, sql: str) -> str:
         return sql.replace("?", self.placeholder)
 
@@ -83,15 +93,3 @@ class SqlDatabase(ABC):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def open_database(url: str) -> SqlDatabase:
-    if url.startswith("sqlite://"):
-        from .sqlite import SqliteDatabase
-
-        return SqliteDatabase(url)
-    if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresDatabase
-
-        return PostgresDatabase(url)
-    raise ReplayUnavailable(f"REPLAY_URL={url!r}: unsupported scheme (expected sqlite:/// or postgresql://)")

@@ -16,7 +16,6 @@ REPLAY_CONNECT_TIMEOUT of a reconnect, when one is needed), and the next one rec
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
@@ -25,43 +24,16 @@ from contextlib import contextmanager
 
 import psycopg
 
-from cartridge.settings import REPLAY_CONNECT_TIMEOUT, REPLAY_STATEMENT_TIMEOUT, env_int
-
 from .base import ReplayUnavailable
-from .database import BACKFILL_COUNTERS, ITERATION_COLUMNS, TRANSITION_COLUMNS, SqlDatabase
+from .database import DEFAULT_TIMEOUTS, ReplayTimeouts, SqlDatabase, redact_url
+from .schema import ITERATION_COLUMNS, TRANSITION_COLUMNS, ColumnTypes, replay_schema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS episodes (
-    episode_id TEXT PRIMARY KEY, env_id TEXT NOT NULL, actor_id TEXT NOT NULL, model_version INTEGER NOT NULL,
-    winner SMALLINT NOT NULL, moves INTEGER NOT NULL, duration_s DOUBLE PRECISION NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL);
-CREATE INDEX IF NOT EXISTS episodes_env_created ON episodes (env_id, created_at);
-CREATE TABLE IF NOT EXISTS transitions (
-    id BIGSERIAL PRIMARY KEY,
-    episode_id TEXT NOT NULL REFERENCES episodes (episode_id), env_id TEXT NOT NULL, step INTEGER NOT NULL,
-    observation BYTEA NOT NULL, policy BYTEA NOT NULL, value REAL NOT NULL, action SMALLINT NOT NULL,
-    model_version INTEGER NOT NULL, created_at DOUBLE PRECISION NOT NULL, UNIQUE (episode_id, step));
-CREATE INDEX IF NOT EXISTS transitions_env_id ON transitions (env_id, id);
-CREATE TABLE IF NOT EXISTS iterations (
-    env_id TEXT NOT NULL, iteration INTEGER NOT NULL, model_version INTEGER NOT NULL,
-    policy_loss DOUBLE PRECISION NOT NULL, value_loss DOUBLE PRECISION NOT NULL, total_loss DOUBLE PRECISION NOT NULL,
-    episodes_seen BIGINT NOT NULL, transitions_seen BIGINT NOT NULL, duration_s DOUBLE PRECISION NOT NULL,
-    finished_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (env_id, iteration));
-CREATE TABLE IF NOT EXISTS replay_counters (
-    env_id TEXT NOT NULL, shard SMALLINT NOT NULL, episodes_written BIGINT NOT NULL,
-    transitions_written BIGINT NOT NULL, episodes_pruned BIGINT NOT NULL, transitions_pruned BIGINT NOT NULL,
-    PRIMARY KEY (env_id, shard));
-"""
-REPLAY_TABLES = ("episodes", "transitions", "iterations", "replay_counters")
+SCHEMA = replay_schema(ColumnTypes(row_id="BIGSERIAL PRIMARY KEY", bytes="BYTEA"))
 # Several processes may start at once against a fresh database: serialise schema creation.
 SCHEMA_LOCK_KEY = 0x43415254  # "CART"
 SETUP_JOB = "the postgres-setup Job (python -m cartridge.replay.setup)"
 DEADLINE_GRACE_SECONDS = 1.0  # lets the server report its own statement_timeout first
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
-
-
-def redact(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def missing_tables(cur, tables: tuple[str, ...]) -> list[str]:
@@ -70,12 +42,9 @@ def missing_tables(cur, tables: tuple[str, ...]) -> list[str]:
     return [row[0] for row in cur.fetchall()]
 
 
-def create_schema(cur) -> None:
-    """The replay buffer's and the training log's tables, and the counters' backfill (counted once, when the
-    counter table is new), serialised against other processes creating them at the same moment."""
+def lock_schema(cur) -> None:
+    """Serialise table creation against other processes doing it at the same moment: held to the transaction's end."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-    cur.execute(SCHEMA)
-    cur.execute(BACKFILL_COUNTERS)
 
 
 class OperationDeadline:
@@ -129,10 +98,11 @@ class OperationDeadline:
 
 class PostgresDatabase(SqlDatabase):
     placeholder = "%s"
+    schema = SCHEMA
 
-    def __init__(self, url: str) -> None:
-        self.connect_timeout = env_int("REPLAY_CONNECT_TIMEOUT", REPLAY_CONNECT_TIMEOUT, 1)
-        self.statement_timeout = env_int("REPLAY_STATEMENT_TIMEOUT", REPLAY_STATEMENT_TIMEOUT, 1)
+    def __init__(self, url: str, timeouts: ReplayTimeouts = DEFAULT_TIMEOUTS) -> None:
+        self.connect_timeout = timeouts.connect_seconds
+        self.statement_timeout = timeouts.statement_seconds
         self._deadline = OperationDeadline(self.statement_timeout + DEADLINE_GRACE_SECONDS)
         super().__init__(url)
 
@@ -145,15 +115,14 @@ class PostgresDatabase(SqlDatabase):
             )  # fmt: skip
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
-            raise ReplayUnavailable(f"cannot reach the PostgreSQL replay buffer {redact(self.url)}: {reason}") from None
-
-    def _create_schema(self) -> None:
-        self.ensure_tables(REPLAY_TABLES, create_schema)
+            raise ReplayUnavailable(
+                f"cannot reach the PostgreSQL replay buffer {redact_url(self.url)}: {reason}"
+            ) from None
 
     def ensure_tables(self, tables: tuple[str, ...], create: Callable) -> None:
-        """Run ``create(cursor)`` only when some of ``tables`` are missing: a workload's role may not run DDL at
-        all (not even CREATE TABLE IF NOT EXISTS), so in the cluster the set-up Job creates them and this only
-        checks. For any module keeping tables in this database (the arena's too)."""
+        """Run ``create(cursor)``, under the schema lock, only when some of ``tables`` are missing: a workload's
+        role may not run DDL at all (not even CREATE TABLE IF NOT EXISTS), so in the cluster the set-up Job
+        creates them and this only checks."""
         try:
             with self._lock, self.transaction() as cur:
                 if not (missing := missing_tables(cur, tables)):
@@ -162,12 +131,13 @@ class PostgresDatabase(SqlDatabase):
                 may_create, role = cur.fetchone()
                 if not may_create:
                     raise ReplayUnavailable(
-                        f"the replay schema is missing from {redact(self.url)} (no table {', '.join(missing)}) and "
+                        f"the replay schema is missing from {redact_url(self.url)} (no table {', '.join(missing)}) and "
                         f"role {role} may not create it: run {SETUP_JOB} first"
                     )
+                lock_schema(cur)
                 create(cur)
         except psycopg.Error as exc:
-            raise ReplayUnavailable(f"cannot create the replay schema in {redact(self.url)}: {exc}") from None
+            raise ReplayUnavailable(f"cannot create the replay schema in {redact_url(self.url)}: {exc}") from None
 
     def _live_connection(self) -> psycopg.Connection:
         """The connection, opened again if the server dropped it (a restart, a failover, an idle timeout).
@@ -187,7 +157,7 @@ class PostgresDatabase(SqlDatabase):
             yield
         except psycopg.OperationalError as exc:
             frozen = f" (no answer within {self._deadline.seconds:g} s)" if self._deadline.fired else ""
-            raise ReplayUnavailable(f"PostgreSQL replay buffer {redact(self.url)} failed{frozen}: {exc}") from None
+            raise ReplayUnavailable(f"PostgreSQL replay buffer {redact_url(self.url)} failed{frozen}: {exc}") from None
         finally:
             self._deadline.disarm()
 
@@ -215,7 +185,7 @@ class PostgresDatabase(SqlDatabase):
             with self._lock, self.transaction(write=False) as cur:
                 cur.execute("SELECT 1")
         except psycopg.Error as exc:
-            raise ReplayUnavailable(f"PostgreSQL replay buffer {redact(self.url)} does not answer: {exc}") from None
+            raise ReplayUnavailable(f"PostgreSQL replay buffer {redact_url(self.url)} does not answer: {exc}") from None
 
     def close(self) -> None:
         self._deadline.close()

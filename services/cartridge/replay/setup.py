@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from .postgres import REPLAY_TABLES, create_schema, missing_tables, redact
+from .database import redact_url
+from .postgres import SCHEMA, lock_schema, missing_tables
+from .schema import REPLAY_TABLES, create_replay_tables
 
 WORKLOADS = ("actor", "trainer", "web", "arena")
 # Each found by running the workload's own code paths as its role (tests/cartridge/replay/test_setup.py):
@@ -134,7 +136,8 @@ def apply_login(cur, login: Login, grants: Mapping[str, tuple[str, ...]]) -> lis
 def run_setup(url: str, logins: list[Login], modules: tuple[str, ...] = SCHEMA_MODULES) -> None:
     """Everything in one transaction, under the schema lock: two set-ups at once do it one after the other."""
     with connect_waiting(url) as conn, conn.transaction(), conn.cursor() as cur:
-        create_schema(cur)  # takes the schema lock, held to the end
+        lock_schema(cur)  # held to the end
+        create_replay_tables(cur, SCHEMA)
         for statement in schema_statements(modules):
             cur.execute(statement)
         for login in logins:
@@ -150,7 +153,9 @@ def connect_waiting(url: str, wait_seconds: float = SETUP_WAIT_SECONDS) -> psyco
             return psycopg.connect(url, connect_timeout=5)
         except psycopg.OperationalError as exc:
             if time.monotonic() > deadline:
-                raise SetupError(f"PostgreSQL {redact(url)} did not answer within {wait_seconds:g} s: {exc}") from None
+                raise SetupError(
+                    f"PostgreSQL {redact_url(url)} did not answer within {wait_seconds:g} s: {exc}"
+                ) from None
             time.sleep(2)
 
 

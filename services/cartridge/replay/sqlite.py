@@ -11,33 +11,15 @@ a power cut costs nothing the actors do not replay in seconds, and FULL would fs
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 from .base import ReplayUnavailable
-from .database import BACKFILL_COUNTERS, ITERATION_COLUMNS, TRANSITION_COLUMNS, SqlDatabase
+from .database import SqlDatabase
+from .schema import ITERATION_COLUMNS, TRANSITION_COLUMNS, ColumnTypes, replay_schema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS episodes (
-    episode_id TEXT PRIMARY KEY, env_id TEXT NOT NULL, actor_id TEXT NOT NULL, model_version INTEGER NOT NULL,
-    winner INTEGER NOT NULL, moves INTEGER NOT NULL, duration_s REAL NOT NULL, created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS episodes_env_created ON episodes (env_id, created_at);
-CREATE TABLE IF NOT EXISTS transitions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    episode_id TEXT NOT NULL REFERENCES episodes (episode_id), env_id TEXT NOT NULL, step INTEGER NOT NULL,
-    observation BLOB NOT NULL, policy BLOB NOT NULL, value REAL NOT NULL, action INTEGER NOT NULL,
-    model_version INTEGER NOT NULL, created_at REAL NOT NULL, UNIQUE (episode_id, step));
-CREATE INDEX IF NOT EXISTS transitions_env_id ON transitions (env_id, id);
-CREATE TABLE IF NOT EXISTS iterations (
-    env_id TEXT NOT NULL, iteration INTEGER NOT NULL, model_version INTEGER NOT NULL, policy_loss REAL NOT NULL,
-    value_loss REAL NOT NULL, total_loss REAL NOT NULL, episodes_seen INTEGER NOT NULL,
-    transitions_seen INTEGER NOT NULL, duration_s REAL NOT NULL, finished_at REAL NOT NULL,
-    PRIMARY KEY (env_id, iteration));
-CREATE TABLE IF NOT EXISTS replay_counters (
-    env_id TEXT NOT NULL, shard INTEGER NOT NULL, episodes_written INTEGER NOT NULL,
-    transitions_written INTEGER NOT NULL, episodes_pruned INTEGER NOT NULL, transitions_pruned INTEGER NOT NULL,
-    PRIMARY KEY (env_id, shard));
-"""
+SCHEMA = replay_schema(ColumnTypes(row_id="INTEGER PRIMARY KEY AUTOINCREMENT", bytes="BLOB"))
 
 
 def sqlite_path(url: str) -> Path:
@@ -50,6 +32,7 @@ def sqlite_path(url: str) -> Path:
 
 class SqliteDatabase(SqlDatabase):
     placeholder = "?"
+    schema = SCHEMA
 
     def _connect(self) -> sqlite3.Connection:
         path = sqlite_path(self.url)
@@ -64,12 +47,14 @@ class SqliteDatabase(SqlDatabase):
             raise ReplayUnavailable(f"cannot open the SQLite replay buffer {path}: {exc}") from None
         return conn
 
-    def _create_schema(self) -> None:
-        try:
-            with self._lock:  # one transaction: two processes starting at once backfill the counters once
-                self._conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {BACKFILL_COUNTERS}; COMMIT;")
-        except sqlite3.Error as exc:
-            raise ReplayUnavailable(f"cannot create the replay schema in {sqlite_path(self.url)}: {exc}") from None
+    def ensure_tables(self, tables: tuple[str, ...], create: Callable) -> None:
+        """``create`` runs every time: any process may run DDL on its own file, and the statements are idempotent.
+        One IMMEDIATE transaction: two processes starting at once create them (and backfill the counters) once."""
+        with self._lock, self.transaction() as cur:
+            try:
+                create(cur)
+            except sqlite3.Error as exc:
+                raise ReplayUnavailable(f"cannot create the replay schema in {sqlite_path(self.url)}: {exc}") from None
 
     @contextmanager
     def transaction(self, write: bool = True):

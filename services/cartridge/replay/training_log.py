@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .database import ITERATION_COLUMNS, SqlDatabase, open_database
+from .database import SqlDatabase
+from .schema import ITERATION_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class IterationRecord:
 
 
 class TrainingLog:
-    """Thread-compatible per instance; open one per process with ``open_training_log``."""
+    """Thread-compatible per instance; open one per process with ``cartridge.replay.open_training_log``."""
 
     def __init__(self, database: SqlDatabase) -> None:
         self._db = database
@@ -74,7 +75,3 @@ class TrainingLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_training_log(url: str) -> TrainingLog:
-    return TrainingLog(open_database(url))

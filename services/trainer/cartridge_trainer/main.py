@@ -23,17 +23,17 @@ import numpy as np
 import torch
 
 from cartridge.games import Game, get_game
-from cartridge.modelstore import CorruptModel, ModelStore, ModelStoreUnavailable, open_model_store
+from cartridge.modelstore import CorruptModel, ModelStore, ModelStoreUnavailable
 from cartridge.replay import (
     IterationRecord,
     ReplayBuffer,
     ReplayUnavailable,
     TrainingLog,
-    open_replay,
     training_log_beside,
 )
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings, SettingsError
+from cartridge.stores import open_model_store, open_replay
 from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
 
 from .checkpoint import Checkpointer, TrainerState
@@ -236,10 +236,10 @@ def run() -> int:
         Checkpointer(settings.checkpoint_dir, settings.env_id).path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"CHECKPOINT_DIR={settings.checkpoint_dir!r} cannot be created: {exc.strerror}") from None
-    replay = open_replay(settings.replay_url)
+    replay = open_replay(settings)
     replay.ping()
     training_log = training_log_beside(replay)
-    store = open_model_store(settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions)
+    store = open_model_store(settings)
     store.ping()
     metrics = PipelineMetrics()
     trainer = Trainer(settings, replay, training_log, store, log, metrics)
@@ -251,7 +251,7 @@ def run() -> int:
         return trainer.progress.health(iteration=trainer.iteration, pid=os.getpid())
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
-    pruner = Pruner(settings.replay_url, settings.env_id, settings.replay_max_transitions, log)
+    pruner = Pruner(settings, log)
     pruner.start()
     log.info("trainer started", iteration=trainer.iteration, target=settings.training_iterations,
              episodes_per_iteration=settings.episodes_per_iteration, port=settings.http_port)  # fmt: skip

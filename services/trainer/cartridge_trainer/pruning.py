@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import threading
 
-from cartridge.replay import ReplayUnavailable, open_replay
+from cartridge.replay import ReplayUnavailable
+from cartridge.settings import Settings
+from cartridge.stores import open_replay
 
 PRUNE_EVERY_SECONDS = 1.0
 
 
 class Pruner(threading.Thread):
-    def __init__(self, replay_url: str, env_id: str, max_transitions: int, log) -> None:
+    def __init__(self, settings: Settings, log) -> None:
         super().__init__(name="replay-pruner", daemon=True)
-        self.replay_url, self.env_id, self.max_transitions, self.log = replay_url, env_id, max_transitions, log
+        self.settings, self.log = settings, log
+        self.env_id, self.max_transitions = settings.env_id, settings.replay_max_transitions
         self.stop_event = threading.Event()
         self.pruned = 0
 
@@ -22,7 +25,7 @@ class Pruner(threading.Thread):
         replay = None
         while not self.stop_event.wait(PRUNE_EVERY_SECONDS):
             try:
-                replay = replay or open_replay(self.replay_url)
+                replay = replay or open_replay(self.settings)
                 if deleted := replay.prune(self.env_id, self.max_transitions):
                     self.pruned += deleted
                     self.log.debug("replay pruned", transitions=deleted, bound=self.max_transitions)

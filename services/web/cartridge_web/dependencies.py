@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from cartridge.modelstore import ModelStore, open_model_store
+from cartridge.modelstore import ModelStore
 from cartridge.replay import ReplayBuffer
 from cartridge.settings import Settings
+from cartridge.stores import open_model_store
 
 from .gameplay import Referee
 from .metrics import WebMetrics
@@ -33,11 +34,9 @@ class WebServices:
 
     @classmethod
     def build(cls, settings: Settings, replay: ReplayBuffer | None, store: ModelStore | None) -> WebServices:
-        store = store or open_model_store(
-            settings.model_store_url, settings.s3_endpoint_url, settings.model_keep_versions, settings.model_max_bytes
-        )
+        store = store or open_model_store(settings)
         metrics = WebMetrics()
-        models = LiveModels(store, metrics, settings.followed_manifest)
+        models = LiveModels(store, metrics, settings.followed_manifest, settings.ort_threads)
         return cls(
             settings=settings,
             metrics=metrics,

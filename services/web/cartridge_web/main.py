@@ -7,7 +7,6 @@ import sys
 
 import uvicorn
 
-from cartridge.inference import ort_threads
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings
 from cartridge.telemetry import configure_logging
@@ -27,7 +26,6 @@ def _check_port(host: str, port: int) -> None:
 
 def run() -> int:
     settings = Settings.from_env(http_port=8080)
-    ort_threads()  # read by ONNX Runtime at each model load: a bad value stops start-up, not a later swap
     log = configure_logging(settings, "web")
     _check_port(settings.http_host, settings.http_port)
     app = create_app(settings)

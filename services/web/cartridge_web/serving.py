@@ -17,7 +17,7 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from cartridge.games import GAMES
-from cartridge.inference import Evaluator, ModelWatcher
+from cartridge.inference import DEFAULT_ORT_THREADS, Evaluator, ModelWatcher
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
 from cartridge.telemetry import get_logger
 
@@ -42,8 +42,10 @@ class LiveModels:
     """One ModelWatcher per game, so both games can be played whatever ENV_ID the trainer runs; each follows the
     manifest ROLLOUT_POLICY names (the latest, or the best: the uniform prior until the first promotion)."""
 
-    def __init__(self, store: ModelStore, metrics: WebMetrics, follow: str = "latest") -> None:
-        self._watchers = {g.name: ModelWatcher(store, g.name, g.action_size, follow) for g in GAMES}
+    def __init__(
+        self, store: ModelStore, metrics: WebMetrics, follow: str = "latest", ort_threads: int = DEFAULT_ORT_THREADS
+    ) -> None:
+        self._watchers = {g.name: ModelWatcher(store, g.name, g.action_size, follow, ort_threads) for g in GAMES}
         self._served = {name: ServedModel(w.current, None) for name, w in self._watchers.items()}
         self._metrics = metrics
         # One poll at a time (the background poller, or a test calling poll() directly), so a

@@ -20,8 +20,9 @@ from typing import Generic, TypeVar
 
 from cartridge.arena.ratings_store import CALIBRATION, RatingsStore, VersionResult
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
-from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, open_replay, training_log_beside
+from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, training_log_beside
 from cartridge.settings import Settings
+from cartridge.stores import open_replay
 from cartridge.telemetry import get_logger
 
 from .outages import MANIFEST_UNREADABLE, MODEL_STORE_UNAVAILABLE, REPLAY_UNAVAILABLE, OutageLog
@@ -114,7 +115,7 @@ class TrainingProgress:
         self.env_id = settings.env_id
         self.store = store
         self._replay = replay
-        self._replay_url = settings.replay_url
+        self._settings = settings
         self.replay_outage = OutageLog(log, "replay buffer", "/stats answers 503 until it is back")
         self.reads = SharedRead(self._read, STATS_MAX_AGE_SECONDS, STATS_STALE_SECONDS)
 
@@ -124,7 +125,7 @@ class TrainingProgress:
     def _read(self) -> TrainingSnapshot:
         now = time.time()
         try:
-            replay = self._replay = self._replay or open_replay(self._replay_url)
+            replay = self._replay = self._replay or open_replay(self._settings)
             counts = replay.counts(self.env_id)  # counter rows, no table scan
             replay_part = {
                 # the training log shares the buffer's database and connection

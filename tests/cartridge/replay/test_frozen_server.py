@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from cartridge.replay import ReplayUnavailable, open_replay
+from cartridge.replay import ReplayTimeouts, ReplayUnavailable, open_replay
 from testkit.postgres import frozen_server
 
 STATEMENT_TIMEOUT = 2  # seconds: the bound is this + 1 s (postgres.DEADLINE_GRACE_SECONDS)
@@ -33,14 +33,11 @@ def outcome(operation) -> BaseException | str:
     return result[0] if result else "hung"
 
 
-def test_a_frozen_server_fails_each_operation_within_the_bound_and_the_buffer_recovers(
-    postgres_database, make_episode, monkeypatch
-):
+def test_a_frozen_server_fails_each_operation_within_the_bound_and_the_buffer_recovers(postgres_database, make_episode):
     if os.environ.get("CARTRIDGE_TEST_POSTGRES_URL"):
         pytest.skip("the server is not ours to freeze (CARTRIDGE_TEST_POSTGRES_URL)")
-    monkeypatch.setenv("REPLAY_STATEMENT_TIMEOUT", str(STATEMENT_TIMEOUT))
-    monkeypatch.setenv("REPLAY_CONNECT_TIMEOUT", str(STATEMENT_TIMEOUT))
-    with open_replay(postgres_database) as replay:
+    timeouts = ReplayTimeouts(connect_seconds=STATEMENT_TIMEOUT, statement_seconds=STATEMENT_TIMEOUT)
+    with open_replay(postgres_database, timeouts) as replay:
         replay.append_episode(make_episode())
         with frozen_server(postgres_database):
             # On the open connection: the watchdog shuts it down (no server-side timeout can fire).

@@ -251,5 +251,5 @@ def test_the_job_runs_the_module_from_its_environment(postgres_database, logins)
 def test_the_schema_hook_runs_a_modules_schema_and_skips_an_absent_module():
     from cartridge.replay import sqlite
 
-    assert schema_statements(("cartridge.replay.sqlite", "cartridge.no_such_module")) == [sqlite.SCHEMA]
+    assert schema_statements(("cartridge.replay.sqlite", "cartridge.no_such_module")) == list(sqlite.SCHEMA)
     assert schema_statements(("cartridge.replay.no_such_module",)) == []

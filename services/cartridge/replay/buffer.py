@@ -9,16 +9,17 @@ import numpy as np
 
 from .base import Batch, Episode, ReplayBuffer, ReplayCounts
 from .codec import check_transitions, decode_batch, encode_observation, encode_policy
-from .database import ADD_TO_COUNTERS, COUNTER_SHARDS, EPISODE_COLUMNS, SqlDatabase
+from .database import SqlDatabase
+from .schema import ADD_TO_COUNTERS, COUNTER_SHARDS, EPISODE_COLUMNS
 
 
 class SqlReplayBuffer(ReplayBuffer):
-    def __init__(self, database: SqlDatabase) -> None:
-        self._db = database
-        self.url = database.url
+    """The buffer on ``database``, whose connection a training log, the arena's ratings reader and test reads
+    may share (``cartridge.replay.training_log_beside``)."""
 
-    def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return self._db.fetch(sql, params)
+    def __init__(self, database: SqlDatabase) -> None:
+        self.database = database
+        self.url = database.url
 
     def append_episode(self, episode: Episode) -> None:
         check_transitions(episode.env_id, episode.transitions)
@@ -28,7 +29,7 @@ class SqlReplayBuffer(ReplayBuffer):
              float(t.value), int(t.action), episode.model_version, now)
             for t in episode.transitions
         ]  # fmt: skip
-        db = self._db
+        db = self.database
         with db.lock, db.transaction() as cur:
             # Idempotent: an episode id already stored means this is a retry of a write whose commit went
             # through before the connection broke, so the episode is there, whole, and nothing is added
@@ -47,14 +48,14 @@ class SqlReplayBuffer(ReplayBuffer):
     def _add_to_counters(self, cur, env_id: str, transitions: int, written: bool, episodes: int = 1) -> None:
         shard = random.randrange(COUNTER_SHARDS)
         added = (episodes, transitions, 0, 0) if written else (0, 0, episodes, transitions)
-        cur.execute(self._db.q(ADD_TO_COUNTERS), (env_id, shard, *added))
+        cur.execute(self.database.q(ADD_TO_COUNTERS), (env_id, shard, *added))
 
     def sample(self, env_id: str, batch_size: int, window: int) -> Batch | None:
         if batch_size < 1 or window < 1:
             raise ValueError(f"sample needs batch_size >= 1 and window >= 1 (got {batch_size}, {window})")
         # Two single-aggregate queries: each is one index probe, a combined min/max is a scan in SQLite.
-        highest = self._fetch("SELECT max(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]
-        lowest = self._fetch("SELECT min(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]
+        highest = self.database.fetch("SELECT max(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]
+        lowest = self.database.fetch("SELECT min(id) FROM transitions WHERE env_id = ?", (env_id,))[0][0]
         if highest is None:
             return None
         # The window is the newest `window` ids. Ids are dense per deployment (one game per buffer); ids of
@@ -68,7 +69,7 @@ class SqlReplayBuffer(ReplayBuffer):
             if not missing:
                 break
             marks = ", ".join("?" for _ in missing)
-            for row in self._fetch(
+            for row in self.database.fetch(
                 f"SELECT id, observation, policy, value FROM transitions WHERE env_id = ? AND id IN ({marks})",
                 (env_id, *missing),
             ):
@@ -85,14 +86,14 @@ class SqlReplayBuffer(ReplayBuffer):
             raise ValueError(f"prune needs max_transitions >= 1 and batch_transitions >= 1 "
                              f"(got {max_transitions}, {batch_transitions})")  # fmt: skip
         pruned = 0
-        db = self._db
+        db = self.database
         for _ in range(max_batches):
             excess = self.counts(env_id).stored_transitions - max_transitions
             if excess <= 0:
                 break
             # The oldest rows by insertion (the sampling window's order), an index range of (env_id, id);
             # their episodes go whole, so a batch may take a little more than `excess`.
-            oldest = self._fetch("SELECT episode_id FROM transitions WHERE env_id = ? ORDER BY id LIMIT ?",
+            oldest = self.database.fetch("SELECT episode_id FROM transitions WHERE env_id = ? ORDER BY id LIMIT ?",
                                  (env_id, min(excess, batch_transitions)))  # fmt: skip
             episode_ids = list(dict.fromkeys(row[0] for row in oldest))
             if not episode_ids:
@@ -109,7 +110,7 @@ class SqlReplayBuffer(ReplayBuffer):
 
     def counts(self, env_id: str | None = None) -> ReplayCounts:
         where, params = ("WHERE env_id = ?", (env_id,)) if env_id is not None else ("", ())
-        ((episodes, transitions, episodes_pruned, transitions_pruned),) = self._fetch(
+        ((episodes, transitions, episodes_pruned, transitions_pruned),) = self.database.fetch(
             "SELECT coalesce(sum(episodes_written), 0), coalesce(sum(transitions_written), 0), "
             f"coalesce(sum(episodes_pruned), 0), coalesce(sum(transitions_pruned), 0) FROM replay_counters {where}",
             params,
@@ -121,13 +122,15 @@ class SqlReplayBuffer(ReplayBuffer):
     def episodes_per_second(self, env_id: str | None = None, seconds: float = 60.0) -> float:
         since = time.time() - seconds
         if env_id is None:
-            n = self._fetch("SELECT count(*) FROM episodes WHERE created_at >= ?", (since,))[0][0]
+            n = self.database.fetch("SELECT count(*) FROM episodes WHERE created_at >= ?", (since,))[0][0]
         else:
-            n = self._fetch("SELECT count(*) FROM episodes WHERE env_id = ? AND created_at >= ?", (env_id, since))[0][0]
+            n = self.database.fetch(
+                "SELECT count(*) FROM episodes WHERE env_id = ? AND created_at >= ?", (env_id, since)
+            )[0][0]
         return int(n) / seconds
 
     def ping(self) -> None:
-        self._db.ping()
+        self.database.ping()
 
     def close(self) -> None:
-        self._db.close()
+        self.database.close()
