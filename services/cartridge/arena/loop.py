@@ -34,7 +34,6 @@ from .ratings import ANCHOR, fit_ratings
 from .ratings_store import CALIBRATION, RATED, SKIPPED, AlreadyRecorded, RatingsStore, VersionResult
 
 EARLIER_VERSIONS = 3  # earlier rated versions each new one plays: enough to link the ladder, few enough to stay quick
-ALPHABETA_DEPTH = {"tictactoe": 2, "connect4": 4}  # tictactoe at full depth would be the perfect player again
 
 
 def version_name(version: int) -> str:
@@ -52,12 +51,14 @@ class ArenaConfig:
 
 
 def reference_players(game: Game) -> dict[str, PlayerFactory]:
-    depth = ALPHABETA_DEPTH[game.name]
+    """Random (the rating's anchor), alpha-beta at the game's ``reference_depth``, and perfect minimax when the game
+    is ``solvable``."""
+    depth = game.reference_depth
     players: dict[str, PlayerFactory] = {
         ANCHOR: lambda rng: RandomPlayer(game, rng),
         f"alphabeta-d{depth}": lambda rng: AlphaBetaPlayer(game, rng, depth),
     }
-    if game.name == "tictactoe":
+    if game.solvable:
         players["minimax"] = lambda rng: MinimaxPlayer(game, rng)
     return players
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..games.base import State
-from ..games.connect4 import _BOARD, _BOTTOM, _COLUMN, _H, COLS, ROWS
+from ..games.connect4 import _BOARD, _BOTTOM, _COLUMN, _H, COLS, ROWS, Connect4
 
+SOLVED_GAME = Connect4.name  # the game whose bitboards the solver reads
 CELLS = ROWS * COLS
 BOTTOM_MASK = sum(_BOTTOM)
 # Centre columns first: they take part in the most lines, so the best move is usually found first and cuts early.

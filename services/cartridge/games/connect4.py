@@ -32,6 +32,15 @@ class Connect4(Game):
     max_plies = ROWS * COLS
     dirichlet_alpha = 1.0
     temperature_moves = 12
+    win_length = 4
+    # Open threes (5) far above open twos (2), as in the usual connect4 evaluation; the centre column is part of the
+    # most windows.
+    line_weights = (0, 0, 2, 5)
+    centre_weight = 3
+    reference_depth = 4
+    opening_plies = 2  # 7 x 7 two-ply openings
+    solvable = False
+    positions_file = "connect4_positions.jsonl"  # labelled by cartridge.arena.solver (see data/README.md there)
 
     def legal_actions(self, state: State) -> list[int]:
         if state.terminal:
