@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cartridge.games import DEFAULT_GAME
 from devtools.profiles import SMALL_STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ class Component:
 @dataclass(frozen=True)
 class LocalConfig:
     data_dir: Path = field(default_factory=default_data_dir)
-    env_id: str = "tictactoe"
+    env_id: str = DEFAULT_GAME
     actors: int = 1
     web_port: int = 8080
     frontend_port: int = 5173
