@@ -109,7 +109,9 @@ def main() -> None:
             return
         store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
         ratings = RatingsStore.open(f"sqlite:///{workdir}/arena.db")
-        arena = Arena(game, store, ratings, ArenaConfig(args.games, args.sims), structlog.get_logger())
+        arena = Arena(
+            game, store=store, ratings=ratings, config=ArenaConfig(args.games, args.sims), log=structlog.get_logger()
+        )
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # the table says it all
         arena.calibrate()
         rows = []

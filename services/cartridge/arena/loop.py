@@ -67,6 +67,7 @@ class Arena:
     def __init__(
         self,
         game: Game,
+        *,
         store: ModelStore,
         ratings: RatingsStore,
         config: ArenaConfig,
@@ -75,12 +76,24 @@ class Arena:
         should_stop: Callable[[], bool] = lambda: False,
         gate: GateConfig | None = None,
     ) -> None:
-        self.should_stop = should_stop  # checked between games: a stopped arena records nothing of the version
+        """The arena for ``game``.
+
+        Args:
+          game: the game every version is rated at (the service's ENV_ID).
+          store: the model store the versions are read from; told the newest version reached (``mark_rated``) and,
+            under a gate, which version is the best (``promote``).
+          ratings: where each version's row and games are written, and the games every rating is fitted over.
+          config: games per opponent and MCTS simulations per move of a model.
+          log: a structlog logger.
+          on_result: called with each new row and the refitted ladder (player name -> rating; empty for a skip),
+            for metrics.
+          should_stop: checked between games; a stopped arena records nothing of the version in play.
+          gate: the promotion gate under ROLLOUT_POLICY=gated; None under ROLLOUT_POLICY=always (the arena only rates).
+        """
         self.game, self.store, self.ratings, self.config, self.log = game, store, ratings, config, log
-        self.on_result = on_result  # metrics: called with each new row and the refitted ladder
+        self.on_result, self.should_stop, self.gate = on_result, should_stop, gate
         self.references = reference_players(game)
         self.busy_with: int | None = None
-        self.gate = gate  # None under ROLLOUT_POLICY=always: the arena only rates
         self._marked: int | None = None  # the mark last written to the store
         self._best_checked = False
 

@@ -17,7 +17,7 @@ CONFIG = ArenaConfig(games=4, sims=8)
 
 def make_arena(tmp_path, ratings, keep_versions=10, **extra) -> Arena:
     store = open_model_store(f"file://{tmp_path}/models", keep_versions=keep_versions)
-    return Arena(game, store, ratings, CONFIG, structlog.get_logger(), **extra)
+    return Arena(game, store=store, ratings=ratings, config=CONFIG, log=structlog.get_logger(), **extra)
 
 
 def test_the_references_come_from_the_game_facts_and_a_perfect_player_only_where_the_game_is_solvable():
