@@ -24,7 +24,7 @@ from pathlib import Path
 import structlog
 
 from cartridge.arena import play_pairs, result_for
-from cartridge.arena.loop import Arena, ArenaConfig, version_name
+from cartridge.arena.loop import Arena, ArenaConfig, player_name
 from cartridge.arena.ratings_store import RatingsStore
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
@@ -126,17 +126,17 @@ def main() -> None:
         print(header + f" {'opt.mcts':>8} {'opt.net':>8}")
         for elapsed, result, _ in rows:
             scores = " ".join(f"{result.scores[r]['score']:>13.2f}" for r in references)
-            print(f"{elapsed:>5.0f}s {version_name(result.version):>7} {result.rating:>7.0f} {scores} "
+            print(f"{elapsed:>5.0f}s {player_name(result.version):>7} {result.rating:>7.0f} {scores} "
                   f"{result.optimal_search:>8.1%} {result.optimal_network:>8.1%}")  # fmt: skip
         ladder = arena.ladder()
         print("ladder now: " + ", ".join(f"{p} {r:.0f}" for p, r in sorted(ladder.items(), key=lambda x: -x[1])))
         newest = max(published)
         model, _ = arena.model_player(newest)
         target = TARGET_OPPONENT[args.game]
-        records = play_pairs(game, (version_name(newest), lambda rng: model), (target, arena.references[target]),
+        records = play_pairs(game, (player_name(newest), lambda rng: model), (target, arena.references[target]),
                              args.target_games, "bench")  # fmt: skip
-        result = result_for(version_name(newest), records)
-        print(f"\ntarget match: {version_name(newest)} (published at {published[newest]:.0f} s) against {target}: "
+        result = result_for(player_name(newest), records)
+        print(f"\ntarget match: {player_name(newest)} (published at {published[newest]:.0f} s) against {target}: "
               f"{result.wins} wins, {result.draws} draws, {result.losses} losses in {result.games} games "
               f"(score {result.score:.3f})")  # fmt: skip
         ratings.close()

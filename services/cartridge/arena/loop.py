@@ -36,7 +36,8 @@ from .ratings_store import CALIBRATION, RATED, SKIPPED, AlreadyRecorded, Ratings
 EARLIER_VERSIONS = 3  # earlier rated versions each new one plays: enough to link the ladder, few enough to stay quick
 
 
-def version_name(version: int) -> str:
+def player_name(version: int) -> str:
+    """The name a model version plays, and is rated, under in the arena: ``v7``."""
     return f"v{version}"
 
 
@@ -190,7 +191,7 @@ class Arena:
             opponent = (UNIFORM, lambda rng: uniform)
         else:  # retention keeps the best's file: a CorruptModel here is a damaged store, retried by the service
             best_player, _ = self.model_player(best.version)
-            opponent = (version_name(best.version), lambda rng: best_player)
+            opponent = (player_name(best.version), lambda rng: best_player)
         return play_gate(self.game, (name, lambda rng: player), opponent, self.gate, self.should_stop)
 
     def _skip(self, versions: dict[int, str]) -> None:
@@ -211,12 +212,12 @@ class Arena:
             except CorruptModel as exc:  # deleted by retention since: the ladder links through the others
                 self.log.info("earlier version unavailable, not played", version=v, reason=str(exc))
                 continue
-            opponents[version_name(v)] = lambda rng, player=player: player
+            opponents[player_name(v)] = lambda rng, player=player: player
         return opponents
 
     def rate(self, version: int) -> VersionResult | None:
         """Play and record ``version``; None (nothing recorded) when stopped before the end."""
-        name = version_name(version)
+        name = player_name(version)
         try:
             player, evaluator = self.model_player(version)
         except CorruptModel as exc:
