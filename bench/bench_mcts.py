@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from bench.games import MEASURED_GAME
 from cartridge.games import Game, get_game
 from cartridge.inference import OnnxEvaluator, UniformEvaluator
 from cartridge.mcts import BatchedMCTS, MctsConfig
@@ -183,7 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})  # one core, as the issue asks
     os.environ["ORT_THREADS"] = "1"
-    game = get_game("connect4")
+    game = get_game(MEASURED_GAME)
     import torch
 
     torch.set_num_threads(1)

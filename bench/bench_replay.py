@@ -18,6 +18,7 @@ import uuid
 
 import numpy as np
 
+from bench.games import MEASURED_GAME
 from cartridge.games import get_game
 from cartridge.replay import open_replay
 from testkit.postgres import fresh_database, postgres_server
@@ -30,7 +31,7 @@ BOUND = 4_000  # transitions kept; the writers add ~18,000
 
 
 def writer(url: str, seed: int, start: multiprocessing.Event, out: multiprocessing.Queue) -> None:
-    game, rng = get_game("connect4"), np.random.default_rng(seed)
+    game, rng = get_game(MEASURED_GAME), np.random.default_rng(seed)
     episodes = [random_episode(game, rng) for _ in range(EPISODES_PER_WRITER)]  # made before the clock starts
     with open_replay(url) as replay:
         start.wait()
@@ -47,8 +48,8 @@ def pruner(url: str, start: multiprocessing.Event, stop: multiprocessing.Event, 
         start.wait()
         pruned = 0
         while not stop.wait(0.05):
-            pruned += replay.prune("connect4", BOUND)
-        out.put(pruned + replay.prune("connect4", BOUND))
+            pruned += replay.prune(MEASURED_GAME, BOUND)
+        out.put(pruned + replay.prune(MEASURED_GAME, BOUND))
 
 
 def insert_rate(url: str) -> tuple[float, int, int]:
@@ -68,7 +69,7 @@ def insert_rate(url: str) -> tuple[float, int, int]:
     for p in [*procs, prune_proc]:
         p.join()
     with open_replay(url) as replay:
-        left = replay.counts("connect4").stored_transitions
+        left = replay.counts(MEASURED_GAME).stored_transitions
     rows = sum(r[0] for r in results)
     return rows / (max(r[2] for r in results) - min(r[1] for r in results)), pruned, left
 
@@ -77,7 +78,7 @@ def sample_rate(url: str, seconds: float = 3.0) -> float:
     with open_replay(url) as replay:
         batches, began = 0, time.perf_counter()
         while time.perf_counter() - began < seconds:
-            replay.sample("connect4", 128, 50_000)
+            replay.sample(MEASURED_GAME, 128, 50_000)
             batches += 1
     return batches * 128 / (time.perf_counter() - began)
 

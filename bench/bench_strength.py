@@ -23,22 +23,20 @@ from pathlib import Path
 
 import structlog
 
+from bench.games import STRENGTH_PIPELINE
 from cartridge.arena import play_pairs, result_for
-from cartridge.arena.loop import Arena, ArenaConfig, version_name
+from cartridge.arena.loop import Arena, ArenaConfig, player_name
 from cartridge.arena.ratings_store import RatingsStore
-from cartridge.games import get_game
+from cartridge.games import DEFAULT_GAME, Game, get_game
 from cartridge.modelstore import open_model_store
 from cartridge.settings import Settings, SettingsError
 from testkit.support import ServiceProcess, free_port
 
-PIPELINE = {
-    # tictactoe: the settings tests/pipeline/test_loop.py trains a minimax-proof model with.
-    "tictactoe": {"MCTS_MAX_SIMS": "48", "EPISODES_PER_ITERATION": "120", "TRAIN_STEPS_PER_ITERATION": "150",
-                  "REPLAY_WINDOW": "20000", "LEARNING_RATE": "0.002"},
-    "connect4": {"MCTS_MAX_SIMS": "64", "EPISODES_PER_ITERATION": "100", "TRAIN_STEPS_PER_ITERATION": "200",
-                 "REPLAY_WINDOW": "50000", "LEARNING_RATE": "0.002"},
-}  # fmt: skip
-TARGET_OPPONENT = {"tictactoe": "minimax", "connect4": "alphabeta-d4"}
+
+def target_opponent(game: Game) -> str:
+    """The reference the newest version plays its target match against: perfect minimax where the game has it,
+    else the arena's alpha-beta."""
+    return "minimax" if game.solvable else f"alphabeta-d{game.reference_depth}"
 
 
 def train(game: str, seconds: float, workdir: Path, overrides: dict[str, str] | None = None
@@ -47,7 +45,7 @@ def train(game: str, seconds: float, workdir: Path, overrides: dict[str, str] | 
     env = {"ENV_ID": game, "ACTOR_PARALLEL_GAMES": "32", "BATCH_SIZE": "128", "MODEL_POLL_SECONDS": "1",
            "TRAINING_ITERATIONS": "0", "MODEL_KEEP_VERSIONS": "100000", "REPLAY_URL": f"sqlite:///{workdir}/replay.db",
            "MODEL_STORE_URL": f"file://{workdir}/models", "CHECKPOINT_DIR": str(workdir / "checkpoints"),
-           **PIPELINE[game], **(overrides or {})}  # fmt: skip
+           **STRENGTH_PIPELINE[game], **(overrides or {})}  # fmt: skip
     store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
     processes = [
         ServiceProcess(module, env | {"HTTP_PORT": str(free_port()), "ACTOR_ID": name}, workdir / f"{name}.log")
@@ -78,7 +76,7 @@ def spread(versions: list[int], count: int) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--game", choices=sorted(PIPELINE), default="tictactoe")
+    parser.add_argument("--game", choices=sorted(STRENGTH_PIPELINE), default=DEFAULT_GAME)
     parser.add_argument("--seconds", type=float, default=180, help="wall-clock training time")
     parser.add_argument("--games", type=int, default=20, help="arena games per opponent for each rated version")
     parser.add_argument("--sims", type=int, default=64, help="the arena's MCTS simulations per move")
@@ -94,13 +92,13 @@ def main() -> None:
     if unknown := sorted(set(overrides) - known):
         parser.error(f"--set: no such setting {unknown} (the services read {sorted(known)})")
     try:
-        Settings.from_env(PIPELINE[args.game] | overrides)
+        Settings.from_env(STRENGTH_PIPELINE[args.game] | overrides)
     except SettingsError as exc:
         parser.error(f"--set: {exc}")
     game = get_game(args.game)
     with tempfile.TemporaryDirectory(prefix="bench-strength-") as tmp:
         workdir = Path(tmp)
-        settings = PIPELINE[args.game] | overrides
+        settings = STRENGTH_PIPELINE[args.game] | overrides
         print(f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer): "
               + ", ".join(f"{name}={value}" for name, value in settings.items()))  # fmt: skip
         env, published = train(args.game, args.seconds, workdir, overrides)
@@ -109,7 +107,9 @@ def main() -> None:
             return
         store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
         ratings = RatingsStore.open(f"sqlite:///{workdir}/arena.db")
-        arena = Arena(game, store, ratings, ArenaConfig(args.games, args.sims), structlog.get_logger())
+        arena = Arena(
+            game, store=store, ratings=ratings, config=ArenaConfig(args.games, args.sims), log=structlog.get_logger()
+        )
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # the table says it all
         arena.calibrate()
         rows = []
@@ -124,17 +124,17 @@ def main() -> None:
         print(header + f" {'opt.mcts':>8} {'opt.net':>8}")
         for elapsed, result, _ in rows:
             scores = " ".join(f"{result.scores[r]['score']:>13.2f}" for r in references)
-            print(f"{elapsed:>5.0f}s {version_name(result.version):>7} {result.rating:>7.0f} {scores} "
+            print(f"{elapsed:>5.0f}s {player_name(result.version):>7} {result.rating:>7.0f} {scores} "
                   f"{result.optimal_search:>8.1%} {result.optimal_network:>8.1%}")  # fmt: skip
         ladder = arena.ladder()
         print("ladder now: " + ", ".join(f"{p} {r:.0f}" for p, r in sorted(ladder.items(), key=lambda x: -x[1])))
         newest = max(published)
         model, _ = arena.model_player(newest)
-        target = TARGET_OPPONENT[args.game]
-        records = play_pairs(game, (version_name(newest), lambda rng: model), (target, arena.references[target]),
+        target = target_opponent(game)
+        records = play_pairs(game, (player_name(newest), lambda rng: model), (target, arena.references[target]),
                              args.target_games, "bench")  # fmt: skip
-        result = result_for(version_name(newest), records)
-        print(f"\ntarget match: {version_name(newest)} (published at {published[newest]:.0f} s) against {target}: "
+        result = result_for(player_name(newest), records)
+        print(f"\ntarget match: {player_name(newest)} (published at {published[newest]:.0f} s) against {target}: "
               f"{result.wins} wins, {result.draws} draws, {result.losses} losses in {result.games} games "
               f"(score {result.score:.3f})")  # fmt: skip
         ratings.close()

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench.games import MEASURED_GAME
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
@@ -77,7 +78,7 @@ class Load:
             return f"GET /{self.kind} HTTP/1.1\r\n{host}\r\n".encode()
         # A random connect4 opening of 0-5 plies, then a random column for the side to move.
         moves = [int(c) for c in rng.integers(0, 7, size=int(rng.integers(0, 6)))]
-        body = json.dumps({"env_id": "connect4", "moves": moves, "action": int(rng.integers(0, 7)),
+        body = json.dumps({"env_id": MEASURED_GAME, "moves": moves, "action": int(rng.integers(0, 7)),
                            "human_player": len(moves) % 2 + 1}).encode()  # fmt: skip
         head = f"POST /api/games/move HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
         return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
@@ -141,15 +142,15 @@ class Load:
 
 def prepare(tmp: str) -> dict[str, str]:
     replay_url, store_url = f"sqlite:///{tmp}/replay.db", f"file://{tmp}/models"
-    game, rng = get_game("connect4"), np.random.default_rng(0)
+    game, rng = get_game(MEASURED_GAME), np.random.default_rng(0)
     with open_replay(replay_url) as replay, open_training_log(replay_url) as log:
         for _ in range(2000):
             replay.append_episode(random_episode(game, rng))
         for i in range(1, 101):
-            log.record_iteration(IterationRecord("connect4", i, i, 1.5, 0.3, 1.8, 20 * i, 400 * i, 3.0))
+            log.record_iteration(IterationRecord(MEASURED_GAME, i, i, 1.5, 0.3, 1.8, 20 * i, 400 * i, 3.0))
     # The default network (64 channels, 4 residual blocks): what the trainer publishes.
-    open_model_store(store_url).publish("connect4", export_onnx(PolicyValueNet(game), game))
-    return {"ENV_ID": "connect4", "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "WEB_SIMS": "100",
+    open_model_store(store_url).publish(MEASURED_GAME, export_onnx(PolicyValueNet(game), game))
+    return {"ENV_ID": MEASURED_GAME, "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "WEB_SIMS": "100",
             "LOG_LEVEL": "warning", "HTTP_HOST": "127.0.0.1"}  # fmt: skip
 
 
@@ -171,7 +172,7 @@ def main() -> None:
 
         def ready() -> bool:
             try:
-                return httpx.get(f"{base}/api/model?env_id=connect4", timeout=2).json().get("has_model")
+                return httpx.get(f"{base}/api/model?env_id={MEASURED_GAME}", timeout=2).json().get("has_model")
             except httpx.HTTPError:
                 return False
 

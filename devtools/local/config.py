@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cartridge.games import DEFAULT_GAME
 from devtools import ports
 from devtools.paths import REPO_ROOT
 from devtools.profiles import SMALL_STACK
@@ -38,7 +39,7 @@ class Component:
 @dataclass(frozen=True)
 class LocalConfig:
     data_dir: Path = field(default_factory=default_data_dir)
-    env_id: str = "tictactoe"
+    env_id: str = DEFAULT_GAME
     actors: int = 1
     web_port: int = ports.LOCAL_WEB
     frontend_port: int = ports.LOCAL_FRONTEND

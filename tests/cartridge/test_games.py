@@ -121,6 +121,28 @@ def test_each_game_carries_facts_that_agree_with_its_rules(game: Game):
     assert longest <= game.max_plies <= cells
 
 
+ARENA_FACTS = (
+    "win_length",
+    "line_weights",
+    "centre_weight",
+    "reference_depth",
+    "opening_plies",
+    "solvable",
+    "positions_file",
+)
+
+
+@pytest.mark.parametrize("game", GAMES, ids=GAME_NAMES)
+def test_each_game_declares_what_the_arena_needs_in_its_own_module(game: Game):
+    declared = {name for cls in type(game).__mro__ if cls is not Game for name in vars(cls)}
+    assert declared >= set(ARENA_FACTS), f"{game.name} leaves {sorted(set(ARENA_FACTS) - declared)} undeclared"
+    assert 2 < game.win_length <= max(game.rows, game.cols)
+    assert len(game.line_weights) == game.win_length and game.centre_weight >= 0
+    assert 0 < game.reference_depth < game.max_plies and 0 <= game.opening_plies < game.temperature_moves
+    # The arena's share of optimal moves needs labelled positions: labelled by exhaustive search or read from a file.
+    assert game.solvable or game.positions_file
+
+
 def test_settings_the_web_schema_and_the_cli_offer_exactly_the_registry_games():
     from typing import get_args
 

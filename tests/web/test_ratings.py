@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from cartridge.arena.match import GameRecord
 from cartridge.arena.ratings_store import CALIBRATION, RATED, RatingsStore, VersionResult
 from cartridge_web.app import create_app
-from cartridge_web.training import ARENA_NOT_STARTED
+from cartridge_web.stats_cache import ARENA_NOT_STARTED
 from tests.web.conftest import web_settings
 
 SCORES = {

@@ -34,9 +34,16 @@ def run() -> int:
     store.ping()
     metrics = ArenaMetrics(settings.env_id)
     gate = GateConfig(settings.gate_threshold, settings.gate_games) if settings.rollout_policy == "gated" else None
-    config = ArenaConfig(settings.arena_games, settings.arena_sims, settings.ort_threads)
-    arena = Arena(game, store, ratings, config, log,
-                  on_result=metrics.observe, should_stop=stop.is_set, gate=gate)  # fmt: skip
+    arena = Arena(
+        game,
+        store=store,
+        ratings=ratings,
+        config=ArenaConfig(settings.arena_games, settings.arena_sims, settings.ort_threads),
+        log=log,
+        on_result=metrics.observe,
+        should_stop=stop.is_set,
+        gate=gate,
+    )
     rated = [r for r in ratings.results(settings.env_id) if r.status == RATED]
     metrics.show(rated[-1] if rated else None, arena.ladder())
     started = time.time()

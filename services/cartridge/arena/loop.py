@@ -34,10 +34,10 @@ from .ratings import ANCHOR, fit_ratings
 from .ratings_store import CALIBRATION, RATED, SKIPPED, AlreadyRecorded, RatingsStore, VersionResult
 
 EARLIER_VERSIONS = 3  # earlier rated versions each new one plays: enough to link the ladder, few enough to stay quick
-ALPHABETA_DEPTH = {"tictactoe": 2, "connect4": 4}  # tictactoe at full depth would be the perfect player again
 
 
-def version_name(version: int) -> str:
+def player_name(version: int) -> str:
+    """The name a model version plays, and is rated, under in the arena: ``v7``."""
     return f"v{version}"
 
 
@@ -53,12 +53,14 @@ class ArenaConfig:
 
 
 def reference_players(game: Game) -> dict[str, PlayerFactory]:
-    depth = ALPHABETA_DEPTH[game.name]
+    """Random (the rating's anchor), alpha-beta at the game's ``reference_depth``, and perfect minimax when the game
+    is ``solvable``."""
+    depth = game.reference_depth
     players: dict[str, PlayerFactory] = {
         ANCHOR: lambda rng: RandomPlayer(game, rng),
         f"alphabeta-d{depth}": lambda rng: AlphaBetaPlayer(game, rng, depth),
     }
-    if game.name == "tictactoe":
+    if game.solvable:
         players["minimax"] = lambda rng: MinimaxPlayer(game, rng)
     return players
 
@@ -67,6 +69,7 @@ class Arena:
     def __init__(
         self,
         game: Game,
+        *,
         store: ModelStore,
         ratings: RatingsStore,
         config: ArenaConfig,
@@ -75,12 +78,24 @@ class Arena:
         should_stop: Callable[[], bool] = lambda: False,
         gate: GateConfig | None = None,
     ) -> None:
-        self.should_stop = should_stop  # checked between games: a stopped arena records nothing of the version
+        """The arena for ``game``.
+
+        Args:
+          game: the game every version is rated at (the service's ENV_ID).
+          store: the model store the versions are read from; told the newest version reached (``mark_rated``) and,
+            under a gate, which version is the best (``promote``).
+          ratings: where each version's row and games are written, and the games every rating is fitted over.
+          config: games per opponent and MCTS simulations per move of a model.
+          log: a structlog logger.
+          on_result: called with each new row and the refitted ladder (player name -> rating; empty for a skip),
+            for metrics.
+          should_stop: checked between games; a stopped arena records nothing of the version in play.
+          gate: the promotion gate under ROLLOUT_POLICY=gated; None under ROLLOUT_POLICY=always (the arena only rates).
+        """
         self.game, self.store, self.ratings, self.config, self.log = game, store, ratings, config, log
-        self.on_result = on_result  # metrics: called with each new row and the refitted ladder
+        self.on_result, self.should_stop, self.gate = on_result, should_stop, gate
         self.references = reference_players(game)
         self.busy_with: int | None = None
-        self.gate = gate  # None under ROLLOUT_POLICY=always: the arena only rates
         self._marked: int | None = None  # the mark last written to the store
         self._best_checked = False
 
@@ -177,7 +192,7 @@ class Arena:
             opponent = (UNIFORM, lambda rng: uniform)
         else:  # retention keeps the best's file: a CorruptModel here is a damaged store, retried by the service
             best_player, _ = self.model_player(best.version)
-            opponent = (version_name(best.version), lambda rng: best_player)
+            opponent = (player_name(best.version), lambda rng: best_player)
         return play_gate(self.game, (name, lambda rng: player), opponent, self.gate, self.should_stop)
 
     def _skip(self, versions: dict[int, str]) -> None:
@@ -198,12 +213,12 @@ class Arena:
             except CorruptModel as exc:  # deleted by retention since: the ladder links through the others
                 self.log.info("earlier version unavailable, not played", version=v, reason=str(exc))
                 continue
-            opponents[version_name(v)] = lambda rng, player=player: player
+            opponents[player_name(v)] = lambda rng, player=player: player
         return opponents
 
     def rate(self, version: int) -> VersionResult | None:
         """Play and record ``version``; None (nothing recorded) when stopped before the end."""
-        name = version_name(version)
+        name = player_name(version)
         try:
             player, evaluator = self.model_player(version)
         except CorruptModel as exc:

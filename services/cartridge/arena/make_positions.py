@@ -27,13 +27,13 @@ from ..games import get_game
 from ..inference import UniformEvaluator
 from ..mcts import MctsConfig
 from ..selfplay import SelfPlay
-from .positions import POSITIONS_FILE, LabelledPosition
-from .solver import SolveBudgetExceeded, Solver
+from .positions import LabelledPosition, positions_path
+from .solver import SOLVED_GAME, SolveBudgetExceeded, Solver
 
 
 def self_play_openings(games: int, sims: int, seed: int, min_ply: int, max_ply: int) -> dict[int, list[tuple]]:
     """Distinct running positions of uniform-prior self-play games, as move lists grouped by ply."""
-    game = get_game("connect4")
+    game = get_game(SOLVED_GAME)
     selfplay = SelfPlay(game, MctsConfig(simulations=sims), parallel_games=min(games, 32),
                         rng=np.random.default_rng(seed))  # fmt: skip
     by_ply: dict[int, list[tuple]] = defaultdict(list)
@@ -49,7 +49,7 @@ def self_play_openings(games: int, sims: int, seed: int, min_ply: int, max_ply: 
 
 
 def label(by_ply: dict[int, list[tuple]], count: int, node_budget: int, max_seconds: float, log) -> list:
-    game = get_game("connect4")
+    game = get_game(SOLVED_GAME)
     solver = Solver(node_budget=node_budget)
     quota = math.ceil(count / max(1, len(by_ply)))
     labelled: list[LabelledPosition] = []
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cartridge.arena.make_positions", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--out", type=Path, default=POSITIONS_FILE)
+    game = get_game(SOLVED_GAME)
+    parser.add_argument("--out", type=Path, default=positions_path(game))
     parser.add_argument("--games", type=int, default=200, help="self-play games to draw positions from")
     parser.add_argument("--sims", type=int, default=64, help="MCTS simulations per self-play move")
     parser.add_argument("--seed", type=int, default=17)
@@ -89,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node-budget", type=int, default=300_000, help="solver nodes before a position is skipped")
     parser.add_argument("--max-seconds", type=float, default=1200, help="stop labelling after this long")
     args = parser.parse_args(argv)
-    if not 0 < args.min_ply <= args.max_ply < 42:
-        parser.error(f"need 0 < --min-ply <= --max-ply < 42 (got {args.min_ply}, {args.max_ply})")
+    if not 0 < args.min_ply <= args.max_ply < game.max_plies:
+        parser.error(f"need 0 < --min-ply <= --max-ply < {game.max_plies} (got {args.min_ply}, {args.max_ply})")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

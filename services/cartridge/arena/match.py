@@ -16,10 +16,6 @@ import numpy as np
 from ..games import Game
 from .players import Player
 
-# Random plies before the players take over: enough to vary games between deterministic players, few enough that
-# the position stays balanced (tictactoe has 9 first moves; connect4 7 x 7 two-ply openings).
-OPENING_PLIES = {"tictactoe": 1, "connect4": 2}
-
 PlayerFactory = Callable[[np.random.Generator], Player]
 
 
@@ -68,9 +64,10 @@ def play_game(
     seed: int,
     opening_plies: int | None = None,
 ) -> GameRecord:
-    """One game from ``seed``: a random opening of ``opening_plies`` plies (game default), then the players."""
+    """One game from ``seed``: a random opening of ``opening_plies`` plies (the game's ``opening_plies`` when
+    None), then the players."""
     opening_rng, first_rng, second_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
-    plies = OPENING_PLIES.get(game.name, 0) if opening_plies is None else opening_plies
+    plies = game.opening_plies if opening_plies is None else opening_plies
     seats = {1: first[1](first_rng), 2: second[1](second_rng)}
     state, moves = game.initial_state(), []
     while not state.terminal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from .loop import version_name
+from .loop import player_name
 from .ratings_store import RATED, VersionResult
 
 
@@ -39,7 +39,7 @@ class ArenaMetrics:
         if result is None or result.status != RATED:
             return
         self.version.labels(env).set(result.version)
-        self.newest.labels(env).set(ladder.get(version_name(result.version), result.rating))
+        self.newest.labels(env).set(ladder.get(player_name(result.version), result.rating))
         for opponent, score in result.scores.items():
             self.score.labels(env, opponent).set(score["score"])
         for player, share in (("mcts", result.optimal_search), ("network", result.optimal_network)):

@@ -1,5 +1,5 @@
-"""Players the arena pits against each other: random, perfect minimax (tictactoe), depth-limited alpha-beta with a
-line heuristic, and the model (MCTS + network as served, or the raw network's policy).
+"""Players the arena pits against each other: random, perfect minimax (a ``Game.solvable`` game), depth-limited
+alpha-beta with a line heuristic, and the model (MCTS + network as served, or the raw network's policy).
 
 Every player that breaks ties at random takes its generator at construction, so a game built from a seed replays
 move for move.
@@ -43,7 +43,7 @@ def _child_value(game: Game, child: State) -> int:
 
 
 class MinimaxPlayer:
-    """Perfect play by exhaustive negamax (tictactoe); ties broken at random so games vary."""
+    """Perfect play by exhaustive negamax (a ``Game.solvable`` game); ties broken at random so games vary."""
 
     def __init__(self, game: Game, rng: np.random.Generator) -> None:
         self.game, self.rng = game, rng
@@ -98,14 +98,9 @@ class LineHeuristic:
 
 
 def heuristic_for(game: Game) -> LineHeuristic:
-    if game.name == "connect4":
-        # Open threes (5) far above open twos (2), as in the usual connect4 evaluation; 3 per centre stone.
-        centre = sum(game.cell_bit(r, game.cols // 2) for r in range(game.rows))
-        return LineHeuristic(straight_lines(game, 4), (0, 0, 2, 5), centre, 3)
-    if game.name == "tictactoe":
-        # A line with two of mine and none of theirs threatens a win: worth ten lines with one.
-        return LineHeuristic(straight_lines(game, 3), (0, 1, 10))
-    raise ValueError(f"no alpha-beta heuristic for game {game.name!r}")
+    """The game's line heuristic: its ``win_length``, ``line_weights`` and ``centre_weight``."""
+    centre = sum(game.cell_bit(r, game.cols // 2) for r in range(game.rows))
+    return LineHeuristic(straight_lines(game, game.win_length), game.line_weights, centre, game.centre_weight)
 
 
 WIN_SCORE = 1_000_000.0

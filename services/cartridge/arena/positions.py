@@ -1,8 +1,10 @@
-"""The solver-labelled connect4 positions, and the share of them where a player's move is optimal.
+"""Each game's labelled positions, and the share of them where a player's move is optimal.
 
-data/connect4_positions.jsonl holds one position a line: {"moves": [columns played from the empty board],
-"value": 1 | 0 | -1 for the player to move, "optimal": [columns that keep that value], "ply": len(moves)}.
-data/README.md says how it was made; ``python -m cartridge.arena.make_positions`` makes it again.
+A ``Game.solvable`` game's positions are every reachable running position, labelled here by exhaustive minimax.
+Another game names a file in data/ (``Game.positions_file``) that holds one position a line: {"moves": [actions
+played from the empty board], "value": 1 | 0 | -1 for the player to move, "optimal": [actions that keep that value],
+"ply": len(moves)}. data/README.md says how connect4's was made; ``python -m cartridge.arena.make_positions`` makes
+it again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from ..games import Game, State
 
 SHARE_BATCH = 256  # positions per batched search in optimal_share: big enough to batch, small enough to stop
-POSITIONS_FILE = Path(__file__).resolve().parent / "data" / "connect4_positions.jsonl"
+DATA_DIR = Path(__file__).resolve().parent / "data"  # the files games name in ``Game.positions_file``
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,14 @@ class LabelledPosition:
                            "optimal": sorted(self.optimal)})  # fmt: skip
 
 
-def load_positions(path: Path = POSITIONS_FILE) -> list[LabelledPosition]:
+def positions_path(game: Game) -> Path:
+    """The file of ``game``'s labelled positions; ValueError for a game that names none."""
+    if game.positions_file is None:
+        raise ValueError(f"game {game.name!r} names no labelled positions file (Game.positions_file)")
+    return DATA_DIR / game.positions_file
+
+
+def load_positions(path: Path) -> list[LabelledPosition]:
     """The labelled positions; ValueError naming the file and line for a malformed one."""
     positions = []
     for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
@@ -55,8 +64,8 @@ def optimal_share(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> float | None:
     """Share of ``positions`` where ``choose_many`` (one move per state, in order) picks an optimal move; None
-    when ``should_stop`` says so, checked between batches (a search over all of tictactoe's ~3200 positions takes
-    seconds: a stopping service must not wait for it)."""
+    when ``should_stop`` says so, checked between batches (a search over all of a solvable game's positions, ~3200
+    in tictactoe, takes seconds: a stopping service must not wait for it)."""
     if not positions:
         raise ValueError("optimal_share needs at least one labelled position")
     hits = 0
@@ -69,8 +78,8 @@ def optimal_share(
     return hits / len(positions)
 
 
-def solved_tictactoe_positions(game: Game) -> list[LabelledPosition]:
-    """Every reachable running tictactoe position, labelled by perfect minimax (exhaustive)."""
+def solved_positions(game: Game) -> list[LabelledPosition]:
+    """Every reachable running position of a ``Game.solvable`` game, labelled by perfect minimax (exhaustive)."""
     from .players import MinimaxPlayer
 
     judge = MinimaxPlayer(game, rng=None)
@@ -90,17 +99,18 @@ def solved_tictactoe_positions(game: Game) -> list[LabelledPosition]:
     return sorted(found.values(), key=lambda p: (len(p.moves), p.moves))
 
 
-def tictactoe_positions(game: Game) -> list[LabelledPosition]:
+def solved_positions_with_a_wrong_move(game: Game) -> list[LabelledPosition]:
     """The solved positions with a wrong move in them (the others cannot tell a good move from a bad one)."""
-    return [p for p in solved_tictactoe_positions(game)
+    return [p for p in solved_positions(game)
             if len(p.optimal) < len(game.legal_actions(game.from_actions(p.moves)))]  # fmt: skip
 
 
 @cache
 def labelled_positions(game: Game) -> tuple[LabelledPosition, ...]:
-    """The positions the arena measures the share of optimal moves on, for ``game`` (made once per process)."""
-    if game.name == "connect4":
-        return tuple(load_positions())
-    if game.name == "tictactoe":
-        return tuple(tictactoe_positions(game))
-    raise ValueError(f"no labelled positions for game {game.name!r}")
+    """The positions the arena measures the share of optimal moves on, for ``game`` (made once per process): its
+    file if it names one, else, for a solvable game, every position with a wrong move in it."""
+    if game.positions_file is not None:
+        return tuple(load_positions(positions_path(game)))
+    if game.solvable:
+        return tuple(solved_positions_with_a_wrong_move(game))
+    raise ValueError(f"no labelled positions for game {game.name!r}: it is not solvable and names no positions file")

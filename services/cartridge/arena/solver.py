@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..games.base import State
-from ..games.connect4 import _BOARD, _BOTTOM, _COLUMN, _H, COLS, ROWS
+from ..games.connect4 import BOARD_MASK, BOTTOM_BITS, COLS, COLUMN_MASKS, ROWS, Connect4
+from ..games.connect4 import COLUMN_STRIDE as H  # bits per column, the sentinel included
 
+SOLVED_GAME = Connect4.name  # the game whose bitboards the solver reads
 CELLS = ROWS * COLS
-BOTTOM_MASK = sum(_BOTTOM)
+BOTTOM_MASK = sum(BOTTOM_BITS)
 # Centre columns first: they take part in the most lines, so the best move is usually found first and cuts early.
 CENTRE_ORDER = sorted(range(COLS), key=lambda c: abs(c - COLS // 2))
 
@@ -31,19 +33,19 @@ def winning_cells(position: int, mask: int) -> int:
     """Empty cells (reachable or not) where one more stone of ``position`` completes four."""
     p = position
     r = (p << 1) & (p << 2) & (p << 3)  # vertical: three below
-    for d in (_H, _H - 1, _H + 1):  # horizontal and the two diagonals: any gap among the four
+    for d in (H, H - 1, H + 1):  # horizontal and the two diagonals: any gap among the four
         pair = (p << d) & (p << 2 * d)
         r |= pair & (p << 3 * d)
         r |= pair & (p >> d)
         pair = (p >> d) & (p >> 2 * d)
         r |= pair & (p << d)
         r |= pair & (p >> 3 * d)
-    return r & (_BOARD ^ mask)
+    return r & (BOARD_MASK ^ mask)
 
 
 def playable(mask: int) -> int:
     """The lowest empty cell of every column that is not full."""
-    return (mask + BOTTOM_MASK) & _BOARD
+    return (mask + BOTTOM_MASK) & BOARD_MASK
 
 
 def non_losing_moves(position: int, mask: int) -> int:
@@ -99,7 +101,7 @@ class Solver:
         alpha0 = alpha
         candidates = []
         for c in CENTRE_ORDER:
-            move = possible & _COLUMN[c]
+            move = possible & COLUMN_MASKS[c]
             if move:
                 # More threats made by the move first (a stable sort keeps the centre order among equals).
                 candidates.append((-winning_cells(position | move, mask).bit_count(), len(candidates), move))
@@ -127,7 +129,7 @@ class Solver:
 
     def _value_after(self, position: int, mask: int, moves: int, column: int, alpha: int, beta: int) -> int:
         """Value for the player who plays ``column`` (within [alpha, beta] unless it wins or loses at once)."""
-        move = playable(mask) & _COLUMN[column]
+        move = playable(mask) & COLUMN_MASKS[column]
         if winning_cells(position, mask) & move:
             return 1
         child_position, child_mask = position ^ mask, mask | move
@@ -152,8 +154,8 @@ class Solver:
         self.nodes, self._limit = 0, self.node_budget
         # Moves making the most threats first, as inside the search: a quick proof of a win usually starts there.
         columns = sorted(
-            (c for c in CENTRE_ORDER if playable(mask) & _COLUMN[c]),
-            key=lambda c: -winning_cells(position | (playable(mask) & _COLUMN[c]), mask).bit_count(),
+            (c for c in CENTRE_ORDER if playable(mask) & COLUMN_MASKS[c]),
+            key=lambda c: -winning_cells(position | (playable(mask) & COLUMN_MASKS[c]), mask).bit_count(),
         )
         # A move is optimal when its value equals the best: values are whole numbers, so "at least v" is one
         # null-window search. Find the best value from the top, then test each move against it.

@@ -60,6 +60,25 @@ class Game(ABC):
     # Self-play samples moves in proportion to visits for this many plies (exploration), then plays the
     # most visited move.
     temperature_moves: ClassVar[int]
+
+    # What the arena (cartridge.arena) needs to know of a game to rate models at it.
+    win_length: ClassVar[int]  # stones in a straight line that win; alpha-beta's heuristic scores lines this long
+    # Alpha-beta's static evaluation, for the player to move: a line of ``win_length`` cells holding k stones of one
+    # side and none of the other scores ``line_weights[k]`` for that side (k < win_length); each stone in the
+    # centre column scores ``centre_weight``.
+    line_weights: ClassVar[tuple[int, ...]]
+    centre_weight: ClassVar[int]
+    reference_depth: ClassVar[int]  # plies the arena's alpha-beta reference player searches ("alphabeta-d<depth>")
+    # Random plies that open each arena game: enough to vary games between deterministic players, few enough that
+    # the position stays balanced.
+    opening_plies: ClassVar[int]
+    # Small enough to solve by exhaustive minimax: the arena then has a perfect reference player ("minimax") and
+    # labels every reachable position itself. A game that is not needs ``positions_file``.
+    solvable: ClassVar[bool]
+    # The arena's labelled positions as a JSON-lines file in cartridge/arena/data/ (made offline by a solver), or
+    # None for a solvable game, whose positions the arena labels itself.
+    positions_file: ClassVar[str | None]
+
     planes = 2
 
     @property

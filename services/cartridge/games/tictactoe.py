@@ -27,6 +27,13 @@ class TicTacToe(Game):
     max_plies = 9
     dirichlet_alpha = 1.0
     temperature_moves = 4
+    win_length = 3
+    line_weights = (0, 1, 10)  # two of mine and none of theirs threatens a win: worth ten lines with one
+    centre_weight = 0
+    reference_depth = 2  # at full depth alpha-beta would be the perfect player again
+    opening_plies = 1  # 9 first moves
+    solvable = True  # a few thousand reachable positions
+    positions_file = None
 
     def legal_actions(self, state: State) -> list[int]:
         if state.terminal:

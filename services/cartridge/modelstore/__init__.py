@@ -9,8 +9,8 @@ from .base import (
     ModelStore,
     ModelStoreUnavailable,
     ModelTooLarge,
+    model_filename,
     sha256_hex,
-    version_name,
 )
 
 
@@ -37,7 +37,7 @@ __all__ = [
     "ModelStore",
     "ModelStoreUnavailable",
     "ModelTooLarge",
+    "model_filename",
     "open_model_store",
     "sha256_hex",
-    "version_name",
 ]

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field, fields
 
-VERSION_NAME = re.compile(r"^v(\d{6})\.onnx$")
+MODEL_FILENAME_PATTERN = re.compile(r"^v(\d{6})\.onnx$")
 MANIFEST_NAME = "latest.json"
 POINTERS = {"latest": MANIFEST_NAME, "best": "best.json"}  # the manifests a reader can follow
 RATED_NAME = "rated.json"
@@ -36,7 +36,8 @@ DEFAULT_MODEL_MAX_BYTES = 64 << 20  # MODEL_MAX_BYTES' default (see settings.py)
 CHUNK_BYTES = 256 << 10  # a read's buffer: small next to any limit, large enough that a model takes few reads
 
 
-def version_name(version: int) -> str:
+def model_filename(version: int) -> str:
+    """The name a version's ONNX file has in the store: ``v000007.onnx`` (zero-padded, so names sort by version)."""
     return f"v{version:06d}.onnx"
 
 
@@ -78,7 +79,7 @@ class ModelManifest:
 
     @property
     def filename(self) -> str:
-        return version_name(self.version)
+        return model_filename(self.version)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -174,7 +175,7 @@ class ModelStore(ABC):
         """Store ``model`` as the next version and make it the latest, atomically; apply retention."""
         version = self.next_version(env_id)
         manifest = ModelManifest(env_id, version, sha256_hex(model), len(model), time.time(), dict(metrics or {}))
-        self._put(self._key(env_id, version_name(version)), model)
+        self._put(self._key(env_id, model_filename(version)), model)
         self._put(self._key(env_id, MANIFEST_NAME), manifest.to_json())
         stored = self.versions(env_id)
         try:
@@ -182,7 +183,7 @@ class ModelStore(ABC):
         except CorruptModel:  # an unreadable best or mark: which versions matter is unknown, so delete none now
             return manifest
         for old in versions_to_delete(stored, self.keep_versions, pinned):
-            self._delete(self._key(env_id, version_name(old)))
+            self._delete(self._key(env_id, model_filename(old)))
         return manifest
 
     def pinned(self, env_id: str, stored: list[int]) -> set[int]:
@@ -210,8 +211,8 @@ class ModelStore(ABC):
     def promote(self, env_id: str, version: int, reason: str) -> ModelManifest:
         """Make a stored version the best, atomically (one manifest write); its bytes are hashed as they are read,
         so the best manifest names them exactly. CorruptModel if the version is not stored."""
-        if self._head(self._key(env_id, version_name(version))) is None:
-            raise CorruptModel(f"{env_id} {version_name(version)} cannot be promoted: it is not in the store")
+        if self._head(self._key(env_id, model_filename(version))) is None:
+            raise CorruptModel(f"{env_id} {model_filename(version)} cannot be promoted: it is not in the store")
         data = self.read_version(env_id, version)
         best = ModelManifest(env_id, version, sha256_hex(data), len(data), time.time(), reason=reason)
         self._put(self._key(env_id, POINTERS["best"]), best.to_json())
@@ -247,7 +248,7 @@ class ModelStore(ABC):
 
     def versions(self, env_id: str) -> list[int]:
         """Stored versions, ascending."""
-        return sorted(int(m.group(1)) for name in self._list(env_id) if (m := VERSION_NAME.match(name)))
+        return sorted(int(m.group(1)) for name in self._list(env_id) if (m := MODEL_FILENAME_PATTERN.match(name)))
 
     def next_version(self, env_id: str) -> int:
         """The version a publish writes: one past the published one, so a model file left by a publish that
@@ -279,12 +280,12 @@ class ModelStore(ABC):
     def _read_model(self, env_id: str, version: int, manifest: ModelManifest | None) -> bytes:
         """Sizes first (the manifest's, then the stored object's, against MODEL_MAX_BYTES and each other),
         so an oversized or mis-sized model is refused without being read; then the hash, while streaming."""
-        where = f"{env_id} {version_name(version)}"
+        where = f"{env_id} {model_filename(version)}"
         limit = self.max_model_bytes
         if manifest is not None and manifest.size_bytes > limit:
             raise ModelTooLarge(f"{where}: the manifest gives {manifest.size_bytes} bytes, over "
                                 f"MODEL_MAX_BYTES={limit}; not read")  # fmt: skip
-        key = self._key(env_id, version_name(version))
+        key = self._key(env_id, model_filename(version))
         stored = self._head(key)
         if stored is None:
             raise CorruptModel(f"{where} is named by the manifest but missing")

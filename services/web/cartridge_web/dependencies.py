@@ -17,7 +17,7 @@ from cartridge.stores import open_model_store
 from .gameplay import Referee
 from .metrics import WebMetrics
 from .serving import LiveModels, SearchSlots
-from .training import TrainingProgress
+from .stats_cache import TrainingProgress
 
 # Two cores: two searches at once keep both busy; more would only slow each other down.
 SEARCH_SLOTS = 2

@@ -6,6 +6,8 @@ part and runs in a worker thread (see serving.SearchSlots).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from cartridge.games import Game, IllegalMove, State, get_game
@@ -21,6 +23,16 @@ SEARCH_BATCH = 8
 
 def _rounded(values: np.ndarray) -> list[float]:
     return [round(float(v), 6) for v in values]
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """The model's move, and what its search saw before it."""
+
+    version: int  # the model version that searched (0: the uniform prior, before any model)
+    move: int  # the action it played
+    policy: list[float]  # [action_size] the root's visit shares, rounded to 6 places
+    value: float  # the root's mean value for the model (the player to move before its move), in [-1, 1]
 
 
 class Referee:
@@ -74,13 +86,14 @@ class Referee:
         result = BatchedMCTS(game, model.evaluator, self.config).search([state], add_noise=False)
         visits = result.visits[0]
         action = int(np.flatnonzero(visits == visits.max())[0])  # most visited; ties to the lowest action
-        after = game.apply(state, action)
-        return self.view(game, [*moves, action], after, human_player, model.version, action,
-                         _rounded(result.policy[0]), round(float(result.value[0]), 6))  # fmt: skip
+        reply = ModelReply(model.version, action, _rounded(result.policy[0]), round(float(result.value[0]), 6))
+        return self.view(game, [*moves, action], game.apply(state, action), human_player, reply=reply)
 
-    def view(self, game: Game, moves: list[int], state: State, human_player: int, version: int | None = None,
-             model_move: int | None = None, policy: list[float] | None = None,
-             value: float | None = None) -> GameView:  # fmt: skip
+    def view(
+        self, game: Game, moves: list[int], state: State, human_player: int, *, reply: ModelReply | None = None
+    ) -> GameView:
+        """The game after ``moves`` (``state``) as the client sees it: with the model's ``reply`` when the model just
+        moved, else with the version the web serves now."""
         winner = game.winner(state)
         if winner is None:
             status = "in_progress"
@@ -88,10 +101,20 @@ class Referee:
             status = "draw"
         else:
             status = "human_won" if winner == human_player else "model_won"
-        if version is None:
-            version = self.models.current(game.name).version
+        version = self.models.current(game.name).version if reply is None else reply.version
         return GameView(
-            env_id=game.name, moves=moves, board=game.board(state), rows=game.rows, cols=game.cols,
-            to_play=state.to_play, human_player=human_player, legal_actions=game.legal_actions(state),
-            status=status, winner=winner, model_move=model_move, policy=policy, value=value, model_version=version,
-        )  # fmt: skip
+            env_id=game.name,
+            moves=moves,
+            board=game.board(state),
+            rows=game.rows,
+            cols=game.cols,
+            to_play=state.to_play,
+            human_player=human_player,
+            legal_actions=game.legal_actions(state),
+            status=status,
+            winner=winner,
+            model_move=None if reply is None else reply.move,
+            policy=None if reply is None else reply.policy,
+            value=None if reply is None else reply.value,
+            model_version=version,
+        )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cartridge.arena.positions import solved_tictactoe_positions
+from cartridge.arena.positions import solved_positions
 from cartridge.games import get_game
 
 
@@ -16,7 +16,7 @@ def minimax_distilled_model(steps: int = 150) -> bytes:
     from cartridge_trainer.network import NetConfig, PolicyValueNet, export_onnx
 
     game = get_game("tictactoe")
-    solved = solved_tictactoe_positions(game)
+    solved = solved_positions(game)
     positions = [game.from_actions(p.moves) for p in solved]
     policies, values = np.zeros((len(solved), game.action_size), np.float32), np.zeros(len(solved), np.float32)
     for i, labelled in enumerate(solved):

@@ -47,7 +47,9 @@ def test_a_bad_gate_config_is_refused(threshold, games):
 
 def make_arena(tmp_path, ratings, gate) -> Arena:
     store = open_model_store(f"file://{tmp_path}/models", keep_versions=2)
-    return Arena(game, store, ratings, ArenaConfig(games=2, sims=8), structlog.get_logger(), gate=gate)
+    return Arena(
+        game, store=store, ratings=ratings, config=ArenaConfig(games=2, sims=8), log=structlog.get_logger(), gate=gate
+    )
 
 
 def test_gated_arena_promotes_a_stronger_candidate_and_keeps_the_best_against_a_weaker(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import structlog
 
 from cartridge.arena import play_game
-from cartridge.arena.loop import Arena, ArenaConfig
+from cartridge.arena.loop import Arena, ArenaConfig, reference_players
 from cartridge.arena.positions import SHARE_BATCH, labelled_positions, optimal_share
 from cartridge.arena.ratings import fit_ratings
-from cartridge.games import get_game
+from cartridge.games import TicTacToe, get_game
 from cartridge.modelstore import open_model_store
 
 game = get_game("tictactoe")
@@ -17,7 +17,20 @@ CONFIG = ArenaConfig(games=4, sims=8)
 
 def make_arena(tmp_path, ratings, keep_versions=10, **extra) -> Arena:
     store = open_model_store(f"file://{tmp_path}/models", keep_versions=keep_versions)
-    return Arena(game, store, ratings, CONFIG, structlog.get_logger(), **extra)
+    return Arena(game, store=store, ratings=ratings, config=CONFIG, log=structlog.get_logger(), **extra)
+
+
+def test_the_references_come_from_the_game_facts_and_a_perfect_player_only_where_the_game_is_solvable():
+    assert list(reference_players(game)) == ["random", "alphabeta-d2", "minimax"]
+    assert list(reference_players(get_game("connect4"))) == ["random", "alphabeta-d4"]
+
+    class DeeperUnsolvedTicTacToe(TicTacToe):
+        name, reference_depth, solvable = "deeper", 3, False
+
+    deeper = DeeperUnsolvedTicTacToe()
+    references = reference_players(deeper)
+    assert list(references) == ["random", "alphabeta-d3"]
+    assert references["alphabeta-d3"](None).depth == 3
 
 
 def test_references_are_calibrated_once_against_each_other(tmp_path, ratings):

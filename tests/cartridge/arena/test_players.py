@@ -7,7 +7,7 @@ import pytest
 
 from cartridge.arena import AlphaBetaPlayer, MinimaxPlayer, RandomPlayer, play_game, play_pairs, result_for
 from cartridge.arena.players import heuristic_for, straight_lines
-from cartridge.games import get_game
+from cartridge.games import TicTacToe, get_game
 
 tictactoe, connect4 = get_game("tictactoe"), get_game("connect4")
 
@@ -83,3 +83,28 @@ def test_a_game_replays_move_for_move_from_its_seed_and_colours_alternate():
     for r in records:
         first, second = players if r.first == "alphabeta" else players[::-1]
         assert play_game(connect4, first, second, r.seed) == r
+
+
+class FirstLegalMove:
+    """Plays the first legal move and notes the ply of every position it is asked about."""
+
+    def __init__(self, game, plies: list[int]) -> None:
+        self.game, self.plies = game, plies
+
+    def choose(self, state):
+        self.plies.append(state.ply)
+        return self.game.legal_actions(state)[0]
+
+
+def test_a_game_opens_with_as_many_random_plies_as_the_game_declares():
+    class LongOpeningTicTacToe(TicTacToe):
+        name, opening_plies = "long-opening", 3
+
+    for g in (tictactoe, connect4, LongOpeningTicTacToe()):
+        asked: list[int] = []
+        player = ("first-legal", lambda rng, g=g, asked=asked: FirstLegalMove(g, asked))
+        play_game(g, player, player, seed=5)
+        assert min(asked) == g.opening_plies, g.name
+        asked.clear()
+        play_game(g, player, player, seed=5, opening_plies=0)
+        assert min(asked) == 0, g.name

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cartridge.arena.players import MinimaxPlayer
-from cartridge.arena.positions import load_positions
+from cartridge.arena.positions import load_positions, positions_path
 from cartridge.arena.solver import SolveBudgetExceeded, Solver, non_losing_moves, winning_cells
 from cartridge.games import get_game
 
@@ -98,7 +98,7 @@ def test_a_position_over_the_node_budget_is_refused_not_searched_forever():
 
 
 def test_the_committed_positions_are_labelled_as_the_solver_labels_them():
-    positions = load_positions()
+    positions = load_positions(positions_path(connect4))
     assert len(positions) >= 200
     plies = [len(p.moves) for p in positions]
     assert min(plies) >= 8 and max(plies) <= 30

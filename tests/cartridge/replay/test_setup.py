@@ -95,7 +95,7 @@ def test_the_trainer_samples_records_iterations_and_prunes(set_up, make_episode)
 
 def test_the_web_reads_its_stats_and_may_not_write(set_up, make_episode, tmp_path):
     from cartridge.modelstore import open_model_store
-    from cartridge_web.training import TrainingProgress
+    from cartridge_web.stats_cache import TrainingProgress
 
     with open_replay(set_up["actor"]) as actor:
         actor.append_episode(make_episode("tictactoe"))

@@ -12,7 +12,7 @@ from cartridge.settings import Settings
 
 from ..dependencies import ModelsDep, SettingsDep, TrainingDep
 from ..schemas import ArenaRatings, IterationPoint, ModelSummary, Problem, Stats, VersionRating
-from ..training import TrainingSnapshot
+from ..stats_cache import TrainingSnapshot
 
 NO_MODEL_YET = "no model yet: the trainer publishes v1 after its first iteration; games use a uniform prior until then"
 

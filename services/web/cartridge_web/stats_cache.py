@@ -1,4 +1,4 @@
-"""Training progress for /stats and /ready: the one place the web reads the replay buffer.
+"""The /stats cache: training progress for /stats and /ready, and the one place the web reads the replay buffer.
 
 A read (counts and iteration records from the replay buffer; the latest manifest and the versions
 from the model store) is shared by every caller for up to ``STATS_MAX_AGE_SECONDS``, and callers that
