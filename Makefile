@@ -37,10 +37,11 @@ lock: venv
 system-deps:
 	scripts/install-system-deps.sh
 
-# Unit, static, service, image (when a Docker engine answers) and local end-to-end tests, the latter twice:
-# on the local runtime's storage (SQLite, a models directory) and on the cluster's (PostgreSQL, S3); then the
-# chaos suite on a stack of its own (kills, a PostgreSQL restart, a full replay bound; about three minutes).
-test: system-deps venv
+# The linter and the formatter's check first (seconds, and CI holds them); then unit, static, service, image
+# (when a Docker engine answers) and local end-to-end tests, the latter twice: on the local runtime's storage
+# (SQLite, a models directory) and on the cluster's (PostgreSQL, S3); then the chaos suite on a stack of its own
+# (kills, a PostgreSQL restart, a full replay bound; about three minutes).
+test: system-deps venv lint
 	$(VENV)/bin/pytest tests e2e --target local
 	$(VENV)/bin/pytest e2e --target local --storage cluster
 	$(VENV)/bin/pytest e2e --target local -m chaos
@@ -50,6 +51,8 @@ test: system-deps venv
 test-fast: system-deps venv
 	$(VENV)/bin/pytest tests -m "not slow and not docker and not postgres"
 
+# ruff formats everything; a `# fmt: skip` only where an aligned table reads better, with its reason beside it
+# (tests/test_formatting.py counts them).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -55,8 +55,15 @@ def whole_root_build(client, context: Path, component: str) -> None:
     """What `docker build -f <its Dockerfile> --target <its target> .` does: the whole root minus .dockerignore."""
     definition = image_definitions(root=context)[component]
     args = {**definition.args, **image_build_args(component, root=context)}
-    stream = client.api.build(path=str(context), dockerfile=definition.dockerfile, target=definition.target, rm=True,
-                              decode=True, tag=f"{image_name(component)}:bench", buildargs=args)  # fmt: skip
+    stream = client.api.build(
+        path=str(context),
+        dockerfile=definition.dockerfile,
+        target=definition.target,
+        rm=True,
+        decode=True,
+        tag=f"{image_name(component)}:bench",
+        buildargs=args,
+    )
     for chunk in stream:
         if "error" in chunk:
             raise SystemExit(f"{component}: {chunk['error']}")
@@ -84,11 +91,15 @@ def main(names: list[str]) -> None:
             rebuild_root, _ = timed(build_root)
             rows.append((component, image.size_mb, image.context_mb, cached, rebuild, rebuild_root))
     print(f"legacy builder; base images from the environment; {len(names)} image(s)\n")
-    print(f"{'image':9} {'size MB':>8} {'context MB':>11} {'no-change s':>12} {'1-line rebuild s':>17} "
-          f"{'same, whole-root context s':>27} {'ratio':>6}")  # fmt: skip
+    print(
+        f"{'image':9} {'size MB':>8} {'context MB':>11} {'no-change s':>12} {'1-line rebuild s':>17} "
+        f"{'same, whole-root context s':>27} {'ratio':>6}"
+    )
     for component, size, context_mb, cached, rebuild, rebuild_root in rows:
-        print(f"{component:9} {size:8.0f} {context_mb:11.2f} {cached:12.1f} {rebuild:17.1f} {rebuild_root:27.1f} "
-              f"{rebuild_root / rebuild:5.1f}x")  # fmt: skip
+        print(
+            f"{component:9} {size:8.0f} {context_mb:11.2f} {cached:12.1f} {rebuild:17.1f} {rebuild_root:27.1f} "
+            f"{rebuild_root / rebuild:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ from devtools.local import LocalConfig, LocalRuntime
 from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
 
-EDITS = {"web": "web/cartridge_web/app.py", "trainer": "trainer/cartridge_trainer/training.py",
-         "actor-0": "actor/cartridge_actor/main.py"}  # fmt: skip
+EDITS = {
+    "web": "web/cartridge_web/app.py",
+    "trainer": "trainer/cartridge_trainer/training.py",
+    "actor-0": "actor/cartridge_actor/main.py",
+}
 
 
 def main() -> None:
@@ -29,8 +32,15 @@ def main() -> None:
     shutil.copytree(
         REPO_ROOT / "services", sources, ignore=shutil.ignore_patterns("node_modules", "dist", "__pycache__")
     )
-    config = LocalConfig(data_dir=tmp / "data", frontend=False, source_root=sources, web_port=free_port(),
-                         frontend_port=free_port(), trainer_port=free_port(), actor_base_port=free_port())  # fmt: skip
+    config = LocalConfig(
+        data_dir=tmp / "data",
+        frontend=False,
+        source_root=sources,
+        web_port=free_port(),
+        frontend_port=free_port(),
+        trainer_port=free_port(),
+        actor_base_port=free_port(),
+    )
     runtime = LocalRuntime(config)
     web = f"http://127.0.0.1:{config.web_port}"
     try:

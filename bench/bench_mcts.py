@@ -130,8 +130,11 @@ def batched_rate(game: Game, evaluator, states: list, sims: int, cache_size: int
     started = time.perf_counter()
     mcts.search(states, add_noise=True)
     seconds = time.perf_counter() - started
-    return {"rate": len(states) * sims / seconds, "inference": timed.seconds / seconds,
-            "per_call": mcts.network_positions / max(1, mcts.network_calls)}  # fmt: skip
+    return {
+        "rate": len(states) * sims / seconds,
+        "inference": timed.seconds / seconds,
+        "per_call": mcts.network_positions / max(1, mcts.network_calls),
+    }
 
 
 def naive_rate(game: Game, evaluator, states: list, sims: int) -> dict:
@@ -195,8 +198,10 @@ def main() -> None:
         measure(game, f"azg-size 256x10 ({parameter_count(azg) / 1e6:.1f}M)", azg, args.azg_openings, args.sims),
     ]
     free_states = openings(game, args.openings, np.random.default_rng(0))
-    free = {"batched": batched_rate(game, UniformEvaluator(7), free_states, args.sims),
-            "naive": naive_rate(game, UniformEvaluator(7), free_states, args.sims)}  # fmt: skip
+    free = {
+        "batched": batched_rate(game, UniformEvaluator(7), free_states, args.sims),
+        "naive": naive_rate(game, UniformEvaluator(7), free_states, args.sims),
+    }
     print(f"connect4, MCTS_MAX_SIMS={args.sims}, one core (sched_setaffinity), ONNX Runtime 1 thread")
     print("simulations per second (share of time in network inference); every column of a row searches the same")
     print(f"openings: {rows[0]['openings']} for the default network and the free one, {rows[1]['openings']} azg-size\n")
@@ -209,8 +214,10 @@ def main() -> None:
     print(f"{'':26}(free: batched / naive {free['batched']['rate'] / free['naive']['rate']:.1f}x, the trees alone)")
     for r in rows:
         rate = {c: r[c]["rate"] for c in COLUMNS}
-        print(f"\n{r['network']}, positions per network call (batched, no cache): "
-              f"{r['batched fp32 no cache']['per_call']:.1f}")  # fmt: skip
+        print(
+            f"\n{r['network']}, positions per network call (batched, no cache): "
+            f"{r['batched fp32 no cache']['per_call']:.1f}"
+        )
         print(
             f"  actors' setup / textbook: batched int8 ORT + cache / naive fp32 PyTorch eager  "
             f"{rate['batched int8'] / rate['naive eager']:5.1f}x  (unlike things: the product of the next four)"

@@ -94,10 +94,14 @@ def main() -> None:
         f"{WRITERS} writer processes x {EPISODES_PER_WRITER} connect4 episodes each (2 cores), one pruner keeping "
         f"{BOUND:,} transitions; PostgreSQL with fsync and synchronous commit on, SQLite WAL with synchronous=NORMAL\n"
     )
-    print(f"{'backend':12} {'insert transitions/s':>22} {'vs target':>10} {'pruned':>8} {'left':>6} "
-          f"{'sampled transitions/s':>23}")  # fmt: skip
-    print(f"{'postgresql':12} {pg_insert:22,.0f} {pg_insert / TARGET_PG:9.1f}x {pg_pruned:8,} {pg_left:6,} "
-          f"{pg_sample:23,.0f}")  # fmt: skip
+    print(
+        f"{'backend':12} {'insert transitions/s':>22} {'vs target':>10} {'pruned':>8} {'left':>6} "
+        f"{'sampled transitions/s':>23}"
+    )
+    print(
+        f"{'postgresql':12} {pg_insert:22,.0f} {pg_insert / TARGET_PG:9.1f}x {pg_pruned:8,} {pg_left:6,} "
+        f"{pg_sample:23,.0f}"
+    )
     print(f"{'sqlite':12} {sqlite_insert:22,.0f} {'':>10} {sqlite_pruned:8,} {sqlite_left:6,} {sqlite_sample:23,.0f}")
     print(f"\ntarget: >= {TARGET_PG:,} transitions/s into PostgreSQL with {WRITERS} concurrent writers, pruning on")
 

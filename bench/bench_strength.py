@@ -39,13 +39,23 @@ def target_opponent(game: Game) -> str:
     return "minimax" if game.solvable else f"alphabeta-d{game.reference_depth}"
 
 
-def train(game: str, seconds: float, workdir: Path, overrides: dict[str, str] | None = None
-          ) -> tuple[dict[str, str], dict[int, float]]:  # fmt: skip
+def train(
+    game: str, seconds: float, workdir: Path, overrides: dict[str, str] | None = None
+) -> tuple[dict[str, str], dict[int, float]]:
     """Run actors and trainer for ``seconds``; the environment used and each version's publication time."""
-    env = {"ENV_ID": game, "ACTOR_PARALLEL_GAMES": "32", "BATCH_SIZE": "128", "MODEL_POLL_SECONDS": "1",
-           "TRAINING_ITERATIONS": "0", "MODEL_KEEP_VERSIONS": "100000", "REPLAY_URL": f"sqlite:///{workdir}/replay.db",
-           "MODEL_STORE_URL": f"file://{workdir}/models", "CHECKPOINT_DIR": str(workdir / "checkpoints"),
-           **STRENGTH_PIPELINE[game], **(overrides or {})}  # fmt: skip
+    env = {
+        "ENV_ID": game,
+        "ACTOR_PARALLEL_GAMES": "32",
+        "BATCH_SIZE": "128",
+        "MODEL_POLL_SECONDS": "1",
+        "TRAINING_ITERATIONS": "0",
+        "MODEL_KEEP_VERSIONS": "100000",
+        "REPLAY_URL": f"sqlite:///{workdir}/replay.db",
+        "MODEL_STORE_URL": f"file://{workdir}/models",
+        "CHECKPOINT_DIR": str(workdir / "checkpoints"),
+        **STRENGTH_PIPELINE[game],
+        **(overrides or {}),
+    }
     store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
     processes = [
         ServiceProcess(module, env | {"HTTP_PORT": str(free_port()), "ACTOR_ID": name}, workdir / f"{name}.log")
@@ -82,8 +92,13 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=64, help="the arena's MCTS simulations per move")
     parser.add_argument("--versions", type=int, default=5, help="versions to rate, spread over the run")
     parser.add_argument("--target-games", type=int, default=200)
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a pipeline setting (repeatable), to see what limits strength")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a pipeline setting (repeatable), to see what limits strength",
+    )
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set if "=" in item)
     if len(overrides) != len(args.set):
@@ -99,8 +114,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-strength-") as tmp:
         workdir = Path(tmp)
         settings = STRENGTH_PIPELINE[args.game] | overrides
-        print(f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer): "
-              + ", ".join(f"{name}={value}" for name, value in settings.items()))  # fmt: skip
+        print(
+            f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer): "
+            + ", ".join(f"{name}={value}" for name, value in settings.items())
+        )
         env, published = train(args.game, args.seconds, workdir, overrides)
         if not published:
             print("no version was published in time: nothing to rate")
@@ -118,25 +135,36 @@ def main() -> None:
             result = arena.rate(version)
             rows.append((published[version], result, time.monotonic() - rated_at))
         references = list(arena.references)
-        print(f"\nstrength against training time ({args.games} games per opponent, {args.sims} sims; "
-              "rating: Bradley-Terry, Elo scale, random = 0):")  # fmt: skip
+        print(
+            f"\nstrength against training time ({args.games} games per opponent, {args.sims} sims; "
+            "rating: Bradley-Terry, Elo scale, random = 0):"
+        )
         header = f"{'time':>6} {'version':>7} {'rating':>7} " + " ".join(f"{r:>13}" for r in references)
         print(header + f" {'opt.mcts':>8} {'opt.net':>8}")
         for elapsed, result, _ in rows:
             scores = " ".join(f"{result.scores[r]['score']:>13.2f}" for r in references)
-            print(f"{elapsed:>5.0f}s {player_name(result.version):>7} {result.rating:>7.0f} {scores} "
-                  f"{result.optimal_search:>8.1%} {result.optimal_network:>8.1%}")  # fmt: skip
+            print(
+                f"{elapsed:>5.0f}s {player_name(result.version):>7} {result.rating:>7.0f} {scores} "
+                f"{result.optimal_search:>8.1%} {result.optimal_network:>8.1%}"
+            )
         ladder = arena.ladder()
         print("ladder now: " + ", ".join(f"{p} {r:.0f}" for p, r in sorted(ladder.items(), key=lambda x: -x[1])))
         newest = max(published)
         model, _ = arena.model_player(newest)
         target = target_opponent(game)
-        records = play_pairs(game, (player_name(newest), lambda rng: model), (target, arena.references[target]),
-                             args.target_games, "bench")  # fmt: skip
+        records = play_pairs(
+            game,
+            (player_name(newest), lambda rng: model),
+            (target, arena.references[target]),
+            args.target_games,
+            "bench",
+        )
         result = result_for(player_name(newest), records)
-        print(f"\ntarget match: {player_name(newest)} (published at {published[newest]:.0f} s) against {target}: "
-              f"{result.wins} wins, {result.draws} draws, {result.losses} losses in {result.games} games "
-              f"(score {result.score:.3f})")  # fmt: skip
+        print(
+            f"\ntarget match: {player_name(newest)} (published at {published[newest]:.0f} s) against {target}: "
+            f"{result.wins} wins, {result.draws} draws, {result.losses} losses in {result.games} games "
+            f"(score {result.score:.3f})"
+        )
         ratings.close()
 
 

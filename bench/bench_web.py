@@ -78,8 +78,14 @@ class Load:
             return f"GET /{self.kind} HTTP/1.1\r\n{host}\r\n".encode()
         # A random connect4 opening of 0-5 plies, then a random column for the side to move.
         moves = [int(c) for c in rng.integers(0, 7, size=int(rng.integers(0, 6)))]
-        body = json.dumps({"env_id": MEASURED_GAME, "moves": moves, "action": int(rng.integers(0, 7)),
-                           "human_player": len(moves) % 2 + 1}).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "env_id": MEASURED_GAME,
+                "moves": moves,
+                "action": int(rng.integers(0, 7)),
+                "human_player": len(moves) % 2 + 1,
+            }
+        ).encode()
         head = f"POST /api/games/move HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
         return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
@@ -136,8 +142,10 @@ class Load:
         errors += self.refused_without_retry_after
         statuses = " ".join(f"{s}x{n}" for s, n in sorted(self.statuses.items()))
         rate = len(self.latencies) / self.seconds
-        return (f"{label:34} {len(self.latencies):5d} {p50:8.1f} {p99:8.1f} {served_p99:9.1f} {worst:8.1f} "
-                f"{rate:7.1f} {self.statuses.get(503, 0):4d} {errors:4d}   {statuses}")  # fmt: skip
+        return (
+            f"{label:34} {len(self.latencies):5d} {p50:8.1f} {p99:8.1f} {served_p99:9.1f} {worst:8.1f} "
+            f"{rate:7.1f} {self.statuses.get(503, 0):4d} {errors:4d}   {statuses}"
+        )
 
 
 def prepare(tmp: str) -> dict[str, str]:
@@ -150,8 +158,14 @@ def prepare(tmp: str) -> dict[str, str]:
             log.record_iteration(IterationRecord(MEASURED_GAME, i, i, 1.5, 0.3, 1.8, 20 * i, 400 * i, 3.0))
     # The default network (64 channels, 4 residual blocks): what the trainer publishes.
     open_model_store(store_url).publish(MEASURED_GAME, export_onnx(PolicyValueNet(game), game))
-    return {"ENV_ID": MEASURED_GAME, "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "WEB_SIMS": "100",
-            "LOG_LEVEL": "warning", "HTTP_HOST": "127.0.0.1"}  # fmt: skip
+    return {
+        "ENV_ID": MEASURED_GAME,
+        "REPLAY_URL": replay_url,
+        "MODEL_STORE_URL": store_url,
+        "WEB_SIMS": "100",
+        "LOG_LEVEL": "warning",
+        "HTTP_HOST": "127.0.0.1",
+    }
 
 
 def main() -> None:
@@ -185,8 +199,10 @@ def main() -> None:
             f"{args.clients} concurrent clients per load; connect4 model 64x4, WEB_SIMS=100; 2000 episodes; "
             f"a move waits at most {Settings().web_search_wait_seconds:g} s for one of {SEARCH_SLOTS} search slots\n"
         )
-        print(f"{'request':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'200 p99':>9} {'max ms':>8} {'req/s':>7} "
-              f"{'503':>4} {'5xx':>4}   statuses")  # fmt: skip
+        print(
+            f"{'request':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'200 p99':>9} {'max ms':>8} {'req/s':>7} "
+            f"{'503':>4} {'5xx':>4}   statuses"
+        )
         print(f"{'':34} {'':5} {'':8} {'':8} {'':9} {'':8} {'':7} {'':4} (5xx: other than 503 with Retry-After)")
         # The floor: a request that does no work, so /stats can be told apart from this machine's load.
         floor = asyncio.run(Load(port, "health", args.clients, args.stats).run())
@@ -207,18 +223,24 @@ def main() -> None:
         print(stats.row("  /stats, mixed"))
         stats_p99, floor_p99 = (float(np.percentile(load.latencies, 99)) for load in (idle_stats, floor))
         ratio = stats_p99 / floor_p99
-        print(f"\n/stats p99 alone: {stats_p99 * 1000:.1f} ms (target <= 50 ms), {ratio:.1f}x the floor's, "
-              f"over {idle_stats.seconds:.1f} s (cached up to 1 s: it spans refreshes)")  # fmt: skip
+        print(
+            f"\n/stats p99 alone: {stats_p99 * 1000:.1f} ms (target <= 50 ms), {ratio:.1f}x the floor's, "
+            f"over {idle_stats.seconds:.1f} s (cached up to 1 s: it spans refreshes)"
+        )
         # Only /stats calls made while moves were in flight say anything about the mix: show both windows.
         t0 = moves.window[0]
         during = stats.within(moves.window)
         (m0, m1), (s0, s1) = ((a - t0, b - t0) for a, b in (moves.window, stats.window))
-        print(f"windows (s from the first mixed move): moves {m0:.2f}-{m1:.2f}, /stats {s0:.2f}-{s1:.2f}; "
-              f"{len(during)} of {len(stats.spans)} /stats calls inside the moves' window")  # fmt: skip
+        print(
+            f"windows (s from the first mixed move): moves {m0:.2f}-{m1:.2f}, /stats {s0:.2f}-{s1:.2f}; "
+            f"{len(during)} of {len(stats.spans)} /stats calls inside the moves' window"
+        )
         if during:
             mixed, alone = float(np.median(during)), float(np.median(idle_stats.latencies))
-            print(f"/stats p50 while moves run: {mixed / alone:.1f}x its p50 alone (those {len(during)} calls; "
-                  f"searches: {SEARCH_SLOTS} worker threads; the event loop stays free)")  # fmt: skip
+            print(
+                f"/stats p50 while moves run: {mixed / alone:.1f}x its p50 alone (those {len(during)} calls; "
+                f"searches: {SEARCH_SLOTS} worker threads; the event loop stays free)"
+            )
         else:
             print("/stats p50 while moves run: not measured, no /stats call fell inside the moves' window")
     finally:

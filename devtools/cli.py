@@ -86,8 +86,13 @@ def cli() -> None:
 @cli.command()
 @click.option("--runtime", type=click.Choice(["auto", "local", "kind"]), default="auto", show_default=True)
 @click.option("--no-tilt", is_flag=True, help="kind: build, push and apply k8s/local once instead of `tilt up`.")
-@click.option("--tilt-mode", type=click.Choice(["up", "ci"]), default="up", show_default=True,
-              help="kind: `tilt up` (live updates) or `tilt ci` (deploy, wait until healthy, exit).")  # fmt: skip
+@click.option(
+    "--tilt-mode",
+    type=click.Choice(["up", "ci"]),
+    default="up",
+    show_default=True,
+    help="kind: `tilt up` (live updates) or `tilt ci` (deploy, wait until healthy, exit).",
+)
 @click.option("--actors", type=click.IntRange(1, 64), default=None, help="Number of self-play actors.")
 @click.option("--env-id", type=click.Choice(GAME_NAMES), default=None, help="The game.")
 @click.option("--detach", "-d", is_flag=True, help="local: run in the background and return once healthy.")
@@ -131,8 +136,9 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
         out.print_json(json.dumps(stack.view().data, default=str))
         return
     if not stack.running():
-        raise DevtoolsError("nothing is running: no local runtime and no kind cluster `cartridge`",
-                            "start the stack with `devtools up`")  # fmt: skip
+        raise DevtoolsError(
+            "nothing is running: no local runtime and no kind cluster `cartridge`", "start the stack with `devtools up`"
+        )
     show(stack.view, watch)
 
 

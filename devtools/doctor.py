@@ -83,16 +83,26 @@ def port_checks(ports: dict[int, str], runtime: str, ours: dict[int, str] | None
 def disk_check(path: Path) -> Check:
     free_gb = shutil.disk_usage(path).free / 1e9
     ok = free_gb >= MIN_FREE_DISK_GB
-    return Check("disk space", f"{free_gb:.1f} GB free", f">= {MIN_FREE_DISK_GB:.0f} GB", ok,
-                 "" if ok else "free disk space: kind node images and the app images need ~10 GB")  # fmt: skip
+    return Check(
+        "disk space",
+        f"{free_gb:.1f} GB free",
+        f">= {MIN_FREE_DISK_GB:.0f} GB",
+        ok,
+        "" if ok else "free disk space: kind node images and the app images need ~10 GB",
+    )
 
 
 def run(console: Console, repo_root: Path | None = None) -> int:
     """Print the checks as a table; exit code 0 when all pass, 1 otherwise."""
     repo_root = repo_root or Path.cwd()
     ours = ports_held_by_cartridge()
-    checks = [*tool_checks(), docker_check(), *port_checks(KIND_PORTS, "kind", ours),
-              *port_checks(LOCAL_PORTS, "local", ours), disk_check(repo_root)]  # fmt: skip
+    checks = [
+        *tool_checks(),
+        docker_check(),
+        *port_checks(KIND_PORTS, "kind", ours),
+        *port_checks(LOCAL_PORTS, "local", ours),
+        disk_check(repo_root),
+    ]
     table = Table(title="devtools doctor")
     for column in ("check", "found", "wanted", "status", "what to do"):
         table.add_column(column)
@@ -102,8 +112,10 @@ def run(console: Console, repo_root: Path | None = None) -> int:
     console.print(table)
     problems = [c for c in checks if not c.ok]
     if problems:
-        console.print(f"[yellow]{len(problems)} problem(s).[/] The local runtime needs none of the tools above; "
-                      "the kind runtime needs docker, kind, kubectl and tilt.")  # fmt: skip
+        console.print(
+            f"[yellow]{len(problems)} problem(s).[/] The local runtime needs none of the tools above; "
+            "the kind runtime needs docker, kind, kubectl and tilt."
+        )
         return 1
     console.print("[green]Everything the kind and local runtimes need is in place.[/]")
     return 0

@@ -59,8 +59,10 @@ def get_bytes(url: str, what: str, timeout: float = 60.0) -> bytes:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()
     except requests.RequestException as exc:
-        raise DevtoolsError(f"cannot download {what} from {url} ({exc.__class__.__name__})",
-                            "check the network or proxy settings, then run the command again") from None  # fmt: skip
+        raise DevtoolsError(
+            f"cannot download {what} from {url} ({exc.__class__.__name__})",
+            "check the network or proxy settings, then run the command again",
+        ) from None
     return response.content
 
 

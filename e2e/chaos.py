@@ -162,6 +162,7 @@ class KindChaos:
     def apply_bound(self) -> None:
         """The chaos settings on the trainer (its pruner keeps the bound), and the trainer's rollout."""
         window, bound = CHAOS_DIFFERENCES["REPLAY_WINDOW"][0], CHAOS_DIFFERENCES["REPLAY_MAX_TRANSITIONS"][0]
-        self.stack.kubectl("set", "env", "deployment/trainer", f"REPLAY_WINDOW={window}",
-                           f"REPLAY_MAX_TRANSITIONS={bound}")  # fmt: skip
+        self.stack.kubectl(
+            "set", "env", "deployment/trainer", f"REPLAY_WINDOW={window}", f"REPLAY_MAX_TRANSITIONS={bound}"
+        )
         self.stack.kubectl("rollout", "status", "deployment/trainer", "--timeout=300s")

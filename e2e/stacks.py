@@ -41,10 +41,16 @@ class LocalStack:
         from testkit.support import free_port, free_ports
 
         self.config = LocalConfig(
-            data_dir=data_dir, actors=actors, frontend=False, settings=apply(E2E_DIFFERENCES) | (settings or {}),
-            web_port=free_port(), frontend_port=free_port(), trainer_port=free_port(),
-            actor_base_port=free_ports(actors), arena_port=free_port(),
-        )  # fmt: skip
+            data_dir=data_dir,
+            actors=actors,
+            frontend=False,
+            settings=apply(E2E_DIFFERENCES) | (settings or {}),
+            web_port=free_port(),
+            frontend_port=free_port(),
+            trainer_port=free_port(),
+            actor_base_port=free_ports(actors),
+            arena_port=free_port(),
+        )
         self.runtime = None  # made by up(), once the storage the services are told about is known
         self.web_url = f"http://127.0.0.1:{self.config.web_port}"
         self.gateway_url: str | None = None  # the local runtime serves the web and frontend directly
@@ -76,8 +82,12 @@ class LocalStack:
         replay_url = self._storage_servers.enter_context(postgres_server(host_port=host_port))
         endpoint = self._storage_servers.enter_context(s3_server())
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="cartridge-models")
-        return {"REPLAY_URL": replay_url, "MODEL_STORE_URL": "s3://cartridge-models/models",
-                "S3_ENDPOINT_URL": endpoint, **S3_TEST_CREDENTIALS}  # fmt: skip
+        return {
+            "REPLAY_URL": replay_url,
+            "MODEL_STORE_URL": "s3://cartridge-models/models",
+            "S3_ENDPOINT_URL": endpoint,
+            **S3_TEST_CREDENTIALS,
+        }
 
     def down(self) -> None:
         try:
@@ -103,8 +113,9 @@ class LocalStack:
         if self.runtime is None:
             return
         status = [s.__dict__ for s in self.runtime.status()]
-        (into / "devtools-status.json").write_text(json.dumps({"components": status, "stats": self.runtime.stats()},
-                                                              indent=2, default=str))  # fmt: skip
+        (into / "devtools-status.json").write_text(
+            json.dumps({"components": status, "stats": self.runtime.stats()}, indent=2, default=str)
+        )
 
 
 class PortForward:
@@ -120,8 +131,9 @@ class PortForward:
         from testkit.support import free_port
 
         self.port = free_port()
-        self.args = kubectl_command("port-forward", target, f"{self.port}:{remote_port}", namespace=namespace,
-                                    kubectl=str(kubectl))  # fmt: skip
+        self.args = kubectl_command(
+            "port-forward", target, f"{self.port}:{remote_port}", namespace=namespace, kubectl=str(kubectl)
+        )
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         self.proc: subprocess.Popen | None = None
         self._stop = threading.Event()
@@ -172,9 +184,12 @@ class KindStack:
 
         self.workdir = workdir
         self.cluster = KindCluster(
-            "cartridge", kubeconfig=workdir / "kubeconfig", image=KIND_NODE_IMAGE,
-            kind_path=kind or Path(shutil.which("kind")), kubectl_path=kubectl or Path(shutil.which("kubectl")),
-        )  # fmt: skip
+            "cartridge",
+            kubeconfig=workdir / "kubeconfig",
+            image=KIND_NODE_IMAGE,
+            kind_path=kind or Path(shutil.which("kind")),
+            kubectl_path=kubectl or Path(shutil.which("kubectl")),
+        )
         self._forwards = contextlib.ExitStack()
         self.web_url = ""
         self.gateway_url: str | None = None
@@ -192,15 +207,22 @@ class KindStack:
         if not (ready and "actor" in workloads and workloads["actor"].desired >= self.actors):
             runtime.deploy_once()
         # KindCluster.create reuses an existing cluster but then expects its kubeconfig to be there already.
-        kubeconfig = subprocess.run([shutil.which("kind"), "get", "kubeconfig", "--name", "cartridge"],
-                                    capture_output=True, text=True, check=True).stdout  # fmt: skip
+        kubeconfig = subprocess.run(
+            [shutil.which("kind"), "get", "kubeconfig", "--name", "cartridge"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         (self.workdir / "kubeconfig").write_text(kubeconfig)
         (self.workdir / "kubeconfig").chmod(0o600)
         self.cluster.create(REPO_ROOT / "kind-config.yaml")
 
         def forward(service: str, port: int) -> int:
-            return self._forwards.enter_context(PortForward(self.cluster.kubectl_path, self.cluster.kubeconfig_path,
-                                                            self.namespace, f"service/{service}", port))  # fmt: skip
+            return self._forwards.enter_context(
+                PortForward(
+                    self.cluster.kubectl_path, self.cluster.kubeconfig_path, self.namespace, f"service/{service}", port
+                )
+            )
 
         self.web_url = f"http://127.0.0.1:{forward('web', 8080)}"
         self.postgres_port = forward("postgres", 5432)
@@ -245,13 +267,21 @@ class KindStack:
         probe = (
             "import json,urllib.request;print(urllib.request.urlopen('http://127.0.0.1:9100/health').read().decode())"
         )
-        return [json.loads(self.kubectl("exec", pod, "--", "python", "-c", probe))["model_version"]
-                for pod in self.actor_pods()]  # fmt: skip
+        return [
+            json.loads(self.kubectl("exec", pod, "--", "python", "-c", probe))["model_version"]
+            for pod in self.actor_pods()
+        ]
 
     def scale_actors(self, replicas: int) -> None:
         # The HPA would fight a manual scale: pin it to the wanted count for the measurement.
-        self.kubectl("patch", "hpa", "actor", "--type=merge", "-p",
-                     json.dumps({"spec": {"minReplicas": replicas, "maxReplicas": replicas}}))  # fmt: skip
+        self.kubectl(
+            "patch",
+            "hpa",
+            "actor",
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"minReplicas": replicas, "maxReplicas": replicas}}),
+        )
         self.kubectl("scale", "deployment/actor", f"--replicas={replicas}")
         self.kubectl("rollout", "status", "deployment/actor", "--timeout=300s")
 
@@ -288,9 +318,11 @@ class KindStack:
             name, spec = pod["metadata"]["name"], pod["spec"]
             for container in [c["name"] for c in [*(spec.get("initContainers") or []), *spec["containers"]]]:
                 self._save(into / f"{name}.{container}.log", ("logs", name, "-c", container, f"--tail={LOG_LINES}"))
-                self._save(into / f"{name}.{container}.previous.log",
-                           ("logs", name, "-c", container, "--previous", f"--tail={LOG_LINES}"),
-                           absent="previous terminated container")  # fmt: skip
+                self._save(
+                    into / f"{name}.{container}.previous.log",
+                    ("logs", name, "-c", container, "--previous", f"--tail={LOG_LINES}"),
+                    absent="previous terminated container",
+                )
 
     def _save(self, path: Path, args: tuple[str, ...], absent: str | None = None) -> None:
         """kubectl's output into ``path``; a failure is written there instead, unless its message contains

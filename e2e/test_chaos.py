@@ -163,8 +163,9 @@ def test_every_component_is_healthy_again_within_the_bound(chaos_stack, chaos_ru
     assert chaos_run.recovered_after is not None, (
         f"still unhealthy {3 * RECOVERY_SECONDS[target]:.0f} s after the last disruption: {chaos_run.waiting_for}"
     )
-    print(f"\nhealthy again {chaos_run.recovered_after:.1f} s after the last of {len(chaos_run.disruptions)} "
-          "disruptions")  # fmt: skip
+    print(
+        f"\nhealthy again {chaos_run.recovered_after:.1f} s after the last of {len(chaos_run.disruptions)} disruptions"
+    )
     assert chaos_run.recovered_after <= RECOVERY_SECONDS[target], (
         f"healthy again only after {chaos_run.recovered_after:.1f} s (bound {RECOVERY_SECONDS[target]:.0f} s)"
     )
@@ -195,8 +196,11 @@ def test_the_replay_bound_filled_and_holds(chaos_stack, chaos_run):
         counts = replay.counts(chaos_run.env_id)
         assert counts.episodes > counts.stored_episodes, f"nothing was pruned: the bound never filled ({counts})"
         # The pruner runs every second; the episodes written in between (and while the trainer was down) go next.
-        wait_until(lambda: replay.counts(chaos_run.env_id).stored_transitions <= bound * 1.25, 60,
-                   f"the stored transitions back near the bound {bound}")  # fmt: skip
+        wait_until(
+            lambda: replay.counts(chaos_run.env_id).stored_transitions <= bound * 1.25,
+            60,
+            f"the stored transitions back near the bound {bound}",
+        )
 
 
 def test_no_committed_episode_is_lost(chaos_stack, chaos_run):
@@ -211,8 +215,10 @@ def test_no_committed_episode_is_lost(chaos_stack, chaos_run):
         committed = len(chaos.committed())
         after = replay.counts(chaos_run.env_id).episodes
     assert committed, "no episode written line in any actor's log"
-    assert after >= committed, (f"{committed - after} committed episodes lost: the actors logged {committed} "
-                                f"commits, the buffer counts {after} episodes ever written")  # fmt: skip
+    assert after >= committed, (
+        f"{committed - after} committed episodes lost: the actors logged {committed} "
+        f"commits, the buffer counts {after} episodes ever written"
+    )
     if stack.target == "local":  # a fresh stack: every episode ever written is one of these actors'
         actor_kills = sum(1 for d in chaos_run.disruptions if d.startswith("kill -9 actor"))
         assert before <= committed + actor_kills, (

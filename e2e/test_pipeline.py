@@ -92,8 +92,11 @@ def assert_strength_rose(stack, env: str, trained: int) -> None:
     """The arena rated version 1 and a version at least as new as the one trained by now, and that one is
     stronger: a higher rating than v1's, and (local, tictactoe) no loss in 20 games against perfect minimax;
     (kind, connect4) at least 0.9 against random in the arena's own games."""
-    ratings = wait_until(lambda: (r := rated_versions(stack, env)) and max(r) >= trained and r, RATING_WAIT,
-                         f"the arena to rate v{trained} or newer")  # fmt: skip
+    ratings = wait_until(
+        lambda: (r := rated_versions(stack, env)) and max(r) >= trained and r,
+        RATING_WAIT,
+        f"the arena to rate v{trained} or newer",
+    )
     assert 1 in ratings, f"version 1 was not rated (the arena rated {sorted(ratings)}): nothing to compare with"
     newest = max(ratings)
     assert ratings[newest] > ratings[1], f"v{newest} rated {ratings[newest]:.0f}, not above v1's {ratings[1]:.0f}"
@@ -122,8 +125,11 @@ def test_model_rollout(stack):
     new = store.latest(env).version
     published_at = time.monotonic()
     # One bound for the whole rollout: web and every actor within ROLLOUT_SECONDS of the publication.
-    wait_until(lambda: get_json(f"{stack.web_url}/api/model?env_id={env}")["version"] >= new, ROLLOUT_SECONDS,
-               "the web to serve the new model")  # fmt: skip
+    wait_until(
+        lambda: get_json(f"{stack.web_url}/api/model?env_id={env}")["version"] >= new,
+        ROLLOUT_SECONDS,
+        "the web to serve the new model",
+    )
     left = max(0.5, ROLLOUT_SECONDS - (time.monotonic() - published_at))
     wait_until(lambda: min(stack.actor_model_versions()) >= new, left, "every actor on the new model")
     took = time.monotonic() - published_at
@@ -170,6 +176,9 @@ def test_the_actor_autoscaler_sees_cpu_utilization(stack):
     and never scales. metrics-server samples every 15 s, so the first reading takes a little while."""
     if stack.target != "kind":
         pytest.skip("the local runtime has no HorizontalPodAutoscaler")
-    (utilization,) = wait_until(lambda: (u := stack.actor_cpu_utilization()) is not None and (u,), 180,
-                                "the actor HPA to report current CPU utilization")  # fmt: skip
+    (utilization,) = wait_until(
+        lambda: (u := stack.actor_cpu_utilization()) is not None and (u,),
+        180,
+        "the actor HPA to report current CPU utilization",
+    )
     assert utilization >= 0

@@ -38,11 +38,16 @@ def postgres_server(durable: bool = False, password: str | None = None, host_por
 
     secret = TEST_PASSWORD if password is None else password
     container = (
-        PostgresContainer(os.environ.get("POSTGRES_IMAGE", DEFAULT_IMAGE), username=USER, password=secret,
-                          dbname=DATABASE, driver=None)
+        PostgresContainer(
+            os.environ.get("POSTGRES_IMAGE", DEFAULT_IMAGE),
+            username=USER,
+            password=secret,
+            dbname=DATABASE,
+            driver=None,
+        )
         .with_env("POSTGRES_HOST_AUTH_METHOD", "scram-sha-256")
         .with_command(f"postgres -c fsync={'on' if durable else 'off'} -c max_connections=100")
-    )  # fmt: skip
+    )
     if host_port is not None:
         container = container.with_bind_ports(5432, host_port)
     with container:
@@ -56,8 +61,11 @@ def server_container(database_url: str):
     import docker
 
     port = database_url.rsplit(":", 1)[1].split("/", 1)[0]
-    (container,) = [c for c in docker.from_env().containers.list()
-                    if any(b.get("HostPort") == port for b in (c.ports.get("5432/tcp") or []))]  # fmt: skip
+    (container,) = [
+        c
+        for c in docker.from_env().containers.list()
+        if any(b.get("HostPort") == port for b in (c.ports.get("5432/tcp") or []))
+    ]
     return container
 
 
@@ -94,8 +102,10 @@ def drop_connections(database_url: str) -> None:
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @contextlib.contextmanager

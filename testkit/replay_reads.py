@@ -23,8 +23,9 @@ def episode_transitions(replay: SqlReplayBuffer, episode_id: str) -> list[Transi
 def recent_episodes(replay: SqlReplayBuffer, env_id: str | None = None, limit: int = 20) -> list[dict]:
     """Newest stored episodes: episode_id, env_id, actor_id, model_version, winner, moves, created_at."""
     where, params = ("WHERE env_id = ?", (env_id,)) if env_id is not None else ("", ())
-    rows = replay.database.fetch(f"SELECT {EPISODE_COLUMNS} FROM episodes {where} ORDER BY created_at DESC LIMIT ?",
-                         (*params, limit))  # fmt: skip
+    rows = replay.database.fetch(
+        f"SELECT {EPISODE_COLUMNS} FROM episodes {where} ORDER BY created_at DESC LIMIT ?", (*params, limit)
+    )
     keys = [c.strip() for c in EPISODE_COLUMNS.split(",")]
     return [dict(zip(keys, row, strict=True)) for row in rows]
 

@@ -62,8 +62,11 @@ def s3_server() -> Iterator[str]:
     for name, value in S3_TEST_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until(lambda: accepts(port) or server.poll() is not None, 60, "the moto S3 server")
         assert server.poll() is None, f"the moto S3 server exited with {server.returncode}"
@@ -155,8 +158,11 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
 
 def kill_9_while_running(script: str, argument: str, seconds: float) -> None:
     """Run ``script`` (Python source that prints "ready" once set up) and SIGKILL it ``seconds`` later."""
-    proc = subprocess.Popen([sys.executable, "-c", script, argument], stdout=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, argument],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     assert proc.stdout.readline().strip() == b"ready"
     time.sleep(seconds)
     proc.send_signal(signal.SIGKILL)

@@ -49,7 +49,7 @@ RESOURCES = [
     ("gateway.networking.k8s.io", "v1", "GatewayClass", "gatewayclasses", False, ("gc",)),
     ("gateway.networking.k8s.io", "v1", "Gateway", "gateways", True, ("gtw",)),
     ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", True, ()),
-]  # fmt: skip
+]
 SUBRESOURCES = {
     "pods": ("log", "exec", "attach", "portforward", "status"),
     "deployments": ("scale", "status"),

@@ -24,8 +24,9 @@ def module_constants(tree: ast.Module) -> dict[str, object]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             try:
-                constants[node.targets[0].id] = eval(compile(ast.Expression(node.value), "<e2e>", "eval"),
-                                                     {"__builtins__": {}}, dict(constants))  # fmt: skip
+                constants[node.targets[0].id] = eval(
+                    compile(ast.Expression(node.value), "<e2e>", "eval"), {"__builtins__": {}}, dict(constants)
+                )
             except Exception:  # anything not computable from constants is not a bound
                 continue
     return constants
@@ -65,8 +66,11 @@ def test_budgets(path: Path) -> dict[str, tuple[list[float], float]]:
     tree = ast.parse(path.read_text())
     constants = module_constants(tree)
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    return {name: (waits(f, functions, constants), timeout_of(f, constants, float(default)))
-            for name, f in functions.items() if name.startswith("test_")}  # fmt: skip
+    return {
+        name: (waits(f, functions, constants), timeout_of(f, constants, float(default)))
+        for name, f in functions.items()
+        if name.startswith("test_")
+    }
 
 
 test_budgets.__test__ = False  # a helper, not a test

@@ -28,15 +28,26 @@ def tilt_builds(root: Path = REPO_ROOT, env: dict[str, str] | None = None) -> di
     builds = {}
     for (ref, context), kw in json.loads(result.stdout)["docker_build"]:
         builds[ref.rsplit("/", 1)[-1].removeprefix("cartridge-")] = {
-            "repository": ref, "context": context, "dockerfile": kw["dockerfile"],
-            "target": kw.get("target") or None, "args": kw.get("build_args", {}),
-        }  # fmt: skip
+            "repository": ref,
+            "context": context,
+            "dockerfile": kw["dockerfile"],
+            "target": kw.get("target") or None,
+            "args": kw.get("build_args", {}),
+        }
     return builds
 
 
 def devtools_builds(group: str, root: Path = REPO_ROOT) -> dict[str, dict]:
-    return {c: {"repository": d.repository, "context": d.context, "dockerfile": d.dockerfile, "target": d.target,
-                "args": d.args} for c, d in image_definitions(group, root, environ={}).items()}  # fmt: skip
+    return {
+        c: {
+            "repository": d.repository,
+            "context": d.context,
+            "dockerfile": d.dockerfile,
+            "target": d.target,
+            "args": d.args,
+        }
+        for c, d in image_definitions(group, root, environ={}).items()
+    }
 
 
 def test_tilt_builds_exactly_the_dev_images_devtools_reads_from_the_bake_file():
@@ -64,8 +75,10 @@ def test_images_yml_builds_the_bake_files_release_targets():
 
 def test_devtools_bakes_the_same_targets_it_builds_without_buildkit():
     definitions = image_definitions()
-    planned = [PlannedImage(definitions[c], f"{definitions[c].repository}:t1", "t1", {"REVISION": "abc"}, 0.0)
-               for c in COMPONENTS]  # fmt: skip
+    planned = [
+        PlannedImage(definitions[c], f"{definitions[c].repository}:t1", "t1", {"REVISION": "abc"}, 0.0)
+        for c in COMPONENTS
+    ]
     command = bake_command(planned, push=True)
     assert command[:5] == ["docker", "buildx", "bake", "--file", str(REPO_ROOT / BAKE_FILE)]
     assert command[5:10] == ["actor", "arena", "trainer", "web", "frontend"] and command[-1] == "--push"

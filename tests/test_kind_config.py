@@ -20,42 +20,74 @@ def _object(properties: dict, required: tuple[str, ...] = ()) -> dict:
 
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
-_PATCH_6902 = _object({"group": {"type": "string"}, "version": {"type": "string"}, "kind": {"type": "string"},
-                       "patch": {"type": "string"}}, ("group", "version", "kind", "patch"))  # fmt: skip
-_NODE = _object({
-    "role": {"enum": ["control-plane", "worker"]},
-    "image": {"type": "string"},
-    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-    "extraMounts": {"type": "array", "items": _object({
-        "containerPath": {"type": "string"}, "hostPath": {"type": "string"}, "readOnly": {"type": "boolean"},
-        "selinuxRelabel": {"type": "boolean"},
-        "propagation": {"enum": ["None", "HostToContainer", "Bidirectional"]},
-    })},
-    "extraPortMappings": {"type": "array", "items": _object({
-        "containerPort": {"type": "integer"}, "hostPort": {"type": "integer"}, "listenAddress": {"type": "string"},
-        "protocol": {"enum": ["TCP", "UDP", "SCTP"]},
-    })},
-    "kubeadmConfigPatches": _STRINGS,
-    "kubeadmConfigPatchesJSON6902": {"type": "array", "items": _PATCH_6902},
-})  # fmt: skip
-KIND_V1ALPHA4_CLUSTER = _object({
-    "kind": {"const": "Cluster"},
-    "apiVersion": {"const": "kind.x-k8s.io/v1alpha4"},
-    "name": {"type": "string"},
-    "nodes": {"type": "array", "items": _NODE},
-    "networking": _object({
-        "ipFamily": {"enum": ["ipv4", "ipv6", "dual"]}, "apiServerPort": {"type": "integer"},
-        "apiServerAddress": {"type": "string"}, "podSubnet": {"type": "string"}, "serviceSubnet": {"type": "string"},
-        "disableDefaultCNI": {"type": "boolean"}, "kubeProxyMode": {"enum": ["iptables", "ipvs", "nftables", "none"]},
-        "dnsSearch": _STRINGS,
-    }),
-    "featureGates": {"type": "object", "additionalProperties": {"type": "boolean"}},
-    "runtimeConfig": {"type": "object", "additionalProperties": {"type": "string"}},
-    "kubeadmConfigPatches": _STRINGS,
-    "kubeadmConfigPatchesJSON6902": {"type": "array", "items": _PATCH_6902},
-    "containerdConfigPatches": _STRINGS,
-    "containerdConfigPatchesJSON6902": _STRINGS,
-}, ("kind", "apiVersion"))  # fmt: skip
+_PATCH_6902 = _object(
+    {
+        "group": {"type": "string"},
+        "version": {"type": "string"},
+        "kind": {"type": "string"},
+        "patch": {"type": "string"},
+    },
+    ("group", "version", "kind", "patch"),
+)
+_NODE = _object(
+    {
+        "role": {"enum": ["control-plane", "worker"]},
+        "image": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "extraMounts": {
+            "type": "array",
+            "items": _object(
+                {
+                    "containerPath": {"type": "string"},
+                    "hostPath": {"type": "string"},
+                    "readOnly": {"type": "boolean"},
+                    "selinuxRelabel": {"type": "boolean"},
+                    "propagation": {"enum": ["None", "HostToContainer", "Bidirectional"]},
+                }
+            ),
+        },
+        "extraPortMappings": {
+            "type": "array",
+            "items": _object(
+                {
+                    "containerPort": {"type": "integer"},
+                    "hostPort": {"type": "integer"},
+                    "listenAddress": {"type": "string"},
+                    "protocol": {"enum": ["TCP", "UDP", "SCTP"]},
+                }
+            ),
+        },
+        "kubeadmConfigPatches": _STRINGS,
+        "kubeadmConfigPatchesJSON6902": {"type": "array", "items": _PATCH_6902},
+    }
+)
+KIND_V1ALPHA4_CLUSTER = _object(
+    {
+        "kind": {"const": "Cluster"},
+        "apiVersion": {"const": "kind.x-k8s.io/v1alpha4"},
+        "name": {"type": "string"},
+        "nodes": {"type": "array", "items": _NODE},
+        "networking": _object(
+            {
+                "ipFamily": {"enum": ["ipv4", "ipv6", "dual"]},
+                "apiServerPort": {"type": "integer"},
+                "apiServerAddress": {"type": "string"},
+                "podSubnet": {"type": "string"},
+                "serviceSubnet": {"type": "string"},
+                "disableDefaultCNI": {"type": "boolean"},
+                "kubeProxyMode": {"enum": ["iptables", "ipvs", "nftables", "none"]},
+                "dnsSearch": _STRINGS,
+            }
+        ),
+        "featureGates": {"type": "object", "additionalProperties": {"type": "boolean"}},
+        "runtimeConfig": {"type": "object", "additionalProperties": {"type": "string"}},
+        "kubeadmConfigPatches": _STRINGS,
+        "kubeadmConfigPatchesJSON6902": {"type": "array", "items": _PATCH_6902},
+        "containerdConfigPatches": _STRINGS,
+        "containerdConfigPatchesJSON6902": _STRINGS,
+    },
+    ("kind", "apiVersion"),
+)
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,9 @@ def render_kustomize(path: Path) -> str:
     return subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, check=True).stdout
 
 
-def evaluate_tiltfile(*tilt_args: str, tiltfile: Path = REPO_ROOT / "Tiltfile",
-                      env: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+def evaluate_tiltfile(
+    *tilt_args: str, tiltfile: Path = REPO_ROOT / "Tiltfile", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Evaluate a Tiltfile as `tilt up -- TILT_ARGS` would, in its directory, with only ``env`` as its
     environment (in its own process: see tests/tilt_eval.py)."""
     command = [sys.executable, str(REPO_ROOT / "tests" / "tilt_eval.py"), str(tiltfile), "--", *tilt_args]
@@ -168,8 +169,11 @@ def test_live_update_syncs_sources_to_where_the_dockerfile_copies_them(tilt):
         for step in syncs:
             src = step["src"]
             assert (REPO_ROOT / src).exists(), f"{component}: sync source {src} does not exist"
-            expected = [dest + src[len(copy_src):] for copy_src, dest in copies
-                        if src == copy_src or src.startswith(copy_src + "/")]  # fmt: skip
+            expected = [
+                dest + src[len(copy_src) :]
+                for copy_src, dest in copies
+                if src == copy_src or src.startswith(copy_src + "/")
+            ]
             assert step["dest"] in expected, (
                 f"{component}: sync {src} -> {step['dest']} does not match a COPY in the Dockerfile: {copies}"
             )
@@ -206,8 +210,12 @@ def test_dependency_files_fall_back_to_a_full_rebuild(tilt):
 
 def test_pre_install_copies_reads_the_stages_the_target_builds():
     python = pre_install_copies(REPO_ROOT / "services/Dockerfile", "actor")
-    assert python == {"services/cartridge/requirements.txt", "services/actor/requirements.txt",
-                      "services/make-venv.sh", "services/strip-installers.sh"}  # fmt: skip
+    assert python == {
+        "services/cartridge/requirements.txt",
+        "services/actor/requirements.txt",
+        "services/make-venv.sh",
+        "services/strip-installers.sh",
+    }
     # Another service's requirements are not the actor's: its stages are not built for the actor.
     assert "services/trainer/requirements.txt" in pre_install_copies(REPO_ROOT / "services/Dockerfile", "trainer")
     # The Vite dev target builds on deps only; the release build stage's `COPY services/frontend/` is not its.
@@ -276,8 +284,10 @@ def test_only_the_devtools_kind_context_is_allowed(tilt):
 
 
 def test_forwarded_local_ports_are_the_urls_devtools_prints(tilt):
-    forwards = {resource_name(args, kw): [f["local"] for f in kw.get("port_forwards", [])]
-                for args, kw in tilt.calls["k8s_resource"]}  # fmt: skip
+    forwards = {
+        resource_name(args, kw): [f["local"] for f in kw.get("port_forwards", [])]
+        for args, kw in tilt.calls["k8s_resource"]
+    }
     for name, url in URLS.items():
         if name in forwards:
             assert int(url.rsplit(":", 1)[1]) in forwards[name], (

@@ -95,8 +95,11 @@ def test_the_pin_export_line_yields_exactly_the_pins():
     """The workflow's jq line, run here on the real file, exports NAME=value for every pin."""
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed here (GitHub's runners have it)")
-    step = next(s["run"] for s in load(REPO_ROOT / ".github/workflows/e2e.yml")["jobs"]["kind"]["steps"]
-                if "devtools/pins.json" in s.get("run", ""))  # fmt: skip
+    step = next(
+        s["run"]
+        for s in load(REPO_ROOT / ".github/workflows/e2e.yml")["jobs"]["kind"]["steps"]
+        if "devtools/pins.json" in s.get("run", "")
+    )
     command = step.split(">>")[0]
     out = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     assert dict(line.split("=", 1) for line in out.splitlines()) == PINS

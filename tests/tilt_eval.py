@@ -33,8 +33,20 @@ RETURNS = {
     "read_json": lambda path, default=None: json.loads(Path(path).read_text()),
     "ci_settings": lambda *args, **kwargs: ci_settings(*args, **kwargs),
 }
-RECORDED = ("version_settings", "allow_k8s_contexts", "update_settings", "ci_settings", "docker_build", "k8s_yaml",
-            "k8s_resource", "sync", "run", "fall_back_on", "port_forward", "kustomize")  # fmt: skip
+RECORDED = (
+    "version_settings",
+    "allow_k8s_contexts",
+    "update_settings",
+    "ci_settings",
+    "docker_build",
+    "k8s_yaml",
+    "k8s_resource",
+    "sync",
+    "run",
+    "fall_back_on",
+    "port_forward",
+    "kustomize",
+)
 
 # ci_settings as Tilt v0.37.6 unpacks it (internal/tiltfile/cisettings/ci_settings.go): three optional parameters,
 # each a string that Go's time.ParseDuration reads (internal/tiltfile/value/duration.go).

@@ -37,8 +37,11 @@ Progress = Callable[[str], None]
 Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, namespace=, input=)
 
 GATEWAY_CLASS = "cloud-provider-kind"  # cloud-provider-kind pkg/gateway/controller.go: GWClassName
-GATEWAY_CRDS = ("gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io",
-                "httproutes.gateway.networking.k8s.io")  # fmt: skip
+GATEWAY_CRDS = (
+    "gatewayclasses.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+    "httproutes.gateway.networking.k8s.io",
+)
 CPK_CLUSTER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"  # cloud-provider-kind pkg/constants: NodeCCMLabelKey
 METRICS_SERVER_MANIFEST = (
     f"https://github.com/kubernetes-sigs/metrics-server/releases/download/v{METRICS_SERVER_VERSION}/components.yaml"
@@ -130,8 +133,10 @@ def metrics_server_manifest(components_yaml: str, image: str = METRICS_SERVER_IM
                 container["args"].append("--kubelet-insecure-tls")
             found = True
     if not found:
-        raise DevtoolsError(f"metrics-server v{METRICS_SERVER_VERSION}'s manifest has no metrics-server Deployment",
-                            f"look at {METRICS_SERVER_MANIFEST}")  # fmt: skip
+        raise DevtoolsError(
+            f"metrics-server v{METRICS_SERVER_VERSION}'s manifest has no metrics-server Deployment",
+            f"look at {METRICS_SERVER_MANIFEST}",
+        )
     return yaml.safe_dump_all(documents, sort_keys=False)
 
 
@@ -153,15 +158,19 @@ def metrics_server_components(url: str = METRICS_SERVER_MANIFEST, sha256: str | 
         data = path.read_bytes()
         if (found := hashlib.sha256(data).hexdigest()) != wanted:
             hint = f"look at it, then remove it (`rm {path}`): the next `up` downloads it again"
-            raise DevtoolsError(f"the cached metrics-server v{METRICS_SERVER_VERSION} manifest {path} has sha256 "
-                                f"{found}, not {pin}, {wanted}", hint)  # fmt: skip
+            raise DevtoolsError(
+                f"the cached metrics-server v{METRICS_SERVER_VERSION} manifest {path} has sha256 "
+                f"{found}, not {pin}, {wanted}",
+                hint,
+            )
         return data.decode()
     data = get_bytes(url, what=f"metrics-server v{METRICS_SERVER_VERSION}'s manifest")
     if (found := hashlib.sha256(data).hexdigest()) != wanted:
-        raise DevtoolsError(f"metrics-server v{METRICS_SERVER_VERSION}'s manifest from {url} has sha256 {found}, "
-                            f"not {pin}, {wanted}",
-                            "the release asset changed or the download was altered (a proxy?): nothing was cached "
-                            "or applied; compare it with the release before changing the pin")  # fmt: skip
+        raise DevtoolsError(
+            f"metrics-server v{METRICS_SERVER_VERSION}'s manifest from {url} has sha256 {found}, not {pin}, {wanted}",
+            "the release asset changed or the download was altered (a proxy?): nothing was cached "
+            "or applied; compare it with the release before changing the pin",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_bytes(data)
@@ -216,10 +225,15 @@ class CloudProviderController:
             if container is None:
                 progress(f"Starting cloud-provider-kind ({spec.image.split('@')[0]})")
                 container = self.client.containers.run(
-                    spec.image, list(spec.command) if spec.command else None, name=spec.name, detach=True,
-                    network=spec.network, restart_policy={"Name": "unless-stopped"}, labels=spec.labels,
+                    spec.image,
+                    list(spec.command) if spec.command else None,
+                    name=spec.name,
+                    detach=True,
+                    network=spec.network,
+                    restart_policy={"Name": "unless-stopped"},
+                    labels=spec.labels,
                     volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
-                )  # fmt: skip
+                )
             elif container.status != "running":
                 progress(f"Starting the stopped {spec.name}")
                 container.start()
@@ -265,10 +279,15 @@ class AddonTimeouts:
     metrics_server: float = 240.0
 
 
-def install_addons(kubectl: Kubectl, context: str, start_cloud_provider: Callable[[], object],
-                   progress: Progress = lambda msg: None, timeouts: AddonTimeouts = AddonTimeouts(),
-                   manifest: Callable[[], str] = metrics_server_components,
-                   interval: float = 2.0) -> None:  # fmt: skip
+def install_addons(
+    kubectl: Kubectl,
+    context: str,
+    start_cloud_provider: Callable[[], object],
+    progress: Progress = lambda msg: None,
+    timeouts: AddonTimeouts = AddonTimeouts(),
+    manifest: Callable[[], str] = metrics_server_components,
+    interval: float = 2.0,
+) -> None:
     """cloud-provider-kind, its CRDs and GatewayClass, then metrics-server: each awaited before the next."""
     k = f"kubectl --context {context}"
 

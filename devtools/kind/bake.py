@@ -44,8 +44,9 @@ def _resolve(targets: dict, name: str) -> dict:
     return {**merged, **own, "args": {**merged.get("args", {}), **own.get("args", {})}}
 
 
-def image_definitions(group: str = "default", root: Path = REPO_ROOT,
-                      environ: dict[str, str] | None = None) -> dict[str, ImageDefinition]:  # fmt: skip
+def image_definitions(
+    group: str = "default", root: Path = REPO_ROOT, environ: dict[str, str] | None = None
+) -> dict[str, ImageDefinition]:
     """The images of a bake group by component. Variables take their defaults unless the environment sets
     them, as `docker buildx bake` does (REGISTRY=... pushes elsewhere)."""
     bake = json.loads((root / BAKE_FILE).read_text())
@@ -57,9 +58,14 @@ def image_definitions(group: str = "default", root: Path = REPO_ROOT,
         repository = _interpolate(target["tags"][0], variables).rsplit(":", 1)[0]
         component = repository.rsplit("/", 1)[-1].removeprefix("cartridge-")
         definitions[component] = ImageDefinition(
-            name, component, target.get("context", "."), target["dockerfile"], target.get("target"),
-            dict(target.get("args", {})), repository,
-        )  # fmt: skip
+            name,
+            component,
+            target.get("context", "."),
+            target["dockerfile"],
+            target.get("target"),
+            dict(target.get("args", {})),
+            repository,
+        )
     return definitions
 
 

@@ -32,8 +32,9 @@ from devtools.pins import KIND_NODE_IMAGE
 from devtools.process import Runner, run_command
 
 
-def kubectl_command(*args: str, context: str | None = None, namespace: str | None = None,
-                    kubectl: str = "kubectl") -> list[str]:  # fmt: skip
+def kubectl_command(
+    *args: str, context: str | None = None, namespace: str | None = None, kubectl: str = "kubectl"
+) -> list[str]:
     """kubectl's argv with the context and namespace first, as global flags. After the arguments they could
     land behind a `--` (`kubectl exec POD -- CMD -n NS` runs `CMD -n NS` in namespace default)."""
     return [kubectl, *(["--context", context] if context else []), *(["-n", namespace] if namespace else []), *args]
@@ -108,8 +109,12 @@ class CreatedClusters:
 
 
 class ClusterController:
-    def __init__(self, run: Runner = run_command, progress: Callable[[str], None] = lambda msg: None,
-                 created: CreatedClusters | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        run: Runner = run_command,
+        progress: Callable[[str], None] = lambda msg: None,
+        created: CreatedClusters | None = None,
+    ) -> None:
         self.run = run
         self.progress = progress
         self.created = created or CreatedClusters()
@@ -149,10 +154,21 @@ class ClusterController:
         if not self.exists(spec):
             self.progress(f"Creating kind cluster {spec.name} ({spec.node_image.split('@')[0]})")
             self.run(
-                ["kind", "create", "cluster", "--name", spec.name, "--config", str(spec.config),
-                 "--image", spec.node_image, "--wait", "120s"],
+                [
+                    "kind",
+                    "create",
+                    "cluster",
+                    "--name",
+                    spec.name,
+                    "--config",
+                    str(spec.config),
+                    "--image",
+                    spec.node_image,
+                    "--wait",
+                    "120s",
+                ],
                 timeout=900,
-            )  # fmt: skip
+            )
             created = True
             self.created.write(spec.name, self.node_ids(self.nodes(spec)))
         nodes = self.nodes(spec)
@@ -173,14 +189,22 @@ class ClusterController:
         registry_dir = f"/etc/containerd/certs.d/localhost:{spec.registry.port}"
         for node in nodes:
             self.run(["docker", "exec", node, "mkdir", "-p", registry_dir])
-            self.run(["docker", "exec", "-i", node, "cp", "/dev/stdin", f"{registry_dir}/hosts.toml"],
-                     input=hosts_toml(spec.registry))  # fmt: skip
+            self.run(
+                ["docker", "exec", "-i", node, "cp", "/dev/stdin", f"{registry_dir}/hosts.toml"],
+                input=hosts_toml(spec.registry),
+            )
         connect_registry()
         self.kubectl(spec, "apply", "-f", "-", input=registry_hosting_configmap(spec.registry))
         return ClusterStatus(spec.name, spec.context, tuple(nodes), created)
 
-    def kubectl(self, spec: ClusterSpec, *args: str, namespace: str | None = None, input: str | None = None,
-                timeout: float = 300):  # fmt: skip
+    def kubectl(
+        self,
+        spec: ClusterSpec,
+        *args: str,
+        namespace: str | None = None,
+        input: str | None = None,
+        timeout: float = 300,
+    ):
         return self.run(kubectl_command(*args, context=spec.context, namespace=namespace), input=input, timeout=timeout)
 
     def delete(self, spec: ClusterSpec) -> bool:

@@ -167,8 +167,9 @@ def local_torch_wheel(root: Path = REPO_ROOT) -> Path | None:
     return None
 
 
-def image_build_args(component: str, extra: dict[str, str] | None = None, revision: str = "unknown",
-                     root: Path = REPO_ROOT) -> dict[str, str]:  # fmt: skip
+def image_build_args(
+    component: str, extra: dict[str, str] | None = None, revision: str = "unknown", root: Path = REPO_ROOT
+) -> dict[str, str]:
     """Build args: base images from the environment, the revision label, then ``extra`` on top."""
     set_values = {name: os.environ[name] for name in PASSTHROUGH_ARGS if os.environ.get(name) is not None}
     args = {name: value or EMPTY_BUILD_ARG.get(name, "") for name, value in set_values.items()}
@@ -190,11 +191,15 @@ def _client():
 def _hint(detail: str, last_step: str, component: str) -> str:
     text = detail.lower()
     if " FROM " in last_step or "pull access denied" in text or "manifest unknown" in text:
-        return ("a base image is missing: set PYTHON_IMAGE, NODE_IMAGE and NGINX_IMAGE to images this machine "
-                "has or can pull (on our machines: `../shared/tools/container-sandbox env`)")  # fmt: skip
+        return (
+            "a base image is missing: set PYTHON_IMAGE, NODE_IMAGE and NGINX_IMAGE to images this machine "
+            "has or can pull (on our machines: `../shared/tools/container-sandbox env`)"
+        )
     if "no matching distribution" in text or "could not find a version" in text:
-        return ("the build cannot reach a package index: check the proxy and CA settings, or, for torch, "
-                "put the CPU wheel in .wheels/ (PIP_FIND_LINKS is searched) and set TORCH_INDEX_URL=''")  # fmt: skip
+        return (
+            "the build cannot reach a package index: check the proxy and CA settings, or, for torch, "
+            "put the CPU wheel in .wheels/ (PIP_FIND_LINKS is searched) and set TORCH_INDEX_URL=''"
+        )
     definition = image_definitions(environ={})[component]
     target = f" --target {definition.target}" if definition.target else ""
     return f"run `docker build -f {definition.dockerfile}{target} .` in the repository for the whole log"
@@ -276,8 +281,9 @@ def bake_command(planned: Iterable[PlannedImage], push: bool, root: Path = REPO_
 
 def _built(image: PlannedImage, client, pushed: bool) -> BuiltImage:
     found = client.images.get(image.ref)
-    return BuiltImage(image.definition.component, image.ref, image.tag, found.id, found.attrs["Size"] / 1e6,
-                      image.context_mb, pushed)  # fmt: skip
+    return BuiltImage(
+        image.definition.component, image.ref, image.tag, found.id, found.attrs["Size"] / 1e6, image.context_mb, pushed
+    )
 
 
 def bake_images(
@@ -329,9 +335,15 @@ def build_image(
         progress(f"building {image.ref} (context {image.context_mb:.1f} MB)")
         try:
             stream = client.api.build(
-                fileobj=context, custom_context=True, dockerfile=definition.dockerfile, tag=image.ref, rm=True,
-                buildargs=image.args, target=definition.target, decode=True,
-            )  # fmt: skip
+                fileobj=context,
+                custom_context=True,
+                dockerfile=definition.dockerfile,
+                tag=image.ref,
+                rm=True,
+                buildargs=image.args,
+                target=definition.target,
+                decode=True,
+            )
             _follow(stream, f"build of {component}", component, progress)
             return _built(image, client, pushed=False)
         except DockerException as exc:

@@ -32,8 +32,17 @@ from devtools.runtime import Phase, StackView, health_cell, stats_caption
 from devtools.wait import wait_until_ready
 
 NAMESPACE = "cartridge"
-WORKLOADS = ("postgres", "postgres-setup", "minio", "minio-create-bucket", "trainer", "actor", "arena", "web",
-             "frontend")  # fmt: skip
+WORKLOADS = (
+    "postgres",
+    "postgres-setup",
+    "minio",
+    "minio-create-bucket",
+    "trainer",
+    "actor",
+    "arena",
+    "web",
+    "frontend",
+)
 JOBS = ("postgres-setup", "minio-create-bucket")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # what `kubectl apply` records it sent
 # Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
@@ -71,8 +80,9 @@ class WorkloadStatus:
         return self.observed and current and self.desired > 0 and self.ready >= self.desired
 
 
-def overlay_kustomization(base: Path, overlay_dir: Path, tags: dict[str, str], actors: int | None,
-                          env_id: str | None) -> dict:  # fmt: skip
+def overlay_kustomization(
+    base: Path, overlay_dir: Path, tags: dict[str, str], actors: int | None, env_id: str | None
+) -> dict:
     """A kustomization in ``overlay_dir`` over ``base`` (k8s/local) that pins the pushed tags (and an optional
     actor count and game). kustomize refuses absolute resource paths, so ``base`` is given relative."""
     doc: dict = {
@@ -88,10 +98,12 @@ def overlay_kustomization(base: Path, overlay_dir: Path, tags: dict[str, str], a
         pin = [{"op": "replace", "path": f"/spec/{field}", "value": actors} for field in ("minReplicas", "maxReplicas")]
         patches.append({"target": {"kind": "HorizontalPodAutoscaler", "name": "actor"}, "patch": yaml.safe_dump(pin)})
     if env_id is not None:
-        patches.append({
-            "target": {"kind": "ConfigMap", "name": "cartridge-config"},
-            "patch": yaml.safe_dump([{"op": "replace", "path": "/data/ENV_ID", "value": env_id}]),
-        })  # fmt: skip
+        patches.append(
+            {
+                "target": {"kind": "ConfigMap", "name": "cartridge-config"},
+                "patch": yaml.safe_dump([{"op": "replace", "path": "/data/ENV_ID", "value": env_id}]),
+            }
+        )
     if patches:
         doc["patches"] = patches
     return doc
@@ -119,8 +131,10 @@ def jobs_to_replace(live: list[dict], rendered: list[dict]) -> list[str]:
             continue
         recorded = (job["metadata"].get("annotations") or {}).get(LAST_APPLIED)
         applied_spec = json.loads(recorded).get("spec") if recorded else None
-        failed = any(c.get("type") == "Failed" and c.get("status") == "True"
-                     for c in (job.get("status") or {}).get("conditions") or [])  # fmt: skip
+        failed = any(
+            c.get("type") == "Failed" and c.get("status") == "True"
+            for c in (job.get("status") or {}).get("conditions") or []
+        )
         if failed or applied_spec != wanted[name]:
             replace.append(name)
     return sorted(replace)
@@ -129,8 +143,10 @@ def jobs_to_replace(live: list[dict], rendered: list[dict]) -> list[str]:
 def tilt_args(mode: str, context: str, tiltfile: Path, actors: int | None, env_id: str | None) -> list[str]:
     """`tilt up|ci` for the cluster; --actors and --env-id go to the Tiltfile's config (after `--`)."""
     args = ["tilt", mode, "--context", context, "--file", str(tiltfile)]
-    extra = [*(["--actors", str(actors)] if actors is not None else []),
-             *(["--env-id", env_id] if env_id is not None else [])]  # fmt: skip
+    extra = [
+        *(["--actors", str(actors)] if actors is not None else []),
+        *(["--env-id", env_id] if env_id is not None else []),
+    ]
     return [*args, "--", *extra] if extra else args
 
 
@@ -140,8 +156,15 @@ def workload_status(kind: str, item) -> WorkloadStatus:
     if kind == "Job":
         return WorkloadStatus(name, kind, spec.completions or 1, status.succeeded or 0, URLS.get(name))
     observed = (status.observed_generation or 0) >= (item.metadata.generation or 0)
-    return WorkloadStatus(name, kind, spec.replicas or 0, status.ready_replicas or 0, URLS.get(name),
-                          updated=status.updated_replicas or 0, observed=observed)  # fmt: skip
+    return WorkloadStatus(
+        name,
+        kind,
+        spec.replicas or 0,
+        status.ready_replicas or 0,
+        URLS.get(name),
+        updated=status.updated_replicas or 0,
+        observed=observed,
+    )
 
 
 class KindRuntime:
@@ -161,8 +184,12 @@ class KindRuntime:
             return [prepare, Phase("building, pushing and rolling out", self.deploy)]
         # Tilt owns the terminal: no spinner over its screen.
         mode = self.opts.tilt
-        return [prepare, Phase(f"`tilt {mode}` (Ctrl-C stops Tilt; the cluster stays up)", lambda: self.run_tilt(mode),
-                               spinner=False)]  # fmt: skip
+        return [
+            prepare,
+            Phase(
+                f"`tilt {mode}` (Ctrl-C stops Tilt; the cluster stays up)", lambda: self.run_tilt(mode), spinner=False
+            ),
+        ]
 
     def deploy(self) -> StackView:
         self.deploy_once()
@@ -180,16 +207,28 @@ class KindRuntime:
         workloads = self.workloads()
         stats = probe_json(f"{URLS['web']}/stats")  # through Tilt's port-forward, when it runs
         gateway = self.gateway_url()
-        rows = [(w.name, w.kind, f"{w.ready}/{w.desired}", health_cell(w.healthy, "ready", "not ready"), w.url or "")
-                for w in workloads]  # fmt: skip
+        rows = [
+            (w.name, w.kind, f"{w.ready}/{w.desired}", health_cell(w.healthy, "ready", "not ready"), w.url or "")
+            for w in workloads
+        ]
         caption = (stats_caption(stats) or f"(no /stats at {URLS['web']}: is Tilt forwarding the web?)") + (
             f"\ngateway {gateway or 'without an address yet (is cloud-provider-kind running? `devtools up`)'}"
             "  ·  / frontend, /api and /stats web"
         )
-        data = {"runtime": self.name, "running": True, "gateway": gateway, "stats": stats,
-                "workloads": [w.__dict__ for w in workloads]}  # fmt: skip
-        return StackView(f"Cartridge (kind runtime, namespace {NAMESPACE})", ("workload", "kind", "ready", "health",
-                         "url"), rows, caption, data)  # fmt: skip
+        data = {
+            "runtime": self.name,
+            "running": True,
+            "gateway": gateway,
+            "stats": stats,
+            "workloads": [w.__dict__ for w in workloads],
+        }
+        return StackView(
+            f"Cartridge (kind runtime, namespace {NAMESPACE})",
+            ("workload", "kind", "ready", "health", "url"),
+            rows,
+            caption,
+            data,
+        )
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
         """`kubectl logs` of the workload(s); ``follow`` streams one."""
@@ -198,8 +237,14 @@ class KindRuntime:
             raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
         for name in names:
             kind = "statefulset" if name == "postgres" else "job" if name in JOBS else "deployment"
-            args = kubectl_command("logs", f"{kind}/{name}", f"--tail={lines}", *(["-f"] if follow else []),
-                                   context=self.spec.context, namespace=NAMESPACE)  # fmt: skip
+            args = kubectl_command(
+                "logs",
+                f"{kind}/{name}",
+                f"--tail={lines}",
+                *(["-f"] if follow else []),
+                context=self.spec.context,
+                namespace=NAMESPACE,
+            )
             try:
                 proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             except FileNotFoundError:
@@ -227,9 +272,12 @@ class KindRuntime:
         self.clusters.apply(spec, connect_registry=lambda: registries.apply(registry_spec, self.progress))
         cloud_provider = addons.CloudProviderController(registries.client)
         addons.install_addons(
-            self.kubectl, self.spec.context, lambda: cloud_provider.apply(self.opts.cloud_provider, self.progress),
-            self.progress, self.opts.addon_timeouts,
-        )  # fmt: skip
+            self.kubectl,
+            self.spec.context,
+            lambda: cloud_provider.apply(self.opts.cloud_provider, self.progress),
+            self.progress,
+            self.opts.addon_timeouts,
+        )
 
     def gateway_url(self, wait: float = 0) -> str | None:
         """http://<address> of the Gateway once cloud-provider-kind has programmed it; with ``wait`` > 0 wait
@@ -284,8 +332,17 @@ class KindRuntime:
         replace = jobs_to_replace(live, rendered)
         if replace:
             self.progress(f"Replacing the Jobs {', '.join(replace)} (a Job's template cannot change in place)")
-            self.kubectl("delete", "job", *replace, "--cascade=foreground", "--ignore-not-found", "--wait",
-                         "--timeout=120s", namespace=NAMESPACE, timeout=180)  # fmt: skip
+            self.kubectl(
+                "delete",
+                "job",
+                *replace,
+                "--cascade=foreground",
+                "--ignore-not-found",
+                "--wait",
+                "--timeout=120s",
+                namespace=NAMESPACE,
+                timeout=180,
+            )
         self.progress("Applying k8s/local")
         self.kubectl("apply", "-f", "-", input=manifests)
 
@@ -310,8 +367,11 @@ class KindRuntime:
                 f"the cluster {self.spec.context} does not answer ({reason})",
                 "is Docker running? `devtools up --runtime kind` starts stopped nodes again",
             ) from None
-        found = [workload_status(kind, item) for kind, items in (("Deployment", deployments),
-                 ("StatefulSet", stateful_sets), ("Job", jobs)) for item in items]  # fmt: skip
+        found = [
+            workload_status(kind, item)
+            for kind, items in (("Deployment", deployments), ("StatefulSet", stateful_sets), ("Job", jobs))
+            for item in items
+        ]
         return sorted(found, key=lambda w: WORKLOADS.index(w.name) if w.name in WORKLOADS else len(WORKLOADS))
 
     def wait_for_rollouts(self) -> list[WorkloadStatus]:
@@ -358,8 +418,10 @@ class KindRuntime:
         except DevtoolsError:
             client = None  # no Docker engine: no containers either
         if client is not None:
-            for delete in (lambda: self._delete_cloud_provider(client),
-                           lambda: registry and self._delete_registry(client)):  # fmt: skip
+            for delete in (
+                lambda: self._delete_cloud_provider(client),
+                lambda: registry and self._delete_registry(client),
+            ):
                 try:
                     delete()
                 except NotCreatedByDevtools as exc:

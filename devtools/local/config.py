@@ -82,29 +82,52 @@ class LocalConfig:
         python = [sys.executable, "-m"]
         cwd = str(REPO_ROOT)
         found = [
-            Component("trainer", "trainer", [*python, "cartridge_trainer"], self.trainer_port,
-                      base | {"HTTP_PORT": str(self.trainer_port)}, cwd),
-            Component("web", "web", [*python, "cartridge_web"], self.web_port,
-                      base | {"HTTP_PORT": str(self.web_port)}, cwd),
+            Component(
+                "trainer",
+                "trainer",
+                [*python, "cartridge_trainer"],
+                self.trainer_port,
+                base | {"HTTP_PORT": str(self.trainer_port)},
+                cwd,
+            ),
+            Component(
+                "web", "web", [*python, "cartridge_web"], self.web_port, base | {"HTTP_PORT": str(self.web_port)}, cwd
+            ),
             # Rates each new model by play (cartridge.arena): its own process, so it never slows the trainer.
-            Component("arena", "arena", [*python, "cartridge_arena"], self.arena_port,
-                      base | {"HTTP_PORT": str(self.arena_port)}, cwd),
-        ]  # fmt: skip
+            Component(
+                "arena",
+                "arena",
+                [*python, "cartridge_arena"],
+                self.arena_port,
+                base | {"HTTP_PORT": str(self.arena_port)},
+                cwd,
+            ),
+        ]
         for i in range(self.actors):
             port = self.actor_base_port + i
-            found.append(Component(f"actor-{i}", "actor", [*python, "cartridge_actor"], port,
-                                   base | {"HTTP_PORT": str(port), "ACTOR_ID": f"actor-{i}"}, cwd))  # fmt: skip
+            found.append(
+                Component(
+                    f"actor-{i}",
+                    "actor",
+                    [*python, "cartridge_actor"],
+                    port,
+                    base | {"HTTP_PORT": str(port), "ACTOR_ID": f"actor-{i}"},
+                    cwd,
+                )
+            )
         if self.frontend_available()[0]:
             vite = ["npm", "run", "dev", "--", "--host", "127.0.0.1", "--port", str(self.frontend_port), "--strictPort"]
             found.append(
                 Component(
-                    "frontend", "frontend",
+                    "frontend",
+                    "frontend",
                     vite,
                     self.frontend_port,
                     {"FRONTEND_PORT": str(self.frontend_port), "WEB_URL": f"http://127.0.0.1:{self.web_port}"},
-                    str(self.frontend_dir), health_path="/",
+                    str(self.frontend_dir),
+                    health_path="/",
                 )
-            )  # fmt: skip
+            )
         return found
 
     def to_json(self) -> str:

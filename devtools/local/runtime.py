@@ -41,8 +41,9 @@ class LocalRuntime:
 
     name = "local"
 
-    def __init__(self, config: LocalConfig, progress: Callable[[str], None] = lambda msg: None,
-                 detach: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, config: LocalConfig, progress: Callable[[str], None] = lambda msg: None, detach: bool = True
+    ) -> None:
         self.config = config
         self.state = StateFile(config.data_dir)
         self.progress = progress
@@ -103,9 +104,12 @@ class LocalRuntime:
         with log:
             subprocess.Popen(
                 [sys.executable, "-m", "devtools.local.supervisor", self.config.to_json()],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
                 cwd=str(REPO_ROOT),
-            )  # fmt: skip
+            )
         return self.wait_healthy(timeout)
 
     def install_frontend_dependencies(self) -> None:
@@ -213,11 +217,29 @@ class LocalRuntime:
 
     def view(self) -> StackView:
         statuses, stats = self.status(), self.stats()
-        rows = [(s.name, str(s.pid or ""), s.state if not s.detail else f"{s.state}: {s.detail}", str(s.restarts),
-                 "[dim]—[/]" if s.state == "skipped" else health_cell(s.healthy), s.url) for s in statuses]  # fmt: skip
-        return StackView("Cartridge (local runtime)", ("component", "pid", "state", "restarts", "health", "url"), rows,
-                         stats_caption(stats), {"runtime": self.name, "running": self.running(),
-                         "components": [s.__dict__ for s in statuses], "stats": stats})  # fmt: skip
+        rows = [
+            (
+                s.name,
+                str(s.pid or ""),
+                s.state if not s.detail else f"{s.state}: {s.detail}",
+                str(s.restarts),
+                "[dim]—[/]" if s.state == "skipped" else health_cell(s.healthy),
+                s.url,
+            )
+            for s in statuses
+        ]
+        return StackView(
+            "Cartridge (local runtime)",
+            ("component", "pid", "state", "restarts", "health", "url"),
+            rows,
+            stats_caption(stats),
+            {
+                "runtime": self.name,
+                "running": self.running(),
+                "components": [s.__dict__ for s in statuses],
+                "stats": stats,
+            },
+        )
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
         """The last ``lines`` of a component's log (of every component without one); ``follow`` keeps going."""

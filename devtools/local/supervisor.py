@@ -108,8 +108,10 @@ class Supervisor:
                 record.restarts += 1
                 tracked.proc, record.pid, record.start = None, None, None
                 record.state = f"crashed (exit {proc.returncode}), restarting in {tracked.backoff:.0f}s"
-                self._say(f"{name} exited with code {proc.returncode}; restart {record.restarts} in "
-                          f"{tracked.backoff:.0f}s (log: {record.log})")  # fmt: skip
+                self._say(
+                    f"{name} exited with code {proc.returncode}; restart {record.restarts} in "
+                    f"{tracked.backoff:.0f}s (log: {record.log})"
+                )
                 tracked.start_at = now + tracked.backoff
                 tracked.backoff = min(tracked.backoff * 2, BACKOFF_MAX)
                 changed = True
@@ -176,8 +178,9 @@ class Supervisor:
         if (root.parent / "pyproject.toml").exists():
             paths.append(str(root.parent / "pyproject.toml"))
         kinds = {t.spec.kind for t in self.components.values()}
-        for changes in watch(*paths, stop_event=self.stop_event, debounce=200, step=50,
-                             watch_filter=lambda _, path: _is_source(path)):  # fmt: skip
+        for changes in watch(
+            *paths, stop_event=self.stop_event, debounce=200, step=50, watch_filter=lambda _, path: _is_source(path)
+        ):
             for _, path in changes:
                 hit = affected(Path(path), root, kinds)
                 if hit:

@@ -95,8 +95,11 @@ def test_gated_followers_serve_only_versions_that_passed_their_gate(tmp_path, st
         e["version"]: e["timestamp"] for e in log_events(services["arena"].log_text(), "version promoted to best")
     }
     loaded_at = {e["version"]: e["timestamp"] for e in log_events(actor.log_text(), "model loaded")}
-    assert all(loaded_at[v] >= promoted_at[v] for v in served), ("a version served before its promotion",
-                                                                 loaded_at, promoted_at)  # fmt: skip
+    assert all(loaded_at[v] >= promoted_at[v] for v in served), (
+        "a version served before its promotion",
+        loaded_at,
+        promoted_at,
+    )
     wait_until(lambda: get_json(f"{web_url}/api/model")["version"] == best.version, 60, "the web to serve the best")
     assert get_json(f"{web_url}/ready")["ready"]
     first_loaded = min(served)

@@ -29,8 +29,13 @@ def test_asking_for_kind_without_the_tools_is_one_clear_error(no_kind_tools):
 
 
 def devtools(*args: str, env_path: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devtools.cli", *args], capture_output=True, text=True,
-                          env={"PATH": env_path, "PYTHONPATH": "."}, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "devtools.cli", *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": env_path, "PYTHONPATH": "."},
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(

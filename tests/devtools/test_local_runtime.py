@@ -99,8 +99,11 @@ def test_editing_the_shared_library_restarts_every_python_service(runtime, watch
     with open(watched_sources / "cartridge" / "settings.py", "a") as f:
         f.write("\n")
     # The supervisor restarts them one after the other: one restart's bound for each.
-    wait_until(lambda: all(pids(runtime).get(n) not in (None, before[n]) for n in before),
-               RESTART_BOUND_S * len(before), f"all of {sorted(before)} to restart")  # fmt: skip
+    wait_until(
+        lambda: all(pids(runtime).get(n) not in (None, before[n]) for n in before),
+        RESTART_BOUND_S * len(before),
+        f"all of {sorted(before)} to restart",
+    )
 
 
 def test_up_after_the_supervisor_was_killed_stops_its_orphans_first(runtime):
@@ -119,8 +122,11 @@ def test_a_killed_service_is_restarted_and_counted(runtime):
     runtime.up(detach=True, timeout=120)
     victim = pids(runtime)["actor-0"]
     os.kill(victim, signal.SIGKILL)
-    wait_until(lambda: (s := {x.name: x for x in runtime.status()}["actor-0"]).restarts == 1 and s.pid != victim,
-               30, "actor-0 to be restarted")  # fmt: skip
+    wait_until(
+        lambda: (s := {x.name: x for x in runtime.status()}["actor-0"]).restarts == 1 and s.pid != victim,
+        30,
+        "actor-0 to be restarted",
+    )
     wait_until(lambda: {x.name: x for x in runtime.status()}["actor-0"].healthy, 60, "actor-0 healthy again")
     assert "restarted 1x" in {x.name: x for x in runtime.status()}["actor-0"].state
 
@@ -129,10 +135,23 @@ def test_ctrl_c_on_a_foreground_up_stops_everything(tmp_path):
     config = local_config(tmp_path)
     ports = [str(config.web_port), str(config.trainer_port), str(config.actor_base_port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devtools.cli", "up", "--runtime", "local", "--no-frontend",
-         "--data-dir", str(config.data_dir), "--web-port", ports[0]],
-        env={**os.environ, "PYTHONPATH": os.getcwd()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "devtools.cli",
+            "up",
+            "--runtime",
+            "local",
+            "--no-frontend",
+            "--data-dir",
+            str(config.data_dir),
+            "--web-port",
+            ports[0],
+        ],
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     runtime = LocalRuntime.attach(config.data_dir)
     try:
         wait_until(lambda: runtime.status() and all(s.healthy for s in runtime.status()), 120, "a healthy stack")

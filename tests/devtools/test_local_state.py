@@ -36,17 +36,21 @@ def sleeper():
         proc.wait()
 
 
-def record_with(data_dir, supervisor: subprocess.Popen, start_offset: int, child: subprocess.Popen | None,
-                child_offset: int = 0) -> None:  # fmt: skip
-    config = LocalConfig(data_dir=data_dir, web_port=free_port(), trainer_port=free_port(),
-                         actor_base_port=free_port(), frontend=False)  # fmt: skip
+def record_with(
+    data_dir, supervisor: subprocess.Popen, start_offset: int, child: subprocess.Popen | None, child_offset: int = 0
+) -> None:
+    config = LocalConfig(
+        data_dir=data_dir, web_port=free_port(), trainer_port=free_port(), actor_base_port=free_port(), frontend=False
+    )
     components = {}
     if child is not None:
         start = process_start(child.pid) + child_offset
-        components["actor-0"] = ComponentRecord("actor-0", "actor", free_port(), "http://127.0.0.1:1", "/health",
-                                                "actor-0.log", child.pid, start)  # fmt: skip
-    record = SupervisorRecord(supervisor.pid, process_start(supervisor.pid) + start_offset,
-                              json.loads(config.to_json()), {}, components)  # fmt: skip
+        components["actor-0"] = ComponentRecord(
+            "actor-0", "actor", free_port(), "http://127.0.0.1:1", "/health", "actor-0.log", child.pid, start
+        )
+    record = SupervisorRecord(
+        supervisor.pid, process_start(supervisor.pid) + start_offset, json.loads(config.to_json()), {}, components
+    )
     StateFile(data_dir)._write(record)
 
 
@@ -97,8 +101,9 @@ def test_down_stops_the_orphans_of_a_dead_supervisor_when_they_are_the_recorded_
 def test_up_is_not_healthy_while_the_supervisor_has_listed_no_component_yet(tmp_path):
     """The supervisor writes its record (and the skipped frontend, counted healthy) before its components':
     `up` returned at once in that moment, and the e2e chaos suite found a stack that was not up."""
-    config = LocalConfig(data_dir=tmp_path, web_port=free_port(), trainer_port=free_port(),
-                         actor_base_port=free_port(), frontend=False)  # fmt: skip
+    config = LocalConfig(
+        data_dir=tmp_path, web_port=free_port(), trainer_port=free_port(), actor_base_port=free_port(), frontend=False
+    )
     StateFile(tmp_path).write_supervisor(os.getpid(), config, {"frontend": "disabled (--no-frontend)"})
     with pytest.raises(DevtoolsError, match=r"not healthy after 1 s: trainer \(not started\)"):
         LocalRuntime(config).wait_healthy(timeout=1)

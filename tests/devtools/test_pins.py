@@ -46,12 +46,18 @@ def test_no_pinned_value_is_written_twice_in_the_repository():
         needle = value.split("@sha256:")[-1] if "@sha256:" in value else None
         if needle is None:
             continue  # plain version numbers also appear in prose; digests must not
-        holders = [p for p in tracked if p != "devtools/pins.json" and (REPO_ROOT / p).is_file()
-                   and needle in (REPO_ROOT / p).read_text(errors="ignore")]  # fmt: skip
+        holders = [
+            p
+            for p in tracked
+            if p != "devtools/pins.json"
+            and (REPO_ROOT / p).is_file()
+            and needle in (REPO_ROOT / p).read_text(errors="ignore")
+        ]
         assert holders == [], f"{name}'s digest is also written in {holders}"
 
 
 def test_pytest_kinds_working_directory_is_ignored():
-    result = subprocess.run(["git", "check-ignore", ".pytest-kind/cartridge/kubeconfig"], cwd=REPO_ROOT,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        ["git", "check-ignore", ".pytest-kind/cartridge/kubeconfig"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, ".pytest-kind/ is not in .gitignore"

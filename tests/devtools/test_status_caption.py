@@ -12,8 +12,11 @@ def version(number: int, status: str = "rated", rating: float | None = None) -> 
 
 
 def test_the_caption_ends_with_the_newest_rated_version_and_version_ones_rating():
-    arena = {"references": ["random"], "message": "",
-             "versions": [version(1, rating=101.4), version(5, rating=388.6), version(6, "skipped")]}  # fmt: skip
+    arena = {
+        "references": ["random"],
+        "message": "",
+        "versions": [version(1, rating=101.4), version(5, rating=388.6), version(6, "skipped")],
+    }
     caption = stats_caption(STATS | {"arena": arena})
     assert caption.startswith("episodes 120  ·  transitions 900  ·  iteration 7  ·  model v7")
     assert caption.endswith("  ·  arena: v5 rated 389 (v1 101)")

@@ -39,8 +39,18 @@ def web_with_a_model(tmp_path, start_service, make_episode):
             for _ in range(5):
                 replay.append_episode(make_episode())
             manifest = store.publish("tictactoe", export_onnx(PolicyValueNet(game), game), {"iteration": iteration})
-            record = IterationRecord("tictactoe", iteration, manifest.version, loss * 0.8, loss * 0.2, loss,
-                                     5 * iteration, 40 * iteration, 1.0, 1_000 + iteration)  # fmt: skip
+            record = IterationRecord(
+                "tictactoe",
+                iteration,
+                manifest.version,
+                loss * 0.8,
+                loss * 0.2,
+                loss,
+                5 * iteration,
+                40 * iteration,
+                1.0,
+                1_000 + iteration,
+            )
             log.record_iteration(record)
     ratings = RatingsStore.open(replay_url)  # the arena's rows: v2 skipped, the others rated
     for version, rating in ((1, 10.0), (3, 180.0), (4, 320.0)):
@@ -48,13 +58,30 @@ def web_with_a_model(tmp_path, start_service, make_episode):
             "random": {"games": 4, "wins": 3, "draws": 1, "losses": 0, "score": 0.875},
             "minimax": {"games": 4, "wins": 0, "draws": version, "losses": 4 - version, "score": version / 8},
         }
-        ratings.record(VersionResult("tictactoe", version, RATED, rating=rating, scores=scores,
-                                     optimal_search=0.5, optimal_network=0.4, games=8), [])  # fmt: skip
+        ratings.record(
+            VersionResult(
+                "tictactoe",
+                version,
+                RATED,
+                rating=rating,
+                scores=scores,
+                optimal_search=0.5,
+                optimal_network=0.4,
+                games=8,
+            ),
+            [],
+        )
     ratings.record_skipped("tictactoe", {2: "published while the arena was busy"})
     ratings.close()
     port = free_port()
-    env = {"HTTP_PORT": str(port), "REPLAY_URL": replay_url, "MODEL_STORE_URL": store_url, "ENV_ID": "tictactoe",
-           "WEB_SIMS": "16", "MODEL_POLL_SECONDS": "0.5"}  # fmt: skip
+    env = {
+        "HTTP_PORT": str(port),
+        "REPLAY_URL": replay_url,
+        "MODEL_STORE_URL": store_url,
+        "ENV_ID": "tictactoe",
+        "WEB_SIMS": "16",
+        "MODEL_POLL_SECONDS": "0.5",
+    }
     start_service("cartridge_web", env, "web")
     wait_until(lambda: probe_json(f"http://127.0.0.1:{port}/ready"), 60, "the web service")
     return port
@@ -62,21 +89,32 @@ def web_with_a_model(tmp_path, start_service, make_episode):
 
 def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_model, frontend_dir, tmp_path):
     web_port, frontend_port = web_with_a_model, free_port()
-    vite = subprocess.Popen(
-        ["npx", "vite", "--host", "127.0.0.1", "--port", str(frontend_port), "--strictPort"],
-        cwd=frontend_dir, env={**os.environ, "WEB_URL": f"http://127.0.0.1:{web_port}"},
-        stdout=open(tmp_path / "vite.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        start_new_session=True,  # npx starts vite as a child: stop the whole group
-    )  # fmt: skip
+    with open(tmp_path / "vite.log", "wb") as vite_log:  # the child keeps its own copy of the descriptor
+        vite = subprocess.Popen(
+            ["npx", "vite", "--host", "127.0.0.1", "--port", str(frontend_port), "--strictPort"],
+            cwd=frontend_dir,
+            env={**os.environ, "WEB_URL": f"http://127.0.0.1:{web_port}"},
+            stdout=vite_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # npx starts vite as a child: stop the whole group
+        )
     try:
         wait_until(lambda: probe_json(f"http://127.0.0.1:{frontend_port}/"), 60, "the Vite dev server")
         if ARTIFACTS.exists():
             shutil.rmtree(ARTIFACTS)
         run = subprocess.run(
-            ["node", "e2e-browser/play.mjs"], cwd=frontend_dir, capture_output=True, text=True, timeout=180,
-            env={**os.environ, "FRONTEND_URL": f"http://127.0.0.1:{frontend_port}", "ARTIFACTS_DIR": str(ARTIFACTS),
-                 "CHROMIUM_PATH": CHROMIUM},
-        )  # fmt: skip
+            ["node", "e2e-browser/play.mjs"],
+            cwd=frontend_dir,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={
+                **os.environ,
+                "FRONTEND_URL": f"http://127.0.0.1:{frontend_port}",
+                "ARTIFACTS_DIR": str(ARTIFACTS),
+                "CHROMIUM_PATH": CHROMIUM,
+            },
+        )
     finally:
         os.killpg(vite.pid, signal.SIGTERM)
         vite.wait(10)
@@ -91,8 +129,12 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     assert result["modelVersion"] == "v4", result
     # The arena: three rated versions on the rating chart; the table newest first, the skipped one saying why.
     assert result["ratingPoints"] == 3, result
-    assert [row.split()[:2] for row in result["arenaRows"]] == [["v4", "320"], ["v3", "180"], ["v2", "skipped:"],
-                                                                 ["v1", "10"]], result  # fmt: skip
+    assert [row.split()[:2] for row in result["arenaRows"]] == [
+        ["v4", "320"],
+        ["v3", "180"],
+        ["v2", "skipped:"],
+        ["v1", "10"],
+    ], result
     assert "0.50 (0/4/0)" in result["arenaRows"][0] and "published while the arena was busy" in result["arenaRows"][2]
     for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"

@@ -8,8 +8,14 @@ import subprocess
 
 
 def test_vitest_suite_passes(frontend_dir):
-    result = subprocess.run(["npx", "vitest", "run", "--reporter=dot"], cwd=frontend_dir, capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    result = subprocess.run(
+        ["npx", "vitest", "run", "--reporter=dot"],
+        cwd=frontend_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # CI=true turns colours on anyway
     assert result.returncode == 0, output[-4000:]
     ran = re.search(r"Tests\s+(\d+) passed", output)
@@ -17,8 +23,13 @@ def test_vitest_suite_passes(frontend_dir):
 
 
 def test_production_build_is_small(frontend_dir):
-    result = subprocess.run(["npx", "vite", "build", "--outDir", "/tmp/cartridge-frontend-dist", "--emptyOutDir"],
-                            cwd=frontend_dir, capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        ["npx", "vite", "build", "--outDir", "/tmp/cartridge-frontend-dist", "--emptyOutDir"],
+        cwd=frontend_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     from pathlib import Path
 

@@ -20,8 +20,12 @@ from devtools.kind.bake import COMPONENTS
 from devtools.kind.images import BuiltImage, build_images
 from testkit.support import wait_until
 
-HARDENED = {"read_only": True, "tmpfs": {"/tmp": "rw,size=64m"}, "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"]}  # fmt: skip
+HARDENED = {
+    "read_only": True,
+    "tmpfs": {"/tmp": "rw,size=64m"},
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+}
 HTTP_PORT = {"actor": 9100, "arena": 9100, "trainer": 9100, "web": 8080, "frontend": 8080}
 
 

@@ -25,9 +25,13 @@ def git(root: Path, *args: str) -> str:
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A small git repository shaped like ours: an actor Dockerfile and the sources it copies."""
-    for name, text in {"services/Dockerfile": DOCKERFILE, "services/cartridge/a.py": "a = 1\n",
-                       "services/actor/pkg/main.py": "main = 1\n", "README.md": "readme\n",
-                       "docker-bake.json": BAKE}.items():  # fmt: skip
+    for name, text in {
+        "services/Dockerfile": DOCKERFILE,
+        "services/cartridge/a.py": "a = 1\n",
+        "services/actor/pkg/main.py": "main = 1\n",
+        "README.md": "readme\n",
+        "docker-bake.json": BAKE,
+    }.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     git(tmp_path, "init", "-q")

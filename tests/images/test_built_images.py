@@ -53,11 +53,13 @@ def test_final_stages_carry_no_build_tools_and_the_oci_labels(images, client, co
         assert len(labels["org.opencontainers.image.revision"]) == 40  # the full git revision
         assert labels["org.opencontainers.image.source"].startswith("https://")
         # Compilers, package installers (also as Python modules of the venv's and the system's interpreter).
-        probe = ("for t in gcc cc c++ make ld pip pip3 npm npx node apt-get; do command -v $t; done; "
-                 "ls /opt/venv/bin 2>/dev/null | grep -E '^(pip|wheel|easy_install)'; "
-                 "for py in /opt/venv/bin/python /usr/local/bin/python3 /usr/bin/python3; do "
-                 "for m in pip setuptools; do [ -x $py ] && $py -c \"import $m\" 2>/dev/null && echo $py:$m; done; "
-                 "done; true")  # fmt: skip
+        probe = (
+            "for t in gcc cc c++ make ld pip pip3 npm npx node apt-get; do command -v $t; done; "
+            "ls /opt/venv/bin 2>/dev/null | grep -E '^(pip|wheel|easy_install)'; "
+            "for py in /opt/venv/bin/python /usr/local/bin/python3 /usr/bin/python3; do "
+            'for m in pip setuptools; do [ -x $py ] && $py -c "import $m" 2>/dev/null && echo $py:$m; done; '
+            "done; true"
+        )
         runner = containers.run(image.ref, entrypoint=["sh", "-c", probe])
         runner.wait(timeout=60)
         found = runner.logs().decode().split()
@@ -79,8 +81,10 @@ def image_sizes(images, client) -> dict[str, tuple[float, float]]:
 
 def test_every_image_fits_its_size_target(images, client):
     sizes = image_sizes(images, client)
-    print("\nimage sizes, MB (as built here / on the upstream base):",
-          {k: (round(a), round(b)) for k, (a, b) in sizes.items()})  # fmt: skip
+    print(
+        "\nimage sizes, MB (as built here / on the upstream base):",
+        {k: (round(a), round(b)) for k, (a, b) in sizes.items()},
+    )
     for component, (_, upstream) in sizes.items():
         assert upstream <= SIZE_LIMIT_MB[component], f"{component}: ~{upstream:.0f} MB on the upstream base"
 

@@ -62,8 +62,9 @@ def tool(name: str) -> str:
 @pytest.mark.parametrize("path", DOCKERFILES)
 def test_hadolint_is_clean_including_warnings(path):
     path = REPO_ROOT / path
-    result = subprocess.run([tool("hadolint"), "--failure-threshold", "style", str(path)], capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        [tool("hadolint"), "--failure-threshold", "style", str(path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "hadolint ignore" not in path.read_text()
 
@@ -100,9 +101,7 @@ def test_python_venvs_are_built_and_run_on_the_same_base():
 def test_each_python_target_follows_the_shared_stages_so_the_legacy_builder_builds_no_other_service_first():
     """The legacy builder builds every stage before the target: the actor's and web's must not need PyTorch."""
     stages = re.findall(r"^FROM \S+ AS (\S+)$", (REPO_ROOT / "services/Dockerfile").read_text(), re.M)
-    assert stages == [
-        "build", "runtime", "actor-deps", "actor", "arena", "web-deps", "web", "trainer-deps", "trainer"
-    ]  # fmt: skip
+    assert stages == ["build", "runtime", "actor-deps", "actor", "arena", "web-deps", "web", "trainer-deps", "trainer"]
     for component in ("actor", "arena", "web"):
         assert "torch" not in copy_sources(dockerfile(component), component)
         assert ".wheel[s]" not in copy_sources(dockerfile(component), component)
@@ -176,9 +175,18 @@ def test_build_context_holds_only_what_the_image_copies(component):
     # The legacy builder builds the stages before the target: the web's context carries the actor's too.
     order = ("actor", "arena", "web", "trainer")
     before = order[: order.index(component) + 1] if component in order else ()
-    allowed = ("services/frontend/",) if component == "frontend" else (
-        "services/cartridge/", *(f"services/{c}/" for c in before), "services/Dockerfile", "services/make-venv.sh",
-        "services/strip-installers.sh", ".wheels/")  # fmt: skip
+    allowed = (
+        ("services/frontend/",)
+        if component == "frontend"
+        else (
+            "services/cartridge/",
+            *(f"services/{c}/" for c in before),
+            "services/Dockerfile",
+            "services/make-venv.sh",
+            "services/strip-installers.sh",
+            ".wheels/",
+        )
+    )
     assert [f for f in files if not f.startswith(allowed)] == []
 
 
@@ -191,8 +199,9 @@ def test_only_the_trainer_context_carries_local_wheels():
 def test_frontend_start_refuses_a_malformed_upstream_before_starting_nginx():
     script = REPO_ROOT / "services/frontend/nginx/start.sh"
     for bad in ("web:8080", "http://web:8080/api", "http://web;evil", "http://we b"):
-        result = subprocess.run(["sh", str(script)], env={"WEB_UPSTREAM": bad, "PATH": "/usr/bin:/bin"},
-                                capture_output=True, text=True)  # fmt: skip
+        result = subprocess.run(
+            ["sh", str(script)], env={"WEB_UPSTREAM": bad, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+        )
         assert result.returncode == 2, bad
         assert (
             result.stderr == f"frontend: WEB_UPSTREAM={bad} is not a URL like http://web:8080 (scheme://host[:port])\n"

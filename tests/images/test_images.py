@@ -30,11 +30,21 @@ from tests.images.conftest import (
 
 pytestmark = pytest.mark.docker
 PYTHON = ("actor", "arena", "trainer", "web")
-PIPELINE_ENV = {"ENV_ID": "tictactoe", "REPLAY_URL": "sqlite:////data/replay.db",
-                "MODEL_STORE_URL": "file:///data/models", "CHECKPOINT_DIR": "/data/checkpoints",
-                "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "1",
-                "EPISODES_PER_ITERATION": "100", "TRAIN_STEPS_PER_ITERATION": "5", "BATCH_SIZE": "32",
-                "TRAINING_ITERATIONS": "0", "ARENA_GAMES": "2", "ARENA_SIMS": "8"}  # fmt: skip
+PIPELINE_ENV = {
+    "ENV_ID": "tictactoe",
+    "REPLAY_URL": "sqlite:////data/replay.db",
+    "MODEL_STORE_URL": "file:///data/models",
+    "CHECKPOINT_DIR": "/data/checkpoints",
+    "MCTS_MAX_SIMS": "8",
+    "ACTOR_PARALLEL_GAMES": "8",
+    "MODEL_POLL_SECONDS": "1",
+    "EPISODES_PER_ITERATION": "100",
+    "TRAIN_STEPS_PER_ITERATION": "5",
+    "BATCH_SIZE": "32",
+    "TRAINING_ITERATIONS": "0",
+    "ARENA_GAMES": "2",
+    "ARENA_SIMS": "8",
+}
 
 
 def url(container, path: str) -> str:
@@ -54,12 +64,18 @@ def stack(client, images, tmp_path_factory):
     running = {}
     for component in ("web", "actor", "arena", "trainer"):
         running[component] = started.run(
-            images[component].ref, HTTP_PORT[component], environment=PIPELINE_ENV, volumes=volumes,
-            labels={"component": component}, network=net, name=f"{net}-{component}",
+            images[component].ref,
+            HTTP_PORT[component],
+            environment=PIPELINE_ENV,
+            volumes=volumes,
+            labels={"component": component},
+            network=net,
+            name=f"{net}-{component}",
             networking_config={net: client.api.create_endpoint_config(aliases=[component])},
-        )  # fmt: skip
-    running["frontend"] = started.run(images["frontend"].ref, 8080, labels={"component": "frontend"}, network=net,
-                                      name=f"{net}-frontend")  # fmt: skip
+        )
+    running["frontend"] = started.run(
+        images["frontend"].ref, 8080, labels={"component": "frontend"}, network=net, name=f"{net}-frontend"
+    )
     for component, container in running.items():
         wait_answering(container, "/healthz" if component == "frontend" else "/health", HTTP_PORT[component])
     yield running
@@ -98,8 +114,11 @@ def test_processes_run_as_uid_10001_on_a_read_only_root(stack):
 
 
 def test_web_serves_the_mounted_model(stack):
-    model = wait_until(lambda: (m := json.loads(http(url(stack["web"], "/api/model"))[2]))["has_model"] and m,
-                       30, "the mounted model to load")  # fmt: skip
+    model = wait_until(
+        lambda: (m := json.loads(http(url(stack["web"], "/api/model"))[2]))["has_model"] and m,
+        30,
+        "the mounted model to load",
+    )
     assert model["env_id"] == "tictactoe" and model["version"] >= 1
     status, _, body = http(url(stack["web"], "/api/games"), {"env_id": "tictactoe", "human_player": 2})
     assert status == 200 and json.loads(body)["model_move"] is not None
@@ -131,8 +150,11 @@ def test_the_arena_rates_the_models_and_the_web_shows_the_ratings(stack):
     # The arena image (the actor's venv: ONNX Runtime, no PyTorch) plays the mounted model and writes its rating
     # into the shared replay database, where the web's /stats reads it.
     wait_until(lambda: json.loads(http(url(stack["arena"], "/health"))[2])["rated_version"], 180, "a rated version")
-    arena = wait_until(lambda: (a := json.loads(http(url(stack["web"], "/stats"))[2])["arena"])["versions"] and a,
-                       30, "the ratings in /stats")  # fmt: skip
+    arena = wait_until(
+        lambda: (a := json.loads(http(url(stack["web"], "/stats"))[2])["arena"])["versions"] and a,
+        30,
+        "the ratings in /stats",
+    )
     rated = [v for v in arena["versions"] if v["status"] == "rated"]
     assert rated and set(arena["references"]) <= set(rated[0]["scores"]), arena
 
@@ -171,10 +193,19 @@ def test_a_person_plays_a_game_in_chromium_under_that_policy(stack, frontend_dir
     if not os.path.exists(chromium):
         pytest.skip(f"Chromium not found at {chromium} (make system-deps installs it)")
     run = subprocess.run(
-        ["node", "e2e-browser/play.mjs"], cwd=frontend_dir, capture_output=True, text=True, timeout=180,
-        env={**os.environ, "FRONTEND_URL": url(stack["frontend"], "/"), "ARTIFACTS_DIR": str(tmp_path),
-             "CHROMIUM_PATH": chromium, "PLAY_ONLY": "1"},
-    )  # fmt: skip
+        ["node", "e2e-browser/play.mjs"],
+        cwd=frontend_dir,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={
+            **os.environ,
+            "FRONTEND_URL": url(stack["frontend"], "/"),
+            "ARTIFACTS_DIR": str(tmp_path),
+            "CHROMIUM_PATH": chromium,
+            "PLAY_ONLY": "1",
+        },
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["status"].startswith("Game over") and result["moves"] >= 3, result
@@ -203,8 +234,9 @@ def test_frontend_refuses_a_malformed_upstream_with_one_line(containers, images)
 def test_every_service_stops_cleanly_on_sigterm(containers, images, tmp_path):
     data = writable_data_dir(tmp_path)
     volumes = {str(data): {"bind": "/data", "mode": "rw"}}
-    running = {c: containers.run(images[c].ref, HTTP_PORT[c], environment=PIPELINE_ENV, volumes=volumes)
-               for c in PYTHON}  # fmt: skip
+    running = {
+        c: containers.run(images[c].ref, HTTP_PORT[c], environment=PIPELINE_ENV, volumes=volumes) for c in PYTHON
+    }
     upstream = {"WEB_UPSTREAM": "http://127.0.0.1:9"}  # nothing there: nginx resolves it, never calls it
     running["frontend"] = containers.run(images["frontend"].ref, 8080, environment=upstream)
     for component, container in running.items():

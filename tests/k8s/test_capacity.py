@@ -30,7 +30,7 @@ SYSTEM_PODS = (
     ("coredns", 2, 100, 70),  # kubeadm cmd/kubeadm/app/phases/addons/dns/manifests.go (2 replicas: dns.go)
     ("kindnet", 1, 100, 50),  # kind v0.32.0 pkg/build/nodeimage/const_cni.go: requests 100m, 50Mi
     ("metrics-server", 1, 100, 200),  # metrics-server v0.8.0 manifests/base/deployment.yaml: 100m, 200Mi
-)  # fmt: skip
+)
 E2E_ACTORS = 2  # e2e.yml's `devtools up --actors 2`, which the kind suite reuses
 
 
@@ -89,15 +89,20 @@ def pod_requests(spec: dict) -> tuple[float, float]:
 
     running = [requests(c) for c in spec["containers"]]
     init = [requests(c) for c in spec.get("initContainers", [])] or [(0.0, 0.0)]
-    return (max(sum(c for c, _ in running), max(c for c, _ in init)),
-            max(sum(m for _, m in running), max(m for _, m in init)))  # fmt: skip
+    return (
+        max(sum(c for c, _ in running), max(c for c, _ in init)),
+        max(sum(m for _, m in running), max(m for _, m in init)),
+    )
 
 
 def scheduled_pods(objects: list[dict]) -> list[Pods]:
     """Every pod the rendered stack asks for. An autoscaled Deployment counts at its autoscaler's maximum (the
     actors are CPU-bound, so their autoscaler goes there); a Job counts while it runs, beside everything else."""
-    autoscaled = {o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicas"]
-                  for o in objects if o["kind"] == "HorizontalPodAutoscaler"}  # fmt: skip
+    autoscaled = {
+        o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicas"]
+        for o in objects
+        if o["kind"] == "HorizontalPodAutoscaler"
+    }
     found = []
     for obj in objects:
         kind, name = obj["kind"], obj["metadata"]["name"]
@@ -121,11 +126,15 @@ class Fit:
 
     def problems(self) -> list[str]:
         found = []
-        for what, used, size, unit in (("CPU", self.cpu_m, self.node.cpu_m, "m"),
-                                       ("memory", self.memory_mib, self.node.memory_mib, "Mi")):  # fmt: skip
+        for what, used, size, unit in (
+            ("CPU", self.cpu_m, self.node.cpu_m, "m"),
+            ("memory", self.memory_mib, self.node.memory_mib, "Mi"),
+        ):
             if used > (1 - HEADROOM) * size:
-                found.append(f"{what} requests {used:,.0f}{unit} of {size:,}{unit} on {self.node.name}: over the "
-                             f"{1 - HEADROOM:.0%} that leaves {HEADROOM:.0%} headroom")  # fmt: skip
+                found.append(
+                    f"{what} requests {used:,.0f}{unit} of {size:,}{unit} on {self.node.name}: over the "
+                    f"{1 - HEADROOM:.0%} that leaves {HEADROOM:.0%} headroom"
+                )
         return found
 
 
@@ -134,8 +143,11 @@ def fit(objects: list[dict], node: Node = RUNNER) -> Fit:
     system_cpu = sum(n * cpu for _, n, cpu, _ in SYSTEM_PODS)
     system_memory = sum(n * memory for _, n, _, memory in SYSTEM_PODS)
     pods = scheduled_pods(objects)
-    return Fit(system_cpu + sum(p.count * p.cpu_m for p in pods),
-               system_memory + sum(p.count * p.memory_mib for p in pods), node)  # fmt: skip
+    return Fit(
+        system_cpu + sum(p.count * p.cpu_m for p in pods),
+        system_memory + sum(p.count * p.memory_mib for p in pods),
+        node,
+    )
 
 
 def under_tilt(*tilt_args: str) -> list[dict]:
@@ -162,8 +174,10 @@ def test_kinds_system_pods_request_what_their_sources_say():
 def test_the_stack_fits_one_runner_sized_node_with_headroom(profile):
     objects = PROFILES[profile]()
     result = fit(objects)
-    print(f"\n{profile}: CPU {result.cpu_m:,.0f}m of {RUNNER.cpu_m:,}m, memory {result.memory_mib:,.0f}Mi of "
-          f"{RUNNER.memory_mib:,}Mi")  # fmt: skip
+    print(
+        f"\n{profile}: CPU {result.cpu_m:,.0f}m of {RUNNER.cpu_m:,}m, memory {result.memory_mib:,.0f}Mi of "
+        f"{RUNNER.memory_mib:,}Mi"
+    )
     assert not result.problems(), result.problems()
 
 
@@ -193,10 +207,20 @@ def test_the_check_refuses_a_stack_that_does_not_fit():
     result = fit(objects)
     assert result.cpu_m >= 2800 and any(p.startswith("CPU requests") for p in result.problems()), result
     # One oversized pod is enough, and memory is checked as well as CPU.
-    big = {"kind": "Deployment", "metadata": {"name": "big"}, "spec": {"replicas": 1, "template": {"spec": {
-        "containers": [{"name": "big", "resources": {"requests": {"cpu": "10m", "memory": "6Gi"}}}]}}}}  # fmt: skip
+    big = {
+        "kind": "Deployment",
+        "metadata": {"name": "big"},
+        "spec": {
+            "replicas": 1,
+            "template": {
+                "spec": {"containers": [{"name": "big", "resources": {"requests": {"cpu": "10m", "memory": "6Gi"}}}]}
+            },
+        },
+    }
     assert any(p.startswith("memory requests") for p in fit([big]).problems())
     # An init container's requests count when they are the larger.
-    init = {"containers": [{"resources": {"requests": {"cpu": "100m"}}}],
-            "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "1G"}}}]}  # fmt: skip
+    init = {
+        "containers": [{"resources": {"requests": {"cpu": "100m"}}}],
+        "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "1G"}}}],
+    }
     assert pod_requests(init) == (1000.0, 1e9 / 2**20)

@@ -24,8 +24,11 @@ def secrets_of(workload: dict) -> set[str]:
     spec = pod_spec(workload)
     names = {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
     for container in spec.get("initContainers", []) + spec["containers"]:
-        names |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])
-                  if "secretKeyRef" in e.get("valueFrom", {})}  # fmt: skip
+        names |= {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in container.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
         names |= {e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e}
     return {unhashed(name) for name in names}
 

@@ -29,8 +29,9 @@ OVERLAYS = ("k8s/local", "k8s/prod")
 PROD_REGISTRY = "ghcr.io/cartridge-dev"
 
 
-def render_with_tag(overlay: str, directory: Path, tag: str, actors: int | None = None,
-                    env_id: str | None = None) -> list[dict]:  # fmt: skip
+def render_with_tag(
+    overlay: str, directory: Path, tag: str, actors: int | None = None, env_id: str | None = None
+) -> list[dict]:
     """``overlay`` with every app image at ``tag``: for k8s/local the overlay `devtools up --no-tilt` applies
     (overlay_kustomization), for k8s/prod a kustomize `images:` override, as a release sets its tag."""
     directory.mkdir()
@@ -110,17 +111,28 @@ def mutate(objects: list[dict], kind: str, name: str, change) -> list[dict]:
     ("kind", "name", "change", "refused"),
     [
         # a version label in a selector: the commonest way a tag reaches an immutable field
-        ("Deployment", "web", lambda o: o["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/version": "2"}),
-         "Deployment/web: spec.selector"),
+        (
+            "Deployment",
+            "web",
+            lambda o: o["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/version": "2"}),
+            "Deployment/web: spec.selector",
+        ),
         ("StatefulSet", "postgres", lambda o: o["spec"].update(serviceName="v2"), "StatefulSet/postgres: spec"),
-        ("StatefulSet", "postgres",
-         lambda o: o["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"].update(storage="8Gi"),
-         "StatefulSet/postgres: spec"),
+        (
+            "StatefulSet",
+            "postgres",
+            lambda o: o["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"].update(storage="8Gi"),
+            "StatefulSet/postgres: spec",
+        ),
         ("Service", "postgres", lambda o: o["spec"].pop("clusterIP"), "Service/postgres: spec.clusterIP"),
-        ("PersistentVolumeClaim", "minio-data", lambda o: o["spec"].update(storageClassName="fast"),
-         "PersistentVolumeClaim/minio-data: spec"),
+        (
+            "PersistentVolumeClaim",
+            "minio-data",
+            lambda o: o["spec"].update(storageClassName="fast"),
+            "PersistentVolumeClaim/minio-data: spec",
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_check_refuses_an_immutable_change_to_an_object_applied_in_place(renders, kind, name, change, refused):
     before, after = renders["k8s/local"]
     broken = mutate(after, kind, name, change)
@@ -135,7 +147,8 @@ def test_the_check_refuses_a_job_the_apply_path_does_not_replace(renders):
 
 def test_a_resized_pvc_and_a_new_replica_count_are_changes_in_place(renders):
     before, after = renders["k8s/local"]
-    grown = mutate(after, "PersistentVolumeClaim", "minio-data",
-                   lambda o: o["spec"]["resources"]["requests"].update(storage="4Gi"))  # fmt: skip
+    grown = mutate(
+        after, "PersistentVolumeClaim", "minio-data", lambda o: o["spec"]["resources"]["requests"].update(storage="4Gi")
+    )
     grown = mutate(grown, "StatefulSet", "postgres", lambda o: o["spec"].update(replicas=2))
     assert refused_in_place(before, grown, replaced_by_the_apply_path(before, grown)) == []

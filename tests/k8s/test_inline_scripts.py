@@ -29,11 +29,13 @@ SHELLS = {"sh", "bash", "dash", "ash"}
 # The utilities dash and bash both build in (a script's `sh` is bash on ubi-micro and dash on Debian): POSIX's
 # special built-ins (XCU 2.14) and the regular ones both shells implement (dash(1) and bash(1), "Builtins").
 # sleep, cat, grep and the like are programs, not builtins, in both.
-SHELL_BUILTINS = frozenset({
-    ":", ".", "[", "alias", "bg", "break", "cd", "command", "continue", "echo", "eval", "exec", "exit", "export",
-    "false", "fg", "getopts", "hash", "jobs", "kill", "local", "printf", "pwd", "read", "readonly", "return", "set",
-    "shift", "test", "times", "trap", "true", "type", "ulimit", "umask", "unalias", "unset", "wait",
-})  # fmt: skip
+SHELL_BUILTINS = frozenset(
+    """
+    : . [ alias bg break cd command continue echo eval exec exit export false fg getopts hash jobs kill
+    local printf pwd read readonly return set shift test times trap true type ulimit umask unalias unset
+    wait
+    """.split()
+)
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,19 @@ IMAGE_CONTENTS = {
         "docker-entrypoint.sh in /usr/local/bin",
         tag="15.8-bookworm",
     ),
-    **{f"{registry}/cartridge-{name}": PYTHON_SERVICE
-       for registry in ("localhost:5001", "ghcr.io/cartridge-dev") for name in ("actor", "arena", "trainer", "web")},
-    **{f"{registry}/cartridge-frontend": contents(
-        "nginx sh",
-        "services/frontend/Dockerfile, stage runtime: FROM ${NGINX_IMAGE} (nginx, Debian: dash as sh)",
-    ) for registry in ("localhost:5001", "ghcr.io/cartridge-dev")},
-}  # fmt: skip
+    **{
+        f"{registry}/cartridge-{name}": PYTHON_SERVICE
+        for registry in ("localhost:5001", "ghcr.io/cartridge-dev")
+        for name in ("actor", "arena", "trainer", "web")
+    },
+    **{
+        f"{registry}/cartridge-frontend": contents(
+            "nginx sh",
+            "services/frontend/Dockerfile, stage runtime: FROM ${NGINX_IMAGE} (nginx, Debian: dash as sh)",
+        )
+        for registry in ("localhost:5001", "ghcr.io/cartridge-dev")
+    },
+}
 
 
 def repository_and_tag(image: str) -> tuple[str, str | None]:
@@ -159,13 +167,16 @@ def unshipped(objects) -> list[str]:
             problems.append(f"{where}: no list of what {image} ships (add one to IMAGE_CONTENTS, with its source)")
             continue
         if known.tag and tag != known.tag:
-            problems.append(f"{where}: {image} is not the tag its list was read at ({known.tag}): read its Dockerfile "
-                            "at the new tag and update IMAGE_CONTENTS")  # fmt: skip
+            problems.append(
+                f"{where}: {image} is not the tag its list was read at ({known.tag}): read its Dockerfile "
+                "at the new tag and update IMAGE_CONTENTS"
+            )
             continue
         for program in argv_runs(argv):
             if program not in SHELL_BUILTINS and Path(program).name not in known.programs:
-                problems.append(f"{where}: {program!r} is not a shell builtin and {image} does not ship it "
-                                f"({known.source})")  # fmt: skip
+                problems.append(
+                    f"{where}: {program!r} is not a shell builtin and {image} does not ship it ({known.source})"
+                )
     return problems
 
 
@@ -197,9 +208,21 @@ def test_the_parser_finds_commands_wherever_a_script_runs_them():
         'FOO=1 env; "$(awk 1)" || exec find .; if [ -n "$x" ]; then echo `sed q`; fi; f; $CMD'
     )
     assert commands_in(script) == [
-        "set", "mc", "grep", "mc", "sleep", "env", "$(awk 1) (not a fixed name)", "awk", "exec", "find", "[",
-        "echo", "sed", "$CMD (not a fixed name)",
-    ]  # fmt: skip
+        "set",
+        "mc",
+        "grep",
+        "mc",
+        "sleep",
+        "env",
+        "$(awk 1) (not a fixed name)",
+        "awk",
+        "exec",
+        "find",
+        "[",
+        "echo",
+        "sed",
+        "$CMD (not a fixed name)",
+    ]
     with pytest.raises(AssertionError, match="cannot parse"):
         commands_in('case "$x" in a) echo a;; esac')  # bashlex has no `case`: refused, never passed unread
 
@@ -266,8 +289,9 @@ def run_bucket_script(shell: str, tmp_path: Path, **env: str) -> subprocess.Comp
     mc.chmod(0o755)
     variables = {e["name"] for e in container["env"]}
     environ = {name: f"{name.lower()}-value" for name in variables} | {"PATH": str(bin_dir), "STATE": str(state)}
-    return subprocess.run([shell, "-c", container["command"][2]], env=environ | env, capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    return subprocess.run(
+        [shell, "-c", container["command"][2]], env=environ | env, capture_output=True, text=True, timeout=30
+    )
 
 
 def shells() -> list[str]:
@@ -281,11 +305,17 @@ def test_the_bucket_script_runs_with_only_mc_on_path(shell, tmp_path):
     result = run_bucket_script(shell, tmp_path)
     assert result.returncode == 0, result.stderr
     calls = (tmp_path / "state" / "calls").read_text().splitlines()
-    assert calls[:2] == ["alias set cartridge http://minio:9000 minio_root_user-value minio_root_password-value "
-                         "--api s3v4", "ready cartridge"]  # fmt: skip
+    assert calls[:2] == [
+        "alias set cartridge http://minio:9000 minio_root_user-value minio_root_password-value --api s3v4",
+        "ready cartridge",
+    ]
     attached = {line.split()[6]: line.split()[4] for line in calls if line.startswith("admin policy attach")}
-    assert attached == {"trainer_access_key-value": "models-write", "actor_access_key-value": "models-read",
-                        "web_access_key-value": "models-read", "arena_access_key-value": "models-rate"}  # fmt: skip
+    assert attached == {
+        "trainer_access_key-value": "models-write",
+        "actor_access_key-value": "models-read",
+        "web_access_key-value": "models-read",
+        "arena_access_key-value": "models-rate",
+    }
 
 
 @pytest.mark.parametrize("shell", shells() or [pytest.param("sh", marks=pytest.mark.skip(reason="no dash or bash"))])

@@ -56,15 +56,31 @@ def test_the_named_resources_exist(overlay):
     objects = render(overlay)
     names = {(o["kind"], o["metadata"]["name"]) for o in objects}
     expected = {
-        ("Namespace", "cartridge"), ("ConfigMap", "cartridge-config"), ("StatefulSet", "postgres"),
-        ("Service", "postgres"), ("Deployment", "minio"), ("PersistentVolumeClaim", "minio-data"),
-        ("Service", "minio"), ("Job", "minio-create-bucket"), ("Job", "postgres-setup"), ("Deployment", "actor"),
-        ("HorizontalPodAutoscaler", "actor"), ("Deployment", "arena"), ("Deployment", "trainer"),
+        ("Namespace", "cartridge"),
+        ("ConfigMap", "cartridge-config"),
+        ("StatefulSet", "postgres"),
+        ("Service", "postgres"),
+        ("Deployment", "minio"),
+        ("PersistentVolumeClaim", "minio-data"),
+        ("Service", "minio"),
+        ("Job", "minio-create-bucket"),
+        ("Job", "postgres-setup"),
+        ("Deployment", "actor"),
+        ("HorizontalPodAutoscaler", "actor"),
+        ("Deployment", "arena"),
+        ("Deployment", "trainer"),
         ("PersistentVolumeClaim", "trainer-checkpoints"),
-        ("Deployment", "web"), ("Service", "web"), ("PodDisruptionBudget", "web"), ("Deployment", "frontend"),
-        ("Service", "frontend"), ("Gateway", "cartridge"), ("HTTPRoute", "web"), ("HTTPRoute", "frontend"),
-        ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "gateway-ingress"),
-    }  # fmt: skip
+        ("Deployment", "web"),
+        ("Service", "web"),
+        ("PodDisruptionBudget", "web"),
+        ("Deployment", "frontend"),
+        ("Service", "frontend"),
+        ("Gateway", "cartridge"),
+        ("HTTPRoute", "web"),
+        ("HTTPRoute", "frontend"),
+        ("NetworkPolicy", "default-deny"),
+        ("NetworkPolicy", "gateway-ingress"),
+    }
     assert expected <= names
     assert all(o["metadata"].get("namespace") == "cartridge" for o in objects if o["kind"] != "Namespace")
 
@@ -206,8 +222,11 @@ def routes(objects) -> dict[tuple[str, str], str]:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_routes_send_api_and_stats_to_web_and_the_rest_to_the_frontend(overlay):
     objects = render(overlay)
-    assert routes(objects) == {("PathPrefix", "/api"): "web", ("Exact", "/stats"): "web",
-                               ("PathPrefix", "/"): "frontend"}  # fmt: skip
+    assert routes(objects) == {
+        ("PathPrefix", "/api"): "web",
+        ("Exact", "/stats"): "web",
+        ("PathPrefix", "/"): "frontend",
+    }
     services = by_kind(objects, "Service")
     for route in by_kind(objects, "HTTPRoute").values():
         for ref in route["spec"]["rules"][0].get("backendRefs", []):
@@ -273,8 +292,10 @@ def _selects(selector: dict, labels: dict) -> bool:
 def allowed(objects, source: str, target: str, port: int) -> bool:
     """Does the policy set allow pod `source` to open `target`:`port` (both directions checked)?"""
     policies = by_kind(objects, "NetworkPolicy").values()
-    labels = {name: pod_spec(w)["containers"] and w["spec"]["template"]["metadata"]["labels"]
-              for name, w in workloads(objects).items()}  # fmt: skip
+    labels = {
+        name: pod_spec(w)["containers"] and w["spec"]["template"]["metadata"]["labels"]
+        for name, w in workloads(objects).items()
+    }
 
     own_namespace = {"kubernetes.io/metadata.name": "cartridge"}
 
@@ -295,24 +316,33 @@ def allowed(objects, source: str, target: str, port: int) -> bool:
         return any(p["port"] == port for p in rule.get("ports", [])) if rule.get("ports") else True
 
     egress = any(
-        _selects(p["spec"]["podSelector"], labels[source]) and
-        any(peer_ok(rule.get("to", []), target) and ports_ok(rule) for rule in p["spec"].get("egress", []))
-        for p in policies if "Egress" in p["spec"]["policyTypes"]
-    )  # fmt: skip
+        _selects(p["spec"]["podSelector"], labels[source])
+        and any(peer_ok(rule.get("to", []), target) and ports_ok(rule) for rule in p["spec"].get("egress", []))
+        for p in policies
+        if "Egress" in p["spec"]["policyTypes"]
+    )
     ingress = any(
-        _selects(p["spec"]["podSelector"], labels[target]) and
-        any(peer_ok(rule.get("from", []), source) and ports_ok(rule) for rule in p["spec"].get("ingress", []))
-        for p in policies if "Ingress" in p["spec"]["policyTypes"]
-    )  # fmt: skip
+        _selects(p["spec"]["podSelector"], labels[target])
+        and any(peer_ok(rule.get("from", []), source) and ports_ok(rule) for rule in p["spec"].get("ingress", []))
+        for p in policies
+        if "Ingress" in p["spec"]["policyTypes"]
+    )
     return egress and ingress
 
 
 FLOWS = {
-    ("actor", "postgres", 5432), ("trainer", "postgres", 5432), ("web", "postgres", 5432),
-    ("actor", "minio", 9000), ("trainer", "minio", 9000), ("web", "minio", 9000),
-    ("arena", "postgres", 5432), ("arena", "minio", 9000),
-    ("minio-create-bucket", "minio", 9000), ("postgres-setup", "postgres", 5432), ("frontend", "web", 8080),
-}  # fmt: skip
+    ("actor", "postgres", 5432),
+    ("trainer", "postgres", 5432),
+    ("web", "postgres", 5432),
+    ("actor", "minio", 9000),
+    ("trainer", "minio", 9000),
+    ("web", "minio", 9000),
+    ("arena", "postgres", 5432),
+    ("arena", "minio", 9000),
+    ("minio-create-bucket", "minio", 9000),
+    ("postgres-setup", "postgres", 5432),
+    ("frontend", "web", 8080),
+}
 
 
 def test_network_policies_allow_exactly_the_data_flow():
@@ -321,11 +351,16 @@ def test_network_policies_allow_exactly_the_data_flow():
     assert default == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     names = list(workloads(objects))
     # Every port a container listens on, read from the manifests, and each allowed flow's port among them.
-    ports = {p["containerPort"] for w in workloads(objects).values() for c in pod_spec(w)["containers"]
-             for p in c.get("ports", [])}  # fmt: skip
+    ports = {
+        p["containerPort"]
+        for w in workloads(objects).values()
+        for c in pod_spec(w)["containers"]
+        for p in c.get("ports", [])
+    }
     for _, target, port in FLOWS:
-        assert port in {p["containerPort"] for c in pod_spec(workloads(objects)[target])["containers"]
-                        for p in c.get("ports", [])}, (target, port)  # fmt: skip
+        assert port in {
+            p["containerPort"] for c in pod_spec(workloads(objects)[target])["containers"] for p in c.get("ports", [])
+        }, (target, port)
     for source in names:
         for target in names:
             for port in ports:
@@ -358,8 +393,11 @@ def test_only_the_gateway_proxies_reach_web_and_frontend_from_outside_and_everyo
         assert not _selects(spec["podSelector"], {"app.kubernetes.io/name": "postgres"})
         assert [p["port"] for rule in spec["ingress"] for p in rule["ports"]] == [8080]
     # kind: cloud-provider-kind's Envoy and the nodes are on the kind Docker network, never in the pod network.
-    blocks = [ipaddress.ip_network(p["ipBlock"]["cidr"]) for r in local["gateway-ingress"]["spec"]["ingress"]
-              for p in r["from"]]  # fmt: skip
+    blocks = [
+        ipaddress.ip_network(p["ipBlock"]["cidr"])
+        for r in local["gateway-ingress"]["spec"]["ingress"]
+        for p in r["from"]
+    ]
     assert blocks and not any(block.overlaps(POD_SUBNET) for block in blocks)
     assert any(ipaddress.ip_network("172.18.0.0/16").subnet_of(block) for block in blocks)  # kind's usual network
     # prod: Envoy Gateway's proxies, by namespace.
@@ -392,9 +430,20 @@ def container_env(workload: dict, objects) -> set[str]:
 def test_every_variable_the_services_read_is_set_from_the_configmap_or_a_secret():
     objects = render("k8s/local")
     read = {f.name.upper() for f in dataclasses.fields(Settings)}
-    documented = {"ENV_ID", "TRAINING_ITERATIONS", "EPISODES_PER_ITERATION", "MCTS_MAX_SIMS", "BATCH_SIZE",
-                  "REPLAY_URL", "MODEL_STORE_URL", "S3_ENDPOINT_URL", "ACTOR_MAX_EPISODES", "HTTP_PORT",
-                  "LOG_FORMAT", "LOG_LEVEL"}  # fmt: skip
+    documented = {
+        "ENV_ID",
+        "TRAINING_ITERATIONS",
+        "EPISODES_PER_ITERATION",
+        "MCTS_MAX_SIMS",
+        "BATCH_SIZE",
+        "REPLAY_URL",
+        "MODEL_STORE_URL",
+        "S3_ENDPOINT_URL",
+        "ACTOR_MAX_EPISODES",
+        "HTTP_PORT",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+    }
     assert documented <= read
     # Read but deliberately left to the code default in the cluster: the bind address and the
     # per-pod actor id (set from the pod name), and the checkpoint dir (trainer only).
@@ -419,7 +468,7 @@ def test_every_variable_the_services_read_is_set_from_the_configmap_or_a_secret(
                 "MODELS_BUCKET",
             }
         )
-        assert not unknown, f"{name} sets variables no code reads: {sorted(unknown)}"  # fmt: skip
+        assert not unknown, f"{name} sets variables no code reads: {sorted(unknown)}"
     config = by_kind(objects, "ConfigMap")["cartridge-config"]["data"]
     assert Settings.from_env(config)  # every value in the ConfigMap parses (a bad one stops start-up)
     assert config["ENV_ID"] == "connect4" and config["LOG_FORMAT"] == "json"

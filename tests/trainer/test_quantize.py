@@ -53,8 +53,9 @@ def test_a_trained_network_quantizes_to_int8_convolutions_that_agree_with_pytorc
     assert "QuantizeLinear" not in op_types(fp32)
     # The heads stay fp32: no quantize/dequantize pair around their layers.
     head_inputs = {i for n in onnx.load_from_string(int8).graph.node if n.name.startswith(HEADS) for i in n.input}
-    quantized_outputs = {o for n in onnx.load_from_string(int8).graph.node if n.op_type == "DequantizeLinear"
-                         for o in n.output}  # fmt: skip
+    quantized_outputs = {
+        o for n in onnx.load_from_string(int8).graph.node if n.op_type == "DequantizeLinear" for o in n.output
+    }
     assert head_inputs, "no head nodes found by name: HEADS no longer matches the export"
     assert len(head_inputs & quantized_outputs) <= 2, "head layers were quantized"
     check = agreement(int8, net, held_out)

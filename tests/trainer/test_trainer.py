@@ -266,8 +266,11 @@ def test_a_database_outage_once_running_is_waited_out_and_nothing_is_published_t
     trainer = start_service("cartridge_trainer", env, "trainer")
     wait_until(lambda: last_iteration(env, 1), 120, "iteration 1")
     with outage(postgres_database):
-        wait_until(lambda: "storage unavailable" in trainer.log_text() or trainer.proc.poll() is not None, 30,
-                   "the trainer to meet the outage")  # fmt: skip
+        wait_until(
+            lambda: "storage unavailable" in trainer.log_text() or trainer.proc.poll() is not None,
+            30,
+            "the trainer to meet the outage",
+        )
         time.sleep(3)  # a few retries while the database stays down
         assert trainer.proc.poll() is None, f"the trainer exited during the outage:\n{trainer.log_text()[-3000:]}"
     for iteration in (2, 3):  # an iteration counts the episodes since the last one began: feed one at a time

@@ -74,8 +74,10 @@ def play_to_the_end(client: TestClient, human_player: int, rng: np.random.Genera
         assert len(view["moves"]) == 1 and view["model_move"] == view["moves"][0]
     while view["status"] == "in_progress":
         action = int(rng.choice(view["legal_actions"]))
-        response = client.post("/api/games/move", json={"env_id": "tictactoe", "human_player": human_player,
-                                                        "moves": view["moves"], "action": action})  # fmt: skip
+        response = client.post(
+            "/api/games/move",
+            json={"env_id": "tictactoe", "human_player": human_player, "moves": view["moves"], "action": action},
+        )
         assert response.status_code == 200, response.text
         view = response.json()
         assert view["moves"][: len(view["moves"]) - (1 if view["model_move"] is not None else 0)][-1] == action
@@ -123,8 +125,15 @@ def test_the_catalog_lists_the_registry_games_with_their_boards_and_labels(tmp_p
     assert catalog["default"] == "connect4"
     assert [game["name"] for game in catalog["games"]] == list(GAME_NAMES)
     connect4 = next(game for game in catalog["games"] if game["name"] == "connect4")
-    assert connect4 == {"name": "connect4", "label": "Connect Four", "rows": 6, "cols": 7, "action_size": 7,
-                        "action_kind": "column", "max_plies": 42}  # fmt: skip
+    assert connect4 == {
+        "name": "connect4",
+        "label": "Connect Four",
+        "rows": 6,
+        "cols": 7,
+        "action_size": 7,
+        "action_kind": "column",
+        "max_plies": 42,
+    }
 
 
 @pytest.mark.parametrize(
@@ -167,8 +176,9 @@ def test_malformed_json_unknown_routes_and_bad_queries_are_4xx(client):
 
 
 def test_an_oversized_body_is_refused_with_413_before_it_is_parsed(client):
-    response = client.post("/api/evaluate", content=b"[" + b"0," * 20_000 + b"0]",
-                           headers={"content-type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/api/evaluate", content=b"[" + b"0," * 20_000 + b"0]", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413 and "larger than 16384 bytes" in response.json()["detail"]
     assert client.post("/api/evaluate", json={"moves": [4]}).status_code == 200
 

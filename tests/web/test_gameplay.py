@@ -48,8 +48,9 @@ def test_any_legal_position_is_evaluated_and_played_by_the_rules(api, position):
         assert all(p == 0 for a, p in enumerate(body["policy"]) if a not in body["legal_actions"])
 
     player = len(moves) % 2 + 1
-    response = api.post("/api/games/move", json={"env_id": env_id, "human_player": player,
-                                                 "moves": moves, "action": action or 0})  # fmt: skip
+    response = api.post(
+        "/api/games/move", json={"env_id": env_id, "human_player": player, "moves": moves, "action": action or 0}
+    )
     if action is None:
         assert response.status_code == 422 and "the game is already over" in response.json()["detail"]
         return

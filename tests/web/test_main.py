@@ -21,9 +21,16 @@ SCRIPT = Path(sys.executable).with_name("cartridge-web")
 def start(tmp_path: Path, **env: str) -> subprocess.Popen:
     if not SCRIPT.exists():
         pytest.fail(f"{SCRIPT} is missing: install the project with `pip install -e .`")
-    full_env = {**os.environ, "ENV_ID": "tictactoe", "REPLAY_URL": f"sqlite:///{tmp_path}/replay.db",
-                "MODEL_STORE_URL": f"file://{tmp_path}/models", "HTTP_HOST": "127.0.0.1", "LOG_FORMAT": "json",
-                "MODEL_POLL_SECONDS": "0.2", **env}  # fmt: skip
+    full_env = {
+        **os.environ,
+        "ENV_ID": "tictactoe",
+        "REPLAY_URL": f"sqlite:///{tmp_path}/replay.db",
+        "MODEL_STORE_URL": f"file://{tmp_path}/models",
+        "HTTP_HOST": "127.0.0.1",
+        "LOG_FORMAT": "json",
+        "MODEL_POLL_SECONDS": "0.2",
+        **env,
+    }
     return subprocess.Popen([SCRIPT], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

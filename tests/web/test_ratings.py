@@ -36,16 +36,31 @@ def fresh_stats(client: TestClient) -> dict:
 def test_stats_show_each_versions_rating_scores_and_skips_and_answer_before_the_arena_starts(tmp_path, replay_url):
     with TestClient(create_app(web_settings(tmp_path, REPLAY_URL=replay_url))) as client:
         before = fresh_stats(client)["arena"]  # no arena tables yet: /stats still answers
-        assert before == {"references": ["random", "alphabeta-d2", "minimax"], "versions": [],
-                          "message": ARENA_NOT_STARTED}  # fmt: skip
+        assert before == {
+            "references": ["random", "alphabeta-d2", "minimax"],
+            "versions": [],
+            "message": ARENA_NOT_STARTED,
+        }
 
         ratings = RatingsStore.open(replay_url)  # what the arena does when it starts: the tables exist, empty
         assert fresh_stats(client)["arena"]["versions"] == []
         game = GameRecord("random", "minimax", 7, (4, 0, 8), 2)
         ratings.record(VersionResult("tictactoe", 0, CALIBRATION, games=1), [game])
         ratings.record_skipped("tictactoe", {1: "published while the arena was busy"})
-        ratings.record(VersionResult("tictactoe", 2, RATED, rating=412.5, scores=SCORES, optimal_search=0.9,
-                                     optimal_network=0.75, games=4, finished_at=1.5e9), [game])  # fmt: skip
+        ratings.record(
+            VersionResult(
+                "tictactoe",
+                2,
+                RATED,
+                rating=412.5,
+                scores=SCORES,
+                optimal_search=0.9,
+                optimal_network=0.75,
+                games=4,
+                finished_at=1.5e9,
+            ),
+            [game],
+        )
         ratings.record(VersionResult("connect4", 3, RATED, rating=99.0), [])  # another game's: not shown
         ratings.close()
         arena = fresh_stats(client)["arena"]
@@ -53,6 +68,15 @@ def test_stats_show_each_versions_rating_scores_and_skips_and_answer_before_the_
     skipped, rated = arena["versions"]  # the calibration (version 0) is the arena's own business
     assert (skipped["version"], skipped["status"], skipped["rating"], skipped["scores"]) == (1, "skipped", None, {})
     assert skipped["note"] == "published while the arena was busy"
-    assert rated == {"version": 2, "status": "rated", "rating": 412.5, "note": "", "scores": SCORES,
-                     "optimal_search": 0.9, "optimal_network": 0.75, "games": 4, "finished_at": 1.5e9}  # fmt: skip
+    assert rated == {
+        "version": 2,
+        "status": "rated",
+        "rating": 412.5,
+        "note": "",
+        "scores": SCORES,
+        "optimal_search": 0.9,
+        "optimal_network": 0.75,
+        "games": 4,
+        "finished_at": 1.5e9,
+    }
     assert arena["message"] == "v2 rated 412; 1 version skipped"

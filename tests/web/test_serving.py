@@ -29,8 +29,9 @@ def test_requests_during_repeated_model_swaps_never_fail_and_versions_never_go_b
         moves = [[], [4], [4, 0], [0, 4, 8]][worker]  # positions where each worker's action is legal
         action = [0, 8, 2, 1][worker]
         while not done.is_set():
-            played = client.post("/api/games/move", json={"moves": moves, "action": action,
-                                                          "human_player": len(moves) % 2 + 1})  # fmt: skip
+            played = client.post(
+                "/api/games/move", json={"moves": moves, "action": action, "human_player": len(moves) % 2 + 1}
+            )
             model = client.get("/api/model")
             evaluated = client.post("/api/evaluate", json={"moves": moves})
             for response in (played, model, evaluated):

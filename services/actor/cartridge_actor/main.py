@@ -56,11 +56,17 @@ def write_episode(replay: ReplayBuffer, episode: Episode, stop: StopFlag, log) -
             replay.append_episode(episode)
             return True
         except ReplayUnavailable as exc:
-            log.warning("replay buffer unavailable: holding the episode and retrying",
-                        episode_id=episode.episode_id, error=str(exc), retry_in_s=delay)  # fmt: skip
+            log.warning(
+                "replay buffer unavailable: holding the episode and retrying",
+                episode_id=episode.episode_id,
+                error=str(exc),
+                retry_in_s=delay,
+            )
             if stop.wait(delay):
-                log.warning("stopping before the replay buffer came back: one finished episode not written",
-                            episode_id=episode.episode_id)  # fmt: skip
+                log.warning(
+                    "stopping before the replay buffer came back: one finished episode not written",
+                    episode_id=episode.episode_id,
+                )
                 return False
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 

@@ -50,13 +50,24 @@ def run() -> int:
 
     def health() -> dict:
         newest = max((r.version for r in rated), default=None)
-        return {"status": "ok", "rated_version": newest, "busy_with": arena.busy_with, "pid": os.getpid(),
-                "uptime_s": round(time.time() - started, 1)}  # fmt: skip
+        return {
+            "status": "ok",
+            "rated_version": newest,
+            "busy_with": arena.busy_with,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - started, 1),
+        }
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
-    log.info("arena started", games_per_opponent=settings.arena_games, sims=settings.arena_sims,
-             references=list(arena.references), rated_versions=len(rated), port=settings.http_port,
-             rollout_policy=settings.rollout_policy)  # fmt: skip
+    log.info(
+        "arena started",
+        games_per_opponent=settings.arena_games,
+        sims=settings.arena_sims,
+        references=list(arena.references),
+        rated_versions=len(rated),
+        port=settings.http_port,
+        rollout_policy=settings.rollout_policy,
+    )
     while not stop.is_set():
         try:
             arena.calibrate()

@@ -45,8 +45,7 @@ class GateResult:
 
     def reason(self) -> str:
         """The best manifest's why."""
-        return (f"gate: scored {self.score} against {self.against} over {self.games} games "
-                f"(threshold {self.threshold})")  # fmt: skip
+        return f"gate: scored {self.score} against {self.against} over {self.games} games (threshold {self.threshold})"
 
 
 def seed_base(game: Game, candidate: str) -> str:
@@ -66,5 +65,13 @@ def play_gate(
         return None
     result = result_for(candidate[0], records)
     score = round(result.score, 4)
-    return GateResult(best[0], result.games, result.wins, result.draws, result.losses, score, config.threshold,
-                      promoted=result.score >= config.threshold)  # fmt: skip
+    return GateResult(
+        best[0],
+        result.games,
+        result.wins,
+        result.draws,
+        result.losses,
+        score,
+        config.threshold,
+        promoted=result.score >= config.threshold,
+    )

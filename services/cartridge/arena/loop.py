@@ -122,8 +122,9 @@ class Arena:
                 )
         if self.should_stop():
             return
-        self._record(VersionResult(self.env_id, 0, CALIBRATION, games=len(records), note="references vs references"),
-                     records)  # fmt: skip
+        self._record(
+            VersionResult(self.env_id, 0, CALIBRATION, games=len(records), note="references vs references"), records
+        )
 
     def pending(self) -> tuple[int | None, dict[int, str]]:
         """The newest published version not reached yet, and the versions to skip on the way (-> why)."""
@@ -229,13 +230,24 @@ class Arena:
         records: list[GameRecord] = []
         scores = {}
         for opponent, factory in self.opponents(version).items():
-            played = play_pairs(self.game, (name, lambda rng: player), (opponent, factory), self.config.games,
-                                f"{self.env_id}:{name}", self.should_stop)  # fmt: skip
+            played = play_pairs(
+                self.game,
+                (name, lambda rng: player),
+                (opponent, factory),
+                self.config.games,
+                f"{self.env_id}:{name}",
+                self.should_stop,
+            )
             if self.should_stop():
                 return None
             result = result_for(name, played)
-            scores[opponent] = {"games": result.games, "wins": result.wins, "draws": result.draws,
-                                "losses": result.losses, "score": round(result.score, 4)}  # fmt: skip
+            scores[opponent] = {
+                "games": result.games,
+                "wins": result.wins,
+                "draws": result.draws,
+                "losses": result.losses,
+                "score": round(result.score, 4),
+            }
             records += played
         gate = None
         if self.gate is not None:
@@ -251,10 +263,16 @@ class Arena:
             return None
         ladder = self.ladder(records)
         result = VersionResult(
-            self.env_id, version, RATED, rating=round(ladder[name], 2), scores=scores,
-            optimal_search=round(shares[0], 4), optimal_network=round(shares[1], 4), games=len(records),
+            self.env_id,
+            version,
+            RATED,
+            rating=round(ladder[name], 2),
+            scores=scores,
+            optimal_search=round(shares[0], 4),
+            optimal_network=round(shares[1], 4),
+            games=len(records),
             gate=None if gate is None else gate.to_dict(),
-        )  # fmt: skip
+        )
         if self._record(result, records, ladder) and gate is not None and gate.promoted:
             self._promote(version, gate)
         return result
@@ -267,9 +285,14 @@ class Arena:
             self.log.warning("version already has an arena row: not rated twice", version=result.version)
             return False
         ladder = ladder if ladder is not None else self.ladder()
-        self.log.info("version rated" if result.status == RATED else "references calibrated", version=result.version,
-                      rating=result.rating, scores={k: v["score"] for k, v in result.scores.items()},
-                      optimal_search=result.optimal_search, optimal_network=result.optimal_network,
-                      gate=result.gate)  # fmt: skip
+        self.log.info(
+            "version rated" if result.status == RATED else "references calibrated",
+            version=result.version,
+            rating=result.rating,
+            scores={k: v["score"] for k, v in result.scores.items()},
+            optimal_search=result.optimal_search,
+            optimal_network=result.optimal_network,
+            gate=result.gate,
+        )
         self.on_result(result, ladder)
         return True

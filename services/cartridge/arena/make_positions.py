@@ -34,8 +34,9 @@ from .solver import SOLVED_GAME, SolveBudgetExceeded, Solver
 def self_play_openings(games: int, sims: int, seed: int, min_ply: int, max_ply: int) -> dict[int, list[tuple]]:
     """Distinct running positions of uniform-prior self-play games, as move lists grouped by ply."""
     game = get_game(SOLVED_GAME)
-    selfplay = SelfPlay(game, MctsConfig(simulations=sims), parallel_games=min(games, 32),
-                        rng=np.random.default_rng(seed))  # fmt: skip
+    selfplay = SelfPlay(
+        game, MctsConfig(simulations=sims), parallel_games=min(games, 32), rng=np.random.default_rng(seed)
+    )
     by_ply: dict[int, list[tuple]] = defaultdict(list)
     seen = set()
     for episode in selfplay.play(lambda: UniformEvaluator(game.action_size), max_episodes=games):
@@ -70,8 +71,10 @@ def label(by_ply: dict[int, list[tuple]], count: int, node_budget: int, max_seco
                 continue
             labelled.append(LabelledPosition(tuple(moves), solution.value, frozenset(solution.optimal_moves)))
             kept += 1
-        log(f"ply {ply}: {kept} labelled, {skipped} over the node budget, {trivial} with no wrong move "
-            f"({time.monotonic() - started:.0f} s)")  # fmt: skip
+        log(
+            f"ply {ply}: {kept} labelled, {skipped} over the node budget, {trivial} with no wrong move "
+            f"({time.monotonic() - started:.0f} s)"
+        )
     return sorted(labelled, key=lambda p: (len(p.moves), p.moves))
 
 

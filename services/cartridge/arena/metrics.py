@@ -12,17 +12,34 @@ class ArenaMetrics:
     def __init__(self, env_id: str, registry: CollectorRegistry | None = None) -> None:
         self.env_id = env_id
         self.registry = r = registry or CollectorRegistry()
-        self.rating = Gauge("cartridge_arena_rating", "Bradley-Terry rating over all games (Elo scale, random = 0)",
-                            ["env_id", "player"], registry=r)  # fmt: skip
-        self.score = Gauge("cartridge_arena_score", "Newest rated version's score against each opponent (0..1)",
-                           ["env_id", "opponent"], registry=r)  # fmt: skip
-        self.optimal = Gauge("cartridge_arena_optimal_share", "Newest rated version's share of optimal moves on the "
-                             "labelled positions", ["env_id", "player"], registry=r)  # fmt: skip
-        self.newest = Gauge("cartridge_arena_newest_rating", "Newest rated version's rating (Elo scale, random = 0)",
-                            ["env_id"], registry=r)  # fmt: skip
+        self.rating = Gauge(
+            "cartridge_arena_rating",
+            "Bradley-Terry rating over all games (Elo scale, random = 0)",
+            ["env_id", "player"],
+            registry=r,
+        )
+        self.score = Gauge(
+            "cartridge_arena_score",
+            "Newest rated version's score against each opponent (0..1)",
+            ["env_id", "opponent"],
+            registry=r,
+        )
+        self.optimal = Gauge(
+            "cartridge_arena_optimal_share",
+            "Newest rated version's share of optimal moves on the labelled positions",
+            ["env_id", "player"],
+            registry=r,
+        )
+        self.newest = Gauge(
+            "cartridge_arena_newest_rating",
+            "Newest rated version's rating (Elo scale, random = 0)",
+            ["env_id"],
+            registry=r,
+        )
         self.version = Gauge("cartridge_arena_rated_version", "Newest rated model version", ["env_id"], registry=r)
-        self.versions = Counter("cartridge_arena_versions", "Versions reached, by outcome", ["env_id", "status"],
-                                registry=r)  # fmt: skip
+        self.versions = Counter(
+            "cartridge_arena_versions", "Versions reached, by outcome", ["env_id", "status"], registry=r
+        )
         self.games = Counter("cartridge_arena_games", "Arena games played", ["env_id"], registry=r)
 
     def observe(self, result: VersionResult, ladder: dict[str, float]) -> None:

@@ -28,8 +28,9 @@ class LabelledPosition:
     optimal: frozenset[int]
 
     def to_json(self) -> str:
-        return json.dumps({"ply": len(self.moves), "moves": list(self.moves), "value": self.value,
-                           "optimal": sorted(self.optimal)})  # fmt: skip
+        return json.dumps(
+            {"ply": len(self.moves), "moves": list(self.moves), "value": self.value, "optimal": sorted(self.optimal)}
+        )
 
 
 def positions_path(game: Game) -> Path:
@@ -47,8 +48,9 @@ def load_positions(path: Path) -> list[LabelledPosition]:
             continue
         try:
             row = json.loads(line)
-            position = LabelledPosition(tuple(int(m) for m in row["moves"]), int(row["value"]),
-                                        frozenset(int(m) for m in row["optimal"]))  # fmt: skip
+            position = LabelledPosition(
+                tuple(int(m) for m in row["moves"]), int(row["value"]), frozenset(int(m) for m in row["optimal"])
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a labelled position ({exc})") from None
         if position.value not in (-1, 0, 1) or not position.optimal:
@@ -101,8 +103,7 @@ def solved_positions(game: Game) -> list[LabelledPosition]:
 
 def solved_positions_with_a_wrong_move(game: Game) -> list[LabelledPosition]:
     """The solved positions with a wrong move in them (the others cannot tell a good move from a bad one)."""
-    return [p for p in solved_positions(game)
-            if len(p.optimal) < len(game.legal_actions(game.from_actions(p.moves)))]  # fmt: skip
+    return [p for p in solved_positions(game) if len(p.optimal) < len(game.legal_actions(game.from_actions(p.moves)))]
 
 
 @cache

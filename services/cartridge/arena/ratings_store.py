@@ -135,20 +135,39 @@ class RatingsStore:
         with self._cursor() as cur:
             # A concurrent writer that got in first makes this INSERT fail on the primary key, which rolls back
             # the games too: the unique key, not the check above, is what keeps a version from being rated twice.
-            self._execute(cur, f"INSERT INTO arena_versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-                          (r.env_id, r.version, r.status, r.rating, json.dumps(r.scores, sort_keys=True),
-                           r.optimal_search, r.optimal_network, r.games, r.note, r.finished_at,
-                           None if r.gate is None else json.dumps(r.gate, sort_keys=True)))  # fmt: skip
+            self._execute(
+                cur,
+                f"INSERT INTO arena_versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                (
+                    r.env_id,
+                    r.version,
+                    r.status,
+                    r.rating,
+                    json.dumps(r.scores, sort_keys=True),
+                    r.optimal_search,
+                    r.optimal_network,
+                    r.games,
+                    r.note,
+                    r.finished_at,
+                    None if r.gate is None else json.dumps(r.gate, sort_keys=True),
+                ),
+            )
             for i, g in enumerate(games):
-                self._execute(cur, "INSERT INTO arena_games (env_id, version, game, first_player, second_player, "
-                                   "seed, winner, moves) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              (r.env_id, r.version, i, g.first, g.second, g.seed, g.winner,
-                               " ".join(map(str, g.moves))))  # fmt: skip
+                self._execute(
+                    cur,
+                    "INSERT INTO arena_games (env_id, version, game, first_player, second_player, "
+                    "seed, winner, moves) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (r.env_id, r.version, i, g.first, g.second, g.seed, g.winner, " ".join(map(str, g.moves))),
+                )
 
     def games(self, env_id: str) -> list[GameRecord]:
         with self._cursor(write=False) as cur:
-            self._execute(cur, "SELECT first_player, second_player, seed, moves, winner FROM arena_games "
-                               "WHERE env_id = ? ORDER BY version, game", (env_id,))  # fmt: skip
+            self._execute(
+                cur,
+                "SELECT first_player, second_player, seed, moves, winner FROM arena_games "
+                "WHERE env_id = ? ORDER BY version, game",
+                (env_id,),
+            )
             rows = cur.fetchall()
         return [
             GameRecord(a, b, int(seed), tuple(int(m) for m in moves.split()), int(w)) for a, b, seed, moves, w in rows
@@ -157,11 +176,23 @@ class RatingsStore:
     def results(self, env_id: str) -> list[VersionResult]:
         """Every row for the game, by version (0, the calibration, first)."""
         with self._cursor(write=False) as cur:
-            self._execute(cur, f"SELECT {VERSION_COLUMNS} FROM arena_versions WHERE env_id = ? ORDER BY version",
-                          (env_id,))  # fmt: skip
+            self._execute(
+                cur, f"SELECT {VERSION_COLUMNS} FROM arena_versions WHERE env_id = ? ORDER BY version", (env_id,)
+            )
             rows = cur.fetchall()
         return [
-            VersionResult(env, int(v), status, rating, json.loads(scores), search, network, int(n), note, finished,
-                          None if gate is None else json.loads(gate))
+            VersionResult(
+                env,
+                int(v),
+                status,
+                rating,
+                json.loads(scores),
+                search,
+                network,
+                int(n),
+                note,
+                finished,
+                None if gate is None else json.loads(gate),
+            )
             for env, v, status, rating, scores, search, network, n, note, finished, gate in rows
-        ]  # fmt: skip
+        ]

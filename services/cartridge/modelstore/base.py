@@ -283,8 +283,9 @@ class ModelStore(ABC):
         where = f"{env_id} {model_filename(version)}"
         limit = self.max_model_bytes
         if manifest is not None and manifest.size_bytes > limit:
-            raise ModelTooLarge(f"{where}: the manifest gives {manifest.size_bytes} bytes, over "
-                                f"MODEL_MAX_BYTES={limit}; not read")  # fmt: skip
+            raise ModelTooLarge(
+                f"{where}: the manifest gives {manifest.size_bytes} bytes, over MODEL_MAX_BYTES={limit}; not read"
+            )
         key = self._key(env_id, model_filename(version))
         stored = self._head(key)
         if stored is None:
@@ -292,13 +293,16 @@ class ModelStore(ABC):
         if stored.size > limit:
             raise ModelTooLarge(f"{where} holds {stored.size} bytes, over MODEL_MAX_BYTES={limit}; not read")
         if manifest is not None and stored.size != manifest.size_bytes:
-            raise CorruptModel(f"{where}: sha256/size mismatch with the manifest (the store holds "
-                               f"{stored.size} bytes, the manifest gives {manifest.size_bytes}); not read")  # fmt: skip
+            raise CorruptModel(
+                f"{where}: sha256/size mismatch with the manifest (the store holds "
+                f"{stored.size} bytes, the manifest gives {manifest.size_bytes}); not read"
+            )
         try:
             data, digest = self._read(key, stored.size)
         except ObjectMissing:  # retention removed it since the size check
             raise CorruptModel(f"{where} is named by the manifest but missing") from None
         if manifest is not None and (len(data) != manifest.size_bytes or digest != manifest.sha256):
-            raise CorruptModel(f"{where}: sha256/size mismatch with the manifest "
-                               f"({len(data)} bytes, expected {manifest.size_bytes})")  # fmt: skip
+            raise CorruptModel(
+                f"{where}: sha256/size mismatch with the manifest ({len(data)} bytes, expected {manifest.size_bytes})"
+            )
         return data

@@ -92,8 +92,7 @@ class S3ModelStore(ModelStore):
 
     def _head(self, key: str) -> StoredObject | None:
         try:
-            head = self._call(f"check {_what(key)}", self.client.head_object, Bucket=self.bucket,
-                              Key=self._s3_key(key))  # fmt: skip
+            head = self._call(f"check {_what(key)}", self.client.head_object, Bucket=self.bucket, Key=self._s3_key(key))
         except ObjectMissing:
             return None
         return StoredObject(size=int(head["ContentLength"]), etag=head["ETag"])
@@ -112,8 +111,15 @@ class S3ModelStore(ModelStore):
     def _put(self, key: str, data: bytes) -> None:
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # S3's Content-MD5 integrity check, not security
         content_type = "application/json" if key.endswith(".json") else "application/octet-stream"
-        self._call(f"write {_what(key)}", self.client.put_object, Bucket=self.bucket, Key=self._s3_key(key),
-                   Body=data, ContentMD5=md5, ContentType=content_type)  # fmt: skip
+        self._call(
+            f"write {_what(key)}",
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self._s3_key(key),
+            Body=data,
+            ContentMD5=md5,
+            ContentType=content_type,
+        )
 
     def _list(self, env_id: str) -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -25,21 +25,40 @@ class SqlReplayBuffer(ReplayBuffer):
         check_transitions(episode.env_id, episode.transitions)
         now = episode.created_at
         rows = [
-            (episode.episode_id, episode.env_id, t.step, encode_observation(t.observation), encode_policy(t.policy),
-             float(t.value), int(t.action), episode.model_version, now)
+            (
+                episode.episode_id,
+                episode.env_id,
+                t.step,
+                encode_observation(t.observation),
+                encode_policy(t.policy),
+                float(t.value),
+                int(t.action),
+                episode.model_version,
+                now,
+            )
             for t in episode.transitions
-        ]  # fmt: skip
+        ]
         db = self.database
         with db.lock, db.transaction() as cur:
             # Idempotent: an episode id already stored means this is a retry of a write whose commit went
             # through before the connection broke, so the episode is there, whole, and nothing is added
             # (neither rows nor counts).
             cur.execute(
-                db.q(f"INSERT INTO episodes ({EPISODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                     "ON CONFLICT (episode_id) DO NOTHING"),
-                (episode.episode_id, episode.env_id, episode.actor_id, episode.model_version, episode.winner,
-                 len(episode.transitions), episode.duration_s, now),
-            )  # fmt: skip
+                db.q(
+                    f"INSERT INTO episodes ({EPISODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (episode_id) DO NOTHING"
+                ),
+                (
+                    episode.episode_id,
+                    episode.env_id,
+                    episode.actor_id,
+                    episode.model_version,
+                    episode.winner,
+                    len(episode.transitions),
+                    episode.duration_s,
+                    now,
+                ),
+            )
             if cur.rowcount == 1:
                 db.insert_transitions(cur, rows)
                 # Last, so the counter row is locked only for the commit.
@@ -83,8 +102,10 @@ class SqlReplayBuffer(ReplayBuffer):
 
     def prune(self, env_id: str, max_transitions: int, batch_transitions: int = 2_000, max_batches: int = 20) -> int:
         if max_transitions < 1 or batch_transitions < 1:
-            raise ValueError(f"prune needs max_transitions >= 1 and batch_transitions >= 1 "
-                             f"(got {max_transitions}, {batch_transitions})")  # fmt: skip
+            raise ValueError(
+                f"prune needs max_transitions >= 1 and batch_transitions >= 1 "
+                f"(got {max_transitions}, {batch_transitions})"
+            )
         pruned = 0
         db = self.database
         for _ in range(max_batches):
@@ -93,8 +114,10 @@ class SqlReplayBuffer(ReplayBuffer):
                 break
             # The oldest rows by insertion (the sampling window's order), an index range of (env_id, id);
             # their episodes go whole, so a batch may take a little more than `excess`.
-            oldest = self.database.fetch("SELECT episode_id FROM transitions WHERE env_id = ? ORDER BY id LIMIT ?",
-                                 (env_id, min(excess, batch_transitions)))  # fmt: skip
+            oldest = self.database.fetch(
+                "SELECT episode_id FROM transitions WHERE env_id = ? ORDER BY id LIMIT ?",
+                (env_id, min(excess, batch_transitions)),
+            )
             episode_ids = list(dict.fromkeys(row[0] for row in oldest))
             if not episode_ids:
                 break

@@ -109,10 +109,13 @@ class PostgresDatabase(SqlDatabase):
     def _connect(self) -> psycopg.Connection:
         try:
             return psycopg.connect(
-                self.url, connect_timeout=self.connect_timeout, autocommit=True,
+                self.url,
+                connect_timeout=self.connect_timeout,
+                autocommit=True,
                 options=f"-c statement_timeout={self.statement_timeout * 1000}",
-                tcp_user_timeout=self.statement_timeout * 1000, **KEEPALIVE,
-            )  # fmt: skip
+                tcp_user_timeout=self.statement_timeout * 1000,
+                **KEEPALIVE,
+            )
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
             raise ReplayUnavailable(

@@ -115,8 +115,11 @@ def apply_login(cur, login: Login, grants: Mapping[str, tuple[str, ...]]) -> lis
     verb = sql.SQL("ALTER" if existing else "CREATE")
     # Hashed here (libpq's PQencryptPasswordConn): the password itself never reaches the server or its log.
     verifier = cur.connection.pgconn.encrypt_password(login.password.encode(), login.role.encode(), b"scram-sha-256")
-    cur.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {}").format(
-        verb, role, sql.Literal(verifier.decode())))  # fmt: skip
+    cur.execute(
+        sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {}").format(
+            verb, role, sql.Literal(verifier.decode())
+        )
+    )
     cur.execute("SELECT current_schema()")
     schema = sql.Identifier(cur.fetchone()[0])
     for kind in ("TABLES", "SEQUENCES"):
@@ -128,8 +131,11 @@ def apply_login(cur, login: Login, grants: Mapping[str, tuple[str, ...]]) -> lis
             continue
         cur.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (name,))
         kind = sql.SQL("SEQUENCE" if cur.fetchone()[0] == "S" else "TABLE")
-        cur.execute(sql.SQL("GRANT {} ON {} {} TO {}").format(
-            sql.SQL(", ").join(map(sql.SQL, privileges)), kind, sql.Identifier(name), role))  # fmt: skip
+        cur.execute(
+            sql.SQL("GRANT {} ON {} {} TO {}").format(
+                sql.SQL(", ").join(map(sql.SQL, privileges)), kind, sql.Identifier(name), role
+            )
+        )
     return absent
 
 

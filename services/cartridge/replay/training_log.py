@@ -46,10 +46,19 @@ class TrainingLog:
         with self._db.lock, self._db.transaction() as cur:
             cur.execute(
                 self._db.q(self._db.upsert_iteration_sql()),
-                (record.env_id, record.iteration, record.model_version, record.policy_loss, record.value_loss,
-                 record.total_loss, record.episodes_seen, record.transitions_seen, record.duration_s,
-                 record.finished_at),
-            )  # fmt: skip
+                (
+                    record.env_id,
+                    record.iteration,
+                    record.model_version,
+                    record.policy_loss,
+                    record.value_loss,
+                    record.total_loss,
+                    record.episodes_seen,
+                    record.transitions_seen,
+                    record.duration_s,
+                    record.finished_at,
+                ),
+            )
 
     def iterations(self, env_id: str, limit: int = 1000) -> list[IterationRecord]:
         """Iteration records of ``env_id``, oldest first (the newest ``limit``)."""

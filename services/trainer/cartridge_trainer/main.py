@@ -73,9 +73,12 @@ class Trainer:
                 # The checkpoint is gone (a lost volume, another CHECKPOINT_DIR) but the store holds this game's
                 # iteration `published`: count on from there, or every new iteration would look published
                 # already and nothing new would ever be published or recorded.
-                self.log.warning("no checkpoint, but the model store holds a later iteration: continuing its "
-                                 "numbering with a fresh network", checkpoint=str(self.checkpoints.path),
-                                 store_iteration=published)  # fmt: skip
+                self.log.warning(
+                    "no checkpoint, but the model store holds a later iteration: continuing its "
+                    "numbering with a fresh network",
+                    checkpoint=str(self.checkpoints.path),
+                    store_iteration=published,
+                )
                 self.iteration = published
                 self.episodes_at_iteration = self.replay.count_episodes(self.game.name)
                 return
@@ -172,9 +175,15 @@ class Trainer:
         self.episodes_at_iteration = self.replay.count_episodes(self.game.name)
         s = self.settings
         losses = train_iteration(
-            self.net, self.optimizer, self.game, self.replay,
-            steps=s.train_steps_per_iteration, batch_size=s.batch_size, window=s.replay_window, rng=self.rng,
-        )  # fmt: skip
+            self.net,
+            self.optimizer,
+            self.game,
+            self.replay,
+            steps=s.train_steps_per_iteration,
+            batch_size=s.batch_size,
+            window=s.replay_window,
+            rng=self.rng,
+        )
         self.iteration += 1
         self.checkpoints.save(
             TrainerState(self.iteration, self.episodes_at_iteration, self.net.state_dict(), self.optimizer.state_dict())
@@ -253,8 +262,13 @@ def run() -> int:
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
     pruner = Pruner(settings, log)
     pruner.start()
-    log.info("trainer started", iteration=trainer.iteration, target=settings.training_iterations,
-             episodes_per_iteration=settings.episodes_per_iteration, port=settings.http_port)  # fmt: skip
+    log.info(
+        "trainer started",
+        iteration=trainer.iteration,
+        target=settings.training_iterations,
+        episodes_per_iteration=settings.episodes_per_iteration,
+        port=settings.http_port,
+    )
     train_until_done(trainer, stop, log)
     reason = stop.signal_name or f"reached TRAINING_ITERATIONS={settings.training_iterations}"
     log.info("trainer stopped", iteration=trainer.iteration, reason=reason)

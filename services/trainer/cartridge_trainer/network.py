@@ -47,13 +47,22 @@ class PolicyValueNet(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(planes, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
         self.tower = nn.Sequential(*[_Residual(c) for _ in range(config.blocks)])
         self.policy_head = nn.Sequential(
-            nn.Conv2d(c, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(c, 2, 1, bias=False),
+            nn.BatchNorm2d(2),
+            nn.ReLU(),
+            nn.Flatten(),
             nn.Linear(2 * rows * cols, game.action_size),
-        )  # fmt: skip
+        )
         self.value_head = nn.Sequential(
-            nn.Conv2d(c, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU(), nn.Flatten(),
-            nn.Linear(rows * cols, 64), nn.ReLU(), nn.Linear(64, 1), nn.Tanh(),
-        )  # fmt: skip
+            nn.Conv2d(c, 1, 1, bias=False),
+            nn.BatchNorm2d(1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(rows * cols, 64),
+            nn.ReLU(),
+            nn.Linear(64, 1),
+            nn.Tanh(),
+        )
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.tower(self.stem(obs))

@@ -50,8 +50,9 @@ def quantize_int8(model: bytes, calibration: np.ndarray) -> bytes:
 
     if len(calibration) == 0:
         raise ValueError("int8 quantization needs at least one calibration position")
-    batches = [{"obs": np.ascontiguousarray(calibration[i : i + 64], dtype=np.float32)}
-               for i in range(0, len(calibration), 64)]  # fmt: skip
+    batches = [
+        {"obs": np.ascontiguousarray(calibration[i : i + 64], dtype=np.float32)} for i in range(0, len(calibration), 64)
+    ]
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

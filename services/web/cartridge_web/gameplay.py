@@ -77,8 +77,14 @@ class Referee:
             policy = np.exp(masked - masked.max())
             policy /= policy.sum()
             value = float(np.clip(values[0], -1, 1))
-        return Evaluation(env_id=env_id, policy=_rounded(policy), value=round(value, 6), legal_actions=legal,
-                          to_play=state.to_play, model_version=model.version)  # fmt: skip
+        return Evaluation(
+            env_id=env_id,
+            policy=_rounded(policy),
+            value=round(value, 6),
+            legal_actions=legal,
+            to_play=state.to_play,
+            model_version=model.version,
+        )
 
     def reply(self, game: Game, moves: list[int], state: State, human_player: int) -> GameView:
         """The model's move from ``state`` (the position after ``moves``): CPU-bound, call it in a thread."""

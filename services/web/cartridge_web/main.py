@@ -34,8 +34,14 @@ def run() -> int:
     # stop requested by Kubernetes or Ctrl-C ends with exit code 0 instead of death by signal.
     stop = StopFlag().install()
     log.info("web starting", port=settings.http_port, env_id=settings.env_id, sims=settings.web_sims)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=10)  # fmt: skip
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
     log.info("web stopped", signal=stop.signal_name)
     return 0
 

@@ -65,8 +65,9 @@ def test_perfect_minimax_never_loses_and_beats_depth_2_alphabeta_sometimes():
     records = play_pairs(tictactoe, ("minimax", players["minimax"]), ("alphabeta", players["alphabeta"]), 40, "t")
     result = result_for("minimax", records)
     assert result.losses == 0 and result.games == 40
-    random_games = play_pairs(tictactoe, ("minimax", players["minimax"]),
-                              ("random", lambda rng: RandomPlayer(tictactoe, rng)), 40, "t")  # fmt: skip
+    random_games = play_pairs(
+        tictactoe, ("minimax", players["minimax"]), ("random", lambda rng: RandomPlayer(tictactoe, rng)), 40, "t"
+    )
     assert result_for("minimax", random_games).losses == 0 and result_for("minimax", random_games).wins >= 30
 
 

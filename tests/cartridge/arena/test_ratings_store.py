@@ -16,8 +16,17 @@ GAMES = [
 
 def rated(version: int, **extra) -> VersionResult:
     scores = {"random": {"games": 2, "wins": 1, "draws": 1, "losses": 0, "score": 0.75}}
-    return VersionResult("tictactoe", version, "rated", rating=191.0, scores=scores, optimal_search=0.9,
-                         optimal_network=0.7, games=len(GAMES), **extra)  # fmt: skip
+    return VersionResult(
+        "tictactoe",
+        version,
+        "rated",
+        rating=191.0,
+        scores=scores,
+        optimal_search=0.9,
+        optimal_network=0.7,
+        games=len(GAMES),
+        **extra,
+    )
 
 
 def test_a_rated_version_is_stored_with_its_games_and_read_back(ratings):
@@ -57,8 +66,16 @@ def test_arena_tables_live_in_the_replay_database_beside_its_tables(ratings, mak
 
 
 def test_a_gate_result_is_stored_in_its_rows_gate_column(ratings):
-    gate = {"against": "uniform-prior", "games": 6, "wins": 4, "draws": 0, "losses": 2, "score": 0.6667,
-            "threshold": 0.55, "promoted": True}  # fmt: skip
+    gate = {
+        "against": "uniform-prior",
+        "games": 6,
+        "wins": 4,
+        "draws": 0,
+        "losses": 2,
+        "score": 0.6667,
+        "threshold": 0.55,
+        "promoted": True,
+    }
     ratings.record(rated(1, gate=gate), GAMES)
     ratings.record_skipped("tictactoe", {2: "published while the arena was busy"})
     assert [(r.version, r.gate) for r in ratings.results("tictactoe")] == [(1, gate), (2, None)]

@@ -14,8 +14,12 @@ def test_the_best_manifest_names_a_promoted_version_with_its_hash_time_and_reaso
     for n in (1, 2, 3):
         store.publish("tictactoe", model(n))
     best = store.promote("tictactoe", 2, "gate: 0.7 against v1")
-    assert (best.version, best.sha256, best.size_bytes, best.reason) == (2, sha256_hex(model(2)), len(model(2)),
-                                                                         "gate: 0.7 against v1")  # fmt: skip
+    assert (best.version, best.sha256, best.size_bytes, best.reason) == (
+        2,
+        sha256_hex(model(2)),
+        len(model(2)),
+        "gate: 0.7 against v1",
+    )
     assert store.best("tictactoe") == best and store.latest("tictactoe").version == 3
     assert store.fetch("tictactoe", "best") == (best, model(2))
     token = store.change_token("tictactoe", "best")

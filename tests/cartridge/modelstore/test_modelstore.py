@@ -164,8 +164,10 @@ class _S3ErrorServer:
         import http.server
         import threading
 
-        body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
-                f"<Message>refused by the test server</Message></Error>").encode()  # fmt: skip
+        body = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+            f"<Message>refused by the test server</Message></Error>"
+        ).encode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _answer(self) -> None:
@@ -193,8 +195,13 @@ def test_every_s3_refusal_is_model_store_unavailable_naming_the_reason(status, c
     server = _S3ErrorServer(status, code)
     try:
         store = open_model_store("s3://models/cartridge", server.url)
-        for call in (store.ping, lambda: store.latest("connect4"), lambda: store.change_token("connect4"),
-                     lambda: store.versions("connect4"), lambda: store.publish("connect4", b"model")):  # fmt: skip
+        for call in (
+            store.ping,
+            lambda: store.latest("connect4"),
+            lambda: store.change_token("connect4"),
+            lambda: store.versions("connect4"),
+            lambda: store.publish("connect4", b"model"),
+        ):
             with pytest.raises(ModelStoreUnavailable, match=r"model store s3://models/cartridge at \S+ refused to "):
                 call()
         # With a body (GET), the store's own error code is named too.
@@ -217,7 +224,8 @@ def test_a_model_left_without_its_manifest_is_replaced_by_the_next_publish(store
 
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").put_object(
-            Bucket=bucket, Key=f"{prefix}/connect4/v000002.onnx", Body=orphan)  # fmt: skip
+            Bucket=bucket, Key=f"{prefix}/connect4/v000002.onnx", Body=orphan
+        )
     assert store.latest("connect4").version == 1
     manifest = store.publish("connect4", b"two")
     assert manifest.version == 2 and store.versions("connect4") == [1, 2]
@@ -279,8 +287,10 @@ def test_a_model_whose_size_differs_from_its_manifest_is_refused_unread(store, s
     peak, error = peak_memory_of(lambda: store.fetch_latest("connect4"))
     assert peak < LIMIT, f"{peak} bytes held while refusing"
     assert isinstance(error, CorruptModel) and not isinstance(error, ModelTooLarge), error
-    assert (f"sha256/size mismatch with the manifest (the store holds 8388612 bytes, the manifest gives "
-            f"{manifest.size_bytes}); not read") in str(error)  # fmt: skip
+    assert (
+        f"sha256/size mismatch with the manifest (the store holds 8388612 bytes, the manifest gives "
+        f"{manifest.size_bytes}); not read"
+    ) in str(error)
 
 
 def test_a_model_of_the_right_size_but_wrong_bytes_is_refused_after_hashing(store, store_url):

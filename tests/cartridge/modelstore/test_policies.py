@@ -19,8 +19,11 @@ from tests.k8s.render import by_kind, render
 
 def enforce_auth(endpoint: str, unauthenticated_requests: str) -> None:
     """moto's switch: after this many more requests, every request must be signed by a user its policies allow."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=unauthenticated_requests.encode(),
-                                     headers={"Content-Type": "text/plain"})  # fmt: skip
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=unauthenticated_requests.encode(),
+        headers={"Content-Type": "text/plain"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
 

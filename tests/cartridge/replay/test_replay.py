@@ -56,8 +56,9 @@ def test_sample_draws_from_the_newest_window_only(replay):
 
 def test_a_failing_episode_leaves_no_rows(replay, make_episode):
     episode = make_episode()
-    broken = replace(episode, transitions=[*episode.transitions[:-1], replace(episode.transitions[-1],
-                                                                                     policy=np.zeros(3))])  # fmt: skip
+    broken = replace(
+        episode, transitions=[*episode.transitions[:-1], replace(episode.transitions[-1], policy=np.zeros(3))]
+    )
     with pytest.raises(ValueError, match="do not match"):
         replay.append_episode(broken)
     with pytest.raises(ValueError, match="no transitions"):

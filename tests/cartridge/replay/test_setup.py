@@ -171,8 +171,9 @@ def test_the_set_up_is_idempotent_and_sets_a_changed_password(postgres_database,
     run_setup(postgres_database, list(changed.values()), modules=())
     assert granted(postgres_database, roles) == before
     with psycopg.connect(postgres_database) as conn:
-        (verifier,) = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
-                                   (logins["actor"].role,)).fetchone()  # fmt: skip
+        (verifier,) = conn.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (logins["actor"].role,)
+        ).fetchone()
     assert scram_matches(verifier, "a-new-password") and not scram_matches(verifier, logins["actor"].password)
 
 
@@ -241,8 +242,9 @@ def test_the_job_runs_the_module_from_its_environment(postgres_database, logins)
     assert done.returncode == 0, done.stderr
     assert "the replay database is ready" in done.stderr and logins["web"].password not in done.stderr
     assert denied(role_url(postgres_database, logins["web"]), "INSERT INTO episodes (episode_id) VALUES ('x')")
-    done = subprocess.run([sys.executable, "-m", "cartridge.replay.setup"], env={**env, "WEB_PGUSER": ""},
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "cartridge.replay.setup"], env={**env, "WEB_PGUSER": ""}, capture_output=True, text=True
+    )
     assert done.returncode == 1 and done.stderr.strip() == (
         "setup failed: WEB_PGUSER not set: every workload needs its own role and password"
     )

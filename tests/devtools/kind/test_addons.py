@@ -26,8 +26,11 @@ FAST = addons.AddonTimeouts(crds=3, gateway_class=3, metrics_server=3)
 
 
 def ready(kind: str, *conditions: str, **status) -> dict:
-    return {"kind": kind, "spec": {"replicas": 1},
-            "status": {"conditions": [{"type": c, "status": "True"} for c in conditions], **status}}  # fmt: skip
+    return {
+        "kind": kind,
+        "spec": {"replicas": 1},
+        "status": {"conditions": [{"type": c, "status": "True"} for c in conditions], **status},
+    }
 
 
 class FakeCluster:
@@ -99,8 +102,7 @@ metadata: {name: v1beta1.metrics.k8s.io}
 def install(cluster: FakeCluster, timeouts: addons.AddonTimeouts = FAST, manifest=lambda: COMPONENTS_YAML) -> None:
     """install_addons on ``cluster``; ``manifest=None``: the release's, through the network boundary."""
     given = {"manifest": manifest} if manifest else {}
-    addons.install_addons(cluster, "kind-cartridge", cluster.start_provider, timeouts=timeouts, interval=0.01,
-                          **given)  # fmt: skip
+    addons.install_addons(cluster, "kind-cartridge", cluster.start_provider, timeouts=timeouts, interval=0.01, **given)
 
 
 def test_nothing_is_applied_before_the_crds_are_established_and_the_gateway_class_is_accepted():
@@ -123,16 +125,28 @@ def test_nothing_is_applied_before_the_crds_are_established_and_the_gateway_clas
 @pytest.mark.parametrize(
     ("never", "what", "inspect"),
     [
-        ("crd gatewayclasses.gateway.networking.k8s.io", "the Gateway API CRDs",
-         "kubectl --context kind-cartridge get crd"),
-        ("gatewayclass cloud-provider-kind", "GatewayClass cloud-provider-kind",
-         "kubectl --context kind-cartridge describe gatewayclass cloud-provider-kind"),
-        ("deployment metrics-server", "metrics-server",
-         "kubectl --context kind-cartridge -n kube-system describe deployment metrics-server"),
-        ("apiservice v1beta1.metrics.k8s.io", "the metrics API",
-         "kubectl --context kind-cartridge describe apiservice v1beta1.metrics.k8s.io"),
+        (
+            "crd gatewayclasses.gateway.networking.k8s.io",
+            "the Gateway API CRDs",
+            "kubectl --context kind-cartridge get crd",
+        ),
+        (
+            "gatewayclass cloud-provider-kind",
+            "GatewayClass cloud-provider-kind",
+            "kubectl --context kind-cartridge describe gatewayclass cloud-provider-kind",
+        ),
+        (
+            "deployment metrics-server",
+            "metrics-server",
+            "kubectl --context kind-cartridge -n kube-system describe deployment metrics-server",
+        ),
+        (
+            "apiservice v1beta1.metrics.k8s.io",
+            "the metrics API",
+            "kubectl --context kind-cartridge describe apiservice v1beta1.metrics.k8s.io",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_wait_that_runs_out_names_what_did_not_become_ready_and_how_to_look(never, what, inspect):
     cluster = FakeCluster(polls_until_ready=1, never=(never,))
     with pytest.raises(DevtoolsError) as raised:
@@ -168,7 +182,9 @@ def test_the_gateway_url_comes_from_a_programmed_gateways_status():
 
     pending = {"status": {"conditions": [{"type": "Programmed", "status": "False"}]}}
     assert addons.gateway_address(kubectl_answering(pending), "cartridge") == (
-        None, "Gateway cartridge/cartridge not Programmed yet")  # fmt: skip
+        None,
+        "Gateway cartridge/cartridge not Programmed yet",
+    )
     programmed = ready("Gateway", "Accepted", "Programmed", addresses=[{"type": "IPAddress", "value": "172.18.0.5"}])
     assert addons.gateway_address(kubectl_answering(programmed), "cartridge") == ("172.18.0.5", None)
     assert addons.gateway_url("172.18.0.5") == "http://172.18.0.5"
@@ -220,10 +236,20 @@ def test_apply_starts_the_provider_once_on_the_kind_network_with_the_docker_sock
 def test_delete_removes_the_provider_and_the_proxies_it_made_for_this_cluster_only(provider, docker_engine):
     controller, spec, image = provider
     controller.apply(spec)
-    ours = docker_engine.containers.run(image, ["sleep", "infinity"], detach=True, name=f"{spec.name}-gw-ours",
-                                        labels={addons.CPK_CLUSTER_LABEL: spec.name})  # fmt: skip
-    theirs = docker_engine.containers.run(image, ["sleep", "infinity"], detach=True, name=f"{spec.name}-gw-theirs",
-                                          labels={addons.CPK_CLUSTER_LABEL: f"{spec.name}-other"})  # fmt: skip
+    ours = docker_engine.containers.run(
+        image,
+        ["sleep", "infinity"],
+        detach=True,
+        name=f"{spec.name}-gw-ours",
+        labels={addons.CPK_CLUSTER_LABEL: spec.name},
+    )
+    theirs = docker_engine.containers.run(
+        image,
+        ["sleep", "infinity"],
+        detach=True,
+        name=f"{spec.name}-gw-theirs",
+        labels={addons.CPK_CLUSTER_LABEL: f"{spec.name}-other"},
+    )
     removed = controller.delete(spec, cluster=spec.name)
     assert sorted(removed) == sorted([spec.name, ours.name])
     assert controller.get(spec) is None

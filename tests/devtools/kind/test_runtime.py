@@ -42,8 +42,13 @@ def test_the_no_tilt_overlay_renders_with_the_pushed_tags_actors_and_game(tmp_pa
     assert not Path(doc["resources"][0]).is_absolute(), "kustomize refuses absolute resource paths"
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     objects = render(tmp_path)
-    images = {c["image"] for o in objects if o["kind"] == "Deployment"
-              for c in o["spec"]["template"]["spec"]["containers"] if "cartridge-" in c["image"]}  # fmt: skip
+    images = {
+        c["image"]
+        for o in objects
+        if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"]["containers"]
+        if "cartridge-" in c["image"]
+    }
     assert images == {f"localhost:5001/cartridge-{name}:{tag}" for name, tag in tags.items()}
     actor = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "actor")
     assert actor["spec"]["replicas"] == 3
@@ -62,14 +67,21 @@ def test_the_no_tilt_overlay_renders_with_the_pushed_tags_actors_and_game(tmp_pa
 
 def test_tilt_gets_the_context_the_tiltfile_and_the_options_after_a_double_dash():
     assert tilt_args("up", "kind-cartridge", REPO_ROOT / "Tiltfile", None, None) == [
-        "tilt", "up", "--context", "kind-cartridge", "--file", str(REPO_ROOT / "Tiltfile")]  # fmt: skip
+        "tilt",
+        "up",
+        "--context",
+        "kind-cartridge",
+        "--file",
+        str(REPO_ROOT / "Tiltfile"),
+    ]
     args = tilt_args("ci", "kind-cartridge", REPO_ROOT / "Tiltfile", 2, "tictactoe")
     assert args[:2] == ["tilt", "ci"] and args[args.index("--") :] == ["--", "--actors", "2", "--env-id", "tictactoe"]
 
 
 def deployment(generation: int, observed: int, replicas: int, updated: int, ready: int) -> client.V1Deployment:
-    spec = client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(),
-                                   template=client.V1PodTemplateSpec())  # fmt: skip
+    spec = client.V1DeploymentSpec(
+        replicas=replicas, selector=client.V1LabelSelector(), template=client.V1PodTemplateSpec()
+    )
     status = client.V1DeploymentStatus(observed_generation=observed, updated_replicas=updated, ready_replicas=ready)
     metadata = client.V1ObjectMeta(name="web", generation=generation)
     return client.V1Deployment(metadata=metadata, spec=spec, status=status)
@@ -90,9 +102,11 @@ def test_a_deployment_counts_as_rolled_out_only_with_new_pods_ready(generation, 
 
 
 def test_the_bucket_job_counts_once_it_succeeded():
-    job = client.V1Job(metadata=client.V1ObjectMeta(name="minio-create-bucket", generation=1),
-                       spec=client.V1JobSpec(template=client.V1PodTemplateSpec(), completions=1),
-                       status=client.V1JobStatus(succeeded=None))  # fmt: skip
+    job = client.V1Job(
+        metadata=client.V1ObjectMeta(name="minio-create-bucket", generation=1),
+        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(), completions=1),
+        status=client.V1JobStatus(succeeded=None),
+    )
     assert not workload_status("Job", job).healthy
     job.status.succeeded = 1
     assert workload_status("Job", job).healthy
@@ -152,8 +166,10 @@ class FakeCluster:
         for obj in (d for d in yaml.safe_load_all(manifests) if d):
             live = self.objects.get(key(obj))
             if live is not None and refused_changes(live, obj):
-                refused.append(f'The {obj["kind"]} "{obj["metadata"]["name"]}" is invalid: '
-                               f"{refused_changes(live, obj)[0]}: field is immutable")  # fmt: skip
+                refused.append(
+                    f'The {obj["kind"]} "{obj["metadata"]["name"]}" is invalid: '
+                    f"{refused_changes(live, obj)[0]}: field is immutable"
+                )
                 continue
             stored = json.loads(json.dumps(obj))
             stored["metadata"].setdefault("annotations", {})[LAST_APPLIED] = json.dumps(obj)

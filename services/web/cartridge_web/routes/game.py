@@ -35,10 +35,15 @@ async def model(settings: SettingsDep, models: ModelsDep, env_id: GameName | Non
     env = env_id or settings.env_id
     manifest = models.current(env).manifest
     if manifest is None:
-        return ModelInfo(env_id=env, version=0, published_at=None, sha256=None, has_model=False,
-                         message=NO_MODEL_YET)  # fmt: skip
-    return ModelInfo(env_id=env, version=manifest.version, published_at=manifest.created_at,
-                     sha256=manifest.sha256, has_model=True, message=f"serving v{manifest.version}")  # fmt: skip
+        return ModelInfo(env_id=env, version=0, published_at=None, sha256=None, has_model=False, message=NO_MODEL_YET)
+    return ModelInfo(
+        env_id=env,
+        version=manifest.version,
+        published_at=manifest.created_at,
+        sha256=manifest.sha256,
+        has_model=True,
+        message=f"serving v{manifest.version}",
+    )
 
 
 @router.post("/api/games", response_model=GameView, responses=BUSY)
@@ -67,6 +72,16 @@ def evaluate(request: EvaluateRequest, settings: SettingsDep, referee: RefereeDe
 @router.get("/api/catalog", response_model=Catalog)
 async def catalog(settings: SettingsDep) -> Catalog:
     """The games this server plays, for the frontend's menu and boards (from the game registry)."""
-    games = [CatalogGame(name=g.name, label=g.label, rows=g.rows, cols=g.cols, action_size=g.action_size,
-                         action_kind=g.action_kind, max_plies=g.max_plies) for g in GAMES]  # fmt: skip
+    games = [
+        CatalogGame(
+            name=g.name,
+            label=g.label,
+            rows=g.rows,
+            cols=g.cols,
+            action_size=g.action_size,
+            action_kind=g.action_kind,
+            max_plies=g.max_plies,
+        )
+        for g in GAMES
+    ]
     return Catalog(default=settings.env_id, games=games)
