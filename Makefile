@@ -51,8 +51,8 @@ test: system-deps venv lint
 test-fast: system-deps venv
 	$(VENV)/bin/pytest tests -m "not slow and not docker and not postgres"
 
-# ruff formats everything; a `# fmt: skip` only where an aligned table reads better, with its reason beside it
-# (tests/test_formatting.py counts them).
+# ruff formats everything; a `# fmt: skip` only where an aligned table reads better, its reason after it
+# (`# fmt: skip  # why`; tests/test_formatting.py counts them).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -1,25 +1,25 @@
 """The one way devtools (and the tests, e2e and bench through testkit) waits for something to become ready.
 
-``wait_until_ready`` asks a "why not yet" callback (None once ready, else one short reason) until it says ready
-or a bounded wait runs out. Every timeout is the same sentence, ``<what> did not become ready within <N> s
-(<the last reason>)``, with a hint saying where to look.
+The wait itself is ``cartridge.waiting.wait_until_ready`` (the images wait with it too); this adds the hint that
+says where to look, and raises a DevtoolsError, so the CLI prints the one sentence and the hint.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from cartridge import waiting
+from cartridge.waiting import WhyNot
 from devtools.errors import DevtoolsError
 
-WhyNot = Callable[[], str | None]  # None when ready, else why not yet (one short phrase)
+__all__ = ["WaitTimeout", "WhyNot", "wait_until_ready"]
 
 
 class WaitTimeout(DevtoolsError):
     """A bounded wait ran out: ``what`` was still not ready after ``timeout`` seconds, for ``reason``."""
 
     def __init__(self, what: str, timeout: float, reason: str, hint: str = "") -> None:
-        super().__init__(f"{what} did not become ready within {timeout:.0f} s ({reason})", hint)
+        super().__init__(str(waiting.NotReadyInTime(what, timeout, reason)), hint)
         self.what = what
         self.timeout = timeout
         self.reason = reason
@@ -34,17 +34,8 @@ def wait_until_ready(
     progress: Callable[[str], None] | None = None,
     interval: float = 1.0,
 ) -> None:
-    """Call ``why_not`` every ``interval`` seconds until it returns None; after ``timeout`` seconds raise WaitTimeout
-    with its last reason. It is asked at least once, and once more at the bound. ``progress`` (if given) hears
-    "waiting for <what>: <reason>" after each answer that is not ready."""
-    deadline = time.monotonic() + timeout
-    while True:
-        reason = why_not()
-        if reason is None:
-            return
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise WaitTimeout(what, timeout, reason, hint)
-        if progress is not None:
-            progress(f"waiting for {what}: {reason}")
-        time.sleep(min(interval, left))
+    """``cartridge.waiting.wait_until_ready``, whose timeout becomes a WaitTimeout carrying ``hint``."""
+    try:
+        waiting.wait_until_ready(what, why_not, timeout, progress=progress, interval=interval)
+    except waiting.NotReadyInTime as exc:
+        raise WaitTimeout(exc.what, exc.timeout, exc.reason, hint) from None

@@ -27,7 +27,7 @@ def markers(files: list[str]) -> list[tuple[str, int, str]]:
 
 
 def unexplained(found: list[tuple[str, int, str]]) -> list[str]:
-    """A marker's reason is more comment on its own line, after the marker: `# fmt: skip (aligned: ...)`."""
+    """A marker's reason is more comment on its line, after the marker: `# fmt: skip  # aligned: ...`."""
     problems = []
     for name, number, line in found:
         after = line[MARKER.search(line).end() :].strip(" -:;,()")
@@ -57,9 +57,9 @@ def test_at_most_ten_formatter_markers_each_with_its_reason():
 
 
 def test_a_marker_without_a_reason_is_refused():
-    line = "x = 1  # fmt: skip"
-    assert unexplained([("a.py", 3, line)]) == ["a.py:3: `fmt:` marker without a reason after it"]
-    assert unexplained([("a.py", 3, "x = 1  # fmt: skip (aligned: rows are the table's columns)")]) == []
+    marker = "# fmt" + ": skip"  # spelled in two, so this file holds no marker of its own
+    assert unexplained([("a.py", 3, f"x = 1  {marker}")]) == ["a.py:3: `fmt:` marker without a reason after it"]
+    assert unexplained([("a.py", 3, f"x = 1  {marker}  # aligned: rows are the table's columns")]) == []
 
 
 def test_make_test_runs_the_linter_and_the_formatter_check_first():

@@ -105,5 +105,7 @@ def test_up_is_not_healthy_while_the_supervisor_has_listed_no_component_yet(tmp_
         data_dir=tmp_path, web_port=free_port(), trainer_port=free_port(), actor_base_port=free_port(), frontend=False
     )
     StateFile(tmp_path).write_supervisor(os.getpid(), config, {"frontend": "disabled (--no-frontend)"})
-    with pytest.raises(DevtoolsError, match=r"not healthy after 1 s: trainer \(not started\)"):
+    with pytest.raises(
+        DevtoolsError, match=r"the local runtime did not become ready within 1 s \(trainer \(not started\)"
+    ):
         LocalRuntime(config).wait_healthy(timeout=1)

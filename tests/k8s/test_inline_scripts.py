@@ -29,13 +29,11 @@ SHELLS = {"sh", "bash", "dash", "ash"}
 # The utilities dash and bash both build in (a script's `sh` is bash on ubi-micro and dash on Debian): POSIX's
 # special built-ins (XCU 2.14) and the regular ones both shells implement (dash(1) and bash(1), "Builtins").
 # sleep, cat, grep and the like are programs, not builtins, in both.
-SHELL_BUILTINS = frozenset(
-    """
-    : . [ alias bg break cd command continue echo eval exec exit export false fg getopts hash jobs kill
-    local printf pwd read readonly return set shift test times trap true type ulimit umask unalias unset
-    wait
-    """.split()
-)
+SHELL_BUILTINS = frozenset({
+    ":", ".", "[", "alias", "bg", "break", "cd", "command", "continue", "echo", "eval", "exec", "exit", "export",
+    "false", "fg", "getopts", "hash", "jobs", "kill", "local", "printf", "pwd", "read", "readonly", "return", "set",
+    "shift", "test", "times", "trap", "true", "type", "ulimit", "umask", "unalias", "unset", "wait",
+})  # fmt: skip  # 38 names, packed as the shells' manuals list them: one per line would fill a screen
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+
+from cartridge.waiting import NotReadyInTime, wait_until_ready
 
 from .database import redact_url
 from .postgres import SCHEMA, lock_schema, missing_tables
@@ -153,16 +154,20 @@ def run_setup(url: str, logins: list[Login], modules: tuple[str, ...] = SCHEMA_M
 
 
 def connect_waiting(url: str, wait_seconds: float = SETUP_WAIT_SECONDS) -> psycopg.Connection:
-    deadline = time.monotonic() + wait_seconds
-    while True:
+    connected: list[psycopg.Connection] = []
+
+    def why_not() -> str | None:
         try:
-            return psycopg.connect(url, connect_timeout=5)
+            connected.append(psycopg.connect(url, connect_timeout=5))
         except psycopg.OperationalError as exc:
-            if time.monotonic() > deadline:
-                raise SetupError(
-                    f"PostgreSQL {redact_url(url)} did not answer within {wait_seconds:g} s: {exc}"
-                ) from None
-            time.sleep(2)
+            return str(exc).strip() or type(exc).__name__
+        return None
+
+    try:
+        wait_until_ready(f"PostgreSQL {redact_url(url)}", why_not, wait_seconds, interval=2)
+    except NotReadyInTime as exc:
+        raise SetupError(str(exc)) from None
+    return connected[0]
 
 
 def main(environ: Mapping[str, str] = os.environ) -> int:
