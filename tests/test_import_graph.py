@@ -41,6 +41,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Top-level package -> its directory; the same layout as pyproject.toml's [tool.setuptools.packages.find].
@@ -353,6 +355,42 @@ def find_cycles(graph: Graph, within: Iterable[str] | None = None) -> list[str]:
             lines.append(f"    (the same component holds {', '.join(component)})")
         found.append("\n".join(lines))
     return sorted(found)
+
+
+# -- the project
+
+
+@pytest.fixture(scope="module")
+def project() -> Graph:
+    return scan(PACKAGES)
+
+
+def test_every_python_file_of_services_and_devtools_is_scanned(project: Graph) -> None:
+    """A new package under services/ has to be added to PACKAGES (and pyproject.toml), not slip past."""
+    sources = [path for top in ("services", "devtools") for path in (REPO / top).rglob("*.py")]
+    scanned = set(project.modules.values())
+    missed = [
+        str(path.relative_to(REPO)) for path in sources if path not in scanned and "node_modules" not in path.parts
+    ]
+    assert sources and not missed, f"not in any package of PACKAGES: {missed}"
+
+
+def test_project_imports_resolve(project: Graph) -> None:
+    """Every import naming a project package names one of its modules (else the graph below misses edges)."""
+    assert not project.unresolved, "\n".join(project.unresolved)
+
+
+def test_no_import_cycle_in_services_or_devtools(project: Graph) -> None:
+    cycles = find_cycles(project, within=NO_CYCLES)
+    assert not cycles, "import cycles (each with the statement behind every edge):\n" + "\n".join(cycles)
+
+
+def test_no_private_name_from_another_module(project: Graph) -> None:
+    uses = [use for use in project.private if use.importer.split(".")[0] in NO_PRIVATE_IMPORTS]
+    assert not uses, (
+        "_private names used outside the module that defines them (make the name public where it is shared, "
+        "or move it to the module that uses it):\n" + "\n".join(use.describe(REPO) for use in uses)
+    )
 
 
 # -- the helper itself, on small trees
