@@ -118,14 +118,15 @@ def test_every_name_in_the_owners_table_is_defined_where_its_row_says():
     for concept, owners, names in rows:
         assert owners, f"owners row {concept!r} names no module"
         sources = "\n".join(p.read_text() for owner in owners for p in python_sources(owner))
-        wrong += [f"{concept}: {name}" for name in names
-                  if not all(defines(sources, part) for part in name.split("."))]  # fmt: skip
+        wrong += [f"{concept}: {name}" for name in names if not all(defines(sources, part) for part in name.split("."))]
     assert wrong == [], f"names in docs/architecture.md's owners table not defined in their row's modules: {wrong}"
 
 
 def test_the_checks_see_what_they_should():
     """The parsers themselves: paths, not routes or commands; names, not paths."""
     assert doc_paths("`devtools/kind/` `Tiltfile` `/stats` `make up` `--target local|kind` `Settings`") == [
-        "devtools/kind/", "Tiltfile"]  # fmt: skip
+        "devtools/kind/",
+        "Tiltfile",
+    ]
     assert defines("class Actor:\n", "Actor") and defines("    env_id: str = x\n", "env_id")
     assert not defines("from x import Actor\n", "Actor")

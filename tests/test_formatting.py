@@ -27,7 +27,7 @@ def markers(files: list[str]) -> list[tuple[str, int, str]]:
 
 
 def unexplained(found: list[tuple[str, int, str]]) -> list[str]:
-    """A marker's reason is more comment on its line, after the marker: `# fmt: skip  # aligned: ...`."""
+    """A marker's reason is more comment on its line, after the marker (the marker, two spaces, `# why`)."""
     problems = []
     for name, number, line in found:
         after = line[MARKER.search(line).end() :].strip(" -:;,()")
