@@ -16,13 +16,11 @@ __all__ = ["WaitTimeout", "WhyNot", "wait_until_ready"]
 
 
 class WaitTimeout(DevtoolsError):
-    """A bounded wait ran out: ``what`` was still not ready after ``timeout`` seconds, for ``reason``."""
+    """A bounded wait ran out (``cause`` says what, the bound and the last reason), with devtools' hint."""
 
-    def __init__(self, what: str, timeout: float, reason: str, hint: str = "") -> None:
-        super().__init__(str(waiting.NotReadyInTime(what, timeout, reason)), hint)
-        self.what = what
-        self.timeout = timeout
-        self.reason = reason
+    def __init__(self, cause: waiting.NotReadyInTime, hint: str = "") -> None:
+        super().__init__(str(cause), hint)
+        self.what, self.timeout, self.reason = cause.what, cause.timeout, cause.reason
 
 
 def wait_until_ready(
@@ -38,4 +36,4 @@ def wait_until_ready(
     try:
         waiting.wait_until_ready(what, why_not, timeout, progress=progress, interval=interval)
     except waiting.NotReadyInTime as exc:
-        raise WaitTimeout(exc.what, exc.timeout, exc.reason, hint) from None
+        raise WaitTimeout(exc, hint) from None
