@@ -1,6 +1,7 @@
-"""docs/architecture.md and the README's Architecture and Layout sections against the tree, so they cannot drift.
+"""docs/architecture.md, the README, CONTRIBUTING.md and docs/benchmarks.md against the tree, so they cannot drift.
 
-- every path they write in backticks exists;
+- every path they write in backticks exists (the architecture page's Layout, Owners and Data flow; the other
+  pages whole);
 - every package (a tracked __init__.py) and every tracked top-level directory has its line in the layout;
 - every name in the owners table is defined in a module its row names (a rename that forgets the page fails).
 """
@@ -17,6 +18,10 @@ from devtools.paths import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "architecture.md"
 README = REPO_ROOT / "README.md"
+CONTRIBUTING = REPO_ROOT / "CONTRIBUTING.md"
+BENCHMARKS = REPO_ROOT / "docs" / "benchmarks.md"
+# Directories the stack and the tests make at run time (gitignored): a page may name them before they exist.
+MADE_AT_RUN_TIME = (".cartridge/", "artifacts/", ".wheels/")
 FILE_SUFFIXES = {".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".sh", ".md"}
 FILE_NAMES = {"Tiltfile", "Makefile", "Dockerfile"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -35,14 +40,18 @@ def code_spans(text: str) -> list[str]:
 
 def is_path(token: str) -> bool:
     """A repository path as these pages write one: `dir/`, `dir/file.py`, `Tiltfile`, `docker-bake.json`.
-    URL paths (`/stats`), commands (`make up`) and options (`--target`) are not."""
-    if " " in token or token.startswith(("/", "-", ".venv")) or "://" in token or "<" in token:
+    URL paths (`/stats`), commands (`make up`), options (`--target`), images and addresses (`registry:3`,
+    `127.0.0.1:5001`), patterns (`services/{a,b}/x.txt`, `$XDG_STATE_HOME/...`) and paths outside the
+    repository (`../shared/...`) are not."""
+    if " " in token or token.startswith(("/", "-", ".venv", "../")) or "://" in token:
+        return False
+    if any(char in token for char in "<{$:"):
         return False
     return "/" in token or Path(token).suffix in FILE_SUFFIXES or token in FILE_NAMES
 
 
 def doc_paths(text: str) -> list[str]:
-    return [token for token in code_spans(text) if is_path(token)]
+    return [token for token in code_spans(text) if is_path(token) and not token.startswith(MADE_AT_RUN_TIME)]
 
 
 def tracked() -> list[str]:
@@ -90,12 +99,13 @@ def python_sources(owner: str) -> list[Path]:
 
 @pytest.mark.parametrize(
     ("page", "titles"),
-    [(DOC, ("Layout", "Owners", "Data flow")), (README, ("Architecture", "Layout"))],
-    ids=["docs/architecture.md", "README.md"],
+    [(DOC, ("Layout", "Owners", "Data flow")), (README, None), (CONTRIBUTING, None), (BENCHMARKS, None)],
+    ids=["docs/architecture.md", "README.md", "CONTRIBUTING.md", "docs/benchmarks.md"],
 )
 def test_every_path_the_pages_name_exists(page, titles):
+    """``titles``: the sections to read (None: the whole page)."""
     text = page.read_text()
-    named = [p for title in titles for p in doc_paths(section(text, title))]
+    named = [p for part in ([text] if titles is None else [section(text, t) for t in titles]) for p in doc_paths(part)]
     assert named, f"{page.name}: no paths found; has the page's format changed?"
     missing = sorted({p for p in named if not (REPO_ROOT / p).exists()})
     assert missing == [], f"{page.relative_to(REPO_ROOT)} names paths that do not exist: {missing}"
@@ -127,6 +137,10 @@ def test_the_checks_see_what_they_should():
     assert doc_paths("`devtools/kind/` `Tiltfile` `/stats` `make up` `--target local|kind` `Settings`") == [
         "devtools/kind/",
         "Tiltfile",
+    ]
+    others = "`registry:3` `127.0.0.1:5001` `services/{a,b}/x.txt` `$XDG_STATE_HOME/x.json` `../shared/tools/x`"
+    assert doc_paths(others + " `.cartridge/local/` `artifacts/e2e/` `docs/images/play.png`") == [
+        "docs/images/play.png"
     ]
     assert defines("class Actor:\n", "Actor") and defines("    env_id: str = x\n", "env_id")
     assert not defines("from x import Actor\n", "Actor")

@@ -1,7 +1,8 @@
 """The frontend in real headless Chromium (Playwright), against the real web service with a real model.
 
 Plays a whole tictactoe game by clicking, then checks the dashboard charts drawn from real /stats
-data. Screenshots of each page land in artifacts/frontend/.
+data. Screenshots of each page land in artifacts/frontend/, and the README's two in docs/images/ (commit them
+when the pages look different).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cartridge_trainer.network import PolicyValueNet, export_onnx
 from devtools.http import probe_json
 from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
+from tests.frontend.screenshots import DOCS_IMAGES, README_SCREENSHOTS
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "artifacts" / "frontend"
@@ -102,6 +104,8 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
         wait_until(lambda: probe_json(f"http://127.0.0.1:{frontend_port}/"), 60, "the Vite dev server")
         if ARTIFACTS.exists():
             shutil.rmtree(ARTIFACTS)
+        for name in README_SCREENSHOTS:
+            (DOCS_IMAGES / name).unlink(missing_ok=True)
         run = subprocess.run(
             ["node", "e2e-browser/play.mjs"],
             cwd=frontend_dir,
@@ -112,6 +116,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
                 **os.environ,
                 "FRONTEND_URL": f"http://127.0.0.1:{frontend_port}",
                 "ARTIFACTS_DIR": str(ARTIFACTS),
+                "DOCS_IMAGES_DIR": str(DOCS_IMAGES),
                 "CHROMIUM_PATH": CHROMIUM,
             },
         )
@@ -138,3 +143,13 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     assert "0.50 (0/4/0)" in result["arenaRows"][0] and "published while the arena was busy" in result["arenaRows"][2]
     for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"
+    for name in README_SCREENSHOTS:  # this run's, in the page's width
+        width, height = png_size(DOCS_IMAGES / name)
+        assert width == 1200 and height > 300, (name, width, height)
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (bytes 16-24, big-endian)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

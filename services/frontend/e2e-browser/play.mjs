@@ -3,14 +3,18 @@
 // Content-Security-Policy violations and page errors are reported (the built app runs under nginx's CSP).
 //   FRONTEND_URL=http://127.0.0.1:5173 ARTIFACTS_DIR=artifacts/frontend node e2e-browser/play.mjs
 //   PLAY_ONLY=1 stops after the game (a stack without training records has no charts to draw).
-import { mkdirSync } from "node:fs";
+//   DOCS_IMAGES_DIR=../../docs/images also writes the README's screenshots there: play.png (the board after the
+//   model's second reply, its search shading the cells) and dashboard.png (the Training tab).
+import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const url = process.env.FRONTEND_URL ?? "http://127.0.0.1:5173";
 const artifacts = process.env.ARTIFACTS_DIR ?? "artifacts/frontend";
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const docsImages = process.env.DOCS_IMAGES_DIR;
 mkdirSync(artifacts, { recursive: true });
+if (docsImages) mkdirSync(docsImages, { recursive: true });
 
 // Playwright gives every launch a fresh temporary profile; the rest keeps Chromium off the network.
 const args = [
@@ -43,6 +47,13 @@ try {
       () => document.querySelector("[data-testid='game-over']") ||
         [...document.querySelectorAll("[data-testid^='cell-']")].some((c) => !c.disabled),
     );
+    if (docsImages && turn === 1) {
+      // Four marks and the model's shading; cropped below the play section, not the empty viewport.
+      await page.getByTestId("policy").waitFor();
+      const box = await page.locator("section.play").boundingBox();
+      const clip = { x: 0, y: 0, width: 1200, height: Math.ceil(box.y + box.height + 24) };
+      await page.screenshot({ path: join(docsImages, "play.png"), clip });
+    }
   }
   await page.getByTestId("game-over").waitFor();
   result.status = await page.getByTestId("status").innerText();
@@ -58,6 +69,7 @@ try {
     result.arenaRows = await page.getByTestId("arena-row").allInnerTexts();
     result.modelVersion = await page.getByTestId("model-version").innerText();
     await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+    if (docsImages) copyFileSync(join(artifacts, "dashboard.png"), join(docsImages, "dashboard.png"));
   }
 } finally {
   await browser.close();
