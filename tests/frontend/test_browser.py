@@ -1,8 +1,8 @@
 """The frontend in real headless Chromium (Playwright), against the real web service with a real model.
 
 Plays a whole tictactoe game by clicking, then checks the dashboard charts drawn from real /stats
-data. Screenshots of each page land in artifacts/frontend/, and the README's two in docs/images/ (commit them
-when the pages look different).
+data. Screenshots of each page land in artifacts/frontend/, and the README's two in artifacts/readme-screenshots/
+(`make screenshots` writes those over docs/images/, to commit when the pages look different).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cartridge_trainer.network import PolicyValueNet, export_onnx
 from devtools.http import probe_json
 from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
-from tests.frontend.screenshots import DOCS_IMAGES, README_SCREENSHOTS
+from tests.frontend.screenshots import README_SCREENSHOTS, screenshot_dir
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "artifacts" / "frontend"
@@ -104,8 +104,9 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
         wait_until(lambda: probe_json(f"http://127.0.0.1:{frontend_port}/"), 60, "the Vite dev server")
         if ARTIFACTS.exists():
             shutil.rmtree(ARTIFACTS)
+        images = screenshot_dir()
         for name in README_SCREENSHOTS:
-            (DOCS_IMAGES / name).unlink(missing_ok=True)
+            (images / name).unlink(missing_ok=True)
         run = subprocess.run(
             ["node", "e2e-browser/play.mjs"],
             cwd=frontend_dir,
@@ -116,7 +117,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
                 **os.environ,
                 "FRONTEND_URL": f"http://127.0.0.1:{frontend_port}",
                 "ARTIFACTS_DIR": str(ARTIFACTS),
-                "DOCS_IMAGES_DIR": str(DOCS_IMAGES),
+                "DOCS_IMAGES_DIR": str(images),
                 "CHROMIUM_PATH": CHROMIUM,
             },
         )
@@ -144,7 +145,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"
     for name in README_SCREENSHOTS:  # this run's, in the page's width
-        width, height = png_size(DOCS_IMAGES / name)
+        width, height = png_size(images / name)
         assert width == 1200 and height > 300, (name, width, height)
 
 
