@@ -7,7 +7,6 @@ data. Screenshots of each page land in artifacts/frontend/, and the README's two
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,9 +22,9 @@ from cartridge_trainer.network import PolicyValueNet, export_onnx
 from devtools.http import probe_json
 from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
+from tests.frontend.chromium import CHROMIUM, play
 from tests.frontend.screenshots import README_SCREENSHOTS, screenshot_dir
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "artifacts" / "frontend"
 
 
@@ -107,25 +106,10 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
         images = screenshot_dir()
         for name in README_SCREENSHOTS:
             (images / name).unlink(missing_ok=True)
-        run = subprocess.run(
-            ["node", "e2e-browser/play.mjs"],
-            cwd=frontend_dir,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env={
-                **os.environ,
-                "FRONTEND_URL": f"http://127.0.0.1:{frontend_port}",
-                "ARTIFACTS_DIR": str(ARTIFACTS),
-                "DOCS_IMAGES_DIR": str(images),
-                "CHROMIUM_PATH": CHROMIUM,
-            },
-        )
+        result = play(frontend_dir, f"http://127.0.0.1:{frontend_port}", ARTIFACTS, DOCS_IMAGES_DIR=str(images))
     finally:
         os.killpg(vite.pid, signal.SIGTERM)
         vite.wait(10)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["games"] == [game.label for game in GAMES], result  # the menu is the registry's, via /api/catalog
     assert result["status"].startswith("Game over"), result
     assert result["cspViolations"] == [] and result["pageErrors"] == [], result

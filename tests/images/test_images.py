@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -18,6 +17,7 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge_trainer.network import PolicyValueNet, export_onnx
 from testkit.support import wait_until
+from tests.frontend.chromium import CHROMIUM, play
 from tests.images.conftest import (
     HTTP_PORT,
     Containers,
@@ -189,25 +189,9 @@ def test_frontend_sends_its_content_security_policy_on_every_path(stack):
 def test_a_person_plays_a_game_in_chromium_under_that_policy(stack, frontend_dir, tmp_path):
     """The built SPA, served by nginx with its CSP, played by clicking in real headless Chromium: a policy
     that blocked the app's own scripts, styles or API calls would show as violations or a stuck game."""
-    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    if not os.path.exists(chromium):
-        pytest.skip(f"Chromium not found at {chromium} (make system-deps installs it)")
-    run = subprocess.run(
-        ["node", "e2e-browser/play.mjs"],
-        cwd=frontend_dir,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={
-            **os.environ,
-            "FRONTEND_URL": url(stack["frontend"], "/"),
-            "ARTIFACTS_DIR": str(tmp_path),
-            "CHROMIUM_PATH": chromium,
-            "PLAY_ONLY": "1",
-        },
-    )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (make system-deps installs it)")
+    result = play(frontend_dir, url(stack["frontend"], "/"), tmp_path, PLAY_ONLY="1")
     assert result["status"].startswith("Game over") and result["moves"] >= 3, result
     assert result["cspViolations"] == [] and result["pageErrors"] == [], result
 
