@@ -217,10 +217,9 @@ class KindRuntime:
         )
         data = {
             "runtime": self.name,
-            "running": True,
             "gateway": gateway,
             "stats": stats,
-            "workloads": [w.__dict__ for w in workloads],
+            "workloads": [w.__dict__ | {"healthy": w.healthy} for w in workloads],
         }
         return StackView(
             f"Cartridge (kind runtime, namespace {NAMESPACE})",
@@ -228,6 +227,9 @@ class KindRuntime:
             rows,
             caption,
             data,
+            # A cluster without workloads (after `devtools down`, before a deploy) runs no stack.
+            running=bool(workloads),
+            healthy=bool(workloads) and all(w.healthy for w in workloads),
         )
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:

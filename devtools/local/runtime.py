@@ -212,7 +212,12 @@ class LocalRuntime:
         return probe_json(f"http://127.0.0.1:{self.config.web_port}/stats")
 
     def view(self) -> StackView:
-        statuses, stats = self.status(), self.stats()
+        running = self.running()
+        # Not running: no /stats either, even if something else answers on the configured web port.
+        statuses, stats = self.status(), self.stats() if running else None
+        # Healthy: every component the configuration runs is listed (a skipped one with its reason) and healthy.
+        listed = {s.name for s in statuses}
+        complete = all(c.name in listed for c in self.config.components())
         rows = [
             (
                 s.name,
@@ -229,12 +234,9 @@ class LocalRuntime:
             ("component", "pid", "state", "restarts", "health", "url"),
             rows,
             stats_caption(stats),
-            {
-                "runtime": self.name,
-                "running": self.running(),
-                "components": [s.__dict__ for s in statuses],
-                "stats": stats,
-            },
+            {"runtime": self.name, "components": [s.__dict__ for s in statuses], "stats": stats},
+            running=running,
+            healthy=running and complete and all(s.healthy for s in statuses),
         )
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
