@@ -50,7 +50,13 @@ class LocalRuntime:
         self.detach = detach
 
     def up_phases(self) -> list[Phase]:
-        urls = f"web http://127.0.0.1:{self.config.web_port}  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
+        """Starting (detached, or the supervisor in this terminal), after a line saying so when the frontend is
+        skipped: its URL is printed only when something will serve it."""
+        frontend, why_not = self.config.frontend_available()
+        urls = f"web http://127.0.0.1:{self.config.web_port}"
+        if frontend:
+            urls += f"  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
+        said = [] if frontend else [Phase(f"frontend skipped: {why_not}", lambda: None, spinner=False)]
 
         def foreground() -> None:  # the supervisor runs in this terminal until Ctrl-C: no spinner over it
             self.up(detach=False)
@@ -60,8 +66,8 @@ class LocalRuntime:
             return self.view()
 
         if not self.detach:
-            return [Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
-        return [Phase("starting the local runtime", start)]
+            return [*said, Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
+        return [*said, Phase("starting the local runtime", start)]
 
     @classmethod
     def attach(cls, data_dir: Path, progress: Callable[[str], None] = lambda msg: None) -> LocalRuntime:
