@@ -210,12 +210,28 @@ def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None)
         out.print(f"[cyan]{name:>10}[/] {line}", markup=True, highlight=False)
 
 
-@cli.command(epilog=epilog(*COMMON))
-def doctor() -> None:
-    """Each tool with the version found and wanted, the Docker daemon, ports, disk space."""
-    from devtools.doctor import run
+@cli.command(epilog=epilog(*COMMON, ExitCode.NO_RUNTIME, ok="the local or the kind runtime (or both) can run"))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json follows devtools/schemas/doctor.schema.json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The same as --output json.")
+@click.pass_context
+def doctor(ctx: click.Context, output: str, as_json: bool) -> None:
+    """Which runtime can run here: Python, Node, each tool and the Docker daemon (found and wanted), every port
+    of both runtimes, disk space."""
+    from devtools.doctor import diagnose, print_report
 
-    sys.exit(run(out, REPO_ROOT))
+    report = diagnose(REPO_ROOT)
+    if structured_output(output, as_json) == "json":
+        print_document(report.document, "json")
+    else:
+        print_report(report, out)
+    ctx.exit(report.exit_code)
 
 
 @cli.group()

@@ -4,6 +4,7 @@ PATH, and the version it reports).
 - ``TOOLS``: what the kind runtime drives (docker, kind, kubectl, tilt), wanted at the versions devtools.pins names;
 - ``FRONTEND_TOOLS``: node and npm, which the local runtime's frontend (the Vite dev server) needs, wanted at what
   services/frontend/package.json's "engines" says (Vite 7 needs Node 20.19: vite's own package.json, engines);
+- ``PYTHON_WANTED``: pyproject.toml's requires-python, which the local runtime's services run under.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from dataclasses import dataclass
 
 from devtools.paths import REPO_ROOT
 from devtools.pins import KIND_VERSION, KUBECTL_VERSION, TILT_VERSION
 
 DOCKER_MIN_VERSION = "24.0"
+PYTHON_WANTED = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
 FRONTEND_PACKAGE = REPO_ROOT / "services" / "frontend" / "package.json"
 _ENGINES = json.loads(FRONTEND_PACKAGE.read_text()).get("engines", {})
 # kubectl supports one minor version of skew against the node image's Kubernetes.

@@ -26,7 +26,7 @@ from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind import addons
 from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command
 from devtools.kind.registry import RegistryController
-from devtools.ports import KIND_URLS
+from devtools.ports import KIND_FORWARDS, KIND_URLS, TILT_UI
 from devtools.process import run_command
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 from devtools.wait import wait_until_ready
@@ -190,6 +190,16 @@ class KindRuntime:
                 f"`tilt {mode}` (Ctrl-C stops Tilt; the cluster stays up)", lambda: self.run_tilt(mode), spinner=False
             ),
         ]
+
+    def host_ports(self) -> dict[int, str]:
+        """The ports of the host `up` binds: the registry's, and with Tilt its port-forwards and its UI (Tilt's
+        default --port, which tilt_args leaves alone). The Gateway and the API server need none of fixed number."""
+        registry = self.spec.registry
+        bound = {registry.port: f"registry {registry.name}"}
+        if self.opts.tilt is not None:
+            bound |= {port: f"{name} port-forward" for name, port in KIND_FORWARDS.items()}
+            bound[TILT_UI] = "Tilt UI"
+        return bound
 
     def deploy(self) -> StackView:
         self.deploy_once()

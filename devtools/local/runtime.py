@@ -69,6 +69,10 @@ class LocalRuntime:
             return [*said, Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
         return [*said, Phase("starting the local runtime", start)]
 
+    def host_ports(self) -> dict[int, str]:
+        """The ports of 127.0.0.1 this configuration binds, by component (`devtools doctor` checks them)."""
+        return {c.port: c.name for c in self.config.components()}
+
     @classmethod
     def attach(cls, data_dir: Path, progress: Callable[[str], None] = lambda msg: None) -> LocalRuntime:
         """The runtime as `up` configured it (ports, actors), read from the state file in ``data_dir``."""

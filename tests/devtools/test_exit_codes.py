@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 from devtools.cli import cli
 from devtools.exit_codes import ExitCode
 from devtools.paths import REPO_ROOT
+from devtools.ports import LOCAL_WEB
 from tests.devtools.conftest import schema
 
 
@@ -62,7 +64,7 @@ def test_each_commands_help_lists_the_codes_it_exits_with(path, command):
     text = invoke(*path, "--help").output
     listed = {int(line.split()[0]) for line in text[text.index("Exit codes:") :].splitlines()[1:] if line.strip()}
     assert {0, 1, 2, 130} <= listed
-    own = {"status": {3, 150}}.get(path[-1], set())
+    own = {"status": {3, 150}, "doctor": {151}}.get(path[-1], set())
     assert listed - {0, 1, 2, 130} == own
 
 
@@ -88,6 +90,7 @@ def test_status_exits_not_running_whatever_the_output_when_nothing_runs(nothing_
         (("status", "--watch", "-o", "json"), "--watch refreshes the table"),
         (("status", "--json", "-o", "yaml"), "--json is --output json"),
         (("status", "-o", "xml"), "'xml' is not one of 'table', 'json', 'yaml'"),
+        (("doctor", "-o", "yaml"), "'yaml' is not one of 'table', 'json'"),
         (("up", "--actors", "0"), "Invalid value for '--actors'"),
         (("logs", "--lines", "many"), "Invalid value for '--lines'"),
         (("down", "--everything"), "No such option '--everything'"),
@@ -118,6 +121,24 @@ def test_down_with_nothing_running_succeeds(nothing_here):
     result = invoke("down")
     assert result.exit_code == ExitCode.OK, result.output
     assert "local runtime was not running" in result.stderr
+
+
+def test_doctor_exits_no_runtime_when_neither_runtime_can_run(nothing_here):
+    """No kind tools and the local web's port taken: nothing can run, and doctor says so by its exit code."""
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", LOCAL_WEB))
+            holder.listen()
+        except OSError:
+            pass  # taken by something else already: the same for the local runtime
+        result = CliRunner().invoke(cli, ["doctor", "--json"])
+    assert result.exit_code == ExitCode.NO_RUNTIME == 151, result.output
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, schema("doctor"))
+    assert document["exit_code"] == 151
+    assert not document["runtimes"]["local"]["can_run"] and not document["runtimes"]["kind"]["can_run"]
+    assert any(name.startswith(f"port {LOCAL_WEB} ") for name in document["runtimes"]["local"]["blockers"])
+    assert {"kind", "kubectl", "tilt", "docker", "docker daemon"} <= set(document["runtimes"]["kind"]["blockers"])
 
 
 # --- the console script: main() must pass on what the commands exit with ------------------------------------

@@ -1,7 +1,7 @@
-"""`devtools status` through the CLI against a stack that runs: the kind runtime's through the real kubectl
+"""`devtools status` and `doctor` through the CLI against a stack that runs: the kind runtime's through the real kubectl
 and Kubernetes client talking to the recording API stand-in (tests/kube_api.py; kind itself is a shell script on
 PATH, the one boundary that cannot run here), and the local runtime's for real. Every JSON and YAML document is
-validated against devtools/schemas/status.schema.json, and each exit code against devtools.exit_codes."""
+validated against its schema in devtools/schemas/, and each exit code against devtools.exit_codes."""
 
 from __future__ import annotations
 
@@ -101,11 +101,11 @@ def test_a_cluster_without_the_stacks_workloads_runs_nothing(kind_stack):
     assert status().exit_code == ExitCode.NOT_RUNNING
 
 
-# --- the local runtime, for real --------------------------------------------------------------------------
+# --- the local runtime, for real: one stack for status and doctor -------------------------------------------
 
 
 @pytest.mark.slow
-def test_status_of_a_running_local_stack(runtime, tmp_path, monkeypatch):
+def test_status_and_doctor_of_a_running_local_stack(runtime, tmp_path, monkeypatch):
     runtime.up(detach=True, timeout=120)
     data_dir = str(runtime.config.data_dir)
     no_kind = tmp_path / "no-kind-tools"
@@ -140,3 +140,14 @@ def test_status_of_a_running_local_stack(runtime, tmp_path, monkeypatch):
     finally:
         os.kill(arena, signal.SIGCONT)
     wait_until(lambda: status("--data-dir", data_dir).exit_code == ExitCode.OK, 60, "the arena to answer again")
+
+    # Fault 4: doctor exited 1 when only the kind tools were missing. Its ports are this stack's: ours, not taken.
+    monkeypatch.setenv("CARTRIDGE_HOME", data_dir)
+    doctor = CliRunner().invoke(cli, ["doctor", "-o", "json"])
+    assert doctor.exit_code == ExitCode.OK, doctor.output
+    report = json.loads(doctor.stdout)
+    jsonschema.validate(report, schema("doctor"))
+    assert report["runtimes"]["local"]["can_run"] and not report["runtimes"]["kind"]["can_run"]
+    ports = {c["name"]: c for c in report["checks"] if c["name"].startswith("port ")}
+    arena_port = next(c for name, c in ports.items() if name.startswith(f"port {runtime.config.arena_port} "))
+    assert arena_port["found"] == "held by the running local runtime's arena"
