@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from devtools.exit_codes import ExitCode
+
 
 class DevtoolsError(Exception):
+    exit_code: ExitCode = ExitCode.ERROR  # what `devtools` exits with when this stops a command
+
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -11,6 +15,12 @@ class DevtoolsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class NothingRunning(DevtoolsError):
+    """A command that needs a running stack found none (`status` exits NOT_RUNNING, as `systemctl status`)."""
+
+    exit_code = ExitCode.NOT_RUNNING
 
 
 # The label on every container devtools creates (registry, cloud-provider-kind); its value says which one.

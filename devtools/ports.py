@@ -1,4 +1,5 @@
-"""The host ports each runtime binds: written once here, read by both runtimes and by `devtools doctor`.
+"""The host ports each runtime binds: written once here and read by both runtimes, whose ``host_ports`` say which
+of them a configuration binds (`devtools doctor` checks those).
 
 The Tiltfile (Starlark, which cannot import this) forwards the kind runtime's web, frontend and MinIO console
 to the same ports; tests/test_tiltfile.py holds it to KIND_URLS.
@@ -20,23 +21,7 @@ KIND_FRONTEND = 8081
 KIND_MINIO_CONSOLE = 9001
 TILT_UI = 10350
 
-LOCAL_PORTS = {
-    LOCAL_WEB: "web",
-    LOCAL_FRONTEND: "frontend (Vite)",
-    LOCAL_TRAINER: "trainer health",
-    LOCAL_ARENA: "arena health",
-    LOCAL_ACTOR_BASE: "actor health",
-}
-KIND_PORTS = {
-    REGISTRY: "local registry",
-    KIND_WEB: "web port-forward",
-    KIND_FRONTEND: "frontend port-forward",
-    KIND_MINIO_CONSOLE: "MinIO console port-forward",
-    TILT_UI: "Tilt UI",
-}
-# Tilt's port-forwards as URLs, by workload (the kind runtime's status table).
-KIND_URLS = {
-    "web": f"http://localhost:{KIND_WEB}",
-    "frontend": f"http://localhost:{KIND_FRONTEND}",
-    "minio-console": f"http://localhost:{KIND_MINIO_CONSOLE}",
-}
+# Tilt's port-forwards (the Tiltfile's port_forward calls) by workload, and the same as the URLs the kind runtime's
+# status table prints.
+KIND_FORWARDS = {"web": KIND_WEB, "frontend": KIND_FRONTEND, "minio-console": KIND_MINIO_CONSOLE}
+KIND_URLS = {name: f"http://localhost:{port}" for name, port in KIND_FORWARDS.items()}

@@ -2,7 +2,7 @@
 
 A runtime (devtools.local.LocalRuntime, devtools.kind.runtime.KindRuntime) brings the stack up as a
 sequence of phases, shows itself as a StackView (the status table, its caption, and the same as data for
---json), yields log lines, and takes itself down. The phases say whether a spinner may run while they do:
+`status --output`), yields log lines, and takes itself down. The phases say whether a spinner may run while they do:
 a phase that hands the terminal to another program (Tilt, the foreground supervisor) says no.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from devtools.exit_codes import ExitCode
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,22 @@ class StackView:
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]]  # may hold rich markup (colours of health)
     caption: str | None = None
-    data: dict = field(default_factory=dict)  # the same, machine-readable (`devtools status --json`)
+    data: dict = field(default_factory=dict)  # the same, machine-readable; "runtime" first (see document)
+    running: bool = False  # any component of the stack runs
+    healthy: bool = False  # it runs, and every component it should run is there and healthy (ready)
+
+    @property
+    def document(self) -> dict:
+        """`devtools status --output json|yaml`: devtools/schemas/status.schema.json describes it."""
+        rest = {key: value for key, value in self.data.items() if key != "runtime"}
+        return {"runtime": self.data["runtime"], "running": self.running, "healthy": self.healthy, **rest}
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """What `devtools status` exits with for this view (devtools.exit_codes)."""
+        if not self.running:
+            return ExitCode.NOT_RUNNING
+        return ExitCode.OK if self.healthy else ExitCode.UNHEALTHY
 
 
 class Runtime(Protocol):

@@ -1,17 +1,28 @@
-"""The command-line tools the kind runtime drives (docker, kind, kubectl, tilt): the version each is wanted at
-(from devtools.pins) and what is installed (``probe``: found on PATH, and the version it reports).
+"""The command-line tools devtools needs: the version each is wanted at and what is installed (``probe``: found on
+PATH, and the version it reports).
+
+- ``TOOLS``: what the kind runtime drives (docker, kind, kubectl, tilt), wanted at the versions devtools.pins names;
+- ``FRONTEND_TOOLS``: node and npm, which the local runtime's frontend (the Vite dev server) needs, wanted at what
+  services/frontend/package.json's "engines" says (Vite 7 needs Node 20.19: vite's own package.json, engines);
+- ``PYTHON_WANTED``: pyproject.toml's requires-python, which the local runtime's services run under.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import tomllib
 from dataclasses import dataclass
 
+from devtools.paths import REPO_ROOT
 from devtools.pins import KIND_VERSION, KUBECTL_VERSION, TILT_VERSION
 
 DOCKER_MIN_VERSION = "24.0"
+PYTHON_WANTED = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+FRONTEND_PACKAGE = REPO_ROOT / "services" / "frontend" / "package.json"
+_ENGINES = json.loads(FRONTEND_PACKAGE.read_text()).get("engines", {})
 # kubectl supports one minor version of skew against the node image's Kubernetes.
 _major, _minor = KUBECTL_VERSION.split(".")[:2]
 KUBECTL_MINIMUM = f">={_major}.{int(_minor) - 1}"
@@ -20,7 +31,7 @@ KUBECTL_MINIMUM = f">={_major}.{int(_minor) - 1}"
 @dataclass(frozen=True)
 class Tool:
     name: str
-    wanted: str  # a version, or a minimum written ">=X"
+    wanted: str  # a version, specifiers such as ">=3.11,<3.14", or "" for any version
     version_args: tuple[str, ...]
     pattern: str  # regex with one group: the version in the tool's own output
     install_hint: str
@@ -57,6 +68,22 @@ TOOLS = {
         f"install Tilt v{TILT_VERSION}: https://github.com/tilt-dev/tilt/releases/tag/v{TILT_VERSION}",
     ),
 }
+FRONTEND_TOOLS = {
+    "node": Tool(
+        "node",
+        _ENGINES.get("node", ""),
+        ("node", "--version"),
+        r"v(\d+\.\d+\.\d+)",
+        f"install Node.js {_ENGINES.get('node', '')} with npm (https://nodejs.org/en/download)",
+    ),
+    "npm": Tool(
+        "npm",
+        _ENGINES.get("npm", ""),
+        ("npm", "--version"),
+        r"(\d+\.\d+\.\d+)",
+        "install npm, which comes with Node.js (https://nodejs.org/en/download)",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -78,18 +105,37 @@ class ToolStatus:
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+    """Three numeric parts, missing ones 0: "3.14" is (3, 14, 0), so "<3.14" excludes 3.14.0."""
+    parts = [int(p) for p in re.findall(r"\d+", version)[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+_COMPARISONS = {
+    ">=": tuple.__ge__,
+    "<=": tuple.__le__,
+    "==": tuple.__eq__,
+    "!=": tuple.__ne__,
+    ">": tuple.__gt__,
+    "<": tuple.__lt__,
+}
 
 
 def satisfies(found: str, wanted: str) -> bool:
-    """Exact pins match on the full version; ">=X" compares numerically."""
-    if wanted.startswith(">="):
-        return _version_tuple(found) >= _version_tuple(wanted[2:])
-    return _version_tuple(found) == _version_tuple(wanted)
+    """``wanted`` is an exact version (a pin: equal on the full version), "" (any version), or comma-separated
+    specifiers as requires-python and package.json's engines write them (">=3.11,<3.14"), compared numerically
+    on up to three parts: 3.14.0 is not "<3.14", 3.13.9 is."""
+    if not wanted.strip():
+        return True
+    have = _version_tuple(found)
+    for clause in (c.strip() for c in wanted.split(",")):
+        op = next((op for op in _COMPARISONS if clause.startswith(op)), "==")
+        if not _COMPARISONS[op](have, _version_tuple(clause.removeprefix(op))):
+            return False
+    return True
 
 
 def probe(name: str, timeout: float = 15.0) -> ToolStatus:
-    tool = TOOLS[name]
+    tool = (TOOLS | FRONTEND_TOOLS)[name]
     path = shutil.which(tool.name)
     if path is None:
         return ToolStatus(tool, None, None, False, f"{tool.name} not found on PATH")

@@ -26,7 +26,7 @@ from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind import addons
 from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command
 from devtools.kind.registry import RegistryController
-from devtools.ports import KIND_URLS
+from devtools.ports import KIND_FORWARDS, KIND_URLS, TILT_UI
 from devtools.process import run_command
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 from devtools.wait import wait_until_ready
@@ -191,6 +191,16 @@ class KindRuntime:
             ),
         ]
 
+    def host_ports(self) -> dict[int, str]:
+        """The ports of the host `up` binds: the registry's, and with Tilt its port-forwards and its UI (Tilt's
+        default --port, which tilt_args leaves alone). The Gateway and the API server need none of fixed number."""
+        registry = self.spec.registry
+        bound = {registry.port: f"registry {registry.name}"}
+        if self.opts.tilt is not None:
+            bound |= {port: f"{name} port-forward" for name, port in KIND_FORWARDS.items()}
+            bound[TILT_UI] = "Tilt UI"
+        return bound
+
     def deploy(self) -> StackView:
         self.deploy_once()
         return self.view()
@@ -217,10 +227,9 @@ class KindRuntime:
         )
         data = {
             "runtime": self.name,
-            "running": True,
             "gateway": gateway,
             "stats": stats,
-            "workloads": [w.__dict__ for w in workloads],
+            "workloads": [w.__dict__ | {"healthy": w.healthy} for w in workloads],
         }
         return StackView(
             f"Cartridge (kind runtime, namespace {NAMESPACE})",
@@ -228,6 +237,9 @@ class KindRuntime:
             rows,
             caption,
             data,
+            # A cluster without workloads (after `devtools down`, before a deploy) runs no stack.
+            running=bool(workloads),
+            healthy=bool(workloads) and all(w.healthy for w in workloads),
         )
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:

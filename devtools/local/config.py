@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from cartridge.games import DEFAULT_GAME
 from devtools import ports
 from devtools.paths import REPO_ROOT
 from devtools.profiles import SMALL_STACK
+from devtools.tool_versions import probe
 
 PYTHON_KINDS = ("actor", "trainer", "web", "arena")  # each imports services/<kind>/cartridge_<kind>
 
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("CARTRIDGE_HOME") or REPO_ROOT / ".cartridge" / "local")
+
+
+def frontend_tools_problem() -> str | None:
+    """Why node and npm cannot run the Vite dev server (node missing or older than package.json's engines; no
+    npm), or None. Vite 7 refuses an older Node at start-up, which the supervisor would restart forever."""
+    return _frontend_tools_problem(os.environ.get("PATH", ""))
+
+
+@lru_cache(maxsize=4)
+def _frontend_tools_problem(path: str) -> str | None:  # ``path``: PATH, what probe searches, keys the cache
+    for name in ("node", "npm"):
+        status = probe(name)
+        if not status.ok:
+            return f"{status.problem}: {status.tool.install_hint}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -57,8 +73,8 @@ class LocalConfig:
     def frontend_available(self) -> tuple[bool, str]:
         if not self.frontend:
             return False, "disabled (--no-frontend)"
-        if shutil.which("npm") is None:
-            return False, "npm not found on PATH: install Node.js 20 and npm to run the frontend"
+        if problem := frontend_tools_problem():
+            return False, problem
         if not (self.frontend_dir / "package.json").exists():
             return False, f"no package.json in {self.frontend_dir}"
         return True, ""

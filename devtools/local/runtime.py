@@ -50,7 +50,13 @@ class LocalRuntime:
         self.detach = detach
 
     def up_phases(self) -> list[Phase]:
-        urls = f"web http://127.0.0.1:{self.config.web_port}  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
+        """Starting (detached, or the supervisor in this terminal), after a line saying so when the frontend is
+        skipped: its URL is printed only when something will serve it."""
+        frontend, why_not = self.config.frontend_available()
+        urls = f"web http://127.0.0.1:{self.config.web_port}"
+        if frontend:
+            urls += f"  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
+        said = [] if frontend else [Phase(f"frontend skipped: {why_not}", lambda: None, spinner=False)]
 
         def foreground() -> None:  # the supervisor runs in this terminal until Ctrl-C: no spinner over it
             self.up(detach=False)
@@ -60,8 +66,12 @@ class LocalRuntime:
             return self.view()
 
         if not self.detach:
-            return [Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
-        return [Phase("starting the local runtime", start)]
+            return [*said, Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
+        return [*said, Phase("starting the local runtime", start)]
+
+    def host_ports(self) -> dict[int, str]:
+        """The ports of 127.0.0.1 this configuration binds, by component (`devtools doctor` checks them)."""
+        return {c.port: c.name for c in self.config.components()}
 
     @classmethod
     def attach(cls, data_dir: Path, progress: Callable[[str], None] = lambda msg: None) -> LocalRuntime:
@@ -212,7 +222,12 @@ class LocalRuntime:
         return probe_json(f"http://127.0.0.1:{self.config.web_port}/stats")
 
     def view(self) -> StackView:
-        statuses, stats = self.status(), self.stats()
+        running = self.running()
+        # Not running: no /stats either, even if something else answers on the configured web port.
+        statuses, stats = self.status(), self.stats() if running else None
+        # Healthy: every component the configuration runs is listed (a skipped one with its reason) and healthy.
+        listed = {s.name for s in statuses}
+        complete = all(c.name in listed for c in self.config.components())
         rows = [
             (
                 s.name,
@@ -229,12 +244,9 @@ class LocalRuntime:
             ("component", "pid", "state", "restarts", "health", "url"),
             rows,
             stats_caption(stats),
-            {
-                "runtime": self.name,
-                "running": self.running(),
-                "components": [s.__dict__ for s in statuses],
-                "stats": stats,
-            },
+            {"runtime": self.name, "components": [s.__dict__ for s in statuses], "stats": stats},
+            running=running,
+            healthy=running and complete and all(s.healthy for s in statuses),
         )
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,12 @@ import pytest
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.paths import REPO_ROOT
 from testkit.support import free_port
+
+
+def schema(name: str) -> dict:
+    """devtools/schemas/<name>.schema.json, which `devtools status` and `doctor` documents follow."""
+    return json.loads((REPO_ROOT / "devtools" / "schemas" / f"{name}.schema.json").read_text())
+
 
 FAST = {"MCTS_MAX_SIMS": "16", "EPISODES_PER_ITERATION": "20", "TRAIN_STEPS_PER_ITERATION": "20"}
 

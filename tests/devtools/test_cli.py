@@ -9,6 +9,7 @@ import pytest
 
 from devtools.cli import choose_runtime
 from devtools.errors import DevtoolsError
+from devtools.exit_codes import ExitCode
 
 
 @pytest.fixture
@@ -39,15 +40,15 @@ def devtools(*args: str, env_path: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (("up", "--runtime", "kind"), "error: the kind runtime cannot run here"),
-        (("status",), "error: nothing is running"),
-        (("logs", "web"), "error: no log for 'web'"),
-        (("up", "--actors", "0"), "Invalid value for '--actors'"),
+        (("up", "--runtime", "kind"), "error: the kind runtime cannot run here", ExitCode.ERROR),
+        (("status",), "error: nothing is running", ExitCode.NOT_RUNNING),
+        (("logs", "web"), "error: no log for 'web'", ExitCode.ERROR),
+        (("up", "--actors", "0"), "Invalid value for '--actors'", ExitCode.USAGE),
     ],
 )
-def test_expected_failures_print_one_sentence_and_no_traceback(tmp_path, args, message):
+def test_expected_failures_print_one_sentence_and_no_traceback(tmp_path, args, message, code):
     result = devtools(*args, "--data-dir", str(tmp_path / "data"), env_path=str(tmp_path))
-    assert result.returncode in (1, 2), result.stderr
+    assert result.returncode == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr

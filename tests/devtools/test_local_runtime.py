@@ -15,6 +15,7 @@ from devtools.http import port_in_use, probe_json
 from devtools.local import LocalRuntime
 from devtools.local.state import pid_alive
 from devtools.local.supervisor import affected
+from devtools.paths import REPO_ROOT
 from testkit.support import wait_until
 from tests.devtools.conftest import local_config
 
@@ -199,20 +200,23 @@ def test_the_frontend_dev_server_runs_and_proxies_to_the_web(tmp_path):
 
 
 def test_doctor_counts_the_running_stacks_own_ports_as_fine(runtime):
-    from devtools.doctor import port_checks, ports_held_by_cartridge
+    from devtools.doctor import held_by_cartridge, port_checks
+    from devtools.kind.runtime import KindOptions, KindRuntime
 
+    kind = KindRuntime(KindOptions(repo_root=REPO_ROOT))
     runtime.up(detach=True, timeout=120)
     web = runtime.config.web_port
-    ours = ports_held_by_cartridge(runtime.config.data_dir)
+    ours = held_by_cartridge(runtime, kind)
     assert ours[web] == "the running local runtime's web"
-    (check,) = port_checks({web: "web"}, "local", ours)
+    (check,) = port_checks({"local": {web: "web"}}, ours)
     assert check.ok and check.found == "held by the running local runtime's web"
     runtime.down()
-    (check,) = port_checks({web: "web"}, "local", ports_held_by_cartridge(runtime.config.data_dir))
+    (check,) = port_checks({"local": {web: "web"}}, held_by_cartridge(runtime, kind))
     assert check.ok and check.found == "free"
     with socket.socket() as stranger:
         stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the web's connections may be in TIME_WAIT
         stranger.bind(("127.0.0.1", web))
         stranger.listen()
-        (check,) = port_checks({web: "web"}, "local", ports_held_by_cartridge(runtime.config.data_dir))
+        (check,) = port_checks({"local": {web: "web"}}, held_by_cartridge(runtime, kind))
         assert not check.ok and check.found == "taken" and "ss -ltnp" in check.fix
+        assert check.status == "problem" and check.needed_by == ("local",)
