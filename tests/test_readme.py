@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from devtools import ports
 from devtools.doctor import MIN_FREE_DISK_GB
+from devtools.local.config import LocalConfig
+from devtools.local.runtime import LocalRuntime
 from devtools.paths import REPO_ROOT
 from devtools.pins import PINS
+from devtools.runtimes import kind_runtime
 from tests.frontend.screenshots import DOCS_IMAGES, README_SCREENSHOTS
 from tests.k8s.test_capacity import RUNNER
 from tests.locks import PYTHONS
@@ -87,7 +91,8 @@ def test_the_urls_are_the_ports_devtools_binds_and_forwards():
         f"trainer :{ports.LOCAL_TRAINER}, arena :{ports.LOCAL_ARENA}, actors :{ports.LOCAL_ACTOR_BASE} and up"
     )
     # No port anywhere in the README that devtools does not bind or forward.
-    known = {*ports.LOCAL_PORTS, *ports.KIND_PORTS}
+    local = LocalRuntime(LocalConfig(data_dir=Path("/nonexistent")))
+    known = {*local.host_ports(), *kind_runtime(lambda message: None).host_ports()}
     named = {int(p) for p in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)", README)}
     assert named and named <= known, named - known
 
