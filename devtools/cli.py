@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from cartridge.games import GAME_NAMES
@@ -138,7 +139,7 @@ def up(ctx: click.Context, runtime: str, no_tilt: bool, tilt_mode: str, no_front
         refuse_foreign_options(ctx, runtime, f"--runtime {runtime}")
     chosen, why = choose_runtime(runtime)
     refuse_foreign_options(ctx, chosen, f"{why}; --runtime chooses")
-    reporter.note(f"[bold]runtime: {chosen}[/] ({why})")
+    reporter.note(f"[bold]runtime: {chosen}[/] ({escape(why)})")
     names = kind_names(options)
     wanted = UpOptions(
         runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, kind_names=names, **options
@@ -193,7 +194,8 @@ def down(ctx: click.Context, runtime: str, everything: bool, yes: bool, data_dir
             "local": f"no local runtime {'and no data ' if everything else ''}in {data_dir}",
             "kind": f"no stack on a kind cluster {names.cluster}, and no container devtools made for one",
         }
-        reporter.note(f"nothing to take down: {' and '.join(v for k, v in absent.items() if runtime in ('auto', k))}")
+        found = " and ".join(v for k, v in absent.items() if runtime in ("auto", k))
+        reporter.note(escape(f"nothing to take down: {found}"))
         return
     ((stack, plan),) = scoped
     refuse_foreign_options(ctx, stack.name, f"the {stack.name} runtime is the one that is up")
@@ -201,7 +203,7 @@ def down(ctx: click.Context, runtime: str, everything: bool, yes: bool, data_dir
     stack.down(everything)
     done = [f"stopped {'; '.join(plan.stops)}"] if plan.stops else []
     done += [f"deleted {'; and '.join(plan.deletes)}"] if plan.deletes else []
-    reporter.note(f"{stack.name} runtime: {', '.join(done)}")
+    reporter.note(escape(f"{stack.name} runtime: {', '.join(done)}"))
 
 
 @cli.command()
@@ -292,9 +294,9 @@ def main() -> None:
         console.print("[yellow]interrupted[/]")
         sys.exit(130)
     except DevtoolsError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {escape(exc.message)}")  # a message is text: paths may hold [brackets]
         if exc.hint:
-            console.print(f"[dim]hint:[/] {exc.hint}")
+            console.print(f"[dim]hint:[/] {escape(exc.hint)}")
         sys.exit(1)
 
 

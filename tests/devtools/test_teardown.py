@@ -270,3 +270,23 @@ def test_another_checkouts_cluster_keeps_the_shared_cloud_provider(tmp_path, mon
         second = down("--runtime", "kind", "--yes")
     assert second.exit_code == 0, second.output
     assert provider.name in engine.removed[1:] and "kindccm-two" in engine.by_name
+
+
+def test_a_data_directory_with_brackets_is_said_as_it_is(tmp_path):
+    """Paths are text, not rich markup: `[b]` in a data directory neither vanishes nor breaks the command, in the
+    refusal (printed by the CLI's main, so run as a process) or in what was done."""
+    data = tmp_path / "stack [b]"
+    (data / "models").mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "services"), str(REPO_ROOT)])}
+    refused = subprocess.run(
+        [sys.executable, "-m", "devtools.cli", "down", "--runtime", "local", "--all", "--data-dir", str(data)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and f"would delete {data}:" in " ".join(refused.stderr.split()), refused.stderr
+    result = down("--runtime", "local", "--all", "--yes", "--data-dir", str(data))
+    assert result.exit_code == 0, result.output
+    assert f"local runtime: deleted {data}: the local replay buffer" in result.stderr and not data.exists()
