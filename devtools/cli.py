@@ -27,6 +27,7 @@ from devtools.kind.names import REGISTRY_PORT_VARIABLE
 from devtools.local import LocalRuntime
 from devtools.local.config import default_data_dir
 from devtools.paths import REPO_ROOT
+from devtools.ports import LOCAL_FRONTEND, LOCAL_WEB
 from devtools.runtime import StackView
 from devtools.runtimes import UpOptions, choose_runtime, down_scope, kind_runtime, running_runtime, runtime_for_up
 from devtools.teardown import confirm_deletion
@@ -123,9 +124,14 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option("--env-id", type=click.Choice(GAME_NAMES), default=None, help="The game.")
 @click.option("--detach", "-d", is_flag=True, help="local: run in the background and return once healthy.")
 @data_dir_option
-@click.option("--web-port", type=click.IntRange(1, 65535), default=None, help="local: the web's port [default: 8080].")
 @click.option(
-    "--frontend-port", type=click.IntRange(1, 65535), default=None, help="local: the Vite dev server's [default: 5173]."
+    "--web-port", type=click.IntRange(1, 65535), default=None, help=f"local: the web's port [default: {LOCAL_WEB}]."
+)
+@click.option(
+    "--frontend-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"local: the Vite dev server's port [default: {LOCAL_FRONTEND}].",
 )
 @click.option("--no-frontend", is_flag=True, help="local: do not start the Vite dev server.")
 @kind_names_options
