@@ -22,12 +22,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from cartridge.games import GAME_NAMES
+from devtools.cli_options import data_dir_option, kind_names, kind_names_options, refuse_foreign_options
 from devtools.errors import DevtoolsError, NothingRunning
 from devtools.exit_codes import COMMON, ExitCode, epilog
 from devtools.kind.bake import COMPONENTS
+from devtools.kind.names import REGISTRY_PORT_VARIABLE
+from devtools.local import LocalRuntime
+from devtools.local.config import default_data_dir
 from devtools.paths import REPO_ROOT
+from devtools.ports import LOCAL_FRONTEND, LOCAL_WEB
 from devtools.runtime import StackView
-from devtools.runtimes import UpOptions, choose_runtime, down_all, running_runtime, runtime_for_up
+from devtools.runtimes import UpOptions, choose_runtime, down_scope, kind_runtime, running_runtime, runtime_for_up
+from devtools.teardown import confirm_deletion
+from devtools.verbosity import Reporter, Verbosity
 
 # Tables stay readable when piped (rich would wrap them at 80 columns).
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -105,22 +112,43 @@ class DevtoolsGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DevtoolsError as exc:
-            console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
+            console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
             if exc.hint:
-                console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
+                console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
             ctx.exit(exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Abort):
             console.print("[yellow]interrupted[/]")
             ctx.exit(ExitCode.INTERRUPTED)
 
 
+# click's shell completion (click 8: click.shell_completion): the shell asks `devtools` itself, with
+# _DEVTOOLS_COMPLETE set, for the words that fit. \b keeps click from rewrapping the lines.
+COMPLETION = """Shell completion: add one line to your shell's start-up file (devtools on PATH, e.g. .venv/bin):
+
+\b
+  bash (~/.bashrc):  eval "$(_DEVTOOLS_COMPLETE=bash_source devtools)"
+  zsh (~/.zshrc):    eval "$(_DEVTOOLS_COMPLETE=zsh_source devtools)"
+  fish:              _DEVTOOLS_COMPLETE=fish_source devtools > ~/.config/fish/completions/devtools.fish
+"""
+
+
 @click.group(
     cls=DevtoolsGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=epilog(*ExitCode, ok="success (`status`: every component healthy; `doctor`: a runtime can run)"),
+    epilog=COMPLETION
+    + "\n"
+    + epilog(*ExitCode, ok="success (`status`: every component healthy; `doctor`: a runtime can run)"),
 )
-def cli() -> None:
+@click.version_option(package_name="cartridge", prog_name="devtools", message="%(prog)s %(version)s")
+@click.option("-v", "--verbose", is_flag=True, help="Also show what kind, docker and kubectl print, as they print it.")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only (and what a command is asked for).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Bring the Cartridge self-play stack up on kind (with Tilt) or as local processes."""
+    if verbose and quiet:
+        raise click.UsageError("-v/--verbose and -q/--quiet cannot be used together", ctx)
+    level = Verbosity.VERBOSE if verbose else Verbosity.QUIET if quiet else Verbosity.NORMAL
+    ctx.obj = Reporter(level, console, _progress)
 
 
 @cli.command(epilog=epilog(*COMMON))
@@ -136,33 +164,93 @@ def cli() -> None:
 @click.option("--actors", type=click.IntRange(1, 64), default=None, help="Number of self-play actors.")
 @click.option("--env-id", type=click.Choice(GAME_NAMES), default=None, help="The game.")
 @click.option("--detach", "-d", is_flag=True, help="local: run in the background and return once healthy.")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="local: state, logs, data.")
-@click.option("--web-port", type=click.IntRange(1, 65535), default=None)
-@click.option("--frontend-port", type=click.IntRange(1, 65535), default=None)
+@data_dir_option
+@click.option(
+    "--web-port", type=click.IntRange(1, 65535), default=None, help=f"local: the web's port [default: {LOCAL_WEB}]."
+)
+@click.option(
+    "--frontend-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"local: the Vite dev server's port [default: {LOCAL_FRONTEND}].",
+)
 @click.option("--no-frontend", is_flag=True, help="local: do not start the Vite dev server.")
-def up(runtime: str, no_tilt: bool, tilt_mode: str, no_frontend: bool, **options) -> None:
-    """Bring the whole stack up (idempotent: running it twice changes nothing)."""
+@kind_names_options
+@click.pass_context
+def up(ctx: click.Context, runtime: str, no_tilt: bool, tilt_mode: str, no_frontend: bool, **options) -> None:
+    """Bring the whole stack up (idempotent: running it twice changes nothing).
+
+    An option marked local: or kind: is for that runtime only; given to the other, it is refused."""
+    reporter: Reporter = ctx.obj
+    if runtime != "auto":  # refused before anything is probed
+        refuse_foreign_options(ctx, runtime, f"--runtime {runtime}")
     chosen, why = choose_runtime(runtime)
-    console.print(f"[bold]runtime: {chosen}[/] ({why})")
-    wanted = UpOptions(runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, **options)
-    stack = runtime_for_up(chosen, wanted, _progress)
+    refuse_foreign_options(ctx, chosen, f"{why}; --runtime chooses")
+    reporter.note(f"[bold]runtime: {chosen}[/] ({escape(why)})")
+    names = kind_names(options)
+    wanted = UpOptions(
+        runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, kind_names=names, **options
+    )
+    stack = runtime_for_up(chosen, wanted, reporter.progress, reporter.echo)
     view = None
     for phase in stack.up_phases():
         if not phase.spinner:
-            console.print(phase.what)
-        with spinning(phase.what) if phase.spinner else nullcontext():
+            reporter.note(phase.what)
+        with spinning(phase.what) if phase.spinner and not reporter.quiet else nullcontext():
             view = phase.run()
-    if view is not None:
+    if view is not None and not reporter.quiet:
         out.print(table(view))
-        console.print("`devtools status` shows it again, `devtools logs NAME -f` follows a log, `devtools down` stops.")
+        reporter.note("`devtools status` shows it again, `devtools logs NAME -f` follows a log, `devtools down` stops.")
 
 
 @cli.command(epilog=epilog(*COMMON))
-@click.option("--all", "everything", is_flag=True, help="Also delete data (local) or the cluster and registry (kind).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
-def down(everything: bool, data_dir: Path | None) -> None:
-    """Stop everything `up` started; nothing keeps running and no port stays bound."""
-    down_all(everything, data_dir, _progress, console.print)
+@click.option(
+    "--runtime",
+    type=click.Choice(["auto", "local", "kind"]),
+    default="auto",
+    show_default=True,
+    help="auto: the runtime that is up (if both are, say which).",
+)
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Also delete the data: local, the data directory (replay, models, checkpoints); kind, the cluster and "
+    "the registry (only those devtools created).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (needed where there is no terminal to ask).")
+@data_dir_option
+@kind_names_options
+@click.pass_context
+def down(ctx: click.Context, runtime: str, everything: bool, yes: bool, data_dir: Path | None, **options) -> None:
+    """Stop what `up` started on the runtime that is up; nothing keeps running and no port stays bound.
+
+    Asks before it deletes data for good: on kind that is the namespace's volumes (or with --all the cluster
+    and the registry), locally the data directory with --all."""
+    reporter: Reporter = ctx.obj
+    if runtime != "auto":
+        refuse_foreign_options(ctx, runtime, f"--runtime {runtime}")
+    data_dir, names = data_dir or default_data_dir(), kind_names(options)
+    runtimes = {
+        "local": LocalRuntime.attach(data_dir, reporter.progress),
+        "kind": kind_runtime(reporter.progress, names, reporter.echo),
+    }
+    scoped = down_scope(runtime, runtimes, everything)
+    if not scoped:
+        absent = {
+            "local": f"no local runtime {'and no data ' if everything else ''}in {data_dir}",
+            "kind": f"no stack on a kind cluster {names.cluster}, and no container devtools made for one",
+        }
+        found = " and ".join(v for k, v in absent.items() if runtime in ("auto", k))
+        reporter.note(escape(f"nothing to take down: {found}"))
+        return
+    ((stack, plan),) = scoped
+    refuse_foreign_options(ctx, stack.name, f"the {stack.name} runtime is the one that is up")
+    confirm_deletion([plan], assume_yes=yes, console=console)
+    stack.down(everything)
+    done = [f"stopped {'; '.join(plan.stops)}"] if plan.stops else []
+    done += [f"deleted {'; and '.join(plan.deletes)}"] if plan.deletes else []
+    reporter.note(escape(f"{stack.name} runtime: {', '.join(done)}"))
 
 
 @cli.command(
@@ -178,20 +266,22 @@ def down(everything: bool, data_dir: Path | None) -> None:
     help="json and yaml follow devtools/schemas/status.schema.json, and are printed even when nothing runs.",
 )
 @click.option("--json", "as_json", is_flag=True, help="The same as --output json.")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@data_dir_option
+@kind_names_options
 @click.pass_context
-def status(ctx: click.Context, watch: bool, output: str, as_json: bool, data_dir: Path | None) -> None:
+def status(ctx: click.Context, watch: bool, output: str, as_json: bool, data_dir: Path | None, **options) -> None:
     """Components, health, episodes, iteration, model version and URLs (the Gateway's on kind)."""
     output = structured_output(output, as_json)
     if watch and output != "table":
         raise click.BadOptionUsage("watch", f"--watch refreshes the table; --output {output} prints once")
-    stack = running_runtime(data_dir, _progress)
+    names = kind_names(options)
+    stack = running_runtime(data_dir, ctx.obj.progress, names)
     view = stack.view()
     if output != "table":
         print_document(view.document, output)
     elif not view.running:
         raise NothingRunning(
-            "nothing is running: no local runtime, and no Cartridge workloads on a kind cluster `cartridge`",
+            f"nothing is running: no local runtime, and no Cartridge workloads on a kind cluster `{names.cluster}`",
             "start the stack with `devtools up`",
         )
     else:
@@ -203,10 +293,12 @@ def status(ctx: click.Context, watch: bool, output: str, as_json: bool, data_dir
 @click.argument("component", required=False)
 @click.option("--follow", "-f", is_flag=True)
 @click.option("--lines", "-n", type=int, default=50, show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
-def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None) -> None:
+@data_dir_option
+@kind_names_options
+@click.pass_context
+def logs(ctx: click.Context, component: str | None, follow: bool, lines: int, data_dir: Path | None, **options) -> None:
     """Show a component's log (all components' last lines without COMPONENT)."""
-    for name, line in running_runtime(data_dir, _progress).logs(component, lines, follow):
+    for name, line in running_runtime(data_dir, ctx.obj.progress, kind_names(options)).logs(component, lines, follow):
         out.print(f"[cyan]{name:>10}[/] {line}", markup=True, highlight=False)
 
 
@@ -220,13 +312,16 @@ def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None)
     help="json follows devtools/schemas/doctor.schema.json.",
 )
 @click.option("--json", "as_json", is_flag=True, help="The same as --output json.")
+@data_dir_option
+@kind_names_options
 @click.pass_context
-def doctor(ctx: click.Context, output: str, as_json: bool) -> None:
+def doctor(ctx: click.Context, output: str, as_json: bool, data_dir: Path | None, **options) -> None:
     """Which runtime can run here: Python, Node, each tool and the Docker daemon (found and wanted), every port
-    of both runtimes, disk space."""
+    of both runtimes (as these names and places configure them), disk space."""
     from devtools.doctor import diagnose, print_report
 
-    report = diagnose(REPO_ROOT)
+    local = LocalRuntime.attach(data_dir or default_data_dir())
+    report = diagnose(REPO_ROOT, local, kind_runtime(lambda message: None, kind_names(options)))
     if structured_output(output, as_json) == "json":
         print_document(report.document, "json")
     else:
@@ -240,21 +335,37 @@ def images() -> None:
 
 
 @images.command("build", epilog=epilog(*COMMON))
-@click.option("--push", is_flag=True, help="Push to the local registry (localhost:5001).")
+@click.option("--push", is_flag=True, help="Push to the local registry (localhost:PORT).")
 @click.option("--tag", default=None, help="Image tag (default: the git revision, -dirty if modified).")
+@click.option(
+    "--registry-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    envvar=REGISTRY_PORT_VARIABLE,
+    show_envvar=True,
+    help="Name the images localhost:PORT/cartridge-*  [default: docker-bake.json's REGISTRY, localhost:5001].",
+)
 @click.argument("names", nargs=-1, type=click.Choice(COMPONENTS))
-def images_build(push: bool, tag: str | None, names: tuple[str, ...]) -> None:
-    """Build (and push) localhost:5001/cartridge-<name>:<tag>, reusing the build cache."""
+@click.pass_obj
+def images_build(
+    reporter: Reporter, push: bool, tag: str | None, registry_port: int | None, names: tuple[str, ...]
+) -> None:
+    """Build (and push) localhost:PORT/cartridge-<name>:<tag>, reusing the build cache."""
     from devtools.kind.images import build_images
 
-    for image in build_images(names=list(names) or None, tag=tag, push=push, progress=_progress):
+    registry = f"localhost:{registry_port}" if registry_port is not None else None
+    built = build_images(
+        names=list(names) or None, tag=tag, push=push, progress=reporter.progress, registry=registry, echo=reporter.echo
+    )
+    for image in built:
         out.print(f"{image.ref}  {image.size_mb:.0f} MB{'  pushed' if push else ''}")
 
 
 def main() -> None:
     """The console script: DevtoolsGroup handles what a command raises; this, what click raises around it."""
     try:
-        code = cli.main(standalone_mode=False)  # a command's ctx.exit(code) comes back as its return value
+        # prog_name: `python -m devtools.cli` is devtools too (its usage lines, _DEVTOOLS_COMPLETE).
+        code = cli.main(prog_name="devtools", standalone_mode=False)  # a command's ctx.exit(code) is returned
     except (click.exceptions.Abort, KeyboardInterrupt):
         console.print("[yellow]interrupted[/]")
         sys.exit(ExitCode.INTERRUPTED)

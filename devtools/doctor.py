@@ -179,11 +179,12 @@ def disk_check(path: Path) -> Check:
 def diagnose(repo_root: Path, local: LocalRuntime | None = None, kind=None) -> Report:
     """Every check, for the local runtime as `up` would run it (or as it runs, from its state file) and for the
     kind runtime with Tilt."""
+    from devtools.kind.names import KindNames
     from devtools.local.config import default_data_dir
     from devtools.runtimes import kind_runtime
 
     local = local or LocalRuntime.attach(default_data_dir())
-    kind = kind or kind_runtime(lambda message: None)
+    kind = kind or kind_runtime(lambda message: None, KindNames())
     ours = held_by_cartridge(local, kind)
     return Report(
         [

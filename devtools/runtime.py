@@ -46,6 +46,19 @@ class StackView:
         return ExitCode.OK if self.healthy else ExitCode.UNHEALTHY
 
 
+@dataclass(frozen=True)
+class DownPlan:
+    """What `down` would do to one runtime: what it ``stops`` (nothing is lost) and what it ``deletes`` for good
+    (`down` asks before those). False when nothing of the runtime is there to take down."""
+
+    runtime: str
+    stops: tuple[str, ...] = ()
+    deletes: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.stops or self.deletes)
+
+
 class Runtime(Protocol):
     name: str
 
@@ -56,6 +69,8 @@ class Runtime(Protocol):
     def view(self) -> StackView: ...
 
     def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]: ...
+
+    def down_plan(self, everything: bool) -> DownPlan: ...
 
     def down(self, everything: bool) -> bool: ...  # True when something was running
 

@@ -3,7 +3,7 @@
 - ``choose_runtime``: kind when docker, kind, kubectl and tilt are usable (or asked for), else local, and why;
 - ``runtime_for_up``: the runtime `up` runs, configured from ``UpOptions``;
 - ``running_runtime``: the stack that runs now (`status`, `logs`);
-- ``down_all``: what `down` stops, on both runtimes.
+- ``down_scope``: the runtime `down` takes down (devtools.teardown asks before it deletes anything).
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devtools.errors import DevtoolsError
+from devtools.kind.names import KindNames
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import default_data_dir
 from devtools.paths import REPO_ROOT
-from devtools.runtime import Runtime
+from devtools.process import Echo
+from devtools.runtime import DownPlan, Runtime
 
 if TYPE_CHECKING:
     from devtools.kind.runtime import KindRuntime
 
 Progress = Callable[[str], None]
+DEFAULT_NAMES = KindNames()
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class UpOptions:
     web_port: int | None = None  # local
     frontend_port: int | None = None  # local
     frontend: bool = True  # local: start the Vite dev server
+    kind_names: KindNames = DEFAULT_NAMES  # kind: the cluster and its registry
 
     def local_config(self) -> LocalConfig:
         overrides = {
@@ -67,16 +71,24 @@ def choose_runtime(requested: str) -> tuple[str, str]:
     return "kind", "docker, kind, kubectl and tilt are all usable"
 
 
-def kind_runtime(progress: Progress, **options) -> KindRuntime:
+def kind_runtime(progress: Progress, names: KindNames, echo: Echo | None = None, **options) -> KindRuntime:
+    """The kind runtime of the cluster and registry ``names`` names. Imported here: the CLI starts without the
+    Docker and Kubernetes clients."""
+    from devtools.kind.cluster import ClusterSpec
     from devtools.kind.runtime import KindOptions, KindRuntime
 
-    return KindRuntime(KindOptions(repo_root=REPO_ROOT, **options), progress)
+    return KindRuntime(
+        KindOptions(repo_root=REPO_ROOT, cluster=ClusterSpec.named(names), **options), progress, echo=echo
+    )
 
 
-def runtime_for_up(chosen: str, options: UpOptions, progress: Progress) -> Runtime:
-    """The runtime ``chosen`` (choose_runtime), configured from ``options``."""
+def runtime_for_up(chosen: str, options: UpOptions, progress: Progress, echo: Echo | None = None) -> Runtime:
+    """The runtime ``chosen`` (choose_runtime), configured from ``options``; ``echo`` hears kind, docker and
+    kubectl (`devtools -v`)."""
     if chosen == "kind":
-        return kind_runtime(progress, tilt=options.tilt, actors=options.actors, env_id=options.env_id)
+        return kind_runtime(
+            progress, options.kind_names, echo, tilt=options.tilt, actors=options.actors, env_id=options.env_id
+        )
     return LocalRuntime(options.local_config(), progress, detach=options.detach)
 
 
@@ -86,23 +98,26 @@ def kind_tools_usable() -> bool:
     return probe("kind").usable and probe("kubectl").usable
 
 
-def running_runtime(data_dir: Path | None, progress: Progress) -> Runtime:
-    """The stack that runs: the local runtime when its supervisor lives, else the kind cluster."""
+def running_runtime(data_dir: Path | None, progress: Progress, names: KindNames = DEFAULT_NAMES) -> Runtime:
+    """The stack that runs: the local runtime when its supervisor lives, else the kind cluster ``names`` names."""
     local = LocalRuntime.attach(data_dir or default_data_dir(), progress)
     if local.running():
         return local
-    if kind_tools_usable() and (kind := kind_runtime(progress)).running():
+    if kind_tools_usable() and (kind := kind_runtime(progress, names)).running():
         return kind
     return local  # not running either: its status is empty and its logs say "no logs yet"
 
 
-def down_all(everything: bool, data_dir: Path | None, progress: Progress, report: Progress) -> None:
-    """Stop what `up` started on either runtime (with ``everything`` also the local data, the cluster and the
-    registry). ``report`` hears whether the local runtime was running, before the kind runtime is stopped."""
-    local = LocalRuntime.attach(data_dir or default_data_dir(), progress)
-    report("local runtime stopped" if local.down(everything) else "local runtime was not running")
-    kind = kind_runtime(progress)
-    if kind_tools_usable():
-        kind.down(everything)  # workloads and cloud-provider-kind; with --all the cluster and the registry
-    else:
-        kind.delete_containers(registry=everything)  # no kind here, but its containers may still run
+def down_scope(requested: str, runtimes: dict[str, Runtime], everything: bool) -> list[tuple[Runtime, DownPlan]]:
+    """The runtime `down` acts on, with its plan: the one asked for (``requested``), or with "auto" the one that
+    has something to take down. None when nothing is there; both up at once is refused, naming what runs."""
+    names = list(runtimes) if requested == "auto" else [requested]
+    plans = [(runtimes[name], runtimes[name].down_plan(everything)) for name in names]
+    found = [(runtime, plan) for runtime, plan in plans if plan]
+    if len(found) > 1:
+        what = "; ".join(f"{plan.runtime}: {', '.join(plan.stops + plan.deletes)}" for _, plan in found)
+        raise DevtoolsError(
+            f"both runtimes have something to take down ({what})",
+            "say which with `devtools down --runtime local` or `devtools down --runtime kind`",
+        )
+    return found

@@ -89,7 +89,7 @@ def test_devtools_bakes_the_same_targets_it_builds_without_buildkit():
 def test_an_edit_to_the_bake_file_reaches_tilt_and_devtools_alike(tmp_path):
     """Change the frontend's Dockerfile path and a build arg in a copy of the repository's definitions:
     both consumers follow, so neither keeps a private copy."""
-    for name in ("Tiltfile", BAKE_FILE, "k8s", "services/frontend/Dockerfile"):
+    for name in ("Tiltfile", BAKE_FILE, "kind-config.yaml", "k8s", "services/frontend/Dockerfile"):
         source, target = REPO_ROOT / name, tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)

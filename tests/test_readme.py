@@ -11,6 +11,7 @@ from pathlib import Path
 
 from devtools import ports
 from devtools.doctor import MIN_FREE_DISK_GB
+from devtools.kind.names import KindNames
 from devtools.local.config import LocalConfig
 from devtools.local.runtime import LocalRuntime
 from devtools.paths import REPO_ROOT
@@ -92,7 +93,7 @@ def test_the_urls_are_the_ports_devtools_binds_and_forwards():
     )
     # No port anywhere in the README that devtools does not bind or forward.
     local = LocalRuntime(LocalConfig(data_dir=Path("/nonexistent")))
-    known = {*local.host_ports(), *kind_runtime(lambda message: None).host_ports()}
+    known = {*local.host_ports(), *kind_runtime(lambda message: None, KindNames()).host_ports()}
     named = {int(p) for p in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)", README)}
     assert named and named <= known, named - known
 

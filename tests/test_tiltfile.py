@@ -283,6 +283,33 @@ def test_only_the_devtools_kind_context_is_allowed(tilt):
     assert context == ClusterSpec().context == "kind-cartridge"
 
 
+def test_the_cluster_and_registry_devtools_chose_reach_tilt_through_its_environment():
+    """`devtools up --cluster two --registry-port 5002`: Tilt is allowed that cluster's context, builds and pushes
+    to that registry, and the manifests it applies pull from there (Tilt matches builds to them by name)."""
+    from devtools.kind.names import KindNames
+    from devtools.kind.runtime import KindOptions, KindRuntime
+
+    spec = ClusterSpec.named(KindNames("two", "reg-two", 5002))
+    given = KindRuntime(KindOptions(repo_root=REPO_ROOT, cluster=spec)).tilt_environment()
+    env = {name: value for name, value in given.items() if name.startswith("CARTRIDGE_")}
+    assert env == {"CARTRIDGE_CLUSTER": "two", "CARTRIDGE_REGISTRY_PORT": "5002"}
+    result = evaluate_tiltfile(env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    tilt = TiltRecorder(json.loads(result.stdout))
+    assert tilt.first("allow_k8s_contexts")[0] == (spec.context,) == ("kind-two",)
+    assert {args[0] for args, _ in tilt.calls["docker_build"]} == {f"localhost:5002/cartridge-{c}" for c in COMPONENTS}
+    (stream,), _ = tilt.first("k8s_yaml")
+    pods = [w["spec"]["template"]["spec"] for w in workloads([d for d in yaml.safe_load_all(stream) if d]).values()]
+    images = {c["image"] for pod in pods for c in pod.get("initContainers", []) + pod["containers"]}
+    ours = {image for image in images if "/cartridge-" in image}
+    assert {image.rsplit(":", 1)[0] for image in ours} == {f"localhost:5002/cartridge-{c}" for c in COMPONENTS}
+
+
+def test_a_registry_port_that_is_not_a_port_stops_the_tiltfile():
+    result = evaluate_tiltfile(env={"CARTRIDGE_REGISTRY_PORT": "five"})
+    assert result.returncode != 0 and "CARTRIDGE_REGISTRY_PORT=five: expected a port number" in result.stderr
+
+
 def test_forwarded_local_ports_are_the_urls_devtools_prints(tilt):
     forwards = {
         resource_name(args, kw): [f["local"] for f in kw.get("port_forwards", [])]

@@ -31,6 +31,7 @@ RETURNS = {
     "decode_yaml_stream": lambda text: [d for d in yaml.safe_load_all(text) if d],
     "encode_yaml_stream": lambda objects: yaml.safe_dump_all(objects),
     "read_json": lambda path, default=None: json.loads(Path(path).read_text()),
+    "read_yaml": lambda path, default=None: yaml.safe_load(Path(path).read_text()),
     "ci_settings": lambda *args, **kwargs: ci_settings(*args, **kwargs),
 }
 RECORDED = (

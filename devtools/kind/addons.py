@@ -245,13 +245,20 @@ class CloudProviderController:
         container.reload()
         return container
 
-    def delete(self, spec: CloudProviderSpec, cluster: str) -> list[str]:
-        """Our container and the proxies it created for ``cluster``; the names removed. A container of that
-        name that devtools did not create stays, and is refused once the proxies are gone."""
+    def deletable(self, spec: CloudProviderSpec, cluster: str, keep_provider: bool = False) -> tuple[list, bool]:
+        """The containers delete() removes (our provider unless ``keep_provider``, and the proxies it made for
+        ``cluster``), and whether a container of the provider's name is there that devtools did not create."""
         provider = self.get(spec)
         foreign = provider is not None and not _made_by_devtools(provider, spec)
-        found = [] if provider is None or foreign else [provider]
+        found = [] if provider is None or foreign or keep_provider else [provider]
         found += self.client.containers.list(all=True, filters={"label": f"{CPK_CLUSTER_LABEL}={cluster}"})
+        return found, foreign
+
+    def delete(self, spec: CloudProviderSpec, cluster: str, keep_provider: bool = False) -> list[str]:
+        """Our container (unless ``keep_provider``: one provider serves every kind cluster, and another still
+        runs) and the proxies it created for ``cluster``; the names removed. A container of that name that
+        devtools did not create stays, and is refused once the proxies are gone."""
+        found, foreign = self.deletable(spec, cluster, keep_provider)
         removed = []
         for container in found:
             container.remove(force=True)

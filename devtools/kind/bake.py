@@ -79,6 +79,8 @@ def passthrough_args(root: Path = REPO_ROOT) -> tuple[str, ...]:
 PASSTHROUGH_ARGS = passthrough_args()
 COMPONENTS = tuple(image_definitions())
 REGISTRY = image_definitions()[COMPONENTS[0]].repository.rsplit("/", 1)[0]
+# The bake file's own default (localhost:5001), whatever the environment says: k8s/local names its images there.
+DEFAULT_REGISTRY = image_definitions(environ={})[COMPONENTS[0]].repository.rsplit("/", 1)[0]
 
 
 def image_name(component: str, registry: str = REGISTRY) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
+from devtools.kind.names import DEFAULT_CLUSTER, KindNames
 from devtools.kind.registry import RegistrySpec
 from devtools.pins import KIND_NODE_IMAGE
 from devtools.process import Runner, run_command
@@ -42,7 +43,7 @@ def kubectl_command(
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    name: str = "cartridge"
+    name: str = DEFAULT_CLUSTER
     config: Path = Path("kind-config.yaml")
     node_image: str = KIND_NODE_IMAGE
     registry: RegistrySpec = field(default_factory=RegistrySpec)
@@ -50,6 +51,11 @@ class ClusterSpec:
     @property
     def context(self) -> str:
         return f"kind-{self.name}"
+
+    @classmethod
+    def named(cls, names: KindNames) -> ClusterSpec:
+        """The cluster and its registry as the options name them (the rest as by default)."""
+        return cls(name=names.cluster, registry=RegistrySpec(name=names.registry_name, port=names.registry_port))
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ metadata:
   namespace: kube-public
 data:
   localRegistryHosting.v1: |
-    host: "localhost:{registry.port}"
+    host: "{registry.images}"
     help: "https://kind.sigs.k8s.io/docs/user/local-registry/"
 """
 
@@ -129,9 +135,12 @@ class ClusterController:
         recorded = self.created.read().get(spec.name)
         return recorded is not None and set(self.node_ids(self.nodes(spec))) <= set(recorded)
 
+    def names(self) -> list[str]:
+        """Every kind cluster on this machine (devtools' or not)."""
+        return self.run(["kind", "get", "clusters"]).stdout.split()
+
     def exists(self, spec: ClusterSpec) -> bool:
-        out = self.run(["kind", "get", "clusters"]).stdout
-        return spec.name in out.split()
+        return spec.name in self.names()
 
     def nodes(self, spec: ClusterSpec) -> list[str]:
         return self.run(["kind", "get", "nodes", "--name", spec.name]).stdout.split()
@@ -186,7 +195,7 @@ class ClusterController:
                     f"cluster {spec.name} exists but its API server does not answer (half-created or broken)",
                     "run `devtools down --all` to remove it, then `devtools up` again",
                 )
-        registry_dir = f"/etc/containerd/certs.d/localhost:{spec.registry.port}"
+        registry_dir = f"/etc/containerd/certs.d/{spec.registry.images}"
         for node in nodes:
             self.run(["docker", "exec", node, "mkdir", "-p", registry_dir])
             self.run(

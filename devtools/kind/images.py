@@ -47,6 +47,7 @@ from devtools.kind.bake import (
     image_name,
 )
 from devtools.paths import REPO_ROOT
+from devtools.process import Echo, run_command
 
 # Passed through from the environment when set; the Dockerfiles' defaults are the upstream images.
 TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
@@ -287,12 +288,24 @@ def _built(image: PlannedImage, client, pushed: bool) -> BuiltImage:
 
 
 def bake_images(
-    planned: list[PlannedImage], *, push: bool, progress: Progress, client, root: Path = REPO_ROOT, run=subprocess.run
+    planned: list[PlannedImage],
+    *,
+    push: bool,
+    progress: Progress,
+    client,
+    root: Path = REPO_ROOT,
+    run=subprocess.run,
+    echo: Echo | None = None,
 ) -> list[BuiltImage]:
-    """Build (and push) with BuildKit through `docker buildx bake`, one invocation for every image."""
+    """Build (and push) with BuildKit through `docker buildx bake`, one invocation for every image; with ``echo``
+    (`devtools -v`) BuildKit's output goes to it line by line as it builds."""
     progress(f"building {', '.join(p.ref for p in planned)} with BuildKit (docker buildx bake)")
-    result = run(bake_command(planned, push, root), cwd=root, capture_output=True, text=True)
-    if result.returncode != 0:
+    if echo is not None:  # the whole log is shown as it comes: a failure's message needs only its last line
+        run_command(bake_command(planned, push, root), cwd=root, timeout=None, echo=echo)
+        result = None
+    else:
+        result = run(bake_command(planned, push, root), cwd=root, capture_output=True, text=True)
+    if result is not None and result.returncode != 0:
         tail = "\n".join(f"  {line}" for line in (result.stderr or result.stdout).strip().splitlines()[-12:])
         hint = f"run `docker buildx bake --file {BAKE_FILE}` in the repository for the whole log"
         raise DevtoolsError(f"docker buildx bake failed:\n{tail}", hint)
@@ -391,9 +404,11 @@ def build_images(
     registry: str | None = None,
     client=None,
     builder: Builder = Builder.AUTO,
+    echo: Echo | None = None,
 ) -> list[BuiltImage]:
     """Build (and with ``push`` push) the named images, all of them by default, in a stable order: with BuildKit
-    (bake) where buildx exists, else with the legacy builder (``builder`` chooses), from the same definitions."""
+    (bake) where buildx exists, else with the legacy builder (``builder`` chooses), from the same definitions.
+    ``echo`` receives BuildKit's output line by line (`devtools -v`)."""
     names = list(names or COMPONENTS)
     for name in names:
         if name not in COMPONENTS:
@@ -404,7 +419,7 @@ def build_images(
         if registry is not None:
             definitions = {n: replace(d, repository=image_name(n, registry)) for n, d in definitions.items()}
         planned = [plan_image(definitions[n], tag=tag, build_args=build_args) for n in names]
-        return bake_images(planned, push=push, progress=progress, client=client)
+        return bake_images(planned, push=push, progress=progress, client=client, echo=echo)
     built = [
         build_image(name, tag=tag, build_args=build_args, progress=progress, registry=registry, client=client)
         for name in names

@@ -21,8 +21,8 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from devtools.errors import OWNER_LABEL, DevtoolsError, NotCreatedByDevtools
 from devtools.http import port_in_use, probe_json
+from devtools.kind.names import DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_PORT
 from devtools.pins import REGISTRY_IMAGE as PINNED_REGISTRY_IMAGE
-from devtools.ports import REGISTRY as REGISTRY_PORT
 from devtools.wait import wait_until_ready
 
 REGISTRY_CONTAINER_PORT = 5000
@@ -32,9 +32,9 @@ ALL_INTERFACES = (None, "0.0.0.0", "::")  # a binding on every interface serves 
 
 @dataclass(frozen=True)
 class RegistrySpec:
-    name: str = "kind-registry"
+    name: str = DEFAULT_REGISTRY_NAME
     host: str = "127.0.0.1"
-    port: int = REGISTRY_PORT
+    port: int = DEFAULT_REGISTRY_PORT
     # registry:3 pinned by digest (devtools/pins.json), as kind's own local-registry script runs it
     # (site/static/examples/kind-with-registry.sh). Mirrors and offline machines substitute the image
     # (e.g. REGISTRY_IMAGE=local/registry:2): any image serving the registry API on port 5000.
@@ -44,6 +44,12 @@ class RegistrySpec:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def images(self) -> str:
+        """Where images are pushed and pulled: localhost:<port>, on the host and (through each node's
+        containerd hosts.toml) in the cluster, as in kind's local-registry guide."""
+        return f"localhost:{self.port}"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ down: remove the workloads (namespace cartridge); with --all also the cluster, c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -24,11 +25,13 @@ import yaml
 from devtools.docker_engine import docker_client
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind import addons
+from devtools.kind.bake import DEFAULT_REGISTRY, image_name
 from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command
+from devtools.kind.names import CLUSTER_VARIABLE, REGISTRY_PORT_VARIABLE
 from devtools.kind.registry import RegistryController
 from devtools.ports import KIND_FORWARDS, KIND_URLS, TILT_UI
-from devtools.process import run_command
-from devtools.runtime import Phase, StackView, health_cell, stats_caption
+from devtools.process import Echo, Runner, run_command
+from devtools.runtime import DownPlan, Phase, StackView, health_cell, stats_caption
 from devtools.wait import wait_until_ready
 
 NAMESPACE = "cartridge"
@@ -81,15 +84,24 @@ class WorkloadStatus:
 
 
 def overlay_kustomization(
-    base: Path, overlay_dir: Path, tags: dict[str, str], actors: int | None, env_id: str | None
+    base: Path,
+    overlay_dir: Path,
+    tags: dict[str, str],
+    actors: int | None,
+    env_id: str | None,
+    registry: str = DEFAULT_REGISTRY,
 ) -> dict:
-    """A kustomization in ``overlay_dir`` over ``base`` (k8s/local) that pins the pushed tags (and an optional
-    actor count and game). kustomize refuses absolute resource paths, so ``base`` is given relative."""
+    """A kustomization in ``overlay_dir`` over ``base`` (k8s/local) that pins the images pushed to ``registry``
+    with ``tags`` (and an optional actor count and game). kustomize refuses absolute resource paths, so ``base`` is
+    given relative. k8s/local names its images in the bake file's default registry; they are renamed here."""
     doc: dict = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [os.path.relpath(base.resolve(), overlay_dir.resolve())],
-        "images": [{"name": f"localhost:5001/cartridge-{name}", "newTag": tag} for name, tag in sorted(tags.items())],
+        "images": [
+            {"name": image_name(name, DEFAULT_REGISTRY), "newName": image_name(name, registry), "newTag": tag}
+            for name, tag in sorted(tags.items())
+        ],
     }
     patches = []
     if actors is not None:
@@ -172,11 +184,20 @@ class KindRuntime:
 
     name = "kind"
 
-    def __init__(self, opts: KindOptions, progress: Callable[[str], None] = lambda msg: None, run=run_command) -> None:
+    def __init__(
+        self,
+        opts: KindOptions,
+        progress: Callable[[str], None] = lambda msg: None,
+        run: Runner | None = None,
+        echo: Echo | None = None,
+    ) -> None:
+        """``run`` drives kind, kubectl and docker (run_command, or a stand-in); ``echo`` receives what they and
+        BuildKit print, line by line (`devtools -v`)."""
         self.opts = opts
         self.progress = progress
-        self.run = run
-        self.clusters = ClusterController(run, progress)
+        self.echo = echo
+        self.run = run or (functools.partial(run_command, echo=echo) if echo else run_command)
+        self.clusters = ClusterController(self.run, progress)
 
     def up_phases(self) -> list[Phase]:
         prepare = Phase("bringing up the registry, the kind cluster and its add-ons", self.prepare)
@@ -306,12 +327,21 @@ class KindRuntime:
         wait_until_ready(what, programmed, wait, hint=hint, progress=self.progress, interval=2)
         return self.gateway_url()
 
+    def tilt_environment(self) -> dict[str, str]:
+        """The environment Tilt runs in: the Tiltfile names the cluster's context and the registry's images from
+        the same variables devtools reads, so a cluster or registry chosen by flag reaches it too."""
+        return {
+            **os.environ,
+            CLUSTER_VARIABLE: self.spec.name,
+            REGISTRY_PORT_VARIABLE: str(self.spec.registry.port),
+        }
+
     def run_tilt(self, mode: str) -> None:
         """Hand the terminal to Tilt (no spinner may draw over its screen while this runs)."""
         args = tilt_args(mode, self.spec.context, self.opts.repo_root / "Tiltfile", self.opts.actors, self.opts.env_id)
         self.progress(f"Handing over to `{' '.join(args[:2])}` (Ctrl-C stops Tilt; the cluster stays up)")
         try:
-            code = subprocess.call(args, cwd=self.opts.repo_root)
+            code = subprocess.call(args, cwd=self.opts.repo_root, env=self.tilt_environment())
         except FileNotFoundError:
             raise DevtoolsError("tilt is not installed", "run `devtools doctor`, or use `--no-tilt`") from None
         if code != 0:
@@ -320,8 +350,9 @@ class KindRuntime:
     def deploy_once(self) -> list[WorkloadStatus]:
         from devtools.kind.images import build_images
 
-        self.progress("Building and pushing the images to localhost:5001")
-        built = build_images(push=True, progress=self.progress)
+        registry = self.spec.registry.images
+        self.progress(f"Building and pushing the images to {registry}")
+        built = build_images(push=True, progress=self.progress, registry=registry, echo=self.echo)
         self.apply_overlay({image.component: image.tag for image in built})
         workloads = self.wait_for_rollouts()
         self.gateway_url(wait=self.opts.gateway_timeout)
@@ -331,7 +362,9 @@ class KindRuntime:
         """k8s/local with the pushed ``tags`` (and the actor count and game), rendered and applied (``apply``)."""
         with tempfile.TemporaryDirectory(prefix="cartridge-deploy-") as tmp:
             base = self.opts.repo_root / "k8s" / "local"
-            overlay = overlay_kustomization(base, Path(tmp), tags, self.opts.actors, self.opts.env_id)
+            overlay = overlay_kustomization(
+                base, Path(tmp), tags, self.opts.actors, self.opts.env_id, self.spec.registry.images
+            )
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
             manifests = self.kubectl("kustomize", tmp).stdout
         self.apply(manifests)
@@ -402,13 +435,70 @@ class KindRuntime:
         wait_until_ready(f"the rollout of {NAMESPACE}", why_not, self.opts.rollout_timeout, hint=hint, interval=3)
         return workloads
 
+    def cluster_exists(self) -> bool:
+        """kind lists the cluster; without a kind binary there is no cluster of ours either."""
+        try:
+            return self.clusters.exists(self.spec)
+        except DevtoolsError:
+            return False
+
+    def other_clusters(self) -> list[str]:
+        """The other kind clusters here (another checkout's, say): cloud-provider-kind serves them too."""
+        try:
+            return [name for name in self.clusters.names() if name != self.spec.name]
+        except DevtoolsError:
+            return []
+
+    def namespace_exists(self) -> bool:
+        """The stack's namespace is in the cluster; when the cluster does not answer, assume it is (so `down`
+        asks before it tries to delete it)."""
+        try:
+            found = self.kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name", timeout=30)
+        except DevtoolsError:
+            return True
+        return bool(found.stdout.strip())
+
+    def down_plan(self, everything: bool = False) -> DownPlan:
+        """What down(everything) would stop and delete: only what is there, and of the cluster and the registry
+        only what devtools created (the rest is refused, not deleted)."""
+        name, stops, deletes = self.spec.name, [], []
+        cluster = self.cluster_exists()
+        if cluster and everything and self.clusters.created_by_devtools(self.spec):
+            deletes.append(
+                f"the kind cluster {name} with everything in it (namespace {NAMESPACE}'s replay database, "
+                "models and checkpoints)"
+            )
+        elif cluster and self.namespace_exists():
+            deletes.append(
+                f"namespace {NAMESPACE} in the kind cluster {name}, with its volumes: the replay "
+                "database, the models and the trainer's checkpoints"
+            )
+        client = self._docker()
+        if client is not None:
+            keep = bool(self.other_clusters())
+            provider, _ = addons.CloudProviderController(client).deletable(self.opts.cloud_provider, name, keep)
+            if provider:
+                what = "the Envoy proxies" if keep else "cloud-provider-kind and its Envoy proxies"
+                stops.append(f"{what} for {name} (`devtools up` starts them again)")
+            registry = RegistryController(client).get(self.spec.registry) if everything else None
+            if registry is not None and registry.owned:
+                deletes.append(f"the registry {registry.name} on {self.spec.registry.images} with the images in it")
+        return DownPlan(self.name, tuple(stops), tuple(deletes))
+
+    @staticmethod
+    def _docker():
+        try:
+            return docker_client()
+        except DevtoolsError:
+            return None  # no Docker engine: no containers either
+
     def down(self, everything: bool = False) -> bool:
         """The workloads (namespace cartridge) and cloud-provider-kind with the Gateway's Envoy: nothing of
         the stack keeps running, and the next `up` starts them again. With ``everything`` the cluster and the
         registry go too, but only what devtools created: anything else is kept and refused, in one error at
         the end. True when a cluster was there."""
         refused: list[NotCreatedByDevtools] = []
-        exists = self.clusters.exists(self.spec)
+        exists = self.cluster_exists()
         deleted = False
         if exists and everything:
             try:
@@ -425,10 +515,7 @@ class KindRuntime:
         """cloud-provider-kind and the proxies it made for this cluster, and (``registry``) the registry: those
         devtools created. What it did not create is refused, after the rest is gone, with ``refused``."""
         refused = [] if refused is None else refused
-        try:
-            client = docker_client()
-        except DevtoolsError:
-            client = None  # no Docker engine: no containers either
+        client = self._docker()
         if client is not None:
             for delete in (
                 lambda: self._delete_cloud_provider(client),
@@ -442,7 +529,8 @@ class KindRuntime:
             raise NotCreatedByDevtools.combine(refused)
 
     def _delete_cloud_provider(self, client) -> None:
-        for name in addons.CloudProviderController(client).delete(self.opts.cloud_provider, self.spec.name):
+        keep = bool(self.other_clusters())  # one provider serves every kind cluster: keep it while another runs
+        for name in addons.CloudProviderController(client).delete(self.opts.cloud_provider, self.spec.name, keep):
             self.progress(f"Deleted {name}")
 
     def _delete_registry(self, client) -> None:

@@ -18,8 +18,14 @@ from devtools.tool_versions import probe
 PYTHON_KINDS = ("actor", "trainer", "web", "arena")  # each imports services/<kind>/cartridge_<kind>
 
 
+# The variable that moves the local runtime's data directory (`devtools --data-dir`'s), so two checkouts or two
+# stacks of one checkout keep apart.
+DATA_DIR_VARIABLE = "CARTRIDGE_DATA_DIR"
+DEFAULT_DATA_DIR = REPO_ROOT / ".cartridge" / "local"
+
+
 def default_data_dir() -> Path:
-    return Path(os.environ.get("CARTRIDGE_HOME") or REPO_ROOT / ".cartridge" / "local")
+    return Path(os.environ.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR)
 
 
 def frontend_tools_problem() -> str | None:

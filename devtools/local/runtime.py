@@ -16,7 +16,7 @@ from pathlib import Path
 from devtools.errors import DevtoolsError
 from devtools.http import port_in_use, probe_json
 from devtools.paths import REPO_ROOT
-from devtools.runtime import Phase, StackView, health_cell, stats_caption
+from devtools.runtime import DownPlan, Phase, StackView, health_cell, stats_caption
 from devtools.wait import WaitTimeout, wait_until_ready
 
 from .config import LocalConfig
@@ -161,6 +161,20 @@ class LocalRuntime:
         return statuses
 
     # -- down ---------------------------------------------------------------------------------
+
+    def down_plan(self, everything: bool = False) -> DownPlan:
+        """What down(everything) would stop and delete here."""
+        record = self.state.read()
+        stops: tuple[str, ...] = ()
+        if record is not None and record.alive:
+            stops = (f"the local runtime (supervisor {record.pid} and its {len(record.components)} processes)",)
+        elif record is not None and any(c.alive for c in record.components.values()):
+            stops = ("the processes a stopped supervisor of the local runtime left running",)
+        elif record is not None:
+            stops = ("the local runtime's state from a supervisor that is gone",)
+        data = self.config.data_dir
+        deletes = (f"{data}: the local replay buffer, models, checkpoints and logs",) if everything else ()
+        return DownPlan(self.name, stops, deletes if data.exists() else ())
 
     def down(self, everything: bool = False) -> bool:
         """Stop the supervisor and every component; verify no process and no port is left. With

@@ -189,7 +189,7 @@ def test_a_taken_port_blocks_the_runtime_that_binds_it(path_with, tmp_path):
 
 @pytest.mark.parametrize("args", [("--json",), ("-o", "json")])
 def test_doctor_json_follows_its_schema_and_its_exit_code(args, monkeypatch, tmp_path):
-    monkeypatch.setenv("CARTRIDGE_HOME", str(tmp_path))
+    monkeypatch.setenv("CARTRIDGE_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["doctor", *args])
     document = json.loads(result.stdout)
     jsonschema.validate(document, schema("doctor"))
@@ -197,4 +197,4 @@ def test_doctor_json_follows_its_schema_and_its_exit_code(args, monkeypatch, tmp
     assert (result.exit_code == 0) is any(r["can_run"] for r in document["runtimes"].values())
     names = [c["name"] for c in document["checks"]]
     assert names[:7] == ["python", "docker", "kind", "kubectl", "tilt", "node", "npm"] and "docker daemon" in names
-    assert os.environ["CARTRIDGE_HOME"] == str(tmp_path)
+    assert os.environ["CARTRIDGE_DATA_DIR"] == str(tmp_path)

@@ -28,12 +28,12 @@ from tests.devtools.conftest import schema
 
 @pytest.fixture
 def nothing_here(tmp_path, monkeypatch) -> Path:
-    """A machine with no kind tools on PATH, no Docker engine, and no local runtime in CARTRIDGE_HOME."""
+    """A machine with no kind tools on PATH, no Docker engine, and no local runtime in CARTRIDGE_DATA_DIR."""
     bare = tmp_path / "bin"
     bare.mkdir()
     monkeypatch.setenv("PATH", str(bare))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
-    monkeypatch.setenv("CARTRIDGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CARTRIDGE_DATA_DIR", str(tmp_path / "home"))
     return tmp_path / "home"
 
 
@@ -120,7 +120,7 @@ def test_a_failure_exits_1_with_one_sentence_and_a_hint(nothing_here, args, mess
 def test_down_with_nothing_running_succeeds(nothing_here):
     result = invoke("down")
     assert result.exit_code == ExitCode.OK, result.output
-    assert "local runtime was not running" in result.stderr
+    assert "nothing to take down: no local runtime in" in result.stderr
 
 
 def test_doctor_exits_no_runtime_when_neither_runtime_can_run(nothing_here):
@@ -147,7 +147,7 @@ def test_doctor_exits_no_runtime_when_neither_runtime_can_run(nothing_here):
 def devtools(*args: str, home: Path, **kwargs) -> subprocess.Popen:
     env = {
         "PATH": str(home.parent / "bin"),
-        "CARTRIDGE_HOME": str(home),
+        "CARTRIDGE_DATA_DIR": str(home),
         "DOCKER_HOST": f"unix://{home.parent}/no-docker.sock",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "services"), str(REPO_ROOT)]),
     }

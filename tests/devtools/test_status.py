@@ -49,7 +49,7 @@ def kind_stack(tmp_path, monkeypatch):
     (bin_dir / "kind").chmod(stat.S_IRWXU)
     (bin_dir / "kubectl").symlink_to(KUBECTL)
     monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setenv("CARTRIDGE_HOME", str(tmp_path / "no-local-runtime"))
+    monkeypatch.setenv("CARTRIDGE_DATA_DIR", str(tmp_path / "no-local-runtime"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     # Tilt's port-forward of the web cannot run here: nothing answers /stats (and nothing else on this machine may).
     monkeypatch.setitem(URLS, "web", f"http://127.0.0.1:{free_port()}")
@@ -142,7 +142,7 @@ def test_status_and_doctor_of_a_running_local_stack(runtime, tmp_path, monkeypat
     wait_until(lambda: status("--data-dir", data_dir).exit_code == ExitCode.OK, 60, "the arena to answer again")
 
     # Fault 4: doctor exited 1 when only the kind tools were missing. Its ports are this stack's: ours, not taken.
-    monkeypatch.setenv("CARTRIDGE_HOME", data_dir)
+    monkeypatch.setenv("CARTRIDGE_DATA_DIR", data_dir)
     doctor = CliRunner().invoke(cli, ["doctor", "-o", "json"])
     assert doctor.exit_code == ExitCode.OK, doctor.output
     report = json.loads(doctor.stdout)

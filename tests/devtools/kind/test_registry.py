@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from devtools.errors import DevtoolsError
+from devtools.exit_codes import ExitCode
 from devtools.kind.registry import RegistryController, RegistrySpec
 from testkit.support import free_port
 
@@ -101,3 +102,27 @@ def test_delete_is_idempotent(client, spec):
     assert controller.delete(spec) is True
     assert controller.delete(spec) is False
     assert controller.get(spec) is None
+
+
+def test_up_with_a_taken_registry_port_stops_at_the_registry_in_one_sentence(client, tmp_path, monkeypatch):
+    """`devtools up --runtime kind --registry-port P` with P taken: one sentence naming the port and the registry,
+    before any cluster is made (kind is a stand-in executable; the Docker engine is real)."""
+    from click.testing import CliRunner
+
+    from devtools.cli import cli
+    from tests.devtools.fake_tools import FakeTools
+
+    tools = FakeTools(tmp_path / "tools")
+    monkeypatch.setenv("PATH", tools.path)
+    monkeypatch.setattr("devtools.kind.runtime.kind_usable_reasons", lambda: [])  # kind, Tilt: not here
+    name = f"cartridge-test-registry-{uuid.uuid4().hex[:8]}"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        args = ["up", "--runtime", "kind", "--no-tilt", "--registry-name", name, "--registry-port", str(port)]
+        result = CliRunner().invoke(cli, args, prog_name="devtools")
+    assert result.exit_code == ExitCode.ERROR, result.output  # DevtoolsGroup: one sentence, a hint, exit 1
+    assert f"error: port 127.0.0.1:{port} for registry {name} is taken by another process\n" in result.output
+    assert RegistryController(client).get(RegistrySpec(name=name)) is None
+    assert not [call for call in tools.calls("kind") if "create" in call]

@@ -16,6 +16,7 @@ from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind.bake import COMPONENTS
 from devtools.kind.cluster import ClusterController, ClusterSpec
 from devtools.kind.images import BuiltImage
+from devtools.kind.names import KindNames
 from devtools.kind.runtime import (
     LAST_APPLIED,
     KindOptions,
@@ -134,15 +135,14 @@ class FakeCluster:
     changes an immutable field (tests/k8s/immutable.py); the real kubectl renders kustomizations. Jobs it creates
     have succeeded."""
 
-    PREFIX = ["kubectl", "--context", "kind-cartridge"]
-
-    def __init__(self) -> None:
+    def __init__(self, context: str = "kind-cartridge") -> None:
+        self.prefix = ["kubectl", "--context", context]
         self.objects: dict[tuple[str, str, str], dict] = {}
         self.deleted: list[list[str]] = []
 
     def __call__(self, args, *, input=None, timeout=600):
         args = list(args)
-        assert args[:3] == self.PREFIX, args
+        assert args[:3] == self.prefix, args
         verb = args[3:]
         out = ""
         if verb[0] == "kustomize":
@@ -215,6 +215,30 @@ def test_a_re_deploy_with_new_tags_replaces_the_set_up_job_whose_template_change
     assert cluster.deleted == [["postgres-setup"]], "only the Job whose template changed is run again"
     deploy("dev-2")
     assert cluster.deleted == [["postgres-setup"]], "a deploy that changes nothing replaces nothing"
+
+
+def test_a_no_tilt_deploy_with_another_cluster_and_registry_pushes_and_pulls_there(monkeypatch):
+    """`devtools up --runtime kind --no-tilt --cluster two --registry-port 5002`: the images are built for and
+    pushed to localhost:5002, and the applied workloads (in the context kind-two) pull them from there."""
+    cluster = FakeCluster(context="kind-two")
+    spec = ClusterSpec.named(KindNames("two", "reg-two", 5002))
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT, cluster=spec), run=cluster)
+    monkeypatch.setattr(KindRuntime, "wait_for_rollouts", lambda self: [])
+    monkeypatch.setattr(KindRuntime, "gateway_url", lambda self, wait=0: None)
+    asked: dict = {}
+
+    def build_images(**kwargs):
+        asked.update(kwargs)
+        return [BuiltImage(c, f"{kwargs['registry']}/cartridge-{c}:t1", "t1", "sha256:0", 1.0) for c in COMPONENTS]
+
+    monkeypatch.setattr("devtools.kind.images.build_images", build_images)
+    runtime.deploy_once()
+    assert asked["registry"] == "localhost:5002" and asked["push"] is True
+    pods = [
+        o["spec"]["template"]["spec"] for (kind, _, _), o in cluster.objects.items() if kind in ("Deployment", "Job")
+    ]
+    ours = {c["image"] for pod in pods for c in pod["containers"] if "/cartridge-" in c["image"]}
+    assert ours == {f"localhost:5002/cartridge-{c}:t1" for c in COMPONENTS}
 
 
 def live_job(name: str, spec: dict | None, failed: bool = False) -> dict:
