@@ -21,9 +21,11 @@ from rich.table import Table
 from cartridge.games import GAME_NAMES
 from devtools.errors import DevtoolsError
 from devtools.kind.bake import COMPONENTS
+from devtools.logs import LogPrinter, LogQuery
 from devtools.paths import REPO_ROOT
 from devtools.runtime import StackView
 from devtools.runtimes import UpOptions, choose_runtime, down_all, running_runtime, runtime_for_up
+from devtools.timeflags import SinceType
 
 # Tables stay readable when piped (rich would wrap them at 80 columns).
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -143,14 +145,31 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("component", required=False)
-@click.option("--follow", "-f", is_flag=True)
-@click.option("--lines", "-n", type=int, default=50, show_default=True)
+@click.argument("components", nargs=-1)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines, of every component without COMPONENT.")
+@click.option(
+    "--lines",
+    "-n",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The last N lines of each component (kind: of each pod).  [default: 50, all with --since]",
+)
+@click.option("--since", type=SinceType(), help="Only newer lines: a duration (10s, 5m, 1h) or an RFC3339 time.")
+@click.option("--timestamps", "-t", is_flag=True, help="Show when each line was written (RFC3339, UTC).")
+@click.option("--previous", "-p", is_flag=True, help="kind: each pod's last terminated container (after a crash).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
-def logs(component: str | None, follow: bool, lines: int, data_dir: Path | None) -> None:
-    """Show a component's log (all components' last lines without COMPONENT)."""
-    for name, line in running_runtime(data_dir, _progress).logs(component, lines, follow):
-        out.print(f"[cyan]{name:>10}[/] {line}", markup=True, highlight=False)
+def logs(components: tuple[str, ...], follow: bool, lines: int | None, data_dir: Path | None, **options) -> None:
+    """The components' logs, each line behind its component's (kind: pod's) name; every component without
+    COMPONENT. With -f, new lines as they come, until Ctrl-C."""
+    lines = 50 if lines is None and options["since"] is None else lines
+    query = LogQuery(components, lines, follow, **options)
+    stream = running_runtime(data_dir, _progress).logs(query)
+    printer = LogPrinter(stream.components, timestamps=query.timestamps, flush=follow)
+    try:
+        for line in stream.lines:
+            printer(line)
+    except BrokenPipeError:  # `devtools logs | head`: the reader has all it wanted
+        sys.stdout = None  # nothing more to flush into the closed pipe at exit
 
 
 @cli.command()

@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +24,10 @@ import yaml
 from devtools.docker_engine import docker_client
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind import addons
-from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command
+from devtools.kind.cluster import ClusterController, ClusterSpec
+from devtools.kind.logs import kubectl_logs
 from devtools.kind.registry import RegistryController
+from devtools.logs import LogQuery, LogStream
 from devtools.ports import KIND_URLS
 from devtools.process import run_command
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
@@ -230,29 +232,11 @@ class KindRuntime:
             data,
         )
 
-    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
-        """`kubectl logs` of the workload(s); ``follow`` streams one."""
-        names = [component] if component else [w for w in WORKLOADS if w not in JOBS]
-        if follow and len(names) != 1:
-            raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
-        for name in names:
-            kind = "statefulset" if name == "postgres" else "job" if name in JOBS else "deployment"
-            args = kubectl_command(
-                "logs",
-                f"{kind}/{name}",
-                f"--tail={lines}",
-                *(["-f"] if follow else []),
-                context=self.spec.context,
-                namespace=NAMESPACE,
-            )
-            try:
-                proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            except FileNotFoundError:
-                hint = "run `devtools doctor` to see where to get it"
-                raise DevtoolsError("kubectl is not installed", hint) from None
-            with proc:
-                for line in proc.stdout:
-                    yield name, line.rstrip()
+    def logs(self, query: LogQuery) -> LogStream:
+        """Every pod's log of the named components (of every workload but the set-up Jobs without one), through
+        `kubectl logs -l` (devtools.kind.logs); with ``query.follow`` all of them at once."""
+        components = list(query.components) or [w for w in WORKLOADS if w not in JOBS]
+        return LogStream(components, kubectl_logs(components, query, self.spec.context, NAMESPACE))
 
     @property
     def spec(self) -> ClusterSpec:

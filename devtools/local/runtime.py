@@ -9,17 +9,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.errors import DevtoolsError
 from devtools.http import port_in_use, probe_json
+from devtools.logs import LogQuery, LogStream
 from devtools.paths import REPO_ROOT
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 from devtools.wait import WaitTimeout, wait_until_ready
 
 from .config import LocalConfig
+from .logs import LocalLogs
 from .state import StateFile
 from .supervisor import Supervisor
 
@@ -237,33 +239,15 @@ class LocalRuntime:
             },
         )
 
-    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
-        """The last ``lines`` of a component's log (of every component without one); ``follow`` keeps going."""
-        names = [component] if component else sorted(p.stem for p in (self.config.data_dir / "logs").glob("*.log"))
-        if not names:
-            raise DevtoolsError("no logs yet", "start the stack with `devtools up`")
-        if follow and len(names) != 1:
-            raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
-        for name in names:
-            for line in self.log_path(name).read_text(errors="replace").splitlines()[-lines:]:
-                yield name, line
-        if follow:
-            for line in self.follow(self.log_path(names[0])):
-                yield names[0], line.rstrip()
-
-    def log_path(self, component: str) -> Path:
-        path = self.config.data_dir / "logs" / f"{component}.log"
-        if not path.exists():
-            known = sorted(p.stem for p in (self.config.data_dir / "logs").glob("*.log"))
-            raise DevtoolsError(f"no log for {component!r}", f"known components: {', '.join(known) or 'none yet'}")
-        return path
-
-    def follow(self, path: Path, stop: Callable[[], bool] = lambda: False) -> Iterator[str]:
-        with open(path, errors="replace") as f:
-            f.seek(0, os.SEEK_END)
-            while not stop():
-                line = f.readline()
-                if line:
-                    yield line
-                else:
-                    time.sleep(0.2)
+    def logs(self, query: LogQuery) -> LogStream:
+        """The components' logs (devtools.local.logs): the last lines as one timeline, then new lines with
+        ``query.follow``, those of components that start later too."""
+        if query.previous:
+            raise DevtoolsError(
+                "--previous is for the kind runtime: a local component's runs all go to one log",
+                "the lines before a restart are those above its `[devtools] NAME exited with code` line",
+            )
+        logs = LocalLogs(self.config.data_dir / "logs")
+        configured = [c.name for c in self.config.components()]
+        known = list(query.components) or [*configured, *(n for n in logs.names() if n not in configured)]
+        return LogStream(known, logs.lines(query))
