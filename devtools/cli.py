@@ -10,54 +10,34 @@ from __future__ import annotations
 import json
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from cartridge.games import GAME_NAMES
 from devtools.errors import DevtoolsError
 from devtools.kind.bake import COMPONENTS
 from devtools.logs import LogPrinter, LogQuery
 from devtools.paths import REPO_ROOT
+from devtools.progress import StepReporter
 from devtools.runtime import StackView
 from devtools.runtimes import UpOptions, choose_runtime, down_all, running_runtime, runtime_for_up
-from devtools.timeflags import SinceType
+from devtools.timeflags import DurationType, SinceType, format_duration
+from devtools.wait import Waiting, WaitTimeout, deadline
 
 # Tables stay readable when piped (rich would wrap them at 80 columns).
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 
-_spinner = None
-
-
 def _progress(message: str) -> None:
-    """Long steps update one spinner line in a terminal; elsewhere (CI, pipes) each step is a line."""
-    if _spinner is not None:
-        _spinner.update(f"[dim]{message}[/]")
-    elif not message.startswith("waiting for"):
-        console.print(f"[dim]…[/] {message}")
-
-
-class spinning:
-    def __init__(self, message: str) -> None:
-        self.status = console.status(message) if console.is_terminal else None
-
-    def __enter__(self):
-        global _spinner
-        if self.status is not None:
-            _spinner = self.status.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        global _spinner
-        if self.status is not None:
-            self.status.__exit__(*exc)
-        _spinner = None
+    """Progress of the commands without steps (down, status, logs): a line each, but not a wait's every second."""
+    if not isinstance(message, Waiting):
+        console.print(Text(f"… {message}", style="dim"), soft_wrap=True, highlight=False)
 
 
 def table(view: StackView) -> Table:
@@ -102,21 +82,40 @@ def cli() -> None:
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None)
 @click.option("--frontend-port", type=click.IntRange(1, 65535), default=None)
 @click.option("--no-frontend", is_flag=True, help="local: do not start the Vite dev server.")
-def up(runtime: str, no_tilt: bool, tilt_mode: str, no_frontend: bool, **options) -> None:
-    """Bring the whole stack up (idempotent: running it twice changes nothing)."""
+@click.option(
+    "--timeout",
+    type=DurationType(),
+    default=None,
+    help="Bound all of up's waiting together, e.g. 90s, 10m, 1h (past it, up stops and names the step it was on).  "
+    "[default: each wait its own bound, the rollouts 10m]",
+)
+def up(runtime: str, no_tilt: bool, tilt_mode: str, no_frontend: bool, timeout: float | None, **options) -> None:
+    """Bring the whole stack up (idempotent: running it twice changes nothing). Each step is a line with its
+    time; on a terminal the current one also shows what it waits for."""
     chosen, why = choose_runtime(runtime)
     console.print(f"[bold]runtime: {chosen}[/] ({why})")
     wanted = UpOptions(runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, **options)
-    stack = runtime_for_up(chosen, wanted, _progress)
     view = None
-    for phase in stack.up_phases():
-        if not phase.spinner:
-            console.print(phase.what)
-        with spinning(phase.what) if phase.spinner else nullcontext():
-            view = phase.run()
+    with StepReporter(console) as report, deadline(timeout):
+        stack = runtime_for_up(chosen, wanted, report)
+        try:
+            for phase in stack.up_phases():
+                if not phase.spinner:  # another program takes the terminal: no spinner over it
+                    report.finish()
+                    console.print(phase.what)
+                view = phase.run()
+        except WaitTimeout as exc:
+            if exc.deadline is None:
+                raise
+            report.finish(ok=False)
+            raise DevtoolsError(
+                f"--timeout {format_duration(exc.deadline)} ran out during “{report.failed}”: {exc.what} was not "
+                f"ready yet ({exc.reason})",
+                "; ".join(filter(None, (exc.hint, "or give it longer with --timeout"))),
+            ) from None
     if view is not None:
         out.print(table(view))
-        console.print("`devtools status` shows it again, `devtools logs NAME -f` follows a log, `devtools down` stops.")
+        console.print("`devtools status` shows it again, `devtools logs -f` follows the logs, `devtools down` stops.")
 
 
 @cli.command()
@@ -193,7 +192,9 @@ def images_build(push: bool, tag: str | None, names: tuple[str, ...]) -> None:
     """Build (and push) localhost:5001/cartridge-<name>:<tag>, reusing the build cache."""
     from devtools.kind.images import build_images
 
-    for image in build_images(names=list(names) or None, tag=tag, push=push, progress=_progress):
+    with StepReporter(console) as report:
+        built = build_images(names=list(names) or None, tag=tag, push=push, progress=report)
+    for image in built:
         out.print(f"{image.ref}  {image.size_mb:.0f} MB{'  pushed' if push else ''}")
 
 

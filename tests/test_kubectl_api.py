@@ -33,6 +33,7 @@ from devtools.kind.runtime import NAMESPACE, KindOptions, KindRuntime
 from devtools.logs import LogLine, LogQuery
 from devtools.paths import REPO_ROOT
 from devtools.process import run_command
+from devtools.progress import Done, Step
 from devtools.timeflags import Since
 from tests.devtools.kind.test_addons import COMPONENTS_YAML
 from tests.devtools.kind.test_cluster import FakeKind
@@ -321,6 +322,31 @@ def test_the_addons_are_read_where_they_live_and_metrics_server_goes_to_kube_sys
     assert api.calls("get", "gateways")[-1].namespace == NAMESPACE
 
 
+def test_each_addon_is_a_step_and_each_workload_a_line_of_its_own_once_rolled_out(api):
+    heard: list[str] = []
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), heard.append, run=KindWithRealKubectl(exists=True))
+    addons.install_addons(
+        runtime.kubectl,
+        "kind-cartridge",
+        lambda: None,
+        heard.append,
+        manifest=lambda: COMPONENTS_YAML,
+        timeouts=addons.AddonTimeouts(crds=30, gateway_class=30, metrics_server=30),
+        interval=0.05,
+    )
+    runtime.wait_for_rollouts()
+    assert [m for m in heard if isinstance(m, Step)] == [
+        "cloud-provider-kind: the Gateway API CRDs and the GatewayClass",
+        f"metrics-server v{addons.METRICS_SERVER_VERSION} and the metrics API",
+    ]
+    assert sorted(m for m in heard if isinstance(m, Done)) == [
+        "actor rolled out (2/2)",
+        "frontend rolled out (1/1)",
+        "trainer rolled out (1/1)",
+        "web rolled out (1/1)",
+    ]
+
+
 def test_the_no_tilt_apply_puts_every_namespaced_object_in_the_stacks_namespace(api):
     kind = KindWithRealKubectl(exists=True)
     KindRuntime(KindOptions(repo_root=REPO_ROOT, actors=2), run=kind).apply_overlay({"web": "t1", "actor": "t1"})
@@ -353,7 +379,8 @@ def log_requests(api: FakeKubeAPI) -> list:
 def test_logs_show_every_pod_and_container_of_a_component_each_behind_its_name(api):
     runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=KindWithRealKubectl(exists=True))
     lines = list(runtime.logs(LogQuery(("actor", "minio"), lines=7)).lines)
-    assert [(line.component, line.source, line.text) for line in lines] == [
+    # Component after component; within one, kubectl reads its pods' and containers' logs in no fixed order.
+    assert sorted((line.component, line.source, line.text) for line in lines) == [
         ("actor", "actor-1", "actor-1/actor says hello"),
         ("actor", "actor-2", "actor-2/actor says hello"),
         ("minio", "minio-1", "minio-1/minio says hello"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from devtools.errors import DevtoolsError
 from devtools.http import port_in_use, probe_json
 from devtools.logs import LogQuery, LogStream
 from devtools.paths import REPO_ROOT
+from devtools.progress import Done, Finished, Step
 from devtools.runtime import Phase, StackView, health_cell, stats_caption
 from devtools.wait import WaitTimeout, wait_until_ready
 
@@ -52,18 +55,14 @@ class LocalRuntime:
         self.detach = detach
 
     def up_phases(self) -> list[Phase]:
-        urls = f"web http://127.0.0.1:{self.config.web_port}  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
-
-        def foreground() -> None:  # the supervisor runs in this terminal until Ctrl-C: no spinner over it
+        def foreground() -> None:  # the supervisor runs in this terminal until Ctrl-C
             self.up(detach=False)
 
         def start() -> StackView:
             self.up(detach=True)
             return self.view()
 
-        if not self.detach:
-            return [Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
-        return [Phase("starting the local runtime", start)]
+        return [Phase("starting the local runtime", foreground if not self.detach else start)]
 
     @classmethod
     def attach(cls, data_dir: Path, progress: Callable[[str], None] = lambda msg: None) -> LocalRuntime:
@@ -87,21 +86,26 @@ class LocalRuntime:
                 )
 
     def up(self, detach: bool = True, timeout: float = 120.0) -> list[ComponentStatus]:
-        """Start the stack; when it already runs, change nothing and report it (idempotent)."""
+        """Start the stack and wait until every component is healthy (at most ``timeout`` seconds); when it already
+        runs, change nothing and report it (idempotent). Without ``detach`` the supervisor runs here until Ctrl-C
+        (or until the wait runs out: then it stops everything and raises)."""
         if self.running():
             self.progress("the local runtime is already running; nothing to do")
             return self.status()
         if self.state.read() is not None:
             # A supervisor that died (kill -9, a reboot) left its state: stop the children it recorded
             # before forgetting them, so none keeps a port bound.
-            self.progress("cleaning up after a supervisor that is gone")
+            self.progress(Step("Cleaning up after a supervisor that is gone"))
             self.down()
         self.check_ports()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.install_frontend_dependencies()
+        available, why = self.config.frontend_available()
+        if self.config.frontend and not available:
+            self.progress(f"the frontend is skipped: {why}")
+        self.progress(Step(f"Starting {', '.join(c.name for c in self.config.components())}"))
         if not detach:
-            Supervisor(self.config).run()
-            return []
+            return self._supervise_here(timeout)
         log = open(self.config.data_dir / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
         with log:
             subprocess.Popen(
@@ -112,14 +116,45 @@ class LocalRuntime:
                 start_new_session=True,
                 cwd=str(REPO_ROOT),
             )
-        return self.wait_healthy(timeout)
+        statuses = self.wait_healthy(timeout)
+        self.progress(Finished())
+        return statuses
+
+    def _supervise_here(self, timeout: float) -> list[ComponentStatus]:
+        """The supervisor in this process (its signal handlers need the main thread); a thread waits until the
+        stack is healthy and reports it, or stops the supervisor when the wait runs out."""
+        supervisor = Supervisor(self.config)
+        failed: list[BaseException] = []
+        urls = f"web http://127.0.0.1:{self.config.web_port}" + (
+            f"  ·  frontend http://127.0.0.1:{self.config.frontend_port}" if self.config.frontend_available()[0] else ""
+        )
+
+        healthy = threading.Event()
+
+        def watch() -> None:
+            try:
+                self.wait_healthy(timeout)
+                self.progress(Finished(f"{urls}  ·  Ctrl-C stops everything"))
+                healthy.set()
+            except BaseException as exc:  # handed to the main thread, which raises it
+                failed.append(exc)
+                supervisor.stop_event.set()
+
+        # The same context: `up --timeout`'s deadline (devtools.wait) bounds the wait in that thread too.
+        threading.Thread(target=contextvars.copy_context().run, args=(watch,), name="up-wait", daemon=True).start()
+        supervisor.run()
+        if failed:
+            raise failed[0]
+        if not healthy.is_set():  # Ctrl-C before the stack was up: the step did not finish
+            raise KeyboardInterrupt
+        return []
 
     def install_frontend_dependencies(self) -> None:
         """`npm ci` once, so the Vite dev server can start on a fresh checkout."""
         frontend = self.config.frontend_dir
         if not self.config.frontend_available()[0] or (frontend / "node_modules" / ".package-lock.json").exists():
             return
-        self.progress("installing the frontend's npm dependencies (npm ci, once)")
+        self.progress(Step("Installing the frontend's npm dependencies (npm ci, once)"))
         result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=frontend, capture_output=True, text=True)
         if result.returncode != 0:
             raise DevtoolsError(
@@ -134,6 +169,8 @@ class LocalRuntime:
         # healthy means every configured component is there and healthy, not every one recorded so far.
         expected = [c.name for c in self.config.components()]  # in start order, for the message
 
+        healthy: set[str] = set()
+
         def why_not() -> str | None:
             if not self.running() and self.state.read() is None and time.monotonic() > started + 5:
                 raise DevtoolsError(
@@ -141,11 +178,15 @@ class LocalRuntime:
                     f"see {self.config.data_dir / 'supervisor.log'}",
                 )
             statuses[:] = self.status()
+            for s in statuses:  # each component's own line, as it becomes healthy
+                if s.healthy and s.name not in healthy and s.state != "skipped":
+                    healthy.add(s.name)
+                    self.progress(Done(f"{s.name} healthy"))
             listed = {s.name for s in statuses}
             missing = [name for name in expected if name not in listed]
             if not missing and all(s.healthy for s in statuses):
                 return None
-            unhealthy = [f"{s.name} ({s.state})" for s in statuses if not s.healthy]
+            unhealthy = [f"{s.name} ({s.state}, /health not ok yet)" for s in statuses if not s.healthy]
             return ", ".join([*(f"{name} (not started)" for name in missing), *unhealthy]) or "supervisor"
 
         hint = f"see the logs in {self.config.data_dir / 'logs'} (`devtools logs NAME`)"

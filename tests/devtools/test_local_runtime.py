@@ -150,7 +150,7 @@ def test_ctrl_c_on_a_foreground_up_stops_everything(tmp_path):
             "--web-port",
             ports[0],
         ],
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (os.getcwd(), os.environ.get("PYTHONPATH"))))},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
