@@ -17,7 +17,7 @@ from devtools.logs import LogQuery, LogStream
 
 @dataclass(frozen=True)
 class Phase:
-    what: str  # shown on the spinner, or printed before a phase that owns the terminal
+    what: str  # printed before a phase that owns the terminal (the others report their own steps)
     run: Callable[[], StackView | None]
     spinner: bool = True
 

@@ -4,7 +4,9 @@ It runs in the foreground under `devtools up` (Ctrl-C stops everything) or detac
 `python -m devtools.local.supervisor CONFIG_JSON`. Everything another terminal needs
 (`devtools status`, `logs`, `down`) is in the state file it keeps current, and in the logs it writes: each
 component's output, every line stamped with its time (devtools.local.logs), and a line of its own in that log
-when the component exits or is reloaded, as `docker compose logs` shows "exited with code".
+when the component exits or is reloaded, as `docker compose logs` shows "exited with code". The supervisor
+reads the components' output itself (to stamp it), so a component that outlives a supervisor killed -9 has no
+reader left: its next line fails (EPIPE) and it usually exits; the next `up` stops such orphans in any case.
 """
 
 from __future__ import annotations
@@ -169,7 +171,11 @@ class Supervisor:
         (their copier ends with the pipe; a child that keeps the pipe open is not waited for long)."""
         if tracked.copier is not None:
             tracked.copier.join(1)
-        StampedFile(Path(tracked.record.log)).write(f"[devtools] {tracked.spec.name} {message}".encode())
+        log = StampedFile(Path(tracked.record.log))
+        try:
+            log.write(f"[devtools] {tracked.spec.name} {message}".encode())
+        finally:
+            log.close()
 
     def _stop_all(self) -> None:
         procs = [t.proc for t in self.components.values() if t.proc is not None and t.proc.poll() is None]

@@ -135,28 +135,24 @@ def test_a_killed_service_is_restarted_and_counted(runtime):
 
 def test_ctrl_c_on_a_foreground_up_stops_everything(tmp_path):
     config = local_config(tmp_path)
-    ports = [str(config.web_port), str(config.trainer_port), str(config.actor_base_port)]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devtools.cli",
-            "up",
-            "--runtime",
-            "local",
-            "--no-frontend",
-            "--data-dir",
-            str(config.data_dir),
-            "--web-port",
-            ports[0],
-        ],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (os.getcwd(), os.environ.get("PYTHONPATH"))))},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    # Only the web's port can be chosen on the command line: the trainer, arena and actor use the defaults.
+    proc = devtools_cli(
+        "up",
+        "--runtime",
+        "local",
+        "--no-frontend",
+        "--data-dir",
+        str(config.data_dir),
+        "--web-port",
+        str(config.web_port),
     )
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True).start()
     runtime = LocalRuntime.attach(config.data_dir)
     try:
-        wait_until(lambda: runtime.status() and all(s.healthy for s in runtime.status()), 120, "a healthy stack")
+        # Ctrl-C once `up` says the stack is up, as a person at the terminal would.
+        wait_until(lambda: any("Ctrl-C stops everything" in line for line in said), 120, "up to say the stack is up")
+        assert all(s.healthy for s in runtime.status())
         children = list(pids(runtime).values())
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0

@@ -4,14 +4,21 @@ its LocalConfig is replaced, the rest is the real command, supervisor and servic
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 
 import pytest
 from click.testing import CliRunner
 
 from devtools.cli import cli
+from devtools.http import port_in_use
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.runtimes import UpOptions
+from testkit.support import wait_until
 from tests.devtools.conftest import local_config
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -62,32 +69,46 @@ import sys
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.wait import WaitTimeout, deadline
 
-runtime = LocalRuntime(LocalConfig.from_json(sys.argv[1]), print)
+runtime = LocalRuntime(LocalConfig.from_json(sys.argv[1]), lambda message: print(message, flush=True))
 try:
-    with deadline(1.5):
+    with deadline(float(sys.argv[2]) if len(sys.argv) > 2 else None):
         runtime.up(detach=False)
 except WaitTimeout as exc:
     print("timed out:", exc.deadline)
     sys.exit(3)
+except KeyboardInterrupt:
+    print("interrupted before the stack was up")
+    sys.exit(4)
 """
 
 
-def test_a_foreground_up_that_runs_out_of_time_stops_everything_it_started(config):
-    import os
-    import subprocess
-    import sys
-
-    from devtools.http import port_in_use
-
+def foreground(config: LocalConfig, *args: str) -> subprocess.Popen:
     pythonpath = os.pathsep.join(filter(None, (os.getcwd(), os.environ.get("PYTHONPATH"))))
-    done = subprocess.run(
-        [sys.executable, "-c", FOREGROUND, config.to_json()],
+    return subprocess.Popen(
+        [sys.executable, "-c", FOREGROUND, config.to_json(), *args],
         env={**os.environ, "PYTHONPATH": pythonpath},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=120,
     )
-    assert done.returncode == 3, done.stdout + done.stderr
-    assert "timed out: 1.5" in done.stdout
+
+
+def test_a_foreground_up_that_runs_out_of_time_stops_everything_it_started(config):
+    proc = foreground(config, "1.5")
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 3, output
+    assert "timed out: 1.5" in output
     assert LocalRuntime(config).state.read() is None, "the supervisor did not stop"
+    assert not any(port_in_use(c.port) for c in config.components())
+
+
+def test_ctrl_c_before_the_stack_is_up_is_an_interruption_not_a_success(config):
+    proc = foreground(config)
+    said = []
+    threading.Thread(target=lambda: said.extend(proc.stdout), daemon=True).start()
+    state = LocalRuntime(config).state
+    wait_until(lambda: (record := state.read()) and record.components, 60, "the supervisor to start the components")
+    proc.send_signal(signal.SIGINT)  # before the trainer can be healthy (torch alone takes seconds to import)
+    assert proc.wait(60) == 4, "".join(said)
+    assert not any("Ctrl-C stops everything" in line for line in said)
     assert not any(port_in_use(c.port) for c in config.components())
