@@ -144,7 +144,7 @@ def status(watch: bool, as_json: bool, data_dir: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("components", nargs=-1)
+@click.argument("components", nargs=-1, metavar="[COMPONENT]...")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines, of every component without COMPONENT.")
 @click.option(
     "--lines",
