@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cartridge.games import GAME_NAMES
 from devtools.cli_options import data_dir_option, kind_names, kind_names_options, refuse_foreign_options
@@ -29,44 +29,26 @@ from devtools.kind.bake import COMPONENTS
 from devtools.kind.names import REGISTRY_PORT_VARIABLE
 from devtools.local import LocalRuntime
 from devtools.local.config import default_data_dir
+from devtools.logs import LogPrinter, LogQuery
 from devtools.paths import REPO_ROOT
 from devtools.ports import LOCAL_FRONTEND, LOCAL_WEB
+from devtools.progress import StepReporter
 from devtools.runtime import StackView
 from devtools.runtimes import UpOptions, choose_runtime, down_scope, kind_runtime, running_runtime, runtime_for_up
 from devtools.teardown import confirm_deletion
+from devtools.timeflags import DurationType, SinceType, format_duration
 from devtools.verbosity import Reporter, Verbosity
+from devtools.wait import Waiting, WaitTimeout, deadline
 
 # Tables stay readable when piped (rich would wrap them at 80 columns).
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 
-_spinner = None
-
-
 def _progress(message: str) -> None:
-    """Long steps update one spinner line in a terminal; elsewhere (CI, pipes) each step is a line."""
-    if _spinner is not None:
-        _spinner.update(f"[dim]{message}[/]")
-    elif not message.startswith("waiting for"):
-        console.print(f"[dim]…[/] {message}")
-
-
-class spinning:
-    def __init__(self, message: str) -> None:
-        self.status = console.status(message) if console.is_terminal else None
-
-    def __enter__(self):
-        global _spinner
-        if self.status is not None:
-            _spinner = self.status.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        global _spinner
-        if self.status is not None:
-            self.status.__exit__(*exc)
-        _spinner = None
+    """Progress of the commands without steps (down, status, logs): a line each, but not a wait's every second."""
+    if not isinstance(message, Waiting):
+        console.print(Text(f"… {message}", style="dim"), soft_wrap=True, highlight=False)
 
 
 def table(view: StackView) -> Table:
@@ -176,9 +158,25 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 )
 @click.option("--no-frontend", is_flag=True, help="local: do not start the Vite dev server.")
 @kind_names_options
+@click.option(
+    "--timeout",
+    type=DurationType(),
+    default=None,
+    help="Bound all of up's waiting together, e.g. 90s, 10m, 1h (past it, up stops and names the step it was on).  "
+    "[default: each wait its own bound, the rollouts 10m]",
+)
 @click.pass_context
-def up(ctx: click.Context, runtime: str, no_tilt: bool, tilt_mode: str, no_frontend: bool, **options) -> None:
-    """Bring the whole stack up (idempotent: running it twice changes nothing).
+def up(
+    ctx: click.Context,
+    runtime: str,
+    no_tilt: bool,
+    tilt_mode: str,
+    no_frontend: bool,
+    timeout: float | None,
+    **options,
+) -> None:
+    """Bring the whole stack up (idempotent: running it twice changes nothing). Each step is a line with its
+    time; on a terminal the current one also shows what it waits for.
 
     An option marked local: or kind: is for that runtime only; given to the other, it is refused."""
     reporter: Reporter = ctx.obj
@@ -191,16 +189,27 @@ def up(ctx: click.Context, runtime: str, no_tilt: bool, tilt_mode: str, no_front
     wanted = UpOptions(
         runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, kind_names=names, **options
     )
-    stack = runtime_for_up(chosen, wanted, reporter.progress, reporter.echo)
     view = None
-    for phase in stack.up_phases():
-        if not phase.spinner:
-            reporter.note(phase.what)
-        with spinning(phase.what) if phase.spinner and not reporter.quiet else nullcontext():
-            view = phase.run()
+    with StepReporter(console) as report, deadline(timeout):
+        stack = runtime_for_up(chosen, wanted, reporter.quiet_or(report), reporter.echo)
+        try:
+            for phase in stack.up_phases():
+                if not phase.spinner:  # another program takes the terminal: no spinner over it
+                    report.finish()
+                    reporter.note(escape(phase.what))
+                view = phase.run()
+        except WaitTimeout as exc:
+            if exc.deadline is None:
+                raise
+            report.finish(ok=False)
+            raise DevtoolsError(
+                f"--timeout {format_duration(exc.deadline)} ran out during “{report.failed}”: {exc.what} was not "
+                f"ready yet ({exc.reason})",
+                "; ".join(filter(None, (exc.hint, "or give it longer with --timeout"))),
+            ) from None
     if view is not None and not reporter.quiet:
         out.print(table(view))
-        reporter.note("`devtools status` shows it again, `devtools logs NAME -f` follows a log, `devtools down` stops.")
+        reporter.note("`devtools status` shows it again, `devtools logs -f` follows the logs, `devtools down` stops.")
 
 
 @cli.command(epilog=epilog(*COMMON))
@@ -290,16 +299,36 @@ def status(ctx: click.Context, watch: bool, output: str, as_json: bool, data_dir
 
 
 @cli.command(epilog=epilog(*COMMON))
-@click.argument("component", required=False)
-@click.option("--follow", "-f", is_flag=True)
-@click.option("--lines", "-n", type=int, default=50, show_default=True)
+@click.argument("components", nargs=-1, metavar="[COMPONENT]...")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines, of every component without COMPONENT.")
+@click.option(
+    "--lines",
+    "-n",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The last N lines of each component (kind: of each pod).  [default: 50, all with --since]",
+)
+@click.option("--since", type=SinceType(), help="Only newer lines: a duration (10s, 5m, 1h) or an RFC3339 time.")
+@click.option("--timestamps", "-t", is_flag=True, help="Show when each line was written (RFC3339, UTC).")
+@click.option("--previous", "-p", is_flag=True, help="kind: each pod's last terminated container (after a crash).")
 @data_dir_option
 @kind_names_options
 @click.pass_context
-def logs(ctx: click.Context, component: str | None, follow: bool, lines: int, data_dir: Path | None, **options) -> None:
-    """Show a component's log (all components' last lines without COMPONENT)."""
-    for name, line in running_runtime(data_dir, ctx.obj.progress, kind_names(options)).logs(component, lines, follow):
-        out.print(f"[cyan]{name:>10}[/] {line}", markup=True, highlight=False)
+def logs(
+    ctx: click.Context, components: tuple[str, ...], follow: bool, lines: int | None, data_dir: Path | None, **options
+) -> None:
+    """The components' logs, each line behind its component's (kind: pod's) name; every component without
+    COMPONENT. With -f, new lines as they come, until Ctrl-C."""
+    names = kind_names(options)
+    lines = 50 if lines is None and options["since"] is None else lines
+    query = LogQuery(components, lines, follow, **options)
+    stream = running_runtime(data_dir, ctx.obj.progress, names).logs(query)
+    printer = LogPrinter(stream.components, timestamps=query.timestamps, flush=follow)
+    try:
+        for line in stream.lines:
+            printer(line)
+    except BrokenPipeError:  # `devtools logs | head`: the reader has all it wanted
+        sys.stdout = None  # nothing more to flush into the closed pipe at exit
 
 
 @cli.command(epilog=epilog(*COMMON, ExitCode.NO_RUNTIME, ok="the local or the kind runtime (or both) can run"))
@@ -354,9 +383,15 @@ def images_build(
     from devtools.kind.images import build_images
 
     registry = f"localhost:{registry_port}" if registry_port is not None else None
-    built = build_images(
-        names=list(names) or None, tag=tag, push=push, progress=reporter.progress, registry=registry, echo=reporter.echo
-    )
+    with StepReporter(console) as report:
+        built = build_images(
+            names=list(names) or None,
+            tag=tag,
+            push=push,
+            progress=reporter.quiet_or(report),
+            registry=registry,
+            echo=reporter.echo,
+        )
     for image in built:
         out.print(f"{image.ref}  {image.size_mb:.0f} MB{'  pushed' if push else ''}")
 

@@ -2,22 +2,23 @@
 
 A runtime (devtools.local.LocalRuntime, devtools.kind.runtime.KindRuntime) brings the stack up as a
 sequence of phases, shows itself as a StackView (the status table, its caption, and the same as data for
-`status --output`), yields log lines, and takes itself down. The phases say whether a spinner may run while they do:
-a phase that hands the terminal to another program (Tilt, the foreground supervisor) says no.
+`status --output`), streams its logs (devtools.logs), and takes itself down. The phases say whether a spinner may
+run while they do: a phase that hands the terminal to another program (Tilt, the foreground supervisor) says no.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from devtools.exit_codes import ExitCode
+from devtools.logs import LogQuery, LogStream
 
 
 @dataclass(frozen=True)
 class Phase:
-    what: str  # shown on the spinner, or printed before a phase that owns the terminal
+    what: str  # printed before a phase that owns the terminal (the others report their own steps)
     run: Callable[[], StackView | None]
     spinner: bool = True
 
@@ -68,7 +69,7 @@ class Runtime(Protocol):
 
     def view(self) -> StackView: ...
 
-    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]: ...
+    def logs(self, query: LogQuery) -> LogStream: ...
 
     def down_plan(self, everything: bool) -> DownPlan: ...
 

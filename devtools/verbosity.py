@@ -52,6 +52,10 @@ class Reporter:
         if not self.quiet:
             self.show_progress(message)
 
+    def quiet_or(self, progress: Callable[[str], None]) -> Callable[[str], None]:
+        """``progress`` itself, or with -q a callback that says nothing."""
+        return (lambda message: None) if self.quiet else progress
+
     def tool_line(self, line: str) -> None:
         """A line a tool printed, as text: a tool's `[...]` is not rich markup."""
         self.console.print(Text(line, style="dim"), highlight=False, soft_wrap=True)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from devtools.http import probe_json
+from devtools.local.logs import written_text
 from devtools.profiles import Differences
 from e2e.stacks import KindStack, LocalStack
 from testkit.support import log_events
@@ -94,8 +95,7 @@ class LocalChaos:
         logs = Path(self.stack.config.data_dir) / "logs"
         ids: set[str] = set()
         for log in logs.glob("actor-*.log"):
-            with open(log, errors="replace") as f:
-                ids |= committed_episode_ids(f.read())
+            ids |= committed_episode_ids(written_text(log))  # without the supervisor's stamp before each line
         return ids
 
 

@@ -114,3 +114,19 @@ def test_a_stack_past_its_bound_fails_with_one_sentence_naming_the_last_step(pyt
     result.assert_outcomes(errors=1)
     expected = "*StackSetupTimeout: the kind stack did not come up within 1 s (last step: building images)*"
     result.stdout.fnmatch_lines([expected])
+
+
+def test_the_local_chaos_reads_the_committed_episodes_through_the_supervisors_stamps(tmp_path):
+    """The supervisor writes a time before every line; the JSON the actor logged must still be read."""
+    from devtools.local.logs import StampedFile
+    from e2e.chaos import LocalChaos
+    from e2e.stacks import LocalStack
+
+    stack = LocalStack(tmp_path / "data", actors=2)
+    (tmp_path / "data" / "logs").mkdir(parents=True)
+    for actor, episode in (("actor-0", "e1"), ("actor-1", "e2")):
+        log = StampedFile(tmp_path / "data" / "logs" / f"{actor}.log")
+        log.write(b'{"event": "episode written", "episode_id": "%s", "level": "info"}\n' % episode.encode())
+        log.write(b"Traceback (most recent call last):\n")
+        log.close()
+    assert LocalChaos(stack).committed() == {"e1", "e2"}

@@ -7,8 +7,10 @@ Calls covered (grep kubectl in devtools/ and e2e/):
 - devtools.kind.cluster: `get --raw /readyz`, `apply -f -` (the local-registry-hosting ConfigMap);
 - devtools.kind.addons: `get crd|gatewayclass|apiservice NAME -o json`, `-n kube-system get deployment`,
   `-n cartridge get gateway`, `apply -f -` (metrics-server);
-- devtools.kind.runtime: `apply -k` (k8s/local), `-n cartridge logs KIND/NAME --tail`, `delete namespace`,
+- devtools.kind.runtime: `apply -k` (k8s/local), `delete namespace`,
   and the Kubernetes client's workload lists (not kubectl, the same boundary);
+- devtools.kind.logs: `-n cartridge logs -l app.kubernetes.io/name=C --prefix --all-containers --tail [-f]
+  [--since] [--timestamps] [--previous]`;
 - e2e.stacks: `get secrets`, `get pods -l`, `exec POD -- python -c`, `patch hpa`, `scale`, `rollout status`,
   `get hpa`, the failure artifacts (`get pods -o wide`, `get events`, `describe pods`, `get gateway,...`,
   `logs POD -c C [--previous]`) and `port-forward service/...`;
@@ -28,8 +30,11 @@ import pytest
 from devtools.kind import addons
 from devtools.kind.cluster import ClusterController, ClusterSpec
 from devtools.kind.runtime import NAMESPACE, KindOptions, KindRuntime
+from devtools.logs import LogLine, LogQuery
 from devtools.paths import REPO_ROOT
 from devtools.process import run_command
+from devtools.progress import Done, Step
+from devtools.timeflags import Since
 from tests.devtools.kind.test_addons import COMPONENTS_YAML
 from tests.devtools.kind.test_cluster import FakeKind
 from tests.kube_api import FakeKubeAPI
@@ -317,6 +322,31 @@ def test_the_addons_are_read_where_they_live_and_metrics_server_goes_to_kube_sys
     assert api.calls("get", "gateways")[-1].namespace == NAMESPACE
 
 
+def test_each_addon_is_a_step_and_each_workload_a_line_of_its_own_once_rolled_out(api):
+    heard: list[str] = []
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), heard.append, run=KindWithRealKubectl(exists=True))
+    addons.install_addons(
+        runtime.kubectl,
+        "kind-cartridge",
+        lambda: None,
+        heard.append,
+        manifest=lambda: COMPONENTS_YAML,
+        timeouts=addons.AddonTimeouts(crds=30, gateway_class=30, metrics_server=30),
+        interval=0.05,
+    )
+    runtime.wait_for_rollouts()
+    assert [m for m in heard if isinstance(m, Step)] == [
+        "cloud-provider-kind: the Gateway API CRDs and the GatewayClass",
+        f"metrics-server v{addons.METRICS_SERVER_VERSION} and the metrics API",
+    ]
+    assert sorted(m for m in heard if isinstance(m, Done)) == [
+        "actor rolled out (2/2)",
+        "frontend rolled out (1/1)",
+        "trainer rolled out (1/1)",
+        "web rolled out (1/1)",
+    ]
+
+
 def test_the_no_tilt_apply_puts_every_namespaced_object_in_the_stacks_namespace(api):
     kind = KindWithRealKubectl(exists=True)
     KindRuntime(KindOptions(repo_root=REPO_ROOT, actors=2), run=kind).apply_overlay({"web": "t1", "actor": "t1"})
@@ -331,8 +361,8 @@ def test_logs_status_and_down_reach_the_stacks_namespace(api, monkeypatch):
     monkeypatch.setattr(KindRuntime, "delete_containers", lambda self, registry, refused: None)
     kind = KindWithRealKubectl(exists=True)
     runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=kind)
-    lines = list(runtime.logs("web", lines=5, follow=False))
-    assert lines == [("web", "web-1/web says hello")]
+    lines = list(runtime.logs(LogQuery(("web",), lines=5)).lines)
+    assert lines == [LogLine("web", "web-1", "web-1/web says hello")]
     log = next(r for r in api.calls("get", "pods") if r.subresource == "log")
     assert (log.namespace, log.name, log.query["tailLines"]) == (NAMESPACE, "web-1", "5")
     assert {w.name for w in runtime.workloads()} == {"actor", "trainer", "web", "frontend"}
@@ -340,6 +370,63 @@ def test_logs_status_and_down_reach_the_stacks_namespace(api, monkeypatch):
     runtime.down()
     deleted = api.calls("delete")
     assert [(r.resource, r.name) for r in deleted] == [("namespaces", NAMESPACE)]
+
+
+def log_requests(api: FakeKubeAPI) -> list:
+    return [r for r in api.calls("get", "pods") if r.subresource == "log"]
+
+
+def test_logs_show_every_pod_and_container_of_a_component_each_behind_its_name(api):
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=KindWithRealKubectl(exists=True))
+    lines = list(runtime.logs(LogQuery(("actor", "minio"), lines=7)).lines)
+    # Component after component; within one, kubectl reads its pods' and containers' logs in no fixed order.
+    assert sorted((line.component, line.source, line.text) for line in lines) == [
+        ("actor", "actor-1", "actor-1/actor says hello"),
+        ("actor", "actor-2", "actor-2/actor says hello"),
+        ("minio", "minio-1", "minio-1/minio says hello"),
+        ("minio", "minio-1/console", "minio-1/console says hello"),
+    ]
+    pods = api.calls("list", "pods")
+    assert [r.query["labelSelector"] for r in pods] == ["app.kubernetes.io/name=actor", "app.kubernetes.io/name=minio"]
+    assert {(r.namespace, r.query["tailLines"]) for r in log_requests(api)} == {(NAMESPACE, "7")}
+    assert outside(api) == []
+
+
+def test_previous_shows_the_restarted_containers_log_and_the_others_say_they_have_none(api):
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=KindWithRealKubectl(exists=True))
+    lines = list(runtime.logs(LogQuery(("trainer", "actor"), previous=True)).lines)
+    assert lines[0] == LogLine("trainer", "trainer-1", "trainer-1 before its restart")
+    # The actors never restarted: kubectl says so for each, and goes on (--ignore-errors), no exit 1 midway.
+    assert [(line.source, "previous terminated container" in line.text) for line in lines[1:]] == [
+        ("actor", True),
+        ("actor", True),
+    ]
+    assert all(r.query["previous"] == "true" for r in log_requests(api))
+
+
+def test_following_the_whole_stack_streams_every_component_at_once_since_a_time(api):
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT), run=KindWithRealKubectl(exists=True))
+    query = LogQuery(follow=True, since=Since.parse("5m"), timestamps=True)
+    stream = runtime.logs(query)
+    # The stand-in ends each stream after its text, so every kubectl exits and the follow ends by itself.
+    sources = {line.source for line in stream.lines}
+    assert sources == {
+        "actor-1",
+        "actor-2",
+        "trainer-1",
+        "arena-1",
+        "web-1",
+        "frontend-1",
+        "postgres-0",
+        "postgres-0/init-perms",
+        "minio-1",
+        "minio-1/console",
+    }
+    assert stream.components == ["postgres", "minio", "trainer", "actor", "arena", "web", "frontend"]
+    queries = [r.query for r in log_requests(api)]
+    assert len(queries) == 10
+    assert all((q["follow"], q["sinceSeconds"], q["timestamps"]) == ("true", "300", "true") for q in queries)
+    assert outside(api) == []
 
 
 def test_the_kubeconfig_in_the_environment_is_the_one_kubectl_reads(api):

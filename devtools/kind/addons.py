@@ -31,6 +31,7 @@ from devtools.pins import (
     METRICS_SERVER_MANIFEST_SHA256,
     METRICS_SERVER_VERSION,
 )
+from devtools.progress import Step
 from devtools.wait import wait_until_ready
 
 Progress = Callable[[str], None]
@@ -303,6 +304,7 @@ def install_addons(
             what, why_not, timeout, hint=f"inspect it with `{inspect}`", progress=progress, interval=interval
         )
 
+    progress(Step("cloud-provider-kind: the Gateway API CRDs and the GatewayClass"))
     start_cloud_provider()
     wait(
         "the Gateway API CRDs from cloud-provider-kind",
@@ -316,7 +318,7 @@ def install_addons(
         timeouts.gateway_class,
         f"{k} describe gatewayclass {GATEWAY_CLASS}",
     )
-    progress(f"Installing metrics-server v{METRICS_SERVER_VERSION}")
+    progress(Step(f"metrics-server v{METRICS_SERVER_VERSION} and the metrics API"))
     kubectl("apply", "-f", "-", input=metrics_server_manifest(manifest()))
     wait(
         "metrics-server",

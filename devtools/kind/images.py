@@ -48,6 +48,7 @@ from devtools.kind.bake import (
 )
 from devtools.paths import REPO_ROOT
 from devtools.process import Echo, run_command
+from devtools.progress import Detail, Step
 
 # Passed through from the environment when set; the Dockerfiles' defaults are the upstream images.
 TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
@@ -222,7 +223,7 @@ def _follow(chunks, what: str, component: str, progress: Progress) -> str | None
             if line.strip():
                 tail.append(line.rstrip())
             if line.startswith("Step "):
-                progress(f"{what}: {line.strip()}")
+                progress(Detail(f"{what}: {line.strip()}"))
             if line.startswith("Successfully built "):
                 image_id = line.split()[-1]
     return image_id
@@ -299,7 +300,10 @@ def bake_images(
 ) -> list[BuiltImage]:
     """Build (and push) with BuildKit through `docker buildx bake`, one invocation for every image; with ``echo``
     (`devtools -v`) BuildKit's output goes to it line by line as it builds."""
-    progress(f"building {', '.join(p.ref for p in planned)} with BuildKit (docker buildx bake)")
+    # One step: bake builds the images side by side and says which finished only in its own output.
+    progress(
+        Step(f"{'Building and pushing' if push else 'Building'} {', '.join(p.ref for p in planned)} (buildx bake)")
+    )
     if echo is not None:  # the whole log is shown as it comes: a failure's message needs only its last line
         run_command(bake_command(planned, push, root), cwd=root, timeout=None, echo=echo)
         result = None
@@ -345,7 +349,7 @@ def build_image(
     client = client or _client()
     with tempfile.TemporaryFile() as context:
         image = plan_image(definition, tag=tag, build_args=build_args, root=root, context=context)
-        progress(f"building {image.ref} (context {image.context_mb:.1f} MB)")
+        progress(Step(f"Building {image.ref} (context {image.context_mb:.1f} MB)"))
         try:
             stream = client.api.build(
                 fileobj=context,
@@ -371,7 +375,7 @@ def push_images(images: Iterable[BuiltImage], progress: Progress = lambda msg: N
     pushed = []
     for image in images:
         repository = image.ref.rsplit(":", 1)[0]
-        progress(f"pushing {image.ref}")
+        progress(Step(f"Pushing {image.ref}"))
         try:
             stream = client.api.push(repository, tag=image.tag, stream=True, decode=True)
             _follow(stream, f"push of {image.ref}", image.component, progress)

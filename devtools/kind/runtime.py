@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,13 +27,16 @@ from devtools.docker_engine import docker_client
 from devtools.errors import DevtoolsError, NotCreatedByDevtools
 from devtools.kind import addons
 from devtools.kind.bake import DEFAULT_REGISTRY, image_name
-from devtools.kind.cluster import ClusterController, ClusterSpec, kubectl_command
+from devtools.kind.cluster import ClusterController, ClusterSpec
+from devtools.kind.logs import kubectl_logs
 from devtools.kind.names import CLUSTER_VARIABLE, REGISTRY_PORT_VARIABLE
 from devtools.kind.registry import RegistryController
+from devtools.logs import LogQuery, LogStream
 from devtools.ports import KIND_FORWARDS, KIND_URLS, TILT_UI
 from devtools.process import Echo, Runner, run_command
+from devtools.progress import Done, Step
 from devtools.runtime import DownPlan, Phase, StackView, health_cell, stats_caption
-from devtools.wait import wait_until_ready
+from devtools.wait import WaitTimeout, time_left, wait_until_ready
 
 NAMESPACE = "cartridge"
 WORKLOADS = (
@@ -263,29 +267,11 @@ class KindRuntime:
             healthy=bool(workloads) and all(w.healthy for w in workloads),
         )
 
-    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
-        """`kubectl logs` of the workload(s); ``follow`` streams one."""
-        names = [component] if component else [w for w in WORKLOADS if w not in JOBS]
-        if follow and len(names) != 1:
-            raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
-        for name in names:
-            kind = "statefulset" if name == "postgres" else "job" if name in JOBS else "deployment"
-            args = kubectl_command(
-                "logs",
-                f"{kind}/{name}",
-                f"--tail={lines}",
-                *(["-f"] if follow else []),
-                context=self.spec.context,
-                namespace=NAMESPACE,
-            )
-            try:
-                proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            except FileNotFoundError:
-                hint = "run `devtools doctor` to see where to get it"
-                raise DevtoolsError("kubectl is not installed", hint) from None
-            with proc:
-                for line in proc.stdout:
-                    yield name, line.rstrip()
+    def logs(self, query: LogQuery) -> LogStream:
+        """Every pod's log of the named components (of every workload but the set-up Jobs without one), through
+        `kubectl logs -l` (devtools.kind.logs); with ``query.follow`` all of them at once."""
+        components = list(query.components) or [w for w in WORKLOADS if w not in JOBS]
+        return LogStream(components, kubectl_logs(components, query, self.spec.context, NAMESPACE))
 
     @property
     def spec(self) -> ClusterSpec:
@@ -299,9 +285,11 @@ class KindRuntime:
         awaited: only what is missing is created, so a second `up` changes nothing."""
         registries = RegistryController(docker_client())
         registry_spec = self.spec.registry
+        self.progress(Step(f"Registry {registry_spec.name} on {registry_spec.host}:{registry_spec.port}"))
         registries.apply(registry_spec, self.progress)
         config = self.opts.repo_root / self.spec.config
         spec = ClusterSpec(self.spec.name, config, self.spec.node_image, registry_spec)
+        self.progress(Step(f"Cluster {spec.name} ({spec.node_image.split('@')[0]}), the registry wired in"))
         self.clusters.apply(spec, connect_registry=lambda: registries.apply(registry_spec, self.progress))
         cloud_provider = addons.CloudProviderController(registries.client)
         addons.install_addons(
@@ -340,10 +328,29 @@ class KindRuntime:
         """Hand the terminal to Tilt (no spinner may draw over its screen while this runs)."""
         args = tilt_args(mode, self.spec.context, self.opts.repo_root / "Tiltfile", self.opts.actors, self.opts.env_id)
         self.progress(f"Handing over to `{' '.join(args[:2])}` (Ctrl-C stops Tilt; the cluster stays up)")
+        # `up --timeout` bounds `tilt ci` here: its own --timeout flag loses to the Tiltfile's ci_settings(timeout=)
+        # (tilt-dev/tilt internal/tiltfile/cisettings/ci_settings.go). `tilt up` runs until Ctrl-C: no bound.
+        left = time_left() if mode == "ci" else None
         try:
-            code = subprocess.call(args, cwd=self.opts.repo_root, env=self.tilt_environment())
+            tilt = subprocess.Popen(args, cwd=self.opts.repo_root, env=self.tilt_environment())
         except FileNotFoundError:
             raise DevtoolsError("tilt is not installed", "run `devtools doctor`, or use `--no-tilt`") from None
+        try:
+            code = tilt.wait(left)
+        except subprocess.TimeoutExpired:
+            tilt.send_signal(signal.SIGINT)  # as Ctrl-C: Tilt stops its own children
+            try:
+                tilt.wait(30)
+            except subprocess.TimeoutExpired:
+                tilt.kill()
+                tilt.wait()
+            raise WaitTimeout(
+                f"`tilt {mode}`", left or 0, "still deploying", "see Tilt's output above", deadline=left
+            ) from None
+        except BaseException:
+            if tilt.poll() is None:  # Ctrl-C reached Tilt too (same process group): let it finish stopping
+                tilt.wait()
+            raise
         if code != 0:
             raise DevtoolsError(f"`tilt {mode}` exited with code {code}", "see Tilt's output above")
 
@@ -351,10 +358,13 @@ class KindRuntime:
         from devtools.kind.images import build_images
 
         registry = self.spec.registry.images
-        self.progress(f"Building and pushing the images to {registry}")
+        # a step per image (or one for bake), to the registry these names chose
         built = build_images(push=True, progress=self.progress, registry=registry, echo=self.echo)
+        self.progress(Step("Applying k8s/local with the pushed tags"))
         self.apply_overlay({image.component: image.tag for image in built})
+        self.progress(Step(f"Rolling out namespace {NAMESPACE}"))
         workloads = self.wait_for_rollouts()
+        self.progress(Step(f"Gateway {NAMESPACE}/cartridge getting its address"))
         self.gateway_url(wait=self.opts.gateway_timeout)
         return workloads
 
@@ -421,18 +431,28 @@ class KindRuntime:
 
     def wait_for_rollouts(self) -> list[WorkloadStatus]:
         workloads: list[WorkloadStatus] = []
+        rolled_out: set[str] = set()
 
         def why_not() -> str | None:
             workloads[:] = self.workloads()
+            for w in workloads:  # each workload's own line, as it is rolled out
+                if w.healthy and w.name not in rolled_out:
+                    rolled_out.add(w.name)
+                    self.progress(Done(f"{w.name} rolled out ({w.ready}/{w.desired})"))
             pending = [w for w in workloads if not w.healthy]
             if workloads and not pending:
                 return None
-            # A line of its own, not the waiter's "waiting for": the CLI shows it in CI too, where a rollout is long.
-            self.progress("Waiting for " + ", ".join(f"{w.name} {w.ready}/{w.desired}" for w in pending))
             return ", ".join(f"{w.name} ({w.ready}/{w.desired})" for w in pending) or "no workloads found"
 
         hint = f"see `kubectl --context {self.spec.context} -n {NAMESPACE} describe pods` and `get events`"
-        wait_until_ready(f"the rollout of {NAMESPACE}", why_not, self.opts.rollout_timeout, hint=hint, interval=3)
+        wait_until_ready(
+            f"the rollout of {NAMESPACE}",
+            why_not,
+            self.opts.rollout_timeout,
+            hint=hint,
+            progress=self.progress,
+            interval=3,
+        )
         return workloads
 
     def cluster_exists(self) -> bool:

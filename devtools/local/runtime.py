@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.errors import DevtoolsError
 from devtools.http import port_in_use, probe_json
+from devtools.logs import LogQuery, LogStream
 from devtools.paths import REPO_ROOT
+from devtools.progress import Done, Finished, Step
 from devtools.runtime import DownPlan, Phase, StackView, health_cell, stats_caption
 from devtools.wait import WaitTimeout, wait_until_ready
 
 from .config import LocalConfig
+from .logs import LocalLogs
 from .state import StateFile
 from .supervisor import Supervisor
 
@@ -51,11 +56,8 @@ class LocalRuntime:
 
     def up_phases(self) -> list[Phase]:
         """Starting (detached, or the supervisor in this terminal), after a line saying so when the frontend is
-        skipped: its URL is printed only when something will serve it."""
+        skipped; the URLs come once the stack is healthy (``urls``), the frontend's only when something serves it."""
         frontend, why_not = self.config.frontend_available()
-        urls = f"web http://127.0.0.1:{self.config.web_port}"
-        if frontend:
-            urls += f"  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
         said = [] if frontend else [Phase(f"frontend skipped: {why_not}", lambda: None, spinner=False)]
 
         def foreground() -> None:  # the supervisor runs in this terminal until Ctrl-C: no spinner over it
@@ -65,9 +67,14 @@ class LocalRuntime:
             self.up(detach=True)
             return self.view()
 
-        if not self.detach:
-            return [*said, Phase(f"{urls}  ·  Ctrl-C stops everything", foreground, spinner=False)]
-        return [*said, Phase("starting the local runtime", start)]
+        return [*said, Phase("starting the local runtime", foreground if not self.detach else start)]
+
+    def urls(self) -> str:
+        """Where the stack answers, as `up` says once it is healthy: the frontend only when it runs."""
+        urls = f"web http://127.0.0.1:{self.config.web_port}"
+        if self.config.frontend_available()[0]:
+            urls += f"  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
+        return urls
 
     def host_ports(self) -> dict[int, str]:
         """The ports of 127.0.0.1 this configuration binds, by component (`devtools doctor` checks them)."""
@@ -95,21 +102,23 @@ class LocalRuntime:
                 )
 
     def up(self, detach: bool = True, timeout: float = 120.0) -> list[ComponentStatus]:
-        """Start the stack; when it already runs, change nothing and report it (idempotent)."""
+        """Start the stack and wait until every component is healthy (at most ``timeout`` seconds); when it already
+        runs, change nothing and report it (idempotent). Without ``detach`` the supervisor runs here until Ctrl-C
+        (or until the wait runs out: then it stops everything and raises)."""
         if self.running():
             self.progress("the local runtime is already running; nothing to do")
             return self.status()
         if self.state.read() is not None:
             # A supervisor that died (kill -9, a reboot) left its state: stop the children it recorded
             # before forgetting them, so none keeps a port bound.
-            self.progress("cleaning up after a supervisor that is gone")
+            self.progress(Step("Cleaning up after a supervisor that is gone"))
             self.down()
         self.check_ports()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.install_frontend_dependencies()
+        self.progress(Step(f"Starting {', '.join(c.name for c in self.config.components())}"))
         if not detach:
-            Supervisor(self.config).run()
-            return []
+            return self._supervise_here(timeout)
         log = open(self.config.data_dir / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
         with log:
             subprocess.Popen(
@@ -120,14 +129,43 @@ class LocalRuntime:
                 start_new_session=True,
                 cwd=str(REPO_ROOT),
             )
-        return self.wait_healthy(timeout)
+        statuses = self.wait_healthy(timeout)
+        self.progress(Finished())
+        return statuses
+
+    def _supervise_here(self, timeout: float) -> list[ComponentStatus]:
+        """The supervisor in this process (its signal handlers need the main thread); a thread waits until the
+        stack is healthy and reports it, or stops the supervisor when the wait runs out."""
+        supervisor = Supervisor(self.config)
+        failed: list[BaseException] = []
+        urls = self.urls()
+
+        healthy = threading.Event()
+
+        def watch() -> None:
+            try:
+                self.wait_healthy(timeout)
+                self.progress(Finished(f"{urls}  ·  Ctrl-C stops everything"))
+                healthy.set()
+            except BaseException as exc:  # handed to the main thread, which raises it
+                failed.append(exc)
+                supervisor.stop_event.set()
+
+        # The same context: `up --timeout`'s deadline (devtools.wait) bounds the wait in that thread too.
+        threading.Thread(target=contextvars.copy_context().run, args=(watch,), name="up-wait", daemon=True).start()
+        supervisor.run()
+        if failed:
+            raise failed[0]
+        if not healthy.is_set():  # Ctrl-C before the stack was up: the step did not finish
+            raise KeyboardInterrupt
+        return []
 
     def install_frontend_dependencies(self) -> None:
         """`npm ci` once, so the Vite dev server can start on a fresh checkout."""
         frontend = self.config.frontend_dir
         if not self.config.frontend_available()[0] or (frontend / "node_modules" / ".package-lock.json").exists():
             return
-        self.progress("installing the frontend's npm dependencies (npm ci, once)")
+        self.progress(Step("Installing the frontend's npm dependencies (npm ci, once)"))
         result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=frontend, capture_output=True, text=True)
         if result.returncode != 0:
             raise DevtoolsError(
@@ -142,6 +180,8 @@ class LocalRuntime:
         # healthy means every configured component is there and healthy, not every one recorded so far.
         expected = [c.name for c in self.config.components()]  # in start order, for the message
 
+        healthy: set[str] = set()
+
         def why_not() -> str | None:
             if not self.running() and self.state.read() is None and time.monotonic() > started + 5:
                 raise DevtoolsError(
@@ -149,11 +189,15 @@ class LocalRuntime:
                     f"see {self.config.data_dir / 'supervisor.log'}",
                 )
             statuses[:] = self.status()
+            for s in statuses:  # each component's own line, as it becomes healthy
+                if s.healthy and s.name not in healthy and s.state != "skipped":
+                    healthy.add(s.name)
+                    self.progress(Done(f"{s.name} healthy"))
             listed = {s.name for s in statuses}
             missing = [name for name in expected if name not in listed]
             if not missing and all(s.healthy for s in statuses):
                 return None
-            unhealthy = [f"{s.name} ({s.state})" for s in statuses if not s.healthy]
+            unhealthy = [f"{s.name} ({s.state}, /health not ok yet)" for s in statuses if not s.healthy]
             return ", ".join([*(f"{name} (not started)" for name in missing), *unhealthy]) or "supervisor"
 
         hint = f"see the logs in {self.config.data_dir / 'logs'} (`devtools logs NAME`)"
@@ -263,33 +307,15 @@ class LocalRuntime:
             healthy=running and complete and all(s.healthy for s in statuses),
         )
 
-    def logs(self, component: str | None, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
-        """The last ``lines`` of a component's log (of every component without one); ``follow`` keeps going."""
-        names = [component] if component else sorted(p.stem for p in (self.config.data_dir / "logs").glob("*.log"))
-        if not names:
-            raise DevtoolsError("no logs yet", "start the stack with `devtools up`")
-        if follow and len(names) != 1:
-            raise DevtoolsError("--follow needs one COMPONENT", "e.g. `devtools logs trainer -f`")
-        for name in names:
-            for line in self.log_path(name).read_text(errors="replace").splitlines()[-lines:]:
-                yield name, line
-        if follow:
-            for line in self.follow(self.log_path(names[0])):
-                yield names[0], line.rstrip()
-
-    def log_path(self, component: str) -> Path:
-        path = self.config.data_dir / "logs" / f"{component}.log"
-        if not path.exists():
-            known = sorted(p.stem for p in (self.config.data_dir / "logs").glob("*.log"))
-            raise DevtoolsError(f"no log for {component!r}", f"known components: {', '.join(known) or 'none yet'}")
-        return path
-
-    def follow(self, path: Path, stop: Callable[[], bool] = lambda: False) -> Iterator[str]:
-        with open(path, errors="replace") as f:
-            f.seek(0, os.SEEK_END)
-            while not stop():
-                line = f.readline()
-                if line:
-                    yield line
-                else:
-                    time.sleep(0.2)
+    def logs(self, query: LogQuery) -> LogStream:
+        """The components' logs (devtools.local.logs): the last lines as one timeline, then new lines with
+        ``query.follow``, those of components that start later too."""
+        if query.previous:
+            raise DevtoolsError(
+                "--previous is for the kind runtime: a local component's runs all go to one log",
+                "the lines before a restart are those above its `[devtools] NAME exited with code` line",
+            )
+        logs = LocalLogs(self.config.data_dir / "logs")
+        configured = [c.name for c in self.config.components()]
+        known = list(query.components) or [*configured, *(n for n in logs.names() if n not in configured)]
+        return LogStream(known, logs.lines(query))

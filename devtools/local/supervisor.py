@@ -2,7 +2,11 @@
 
 It runs in the foreground under `devtools up` (Ctrl-C stops everything) or detached as
 `python -m devtools.local.supervisor CONFIG_JSON`. Everything another terminal needs
-(`devtools status`, `logs`, `down`) is in the state file it keeps current.
+(`devtools status`, `logs`, `down`) is in the state file it keeps current, and in the logs it writes: each
+component's output, every line stamped with its time (devtools.local.logs), and a line of its own in that log
+when the component exits or is reloaded, as `docker compose logs` shows "exited with code". The supervisor
+reads the components' output itself (to stamp it), so a component that outlives a supervisor killed -9 has no
+reader left: its next line fails (EPIPE) and it usually exits; the next `up` stops such orphans in any case.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import PYTHON_KINDS, Component, LocalConfig
+from .logs import StampedFile, copy_stamped
 from .state import ComponentRecord, StateFile, process_start
 
 BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
@@ -55,6 +60,7 @@ class Supervised:
     backoff: float = BACKOFF_START
     start_at: float = 0.0  # monotonic time of the next start
     started: float = 0.0  # monotonic time of the last start
+    copier: threading.Thread | None = None  # copies the process's output into its log, stamped
 
 
 class Supervisor:
@@ -98,6 +104,7 @@ class Supervisor:
                 if tracked.spec.kind in kinds:
                     self._say(f"reloading {name}: {path} changed")
                     self._stop(tracked)
+                    self._note(tracked, f"reloaded: {path} changed")
                     tracked.record.state, tracked.start_at, tracked.backoff = "reloading", 0.0, BACKOFF_START
                     changed = True
         for name, tracked in self.components.items():
@@ -112,6 +119,9 @@ class Supervisor:
                     f"{name} exited with code {proc.returncode}; restart {record.restarts} in "
                     f"{tracked.backoff:.0f}s (log: {record.log})"
                 )
+                self._note(
+                    tracked, f"exited with code {proc.returncode}; restart {record.restarts} in {tracked.backoff:.0f}s"
+                )
                 tracked.start_at = now + tracked.backoff
                 tracked.backoff = min(tracked.backoff * 2, BACKOFF_MAX)
                 changed = True
@@ -123,19 +133,20 @@ class Supervisor:
 
     def _start(self, tracked: Supervised) -> None:
         component, record = tracked.spec, tracked.record
-        log = open(record.log, "ab")  # noqa: SIM115 - the child owns it from here
-        try:
-            tracked.proc = subprocess.Popen(
-                component.command,
-                cwd=component.cwd,
-                env={**os.environ, **component.env, "PYTHONUNBUFFERED": "1"},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stopping it stops its children too
-            )
-        finally:
-            log.close()
+        tracked.proc = subprocess.Popen(
+            component.command,
+            cwd=component.cwd,
+            env={**os.environ, **component.env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopping it stops its children too
+        )
+        # Read in this process, not the component's group: a kill -9 of the group loses no line it wrote.
+        tracked.copier = threading.Thread(
+            target=copy_stamped, args=(tracked.proc.stdout, Path(record.log)), name=f"log-{component.name}", daemon=True
+        )
+        tracked.copier.start()
         tracked.started = time.monotonic()
         record.pid, record.start = tracked.proc.pid, process_start(tracked.proc.pid)
         record.state = "running" if record.restarts == 0 else f"running (restarted {record.restarts}x)"
@@ -154,6 +165,18 @@ class Supervisor:
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(5)
 
+    @staticmethod
+    def _note(tracked: Supervised, message: str) -> None:
+        """A line of the supervisor's own in the component's log, after the last lines of the process it is about
+        (their copier ends with the pipe; a child that keeps the pipe open is not waited for long)."""
+        if tracked.copier is not None:
+            tracked.copier.join(1)
+        log = StampedFile(Path(tracked.record.log))
+        try:
+            log.write(f"[devtools] {tracked.spec.name} {message}".encode())
+        finally:
+            log.close()
+
     def _stop_all(self) -> None:
         procs = [t.proc for t in self.components.values() if t.proc is not None and t.proc.poll() is None]
         for tracked in self.components.values():
@@ -167,6 +190,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+        for tracked in self.components.values():  # their last lines reach the logs before the supervisor goes
+            if tracked.copier is not None:
+                tracked.copier.join(1)
 
     # -- hot reload ---------------------------------------------------------------------------
 

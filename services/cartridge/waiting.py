@@ -13,6 +13,20 @@ from collections.abc import Callable
 WhyNot = Callable[[], str | None]  # None when ready, else why not yet (one short phrase)
 
 
+class Waiting(str):
+    """What ``progress`` hears while a wait goes on: the text "waiting for <what>: <reason>", and both parts. A
+    str, so any callback takes it; one that knows the type (devtools.progress) shows it on the waiting step's own
+    line instead of a line of its own each second."""
+
+    what: str
+    reason: str
+
+    def __new__(cls, what: str, reason: str) -> Waiting:
+        message = super().__new__(cls, f"waiting for {what}: {reason}")
+        message.what, message.reason = what, reason
+        return message
+
+
 class NotReadyInTime(Exception):
     """A bounded wait ran out: ``what`` was still not ready after ``timeout`` seconds, for ``reason``."""
 
@@ -43,5 +57,5 @@ def wait_until_ready(
         if left <= 0:
             raise NotReadyInTime(what, timeout, reason)
         if progress is not None:
-            progress(f"waiting for {what}: {reason}")
+            progress(Waiting(what, reason))
         time.sleep(min(interval, left))

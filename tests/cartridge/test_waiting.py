@@ -29,6 +29,7 @@ def test_it_asks_until_the_answer_is_ready_and_reports_each_reason():
     wait_until_ready("the thing", why_not, 5, progress=heard.append, interval=0.01)
     assert len(asked) == 3
     assert heard == ["waiting for the thing: starting", "waiting for the thing: migrating"]
+    assert [(h.what, h.reason) for h in heard] == [("the thing", "starting"), ("the thing", "migrating")]
 
 
 def test_a_timeout_is_one_sentence_with_the_last_reason_asked_again_at_the_bound():

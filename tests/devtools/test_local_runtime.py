@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -134,28 +136,24 @@ def test_a_killed_service_is_restarted_and_counted(runtime):
 
 def test_ctrl_c_on_a_foreground_up_stops_everything(tmp_path):
     config = local_config(tmp_path)
-    ports = [str(config.web_port), str(config.trainer_port), str(config.actor_base_port)]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devtools.cli",
-            "up",
-            "--runtime",
-            "local",
-            "--no-frontend",
-            "--data-dir",
-            str(config.data_dir),
-            "--web-port",
-            ports[0],
-        ],
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    # Only the web's port can be chosen on the command line: the trainer, arena and actor use the defaults.
+    proc = devtools_cli(
+        "up",
+        "--runtime",
+        "local",
+        "--no-frontend",
+        "--data-dir",
+        str(config.data_dir),
+        "--web-port",
+        str(config.web_port),
     )
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True).start()
     runtime = LocalRuntime.attach(config.data_dir)
     try:
-        wait_until(lambda: runtime.status() and all(s.healthy for s in runtime.status()), 120, "a healthy stack")
+        # Ctrl-C once `up` says the stack is up, as a person at the terminal would.
+        wait_until(lambda: any("Ctrl-C stops everything" in line for line in said), 120, "up to say the stack is up")
+        assert all(s.healthy for s in runtime.status())
         children = list(pids(runtime).values())
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
@@ -165,6 +163,52 @@ def test_ctrl_c_on_a_foreground_up_stops_everything(tmp_path):
         if proc.poll() is None:
             proc.kill()
         runtime.down()
+
+
+def devtools_cli(*args: str) -> subprocess.Popen:
+    """`python -m devtools.cli ARGS` of this checkout, its output read as text."""
+    pythonpath = os.pathsep.join(filter(None, (os.getcwd(), os.environ.get("PYTHONPATH"))))
+    return subprocess.Popen(
+        [sys.executable, "-m", "devtools.cli", *args],
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_logs_follow_shows_every_component_behind_its_name_and_stops_on_ctrl_c(runtime):
+    runtime.up(detach=True, timeout=120)
+    follow = devtools_cli("logs", "-f", "-n", "2", "--data-dir", str(runtime.config.data_dir))
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in follow.stdout], daemon=True).start()
+
+    def until(wanted, what: str) -> list[str]:
+        seen: list[str] = []
+        wait_until(lambda: seen.extend(drain(lines)) or wanted(seen), 60, what)
+        return seen
+
+    try:
+        # Each component behind its name, padded to the widest of trainer, web, arena, actor-0.
+        seen = until(lambda s: {line.split(" | ")[0] for line in s} >= {"trainer", "web    ", "actor-0"}, "3 sources")
+        assert all(line[7:10] == " | " for line in seen), seen
+        victim = pids(runtime)["actor-0"]
+        os.kill(victim, signal.SIGKILL)
+        # New lines: the supervisor's own, then the restarted actor's first.
+        seen = until(lambda s: any(line.startswith("actor-0 | ") and "actor started" in line for line in s), "restart")
+        assert "actor-0 | [devtools] actor-0 exited with code -9; restart 1 in 1s" in seen
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(10) == 130
+        assert "Traceback" not in follow.stderr.read()
+    finally:
+        follow.kill()
+
+
+def drain(lines: queue.Queue[str]) -> list[str]:
+    got = []
+    while not lines.empty():
+        got.append(lines.get())
+    return got
 
 
 @pytest.mark.parametrize(
