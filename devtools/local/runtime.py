@@ -58,7 +58,8 @@ class LocalRuntime:
         """Starting (detached, or the supervisor in this terminal), after a line saying so when the frontend is
         skipped; the URLs come once the stack is healthy (``urls``), the frontend's only when something serves it."""
         frontend, why_not = self.config.frontend_available()
-        said = [] if frontend else [Phase(f"frontend skipped: {why_not}", lambda: None, spinner=False)]
+        skipped = self.config.frontend and not frontend  # not said when --no-frontend asked for it
+        said = [Phase(f"frontend skipped: {why_not}", lambda: None, spinner=False)] if skipped else []
 
         def foreground() -> None:  # the supervisor runs in this terminal until Ctrl-C: no spinner over it
             self.up(detach=False)

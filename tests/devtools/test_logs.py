@@ -83,4 +83,4 @@ def test_previous_on_the_local_runtime_says_where_the_earlier_run_is(tmp_path, n
     write_log(tmp_path, "web", ["web up"])
     result = CliRunner().invoke(cli, ["logs", "web", "--previous", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
-    assert "--previous is for the kind runtime" in str(result.exception)
+    assert "error: --previous is for the kind runtime" in result.stderr

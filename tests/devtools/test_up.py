@@ -53,10 +53,12 @@ def test_a_timeout_that_runs_out_names_the_step_and_what_was_not_ready(config):
     result = CliRunner().invoke(cli, ["up", "--runtime", "local", "--detach", "--no-frontend", "--timeout", "500ms"])
     assert result.exit_code == 1
     step = f"Starting {', '.join(c.name for c in config.components())}"
-    message = result.exception.message
+    lines = result.stderr.splitlines()
+    error = next(i for i, line in enumerate(lines) if line.startswith("error: "))
+    message, hint = lines[error].removeprefix("error: "), lines[error + 1].removeprefix("hint: ")
     assert message.startswith(f"--timeout 0.5s ran out during “{step}”: the local runtime was not ready yet (")
-    assert "(`devtools logs NAME`)" in result.exception.hint and "--timeout" in result.exception.hint
-    assert result.stderr.splitlines()[-1].startswith(f" ✗ {step} (")
+    assert "(`devtools logs NAME`)" in hint and "--timeout" in hint
+    assert lines[error - 1].startswith(f" ✗ {step} ("), "the step is crossed out before the error is said"
 
 
 def test_a_timeout_is_a_duration(config):
