@@ -21,6 +21,7 @@ from rich.table import Table
 from cartridge.games import GAME_NAMES
 from devtools.errors import DevtoolsError
 from devtools.kind.bake import COMPONENTS
+from devtools.match import match
 from devtools.paths import REPO_ROOT
 from devtools.runtime import StackView
 from devtools.runtimes import UpOptions, choose_runtime, down_all, running_runtime, runtime_for_up
@@ -176,6 +177,9 @@ def images_build(push: bool, tag: str | None, names: tuple[str, ...]) -> None:
 
     for image in build_images(names=list(names) or None, tag=tag, push=push, progress=_progress):
         out.print(f"{image.ref}  {image.size_mb:.0f} MB{'  pushed' if push else ''}")
+
+
+cli.add_command(match)
 
 
 def main() -> None:
