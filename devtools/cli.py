@@ -30,6 +30,7 @@ from devtools.kind.names import REGISTRY_PORT_VARIABLE
 from devtools.local import LocalRuntime
 from devtools.local.config import default_data_dir
 from devtools.logs import LogPrinter, LogQuery
+from devtools.match import match
 from devtools.paths import REPO_ROOT
 from devtools.ports import LOCAL_FRONTEND, LOCAL_WEB
 from devtools.progress import StepReporter
@@ -394,6 +395,9 @@ def images_build(
         )
     for image in built:
         out.print(f"{image.ref}  {image.size_mb:.0f} MB{'  pushed' if push else ''}")
+
+
+cli.add_command(match)
 
 
 def main() -> None:

@@ -96,6 +96,10 @@ class LocalStack:
         finally:
             self._storage_servers.close()
 
+    def devtools_match(self) -> tuple[list[str], dict[str, str]]:
+        """`devtools match`'s options and environment for this stack: the local runtime in its data dir."""
+        return ["--runtime", "local", "--data-dir", str(self.config.data_dir)], dict(os.environ)
+
     def replay(self) -> ReplayBuffer:
         return open_replay(self.storage_env["REPLAY_URL"])
 
@@ -232,6 +236,10 @@ class KindStack:
 
     def down(self) -> None:
         self._forwards.close()
+
+    def devtools_match(self) -> tuple[list[str], dict[str, str]]:
+        """`devtools match`'s options and environment for this stack: the kind cluster, through this kubeconfig."""
+        return ["--runtime", "kind"], {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig_path)}
 
     def kubectl(self, *args: str, **kwargs) -> str:
         """kubectl in the stack's namespace (pytest-kind's, with its kubeconfig); ``kwargs`` go to

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -32,10 +35,53 @@ RATING_WAIT = 360  # seconds for the arena to rate the newest of them
 # test_training_progress waits for both in turn, then plays the minimax match: pytest-timeout's 600 s (pyproject)
 # would end it exactly at its two waits. Its own bound: both waits + a quarter for the match and the reads.
 TRAINING_PROGRESS_TIMEOUT = 1.25 * (ITERATIONS_WAIT + RATING_WAIT)  # 750 s
+# The on-demand match runs first: v1 is still in the store then (retention keeps the newest MODEL_KEEP_VERSIONS, and
+# locally more than ten versions are published within minutes). It waits for v2 (kind's first two connect4 iterations
+# take a few minutes; training_progress allows 240 s for six), then plays; its Job on kind starts in seconds (the arena
+# image is on the node already) and four games at 16 simulations take seconds more.
+MATCH_WAIT = 240  # seconds for a second published version
+MATCH_SECONDS = 180  # the match itself: devtools, the process or the Job, four games, the record
+MATCH_TIMEOUT = 1.25 * (MATCH_WAIT + MATCH_SECONDS) + 10  # 535 s
 
 
 def stats(stack) -> dict:
     return get_json(f"{stack.web_url}/stats")
+
+
+@pytest.mark.timeout(MATCH_TIMEOUT)
+def test_an_on_demand_match_between_v1_and_latest(stack):
+    """`devtools match v1 latest` on the target's runtime (a process locally, a Job on kind): its JSON result is
+    printed, stored as a row of its own, and shown under matches in /stats."""
+    env = stats(stack)["env_id"]
+    store = stack.store()
+    wait_until(lambda: (m := store.latest(env)) and m.version >= 2, MATCH_WAIT, "a second published version")
+    options, environ = stack.devtools_match()
+    match = ["match", "v1", "latest", "--games", "4", "--sims", "16", "-o", "json", *options]
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools.cli", *match],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=MATCH_SECONDS,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    a, b, score = result["players"]["a"], result["players"]["b"], result["result"]
+    assert (result["kind"], result["env_id"]) == ("cartridge.match", env)
+    assert (a["name"], a["spec"], b["spec"]) == ("v1", "v1", "latest") and int(b["name"][1:]) >= 2
+    assert score["games"] == 4 == score["wins"] + score["draws"] + score["losses"]
+    assert score["score"] == (score["wins"] + score["draws"] / 2) / 4
+    assert 0 <= score["score_low"] <= score["score"] <= score["score_high"] <= 1 and score["method"] == "wilson"
+    for colour in ("a_first", "a_second"):
+        assert sum(result["by_colour"][colour].values()) == 2  # colours alternate
+    with stack.replay() as replay:
+        stored = {row.match_id: row for row in RatingsStore.reader_beside(replay).matches()}
+    assert stored[result["id"]].detail == result
+    shown = wait_until(
+        lambda: [m for m in stats(stack)["matches"] if m["match_id"] == result["id"]], 10, "the match in /stats"
+    )
+    assert shown[0]["player_a"] == "v1" and shown[0]["games"] == 4
+    print(f"\nmatch v1 against {b['name']}: {score['wins']}/{score['draws']}/{score['losses']}, score {score['score']}")
 
 
 def test_episode_generation(stack):

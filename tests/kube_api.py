@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,7 +37,10 @@ RESOURCES = [
     ("apps", "v1", "Deployment", "deployments", True, ("deploy",)),
     ("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",)),
     ("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",)),
+    ("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",)),
+    ("", "v1", "LimitRange", "limitranges", True, ("limits",)),
     ("batch", "v1", "Job", "jobs", True, ()),
+    ("batch", "v1", "CronJob", "cronjobs", True, ("cj",)),
     ("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ("hpa",)),
     ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",)),
     ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
@@ -122,9 +126,13 @@ class FakeKubeAPI:
         objects: list[dict] = (),
         logs: dict[tuple[str, str], str] | None = None,
         controllers: dict[tuple[str, str], dict] | None = None,
+        on_create: Callable[[FakeKubeAPI, dict], None] | None = None,
     ) -> None:
         # (plural, name) -> the status a controller gives that object once it is created
         self.controllers = controllers or {}
+        # Called with each object created through the API, after it is stored: a test's stand-in for a controller
+        # that acts on it (the Job controller making a Job's pod).
+        self.on_create = on_create
         self.objects: dict[tuple[str, str | None, str], dict] = {}
         # (pod, container) -> its current log; (pod, "container:previous") -> its previous one
         self.logs = logs or {}
@@ -375,7 +383,13 @@ class FakeKubeAPI:
         return Handler
 
     def answer(self, r: Request, body: dict) -> tuple[int, dict | str]:
-        """(status code, JSON body, log text or "watch") for a resource request."""
+        """(status code, JSON body, log text or "watch") for a resource request; ``on_create`` hears a creation."""
+        code, answer = self._answer(r, body)
+        if r.verb == "create" and code == 201 and self.on_create is not None:
+            self.on_create(self, answer)
+        return code, answer
+
+    def _answer(self, r: Request, body: dict) -> tuple[int, dict | str]:
         if r.resource not in BY_PLURAL:
             return 404, _status(404, "NotFound", f"the server could not find the requested resource ({r.resource})")
         group, version, kind, plural, namespaced, _ = BY_PLURAL[r.resource]

@@ -75,10 +75,12 @@ def ci_settings(*args, **kwargs) -> None:
 # Each builtin is a Starlark function forwarding to one Python callable with positional arguments only
 # (starlark-go crashes calling Python with keyword arguments alone).
 CONFIG = ("config_define_string", "config_parse", "fail", "os_getenv")
+# Tilt's predeclared constants that the Tiltfile names, as strings (Tilt's own are opaque values).
+CONSTANTS = ("TRIGGER_MODE_AUTO", "TRIGGER_MODE_MANUAL")
 PRELUDE = "".join(
     f"def {name}(*args, **kwargs):\n    return _tilt({name!r}, args, kwargs)\n"
     for name in sorted({*RECORDED, *RETURNS, *CONFIG})
-)
+) + "".join(f"{name} = {name!r}\n" for name in CONSTANTS)
 
 
 # Tilt's `config` and `os` modules: starlark-go has no struct type for `config.define_string(...)`, so

@@ -402,15 +402,10 @@ class KindRuntime:
         self.kubectl("apply", "-f", "-", input=manifests)
 
     def workloads(self) -> list[WorkloadStatus]:
-        from kubernetes import client, config
+        """The stack's Deployments, StatefulSets and set-up Jobs (not the match Jobs, which come and go)."""
+        from kubernetes import client
 
-        try:
-            # KUBECONFIG as it is now, as kubectl reads it: the client's own default is read at import time.
-            config.load_kube_config(os.environ.get("KUBECONFIG"), context=self.spec.context)
-        except Exception as exc:  # the kubeconfig library raises several unrelated types
-            raise DevtoolsError(
-                f"no kubeconfig context {self.spec.context} ({exc})", "run `devtools up --runtime kind` first"
-            ) from None
+        load_kubeconfig(self.spec.context)
         apps, batch = client.AppsV1Api(), client.BatchV1Api()
         try:
             deployments = apps.list_namespaced_deployment(NAMESPACE, _request_timeout=20).items
@@ -426,6 +421,7 @@ class KindRuntime:
             workload_status(kind, item)
             for kind, items in (("Deployment", deployments), ("StatefulSet", stateful_sets), ("Job", jobs))
             for item in items
+            if (item.metadata.labels or {}).get("app.kubernetes.io/name") != "match"  # `devtools match`'s Jobs
         ]
         return sorted(found, key=lambda w: WORKLOADS.index(w.name) if w.name in WORKLOADS else len(WORKLOADS))
 
@@ -556,6 +552,18 @@ class KindRuntime:
     def _delete_registry(self, client) -> None:
         if RegistryController(client).delete(self.spec.registry):
             self.progress(f"Deleted registry {self.spec.registry.name}")
+
+
+def load_kubeconfig(context: str) -> None:
+    """Point the Kubernetes client at ``context`` of the kubeconfig kubectl reads now."""
+    from kubernetes import config
+
+    try:
+        # KUBECONFIG as it is now, as kubectl reads it: the client's own default is read at import time.
+        config.load_kube_config(os.environ.get("KUBECONFIG"), context=context)
+    except Exception as exc:  # the kubeconfig library raises several unrelated types
+        hint = "run `devtools up --runtime kind` first"
+        raise DevtoolsError(f"no kubeconfig context {context} ({exc})", hint) from None
 
 
 def kind_usable_reasons() -> list[str]:

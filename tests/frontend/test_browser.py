@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from cartridge.arena.ratings_store import RATED, RatingsStore, VersionResult
+from cartridge.arena.ratings_store import RATED, MatchRow, RatingsStore, VersionResult
 from cartridge.games import GAMES, get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
@@ -73,6 +73,10 @@ def web_with_a_model(tmp_path, start_service, make_episode):
             [],
         )
     ratings.record_skipped("tictactoe", {2: "published while the arena was busy"})
+    # One on-demand match (`devtools match v4 minimax`): the dashboard's Matches table.
+    ratings.record_match(
+        MatchRow("m1", "tictactoe", "v4", "minimax", 4, 0, 4, 0, 0.5, 0.1500, 0.8500, 7, 1.7e9 - 30, 1.7e9, {})
+    )
     ratings.close()
     port = free_port()
     env = {
@@ -126,6 +130,10 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
         ["v1", "10"],
     ], result
     assert "0.50 (0/4/0)" in result["arenaRows"][0] and "published while the arena was busy" in result["arenaRows"][2]
+    # Matches: the one match, from A's side, its score's interval and the Elo difference's (tab-separated cells).
+    en_dash, minus = "\u2013", "\u2212"  # as the dashboard prints ranges and negative numbers
+    expected = ["v4 vs minimax", "tictactoe", "4", "0/4/0", f"0.50 (0.15{en_dash}0.85)", f"+0 ({minus}301 to +301)"]
+    assert [row.split("\t") for row in result["matchRows"]] == [[*expected, "2023-11-14 22:13"]], result
     for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"
     for name in README_SCREENSHOTS:  # this run's, in the page's width

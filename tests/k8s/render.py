@@ -31,12 +31,19 @@ def by_kind(objects, kind: str) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
 
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+# A CronJob is the match Jobs' template (k8s/base/match.yaml): its pods are held to the same rules as every other's.
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 
 
 def workloads(objects) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] in WORKLOAD_KINDS}
 
 
+def pod_template(workload: dict) -> dict:
+    """The template of a workload's pods (a CronJob's: its jobTemplate's)."""
+    spec = workload["spec"]["jobTemplate"]["spec"] if workload["kind"] == "CronJob" else workload["spec"]
+    return spec["template"]
+
+
 def pod_spec(workload: dict) -> dict:
-    return workload["spec"]["template"]["spec"]
+    return pod_template(workload)["spec"]

@@ -17,6 +17,9 @@ ADMIN_SECRETS = {  # a server's own credentials -> the only workloads that may h
     "minio-credentials": {"minio", "minio-create-bucket"},
 }
 SET_UP_JOBS = {"postgres-setup", "minio-create-bucket"}  # they create every workload's login from its Secret
+# The workloads with a MinIO login: the database's, and the on-demand matches (k8s/base/match.yaml), which read models
+# and have no database login.
+MINIO_LOGINS = (*WORKLOADS, "match")
 
 
 def secrets_of(workload: dict) -> set[str]:
@@ -41,7 +44,7 @@ def test_no_workload_reads_another_workloads_secret(overlay):
         held = secrets_of(workload)
         others = {s for s in held if s.endswith("-credentials") and s != f"{name}-credentials"}
         if name in SET_UP_JOBS:
-            others -= {f"{w}-credentials" for w in WORKLOADS}
+            others -= {f"{w}-credentials" for w in MINIO_LOGINS}
         others -= {secret for secret, holders in ADMIN_SECRETS.items() if name in holders}
         assert not others, f"{name} reads {sorted(others)}"
         if name in WORKLOADS:
@@ -102,13 +105,13 @@ def test_the_bucket_job_gives_the_write_policy_to_the_trainer_alone():
     for name in policies():
         assert f"policy create cartridge {name} /etc/minio-policies/{name}.json" in script
     logins = {w: policy for policy, w in re.findall(r'login (models-\w+) "\$(\w+)_ACCESS_KEY"', script)}
-    readers = {w.upper(): "models-read" for w in WORKLOADS if w not in ("trainer", "arena")}
+    readers = {w.upper(): "models-read" for w in MINIO_LOGINS if w not in ("trainer", "arena")}
     assert logins == {"TRAINER": "models-write", "ARENA": "models-rate"} | readers
     env = {
         e["name"]: e["valueFrom"]["secretKeyRef"]
         for e in job["containers"][0]["env"]
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    for w in WORKLOADS:
+    for w in MINIO_LOGINS:
         assert unhashed(env[f"{w.upper()}_ACCESS_KEY"]["name"]) == f"{w}-credentials"
     assert {v["configMap"]["name"] for v in job["volumes"] if "configMap" in v} == {"minio-policies"}

@@ -313,6 +313,7 @@ def test_the_bucket_script_runs_with_only_mc_on_path(shell, tmp_path):
         "actor_access_key-value": "models-read",
         "web_access_key-value": "models-read",
         "arena_access_key-value": "models-rate",
+        "match_access_key-value": "models-read",
     }
 
 

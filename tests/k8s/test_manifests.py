@@ -17,7 +17,7 @@ import pytest
 from cartridge.settings import Settings
 from devtools.paths import REPO_ROOT
 from devtools.pins import GATEWAY_API_VERSION
-from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, render, unhashed, workloads
+from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, pod_template, render, unhashed, workloads
 
 OVERLAYS = ("k8s/local", "k8s/prod")
 POD_SUBNET = ipaddress.ip_network("10.244.0.0/16")  # kind's default podSubnet (v1alpha4 defaults)
@@ -88,7 +88,7 @@ def test_the_named_resources_exist(overlay):
 def test_local_secrets_come_from_a_generator_and_prod_ships_none():
     local = render("k8s/local")
     secrets = by_kind(local, "Secret")
-    assert {unhashed(n) for n in secrets} == {"postgres-credentials", "minio-credentials"} | {
+    assert {unhashed(n) for n in secrets} == {"postgres-credentials", "minio-credentials", "match-credentials"} | {
         f"{w}-credentials" for w in PYTHON
     }
     assert all(SECRET_HASH.search(n) for n in secrets), "secretGenerator adds a content hash"
@@ -111,7 +111,7 @@ def test_every_workload_is_hardened(overlay):
             assert sc["allowPrivilegeEscalation"] is False, name
             assert sc["capabilities"]["drop"] == ["ALL"], name
             assert set(container["resources"]) == {"requests", "limits"}, name
-        labels = workload["spec"]["template"]["metadata"]["labels"]
+        labels = pod_template(workload)["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == name and "app.kubernetes.io/component" in labels, name
         assert workload["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cartridge", name
         assert labels["app.kubernetes.io/part-of"] == "cartridge", f"{name}: pods lack the part-of label"
@@ -293,7 +293,7 @@ def allowed(objects, source: str, target: str, port: int) -> bool:
     """Does the policy set allow pod `source` to open `target`:`port` (both directions checked)?"""
     policies = by_kind(objects, "NetworkPolicy").values()
     labels = {
-        name: pod_spec(w)["containers"] and w["spec"]["template"]["metadata"]["labels"]
+        name: pod_spec(w)["containers"] and pod_template(w)["metadata"]["labels"]
         for name, w in workloads(objects).items()
     }
 
@@ -340,6 +340,7 @@ FLOWS = {
     ("arena", "postgres", 5432),
     ("arena", "minio", 9000),
     ("minio-create-bucket", "minio", 9000),
+    ("match", "minio", 9000),  # an on-demand match reads models, and reaches nothing else
     ("postgres-setup", "postgres", 5432),
     ("frontend", "web", 8080),
 }
@@ -536,7 +537,7 @@ def test_probes_hit_routes_the_services_really_serve():
     objects = render("k8s/local")
     health_paths = served_by_serve_health()
     for name, workload in workloads(objects).items():
-        if workload["kind"] != "Job":  # every long-running container says when it is ready and alive
+        if workload["kind"] not in ("Job", "CronJob"):  # every long-running container says when it is ready and alive
             for container in pod_spec(workload)["containers"]:
                 assert "readinessProbe" in container and "livenessProbe" in container, (name, container["name"])
     for name in PYTHON:

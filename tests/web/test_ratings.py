@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cartridge.arena.match import GameRecord
-from cartridge.arena.ratings_store import CALIBRATION, RATED, RatingsStore, VersionResult
+from cartridge.arena.ratings_store import CALIBRATION, RATED, MatchRow, RatingsStore, VersionResult
 from cartridge_web.app import create_app
 from cartridge_web.stats_cache import ARENA_NOT_STARTED
 from tests.web.conftest import web_settings
@@ -80,3 +80,78 @@ def test_stats_show_each_versions_rating_scores_and_skips_and_answer_before_the_
         "finished_at": 1.5e9,
     }
     assert arena["message"] == "v2 rated 412; 1 version skipped"
+
+
+def match_row(match_id: str, finished_at: float, **fields) -> MatchRow:
+    values = {
+        "match_id": match_id,
+        "env_id": "tictactoe",
+        "player_a": "v9",
+        "player_b": "minimax",
+        "games": 20,
+        "wins": 0,
+        "draws": 20,
+        "losses": 0,
+        "score": 0.5,
+        "score_low": 0.2993,
+        "score_high": 0.7007,
+        "seed": 4,
+        "started_at": finished_at - 10,
+        "finished_at": finished_at,
+    }
+    return MatchRow(**(values | fields), detail={"id": match_id})
+
+
+def test_stats_show_every_on_demand_match_newest_first_with_the_elo_its_score_implies(tmp_path, replay_url):
+    with TestClient(create_app(web_settings(tmp_path, REPLAY_URL=replay_url))) as client:
+        assert fresh_stats(client)["matches"] == []  # no arena tables yet
+        ratings = RatingsStore.open(replay_url)
+        ratings.record_match(match_row("older", 100.0))
+        ratings.record_match(
+            match_row(
+                "newer",
+                200.0,
+                player_b="random",
+                wins=20,
+                draws=0,
+                score=1.0,
+                score_low=0.8389,
+                score_high=1.0,
+                env_id="connect4",
+            )
+        )  # another game's: shown too, named
+        ratings.close()
+        matches = fresh_stats(client)["matches"]
+    assert [m["match_id"] for m in matches] == ["newer", "older"]
+    drawn, won = matches[1], matches[0]
+    assert (drawn["player_a"], drawn["player_b"], drawn["draws"], drawn["score"]) == ("v9", "minimax", 20, 0.5)
+    assert (drawn["elo"], drawn["elo_low"], drawn["elo_high"]) == (0.0, -147.8, 147.8)
+    assert won["env_id"] == "connect4" and won["elo"] is None and won["elo_high"] is None and won["elo_low"] > 280
+
+
+def test_a_matchs_elo_figures_are_the_ones_its_result_carries(tmp_path):
+    """The match computed them from its unrounded score (and printed them): /stats shows the same, not figures
+    recomputed from the rounded scores stored in the row."""
+    replay_url = f"sqlite:///{tmp_path}/replay.db"
+    ratings = RatingsStore.open(replay_url)
+    row = match_row("m", 1.0, wins=19, draws=1, score=0.975, score_low=0.7995, score_high=0.9974)
+    carried = {"elo": 636.4, "elo_low": 240.3, "elo_high": 1032.4}
+    ratings.record_match(MatchRow(**{**row.__dict__, "detail": {"result": carried}}))
+    ratings.close()
+    with TestClient(create_app(web_settings(tmp_path, REPLAY_URL=replay_url))) as client:
+        (shown,) = fresh_stats(client)["matches"]
+    assert {key: shown[key] for key in carried} == carried
+
+
+def test_a_database_from_before_matches_still_shows_the_ratings(tmp_path):
+    replay_url = f"sqlite:///{tmp_path}/replay.db"
+    ratings = RatingsStore.open(replay_url)
+    ratings.record(VersionResult("tictactoe", 2, RATED, rating=10.0), [])
+    ratings.close()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "replay.db") as db:  # as an arena from before on-demand matches left it
+        db.execute("DROP TABLE arena_matches")
+    with TestClient(create_app(web_settings(tmp_path, REPLAY_URL=replay_url))) as client:
+        stats = fresh_stats(client)
+    assert [v["version"] for v in stats["arena"]["versions"]] == [2] and stats["matches"] == []

@@ -87,9 +87,11 @@ def play_pairs(
     games: int,
     seed_base: str,
     should_stop: Callable[[], bool] = lambda: False,
+    on_game: Callable[[GameRecord], None] = lambda record: None,
 ) -> list[GameRecord]:
     """``games`` games with alternating colours; games 2k and 2k+1 share an opening seed, so each opening is
-    played once from each side and an unbalanced opening favours no one. Fewer games if ``should_stop`` says so."""
+    played once from each side and an unbalanced opening favours no one. Fewer games if ``should_stop`` says so.
+    ``on_game`` hears each game as it ends (progress)."""
     records = []
     for i in range(games):
         if should_stop():
@@ -97,6 +99,7 @@ def play_pairs(
         seed = game_seed(seed_base, player[0], opponent[0], i // 2)
         seats = (player, opponent) if i % 2 == 0 else (opponent, player)
         records.append(play_game(game, *seats, seed=seed))
+        on_game(records[-1])
     return records
 
 

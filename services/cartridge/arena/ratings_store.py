@@ -6,8 +6,13 @@ Tables (created on open, both backends):
                   under ROLLOUT_POLICY=gated its ``gate`` column holds the gate match as JSON (against, games,
                   wins, draws, losses, score, threshold, promoted), NULL otherwise
   arena_games     every game behind a row: players, seed, moves, winner; the ratings are fitted over all of them
+  arena_matches   one row per on-demand match (`devtools match A B`, cartridge.arena.ondemand): its players, games,
+                  wins, draws and losses from the first player's side, the score with its 95 % interval, the seed,
+                  when it ran, and the whole result as JSON (``detail``). Its games stay out of arena_games: a
+                  match answers a question, it does not move the ratings.
 (env_id, version) is the primary key of arena_versions, so a version is never rated twice; a version's row and its
-games are written in one transaction, so a crash leaves the version wholly rated or not at all.
+games are written in one transaction, so a crash leaves the version wholly rated or not at all. A match's id is
+arena_matches' key, so recording the same result twice leaves one row.
 
 The connection, its transactions, reconnection, error mapping and table creation are the replay database's
 (cartridge.replay): this module speaks to it through ``ensure_tables``, ``lock``, ``transaction(write)`` and ``q(sql)``
@@ -35,10 +40,20 @@ SCHEMA = (
     env_id TEXT NOT NULL, version INTEGER NOT NULL, game INTEGER NOT NULL, first_player TEXT NOT NULL,
     second_player TEXT NOT NULL, seed BIGINT NOT NULL, winner INTEGER NOT NULL, moves TEXT NOT NULL,
     PRIMARY KEY (env_id, version, game))""",
+    """CREATE TABLE IF NOT EXISTS arena_matches (
+    match_id TEXT PRIMARY KEY, env_id TEXT NOT NULL, player_a TEXT NOT NULL, player_b TEXT NOT NULL,
+    games INTEGER NOT NULL, wins INTEGER NOT NULL, draws INTEGER NOT NULL, losses INTEGER NOT NULL,
+    score DOUBLE PRECISION NOT NULL, score_low DOUBLE PRECISION NOT NULL, score_high DOUBLE PRECISION NOT NULL,
+    seed BIGINT NOT NULL, started_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION NOT NULL,
+    detail TEXT NOT NULL)""",
 )
 RATED, SKIPPED, CALIBRATION = "rated", "skipped", "calibration"
 VERSION_COLUMNS = (
     "env_id, version, status, rating, scores, optimal_search, optimal_network, games, note, finished_at, gate"
+)
+MATCH_COLUMNS = (
+    "match_id, env_id, player_a, player_b, games, wins, draws, losses, score, score_low, score_high, seed, "
+    "started_at, finished_at, detail"
 )
 
 
@@ -61,7 +76,34 @@ class VersionResult:
     gate: dict | None = None  # the gate match under ROLLOUT_POLICY=gated (cartridge.arena.gate.GateResult)
 
 
-TABLES = ("arena_versions", "arena_games")
+@dataclass(frozen=True)
+class MatchRow:
+    """One on-demand match, from player A's side (cartridge.arena.ondemand.MatchResult.row)."""
+
+    match_id: str
+    env_id: str
+    player_a: str
+    player_b: str
+    games: int
+    wins: int
+    draws: int
+    losses: int
+    score: float
+    score_low: float  # the 95 % Wilson interval (cartridge.arena.scoring)
+    score_high: float
+    seed: int
+    started_at: float
+    finished_at: float
+    detail: dict = field(default_factory=dict)  # the whole result: players' specs, sims, by colour, Elo
+
+    def values(self) -> tuple:
+        plain = [getattr(self, name) for name in MATCH_COLUMNS.split(", ")[:-1]]
+        return (*plain, json.dumps(self.detail, sort_keys=True))
+
+
+MATCHES_LIMIT = 200  # the newest matches a reader gets: /stats stays bounded however many are played
+
+TABLES = ("arena_versions", "arena_games", "arena_matches")
 
 
 def create_arena_tables(cur) -> None:
@@ -196,3 +238,21 @@ class RatingsStore:
             )
             for env, v, status, rating, scores, search, network, n, note, finished, gate in rows
         ]
+
+    def record_match(self, row: MatchRow) -> bool:
+        """A match's row; False (and nothing written) if its id has one already (the same result again)."""
+        with self._cursor() as cur:
+            self._execute(
+                cur,
+                f"INSERT INTO arena_matches ({MATCH_COLUMNS}) VALUES ({', '.join('?' * 15)}) "
+                "ON CONFLICT (match_id) DO NOTHING",
+                row.values(),
+            )
+            return cur.rowcount == 1
+
+    def matches(self, limit: int = MATCHES_LIMIT) -> list[MatchRow]:
+        """The newest ``limit`` matches of every game, newest first."""
+        with self._cursor(write=False) as cur:
+            self._execute(cur, f"SELECT {MATCH_COLUMNS} FROM arena_matches ORDER BY finished_at DESC LIMIT ?", (limit,))
+            rows = cur.fetchall()
+        return [MatchRow(*row[:-1], detail=json.loads(row[-1])) for row in rows]

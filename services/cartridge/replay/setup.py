@@ -53,12 +53,16 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "iterations": ("SELECT",),
         "replay_counters": ("SELECT",),
         "arena_versions": ("SELECT",),
+        "arena_matches": ("SELECT",),
     },
-    # The arena reads the buffer and keeps its ratings in its own two tables.
+    # The arena reads the buffer and keeps its ratings in its own tables. It also stores each on-demand match
+    # (`devtools match` runs `python -m cartridge_arena.match record` as the arena): INSERT ... ON CONFLICT
+    # (match_id) DO NOTHING, which reads the conflict target.
     "arena": {
         **{table: ("SELECT",) for table in REPLAY_TABLES},
         "arena_versions": ("SELECT", "INSERT", "UPDATE"),
         "arena_games": ("SELECT", "INSERT", "UPDATE"),
+        "arena_matches": ("SELECT", "INSERT"),
     },
 }
 # Modules whose SCHEMA (CREATE ... IF NOT EXISTS statements) the set-up runs too, skipped while absent.

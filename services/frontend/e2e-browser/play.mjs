@@ -67,6 +67,7 @@ try {
     result.versionPoints = await page.getByTestId("chart-versions").locator("circle").count();
     result.ratingPoints = await page.getByTestId("chart-rating").locator("circle").count();
     result.arenaRows = await page.getByTestId("arena-row").allInnerTexts();
+    result.matchRows = await page.getByTestId("match-row").allInnerTexts();
     result.modelVersion = await page.getByTestId("model-version").innerText();
     await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
     if (docsImages) copyFileSync(join(artifacts, "dashboard.png"), join(docsImages, "dashboard.png"));

@@ -144,6 +144,27 @@ class ArenaRatings(BaseModel):
     message: str = Field(description="what the arena has done, or why there is nothing to show yet")
 
 
+class MatchSummary(BaseModel):
+    """One on-demand match (`devtools match A B`), from player A's side."""
+
+    match_id: str
+    env_id: GameName
+    player_a: str = Field(description="v12, random, alphabeta-d4, minimax, file:NAME.onnx")
+    player_b: str
+    games: int
+    wins: int
+    draws: int
+    losses: int
+    score: float = Field(description="A's wins plus half the draws, per game (0..1)")
+    score_low: float = Field(description="the score's 95 % Wilson interval, low end")
+    score_high: float
+    elo: float | None = Field(description="the Elo difference (A - B) the score implies; null for a score of 0 or 1")
+    elo_low: float | None = Field(description="the difference's 95 % interval; null: unbounded on that side")
+    elo_high: float | None
+    seed: int
+    finished_at: float
+
+
 class Stats(BaseModel):
     env_id: GameName
     episodes: int
@@ -158,6 +179,7 @@ class Stats(BaseModel):
     served_model_version: int
     loss_history: list[IterationPoint]
     arena: ArenaRatings
+    matches: list[MatchSummary] = Field(description="on-demand matches of every game (`devtools match`), newest first")
     generated_at: float
 
 

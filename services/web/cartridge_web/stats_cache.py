@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from cartridge.arena.ratings_store import CALIBRATION, RatingsStore, VersionResult
+from cartridge.arena.ratings_store import CALIBRATION, MatchRow, RatingsStore, VersionResult
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
 from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, training_log_beside
 from cartridge.settings import Settings
@@ -38,6 +38,7 @@ STATS_STALE_SECONDS = 2.0
 ARENA_NOT_STARTED = "no arena results: the arena has not started yet (it creates its tables on start)"
 LOSS_HISTORY_LIMIT = 1000  # keeps /stats bounded (~200 KB) however long training runs
 RATINGS_LIMIT = 500  # the newest arena rows /stats shows, for the same reason (~500 B each)
+MATCHES_LIMIT = 50  # the newest on-demand matches /stats shows (~400 B each)
 
 
 class SharedRead(Generic[T]):
@@ -100,6 +101,7 @@ class TrainingSnapshot:
     iterations: list[IterationRecord] = field(default_factory=list)
     ratings: list[VersionResult] = field(default_factory=list)  # the arena's rows, calibration left out
     ratings_problem: str | None = None
+    matches: list[MatchRow] = field(default_factory=list)  # on-demand matches of every game, newest first
     store_problem: str | None = None
     manifest: ModelManifest | None = None
     versions: list[int] = field(default_factory=list)
@@ -149,7 +151,16 @@ class TrainingProgress:
         except Exception as exc:  # the database answered the counts just before: most likely no tables yet
             log.debug("arena ratings unreadable for /stats", env=self.env_id, error=repr(exc))
             return {"ratings_problem": ARENA_NOT_STARTED}
-        return {"ratings": [r for r in rows if r.status != CALIBRATION][-RATINGS_LIMIT:]}
+        return {"ratings": [r for r in rows if r.status != CALIBRATION][-RATINGS_LIMIT:], **self._read_matches(replay)}
+
+    def _read_matches(self, replay: ReplayBuffer) -> dict:
+        # Apart from the ratings: a database from before on-demand matches has no arena_matches table until the arena
+        # (or, on PostgreSQL, the set-up Job) next starts, and that must not hide the ratings.
+        try:
+            return {"matches": RatingsStore.reader_beside(replay).matches(limit=MATCHES_LIMIT)}
+        except Exception as exc:
+            log.debug("on-demand matches unreadable for /stats", error=repr(exc))
+            return {}
 
     def _read_store(self) -> dict:
         try:

@@ -110,22 +110,28 @@ def test_the_web_reads_its_stats_and_may_not_write(set_up, make_episode, tmp_pat
 
 
 def test_the_arena_records_ratings_as_its_role_and_the_web_reads_them(postgres_database, logins):
-    from cartridge.arena.ratings_store import RatingsStore, VersionResult
+    from cartridge.arena.ratings_store import MatchRow, RatingsStore, VersionResult
 
     run_setup(postgres_database, list(logins.values()))  # with the arena's schema module, as the Job runs it
     urls = {w: role_url(postgres_database, login) for w, login in logins.items()}
     arena = RatingsStore.open(urls["arena"])  # its role runs no DDL: the tables are the set-up's
+    match = MatchRow("m1", "tictactoe", "v2", "minimax", 4, 0, 4, 0, 0.5, 0.2, 0.8, 7, 1.0, 2.0, {"id": "m1"})
     try:
         arena.record_skipped("tictactoe", {1: "published while busy"})
         arena.record(VersionResult("tictactoe", 2, "rated", rating=120.0, games=0), [])
+        # `devtools match` stores each match as the arena (`python -m cartridge_arena.match record`), once.
+        assert arena.record_match(match) is True and arena.record_match(match) is False
     finally:
         arena.close()
     web = RatingsStore.open(urls["web"])
     try:
         assert web.statuses("tictactoe") == {1: "skipped", 2: "rated"}
+        assert web.matches() == [match]
     finally:
         web.close()
     assert denied(urls["web"], "INSERT INTO arena_versions (env_id, version) VALUES ('x', 9)")
+    assert denied(urls["web"], "INSERT INTO arena_matches (match_id) VALUES ('x')")
+    assert denied(urls["arena"], "DELETE FROM arena_matches")
     assert denied(urls["web"], "SELECT * FROM arena_games")
     assert denied(urls["arena"], "DELETE FROM arena_versions")
     assert denied(urls["arena"], "INSERT INTO episodes (episode_id) VALUES ('x')")

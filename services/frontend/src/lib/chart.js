@@ -82,3 +82,27 @@ export function scoreRows(arena) {
     note: v.note,
   }));
 }
+
+/** An Elo difference for reading: "+35", "−120", and "+∞" / "−∞" where /stats gives null (a score of 1 or 0). */
+export function signedElo(value, unbounded) {
+  if (value === null || value === undefined) return unbounded;
+  const rounded = Math.round(value);
+  return rounded < 0 ? `−${-rounded}` : `+${rounded}`;
+}
+
+/** The Matches table: one row per on-demand match (`devtools match A B`), newest first as /stats lists them, from
+ *  player A's side: wins/draws/losses, the score with its 95 % interval, the Elo difference with its interval. */
+export function matchRows(matches) {
+  return (matches ?? []).map((m) => ({
+    id: m.match_id,
+    game: m.env_id,
+    players: `${m.player_a} vs ${m.player_b}`,
+    games: m.games,
+    record: `${m.wins}/${m.draws}/${m.losses}`,
+    score: `${m.score.toFixed(2)} (${m.score_low.toFixed(2)}–${m.score_high.toFixed(2)})`,
+    elo:
+      `${signedElo(m.elo, m.score >= 1 ? "+∞" : "−∞")} ` +
+      `(${signedElo(m.elo_low, "−∞")} to ${signedElo(m.elo_high, "+∞")})`,
+    when: new Date(m.finished_at * 1000).toISOString().slice(0, 16).replace("T", " "),
+  }));
+}

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { addSample, episodeSeries, extent, linePath, markers, ratingSeries, scale, scoreRows, versionSeries } from "./chart.js";
+import {
+  addSample,
+  episodeSeries,
+  extent,
+  linePath,
+  markers,
+  matchRows,
+  ratingSeries,
+  scale,
+  scoreRows,
+  signedElo,
+  versionSeries,
+} from "./chart.js";
 
 describe("chart scaling", () => {
   it("pads a flat series so it still has a range", () => {
@@ -82,5 +94,31 @@ describe("arena ratings", () => {
     expect(rows[0]).toMatchObject({ rating: "250", cells: ["1.00 (4/0/0)", "0.38 (0/3/1)"], optimal: "92 %" });
     expect(rows[1]).toMatchObject({ status: "skipped", rating: "–", note: "published while the arena was busy" });
     expect(rows[2].cells).toEqual(["0.75 (3/0/1)", "–"]); // v1 never played minimax; v0 is no reference
+  });
+});
+
+describe("matches table", () => {
+  const drawn = {
+    match_id: "a1", env_id: "tictactoe", player_a: "v9", player_b: "minimax", games: 20, wins: 0, draws: 20,
+    losses: 0, score: 0.5, score_low: 0.2993, score_high: 0.7007, elo: 0, elo_low: -147.8, elo_high: 147.8,
+    seed: 4, finished_at: 1700000000,
+  };
+  const won = { ...drawn, match_id: "b2", player_b: "random", wins: 20, draws: 0, score: 1, score_low: 0.8389,
+    score_high: 1, elo: null, elo_low: 286.2, elo_high: null };
+
+  it("shows each match from A's side, with the score's interval and the Elo difference's", () => {
+    const [row] = matchRows([drawn]);
+    expect(row).toEqual({
+      id: "a1", game: "tictactoe", players: "v9 vs minimax", games: 20, record: "0/20/0",
+      score: "0.50 (0.30–0.70)", elo: "+0 (−148 to +148)", when: "2023-11-14 22:13",
+    });
+  });
+
+  it("says unbounded where a score of 1 or 0 implies no finite difference", () => {
+    expect(matchRows([won])[0].elo).toBe("+∞ (+286 to +∞)");
+    const lost = { ...won, wins: 0, losses: 20, score: 0, score_low: 0, score_high: 0.1611, elo_low: null, elo_high: -286.2 };
+    expect(matchRows([lost])[0].elo).toBe("−∞ (−∞ to −286)");
+    expect(signedElo(-0.4, "")).toBe("+0");
+    expect(matchRows(undefined)).toEqual([]);
   });
 });

@@ -6,12 +6,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from cartridge.arena.loop import reference_players
-from cartridge.arena.ratings_store import RATED
+from cartridge.arena.ratings_store import RATED, MatchRow
+from cartridge.arena.scoring import elo_difference
 from cartridge.games import get_game
 from cartridge.settings import Settings
 
 from ..dependencies import ModelsDep, SettingsDep, TrainingDep
-from ..schemas import ArenaRatings, IterationPoint, ModelSummary, Problem, Stats, VersionRating
+from ..schemas import ArenaRatings, IterationPoint, MatchSummary, ModelSummary, Problem, Stats, VersionRating
 from ..stats_cache import TrainingSnapshot
 
 NO_MODEL_YET = "no model yet: the trainer publishes v1 after its first iteration; games use a uniform prior until then"
@@ -49,6 +50,7 @@ def render(snapshot: TrainingSnapshot, served: int, settings: Settings) -> Stats
         served_model_version=served,
         loss_history=[IterationPoint(**{k: getattr(r, k) for k in IterationPoint.model_fields}) for r in records],
         arena=arena_ratings(snapshot, settings),
+        matches=[match_summary(row) for row in snapshot.matches],
         generated_at=snapshot.read_at,
     )
 
@@ -79,3 +81,18 @@ def arena_ratings(snapshot: TrainingSnapshot, settings: Settings) -> ArenaRating
         versions=[VersionRating(**{k: getattr(r, k) for k in VersionRating.model_fields}) for r in rows],
         message=message,
     )
+
+
+def match_summary(row: MatchRow) -> MatchSummary:
+    """A stored match, with the Elo figures its result carries (what `devtools match` printed); computed from the
+    stored scores for a result without them."""
+
+    def elo(score: float) -> float | None:
+        difference = elo_difference(score)
+        return None if difference is None else round(difference, 1)
+
+    result = row.detail.get("result") or {}
+    computed = {"elo": elo(row.score), "elo_low": elo(row.score_low), "elo_high": elo(row.score_high)}
+    figures = {key: result.get(key, value) for key, value in computed.items()}
+    plain = {name: getattr(row, name) for name in MatchSummary.model_fields if hasattr(row, name)}
+    return MatchSummary(**plain, **figures)
