@@ -299,7 +299,7 @@ def test_the_cluster_and_registry_devtools_chose_reach_tilt_through_its_environm
     assert tilt.first("allow_k8s_contexts")[0] == (spec.context,) == ("kind-two",)
     assert {args[0] for args, _ in tilt.calls["docker_build"]} == {f"localhost:5002/cartridge-{c}" for c in COMPONENTS}
     (stream,), _ = tilt.first("k8s_yaml")
-    pods = [w["spec"]["template"]["spec"] for w in workloads([d for d in yaml.safe_load_all(stream) if d]).values()]
+    pods = [pod_spec(w) for w in workloads([d for d in yaml.safe_load_all(stream) if d]).values()]
     images = {c["image"] for pod in pods for c in pod.get("initContainers", []) + pod["containers"]}
     ours = {image for image in images if "/cartridge-" in image}
     assert {image.rsplit(":", 1)[0] for image in ours} == {f"localhost:5002/cartridge-{c}" for c in COMPONENTS}
