@@ -190,11 +190,12 @@ def up(
     wanted = UpOptions(
         runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, kind_names=names, **options
     )
-    view = None
+    view, current = None, "starting"
     with StepReporter(console) as report, deadline(timeout):
         stack = runtime_for_up(chosen, wanted, reporter.quiet_or(report), reporter.echo)
         try:
             for phase in stack.up_phases():
+                current = phase.what
                 if not phase.spinner:  # another program takes the terminal: no spinner over it
                     report.finish()
                     reporter.note(escape(phase.what))
@@ -204,8 +205,8 @@ def up(
                 raise
             report.finish(ok=False)
             raise DevtoolsError(
-                f"--timeout {format_duration(exc.deadline)} ran out during “{report.failed}”: {exc.what} was not "
-                f"ready yet ({exc.reason})",
+                f"--timeout {format_duration(exc.deadline)} ran out during “{report.failed or current}”: "
+                f"{exc.what} was not ready yet ({exc.reason})",
                 "; ".join(filter(None, (exc.hint, "or give it longer with --timeout"))),
             ) from None
     if view is not None and not reporter.quiet:

@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 
 from cartridge.games import GAME_NAMES
-from devtools.cli_options import data_dir_option, kind_names, kind_names_options
+from devtools.cli_options import data_dir_option, kind_names, kind_names_options, refuse_foreign_options
 from devtools.errors import DevtoolsError
 from devtools.exit_codes import COMMON, epilog
 from devtools.kind.names import KindNames
@@ -150,8 +150,11 @@ def match(ctx: click.Context, runtime: str, data_dir: Path | None, output: str, 
         if not quiet:
             console.print(message, style="dim", markup=False, soft_wrap=True)
 
+    if runtime != "auto":  # a flag the asked-for runtime does not read is refused, as by `up` and `down`
+        refuse_foreign_options(ctx, runtime, f"--runtime {runtime}")
     names = kind_names(options)
     runner = runner_for(runtime, data_dir, progress, names)
+    refuse_foreign_options(ctx, runner.name, f"the match plays on the {runner.name} runtime")
     request = checked_players(MatchRequest(**options, match_id=new_match_id()), files_allowed=runner.name == "local")
     where = f"match {request.match_id} on the {runner.name} runtime"
     progress(f"{where}: {request.a} against {request.b}")

@@ -52,6 +52,14 @@ def time_left() -> float | None:
     return None if bound is None else max(0.0, bound[1] - time.monotonic())
 
 
+def deadline_ran_out(what: str, reason: str, hint: str = "") -> WaitTimeout:
+    """The WaitTimeout of a wait that `up --timeout`'s deadline bounded outside wait_until_ready (`tilt ci`, which
+    devtools waits for as a process): it names the --timeout as given, as wait_until_ready's own does."""
+    bound = _DEADLINE.get()
+    seconds = None if bound is None else bound[0]
+    return WaitTimeout(waiting.NotReadyInTime(what, seconds or 0, reason), hint, deadline=seconds)
+
+
 def wait_until_ready(
     what: str,
     why_not: WhyNot,

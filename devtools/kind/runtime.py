@@ -36,7 +36,7 @@ from devtools.ports import KIND_FORWARDS, KIND_URLS, TILT_UI
 from devtools.process import Echo, Runner, run_command
 from devtools.progress import Done, Step
 from devtools.runtime import DownPlan, Phase, StackView, health_cell, stats_caption
-from devtools.wait import WaitTimeout, time_left, wait_until_ready
+from devtools.wait import deadline_ran_out, time_left, wait_until_ready
 
 NAMESPACE = "cartridge"
 WORKLOADS = (
@@ -344,9 +344,7 @@ class KindRuntime:
             except subprocess.TimeoutExpired:
                 tilt.kill()
                 tilt.wait()
-            raise WaitTimeout(
-                f"`tilt {mode}`", left or 0, "still deploying", "see Tilt's output above", deadline=left
-            ) from None
+            raise deadline_ran_out(f"`tilt {mode}`", "still deploying", "see Tilt's output above") from None
         except BaseException:
             if tilt.poll() is None:  # Ctrl-C reached Tilt too (same process group): let it finish stopping
                 tilt.wait()

@@ -171,3 +171,13 @@ def test_json_log_lines_read_as_their_event_and_fields():
     line = json.dumps({"event": "game 2/4", "first": "v1", "level": "info", "timestamp": "t", "service": "match"})
     assert log_line(line) == "game 2/4 first=v1"
     assert log_line("plain text\n") == "plain text"
+
+
+def test_an_option_of_the_other_runtime_is_a_usage_error_as_for_up(data_dir):
+    """`--cluster` names a kind cluster: on the local runtime it would be ignored, so it is refused (exit 2)."""
+    done = devtools("latest", "random", "--runtime", "local", "--cluster", "other", "--data-dir", str(data_dir))
+    assert done.returncode == 2, done.stderr
+    assert "--cluster applies to the kind runtime only, and this runs the local runtime" in done.stderr
+    played = devtools("latest", "random", "--cluster", "other", "--games", "2", "--data-dir", str(data_dir))
+    assert played.returncode == 2 and "the match plays on the local runtime" in played.stderr, played.stderr
+    assert stored(data_dir) == []

@@ -114,3 +114,14 @@ def test_ctrl_c_before_the_stack_is_up_is_an_interruption_not_a_success(config):
     assert proc.wait(60) == 4, "".join(said)
     assert not any("Ctrl-C stops everything" in line for line in said)
     assert not any(port_in_use(c.port) for c in config.components())
+
+
+def test_a_quiet_up_that_runs_out_still_names_its_step(config):
+    """With -q the step reporter hears nothing, so the step comes from the phase that was running."""
+    result = CliRunner().invoke(
+        cli, ["-q", "up", "--runtime", "local", "--detach", "--no-frontend", "--timeout", "500ms"]
+    )
+    assert result.exit_code == 1
+    assert "error: --timeout 0.5s ran out during “starting the local runtime”: the local runtime was not ready" in (
+        result.stderr
+    )

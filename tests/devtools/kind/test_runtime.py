@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,23 @@ def test_down_all_keeps_a_cluster_devtools_did_not_create_and_says_so_at_the_end
     assert "did not create the kind cluster cartridge" in err.value.message and "kind delete cluster" in err.value.hint
     assert kind.exists and handled == [True]
     assert any("delete namespace cartridge" in c for c in kind.commands())
+
+
+def test_up_timeout_stops_a_tilt_ci_that_is_still_deploying_and_names_the_bound(tmp_path, monkeypatch):
+    """`up --timeout` bounds `tilt ci` as a process (its own --timeout loses to ci_settings): past the bound, Tilt
+    gets Ctrl-C and the error names the --timeout as given, not the time that was left when Tilt started."""
+    from devtools.kind.runtime import KindOptions
+    from devtools.wait import WaitTimeout, deadline
+
+    stopped = tmp_path / "tilt-stopped"
+    tilt = tmp_path / "tilt"
+    tilt.write_text(f"#!/bin/sh\ntrap 'touch {stopped}; exit 130' INT\nwhile :; do sleep 0.05; done\n")
+    tilt.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT))
+    with pytest.raises(WaitTimeout) as raised, deadline(0.6):
+        time.sleep(0.3)  # a step before Tilt used part of the bound
+        runtime.run_tilt("ci")
+    assert raised.value.deadline == 0.6
+    assert raised.value.message == "`tilt ci` did not become ready within 1 s (still deploying)"
+    assert stopped.exists(), "Tilt was stopped as by Ctrl-C"
