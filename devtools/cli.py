@@ -187,9 +187,7 @@ def up(
     refuse_foreign_options(ctx, chosen, f"{why}; --runtime chooses")
     reporter.note(f"[bold]runtime: {chosen}[/] ({escape(why)})")
     names = kind_names(options)
-    wanted = UpOptions(
-        runtime, tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, kind_names=names, **options
-    )
+    wanted = UpOptions(tilt=None if no_tilt else tilt_mode, frontend=not no_frontend, kind_names=names, **options)
     view, current = None, "starting"
     with StepReporter(console) as report, deadline(timeout):
         stack = runtime_for_up(chosen, wanted, reporter.quiet_or(report), reporter.echo)

@@ -22,7 +22,8 @@ from devtools.errors import DevtoolsError
 from devtools.exit_codes import COMMON, epilog
 from devtools.kind.names import KindNames
 from devtools.local.config import LocalConfig, default_data_dir
-from devtools.match_run import MatchRequest, Progress, new_match_id
+from devtools.match_run import MatchRequest, new_match_id
+from devtools.process import Progress
 
 
 def checked_players(request: MatchRequest, files_allowed: bool) -> MatchRequest:

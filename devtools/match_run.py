@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from devtools.errors import DevtoolsError
+from devtools.process import Progress
 
 MODULE = "cartridge_arena.match"
 RESULT_KIND = "cartridge.match"  # what the result line says it is (cartridge.arena.ondemand.RESULT_KIND)
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

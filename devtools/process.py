@@ -11,6 +11,7 @@ from devtools.errors import DevtoolsError
 
 Runner = Callable[..., subprocess.CompletedProcess]  # run_command's signature; tests substitute a stand-in
 Echo = Callable[[str], None]  # receives each line a tool prints (`devtools -v`)
+Progress = Callable[[str], None]  # receives each step of a long command, for the person at the terminal
 
 
 def run_command(

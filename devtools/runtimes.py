@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,13 +17,12 @@ from devtools.kind.names import KindNames
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.local.config import default_data_dir
 from devtools.paths import REPO_ROOT
-from devtools.process import Echo
+from devtools.process import Echo, Progress
 from devtools.runtime import DownPlan, Runtime
 
 if TYPE_CHECKING:
     from devtools.kind.runtime import KindRuntime
 
-Progress = Callable[[str], None]
 DEFAULT_NAMES = KindNames()
 
 
@@ -32,7 +30,6 @@ DEFAULT_NAMES = KindNames()
 class UpOptions:
     """`devtools up`'s options. None leaves a runtime's own default in place."""
 
-    runtime: str = "auto"  # "auto", "local" or "kind"
     tilt: str | None = "up"  # kind: "up", "ci", or None to build, push and apply once (--no-tilt)
     actors: int | None = None
     env_id: str | None = None

@@ -31,10 +31,10 @@ from devtools.pins import (
     METRICS_SERVER_MANIFEST_SHA256,
     METRICS_SERVER_VERSION,
 )
+from devtools.process import Progress
 from devtools.progress import Step
 from devtools.wait import wait_until_ready
 
-Progress = Callable[[str], None]
 Kubectl = Callable[..., object]  # ClusterController.kubectl bound to a cluster: kubectl(*args, namespace=, input=)
 
 GATEWAY_CLASS = "cloud-provider-kind"  # cloud-provider-kind pkg/gateway/controller.go: GWClassName

@@ -32,7 +32,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -47,7 +47,7 @@ from devtools.kind.bake import (
     image_name,
 )
 from devtools.paths import REPO_ROOT
-from devtools.process import Echo, run_command
+from devtools.process import Echo, Progress, run_command
 from devtools.progress import Detail, Step
 
 # Passed through from the environment when set; the Dockerfiles' defaults are the upstream images.
@@ -56,7 +56,6 @@ TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
 # builder does: an environment's empty value is unset, except these, whose empty value means something and is
 # spelled so services/Dockerfile reads it (the Tiltfile's EMPTY_BUILD_ARG; tests/test_image_definitions.py).
 EMPTY_BUILD_ARG = {"TORCH_INDEX_URL": "none"}
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

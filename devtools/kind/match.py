@@ -24,7 +24,8 @@ from decimal import Decimal
 from devtools.errors import DevtoolsError
 from devtools.kind.names import KindNames
 from devtools.kind.runtime import NAMESPACE, load_kubeconfig
-from devtools.match_run import MODULE, MatchRequest, Progress, recorded, result_from_lines, show_lines
+from devtools.match_run import MODULE, MatchRequest, recorded, result_from_lines, show_lines
+from devtools.process import Progress
 
 TEMPLATE = "match"  # the suspended CronJob each match Job is made from (k8s/base/match.yaml)
 JOB_PREFIX = "cartridge-match-"

@@ -7,7 +7,8 @@ import subprocess
 import sys
 import threading
 
-from devtools.match_run import MODULE, MatchRequest, Progress, log_line, recorded, result_from_lines
+from devtools.match_run import MODULE, MatchRequest, log_line, recorded, result_from_lines
+from devtools.process import Progress
 
 from .config import LocalConfig
 
