@@ -34,9 +34,10 @@ from cartridge.replay import (
 from cartridge.service import StopFlag, run_main
 from cartridge.settings import Settings, SettingsError
 from cartridge.stores import open_model_store, open_replay
-from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
+from cartridge.telemetry import StallWatch, configure_logging, serve_health
 
 from .checkpoint import Checkpointer, TrainerState
+from .metrics import TrainerMetrics
 from .network import PolicyValueNet, export_onnx
 from .pruning import Pruner
 from .quantize import agreement, quantize_int8
@@ -160,6 +161,7 @@ class Trainer:
         last_log = 0.0
         while not stop.is_set():
             have = self.replay.count_episodes(env) - self.episodes_at_iteration
+            self.metrics.pending_episodes.labels(env).set(have)
             if have >= need:
                 self.progress.expect()
                 return True
@@ -191,6 +193,7 @@ class Trainer:
         self.metrics.loss.labels(self.game.name, "policy").set(losses.policy)
         self.metrics.loss.labels(self.game.name, "value").set(losses.value)
         self.finish_iteration(losses, started)
+        self.metrics.iteration_seconds.labels(self.game.name).observe(time.time() - started)
         self.progress.progressed(expect_more=False)
         self.log.info(
             "iteration finished",
@@ -250,7 +253,11 @@ def run() -> int:
     training_log = training_log_beside(replay)
     store = open_model_store(settings)
     store.ping()
-    metrics = PipelineMetrics()
+    metrics = TrainerMetrics(
+        settings.env_id,
+        episodes_per_iteration=settings.episodes_per_iteration,
+        max_transitions=settings.replay_max_transitions,
+    )
     trainer = Trainer(settings, replay, training_log, store, log, metrics)
     trainer.resume()
     if trainer.iteration > 0:
@@ -260,7 +267,7 @@ def run() -> int:
         return trainer.progress.health(iteration=trainer.iteration, pid=os.getpid())
 
     server = serve_health(settings.http_host, settings.http_port, metrics.registry, health)
-    pruner = Pruner(settings, log)
+    pruner = Pruner(settings, log, metrics)
     pruner.start()
     log.info(
         "trainer started",
