@@ -85,6 +85,10 @@ def test_an_actor_that_writes_no_episode_for_health_stall_seconds_reports_unheal
     body = wait_until(lambda: unhealthy_body(env["HTTP_PORT"]), 60, "/health to answer 503")
     assert body["status"] == "stalled" and "no episode written" in body["problem"], body
     assert actor.proc.poll() is None, "stalled is for Kubernetes to act on: the process keeps running"
+    # What the ActorsWriteNoEpisodes alert reads (k8s/components/monitoring): a counter at 0, not an absent series.
+    with urllib.request.urlopen(f"http://127.0.0.1:{env['HTTP_PORT']}/metrics", timeout=5) as response:
+        metrics = response.read().decode().splitlines()
+    assert 'cartridge_episodes_total{env_id="connect4"} 0.0' in metrics
 
 
 def test_sigterm_stops_promptly_and_writes_no_partial_episode(tmp_path, start_service):

@@ -90,6 +90,10 @@ class Actor:
         # search, a replay buffer that never comes back) makes /health 503 and Kubernetes restart the pod.
         self.progress = StallWatch(settings.health_stall_seconds, "episode written")
         self.progress.expect()
+        # The counters exist at 0 before the first episode: "actors write no episodes" must see a 0 rate from an
+        # actor that never finishes one, not a missing series.
+        for counter in (self.metrics.episodes, self.metrics.transitions):
+            counter.labels(settings.env_id)
 
     def health(self) -> dict:
         uptime_s = round(time.time() - self.started, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from .loop import player_name
-from .ratings_store import RATED, VersionResult
+from .ratings_store import RATED, SKIPPED, VersionResult
 
 
 class ArenaMetrics:
@@ -41,6 +41,10 @@ class ArenaMetrics:
             "cartridge_arena_versions", "Versions reached, by outcome", ["env_id", "status"], registry=r
         )
         self.games = Counter("cartridge_arena_games", "Arena games played", ["env_id"], registry=r)
+        # At 0 from the start, so "the arena has rated nothing for hours" sees a 0 increase after a restart too.
+        for status in (RATED, SKIPPED):
+            self.versions.labels(env_id, status)
+        self.games.labels(env_id)
 
     def observe(self, result: VersionResult, ladder: dict[str, float]) -> None:
         """A new arena row and the ladder refitted with its games."""

@@ -23,6 +23,20 @@ class WebMetrics:
         )
         self.model_version = Gauge("cartridge_model_version", "Model version served", ["env_id"], registry=r)
         self.model_swaps = Counter("cartridge_web_model_swaps", "Models loaded without restart", ["env_id"], registry=r)
+        # `follow` (latest, or best under gated rollout) tells an alert whether lagging the trainer is a fault or
+        # the gate at work.
+        self.model_iteration = Gauge(
+            "cartridge_web_model_iteration",
+            "Training iteration of the model served (0: none yet)",
+            ["env_id", "follow"],
+            registry=r,
+        )
+        self.model_published = Gauge(
+            "cartridge_web_model_published_timestamp_seconds",
+            "When the model served was published (Unix time): its age is time() minus this",
+            ["env_id"],
+            registry=r,
+        )
 
 
 class RequestMetrics:

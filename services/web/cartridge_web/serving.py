@@ -48,6 +48,9 @@ class LiveModels:
         self._watchers = {g.name: ModelWatcher(store, g.name, g.action_size, follow, ort_threads) for g in GAMES}
         self._served = {name: ServedModel(w.current, None) for name, w in self._watchers.items()}
         self._metrics = metrics
+        self._follow = follow
+        for name in self._watchers:  # "none yet" is a served iteration too: an alert compares it with the trainer's
+            metrics.model_iteration.labels(name, follow).set(0)
         # One poll at a time (the background poller, or a test calling poll() directly), so a
         # watcher's evaluator and manifest are read together after the poll that set them.
         self._lock = threading.Lock()
@@ -81,6 +84,8 @@ class LiveModels:
                 self._served[name] = ServedModel(watcher.current, manifest)
                 self._metrics.model_version.labels(name).set(manifest.version)
                 self._metrics.model_swaps.labels(name).inc()
+                self._metrics.model_iteration.labels(name, self._follow).set(manifest.metrics.get("iteration", 0))
+                self._metrics.model_published.labels(name).set(manifest.created_at)
                 log.info("model loaded", env=name, version=manifest.version, sha256=manifest.sha256[:12])
         return None
 
