@@ -47,3 +47,16 @@ def pod_template(workload: dict) -> dict:
 
 def pod_spec(workload: dict) -> dict:
     return pod_template(workload)["spec"]
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """Does a label selector (matchLabels, matchExpressions with In) select these labels? ({} selects all.)"""
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions", []):
+        if expr["operator"] != "In":
+            raise NotImplementedError(f"selects() reads only In, not {expr['operator']}")
+        if labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True

@@ -17,9 +17,12 @@ import pytest
 from cartridge.settings import Settings
 from devtools.paths import REPO_ROOT
 from devtools.pins import GATEWAY_API_VERSION
-from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, pod_template, render, unhashed, workloads
+from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, pod_template, render, selects, unhashed, workloads
 
-OVERLAYS = ("k8s/local", "k8s/prod")
+OVERLAYS = ("k8s/local", "k8s/prod", "tests/k8s/overlays/monitoring")  # the last: k8s/local with monitoring
+# kubernetes-validate knows no CRDs: the Gateway API's are checked below, prometheus-operator's in
+# tests/k8s/test_monitoring_component.py, each against our schemas of the pinned version.
+CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "monitoring.coreos.com/")
 POD_SUBNET = ipaddress.ip_network("10.244.0.0/16")  # kind's default podSubnet (v1alpha4 defaults)
 APP = ("actor", "arena", "trainer", "web", "frontend")
 PYTHON = ("actor", "arena", "trainer", "web")
@@ -36,8 +39,8 @@ def test_every_object_validates_strictly_against_kubernetes_1_32(overlay):
     objects = render(overlay)
     assert len(objects) > 30
     for obj in objects:
-        if obj["apiVersion"].startswith("gateway.networking.k8s.io/"):
-            continue  # a CRD's kinds: checked against the Gateway API schemas below
+        if obj["apiVersion"].startswith(CUSTOM_RESOURCE_GROUPS):
+            continue  # a CRD's kinds: checked against their own schemas
         try:
             kubernetes_validate.validate(obj, "1.32.0", strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -279,16 +282,6 @@ def test_ingress_nginx_appears_nowhere():
 # --- network policies ------------------------------------------------------------------------
 
 
-def _selects(selector: dict, labels: dict) -> bool:
-    for key, value in selector.get("matchLabels", {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions", []):
-        if expr["operator"] == "In" and labels.get(expr["key"]) not in expr["values"]:
-            return False
-    return True
-
-
 def allowed(objects, source: str, target: str, port: int) -> bool:
     """Does the policy set allow pod `source` to open `target`:`port` (both directions checked)?"""
     policies = by_kind(objects, "NetworkPolicy").values()
@@ -305,9 +298,9 @@ def allowed(objects, source: str, target: str, port: int) -> bool:
         our namespace ({} selects all); a podSelector ({} selects all) must select the pod."""
         if "ipBlock" in peer:  # it may hold a pod's IP when it overlaps kind's pod network
             return ipaddress.ip_network(peer["ipBlock"]["cidr"]).overlaps(POD_SUBNET)
-        if "namespaceSelector" in peer and not _selects(peer["namespaceSelector"], own_namespace):
+        if "namespaceSelector" in peer and not selects(peer["namespaceSelector"], own_namespace):
             return False
-        return _selects(peer.get("podSelector", {}), labels[name])
+        return selects(peer.get("podSelector", {}), labels[name])
 
     def peer_ok(peers, name):
         return not peers or any(peer_selects(p, name) for p in peers)  # no from/to at all: every peer
@@ -316,13 +309,13 @@ def allowed(objects, source: str, target: str, port: int) -> bool:
         return any(p["port"] == port for p in rule.get("ports", [])) if rule.get("ports") else True
 
     egress = any(
-        _selects(p["spec"]["podSelector"], labels[source])
+        selects(p["spec"]["podSelector"], labels[source])
         and any(peer_ok(rule.get("to", []), target) and ports_ok(rule) for rule in p["spec"].get("egress", []))
         for p in policies
         if "Egress" in p["spec"]["policyTypes"]
     )
     ingress = any(
-        _selects(p["spec"]["podSelector"], labels[target])
+        selects(p["spec"]["podSelector"], labels[target])
         and any(peer_ok(rule.get("from", []), source) and ports_ok(rule) for rule in p["spec"].get("ingress", []))
         for p in policies
         if "Ingress" in p["spec"]["policyTypes"]
@@ -389,9 +382,9 @@ def test_only_the_gateway_proxies_reach_web_and_frontend_from_outside_and_everyo
     prod = by_kind(render("k8s/prod"), "NetworkPolicy")
     for policies in (local, prod):
         spec = policies["gateway-ingress"]["spec"]
-        assert _selects(spec["podSelector"], {"app.kubernetes.io/name": "web"})
-        assert _selects(spec["podSelector"], {"app.kubernetes.io/name": "frontend"})
-        assert not _selects(spec["podSelector"], {"app.kubernetes.io/name": "postgres"})
+        assert selects(spec["podSelector"], {"app.kubernetes.io/name": "web"})
+        assert selects(spec["podSelector"], {"app.kubernetes.io/name": "frontend"})
+        assert not selects(spec["podSelector"], {"app.kubernetes.io/name": "postgres"})
         assert [p["port"] for rule in spec["ingress"] for p in rule["ports"]] == [8080]
     # kind: cloud-provider-kind's Envoy and the nodes are on the kind Docker network, never in the pod network.
     blocks = [
