@@ -1,0 +1,64 @@
+"""docs/metrics.md lists exactly what the services export: every metric family each service's registry declares,
+with its type, its labels and the services that export it."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import generate_latest
+
+from devtools.paths import REPO_ROOT
+from tests.exported_metrics import REGISTRIES, exported_metrics
+
+DOC = REPO_ROOT / "docs" / "metrics.md"
+ROW = re.compile(r"^\| `(cartridge_[a-z0-9_]+)` \| (\w+) \| [^|]+ \| ([^|]+) \| ([^|]+) \| [^|]+ \|$")
+ADDED_BY_HISTOGRAMS = {"le"}
+
+
+def table() -> dict[str, tuple[str, set[str], set[str]]]:
+    """Metric -> (type, labels, exporters), from the table's rows."""
+    rows = {}
+    for line in DOC.read_text().splitlines():
+        if match := ROW.match(line):
+            name, kind, labels, exporters = match.groups()
+            assert name not in rows, f"{name} twice in docs/metrics.md"
+            rows[name] = (kind, set(re.findall(r"`(\w+)`", labels)), {e.strip() for e in exporters.split(",")})
+    return rows
+
+
+def sample_labels() -> dict[str, set[str]]:
+    """Family -> the label names its samples carry, for every family with a sample at start-up (labelled ones that
+    nothing touched yet have none to read)."""
+    found: dict[str, set[str]] = {}
+    declared = exported_metrics()
+    for registry in REGISTRIES.values():
+        for line in generate_latest(registry()).decode().splitlines():
+            if line.startswith("#") or "{" not in line:
+                continue
+            sample = line.split("{", 1)[0]
+            family = next((f for f in declared if sample == f or sample.startswith(f + "_")), None)
+            if family is not None:
+                found.setdefault(family, set()).update(re.findall(r"(\w+)=\"", line))
+    return {family: labels - ADDED_BY_HISTOGRAMS for family, labels in found.items()}
+
+
+def test_the_table_lists_exactly_the_exported_metrics():
+    documented, exported = table(), exported_metrics()
+    assert len(documented) > 20
+    assert sorted(set(exported) - set(documented)) == [], "exported but missing from docs/metrics.md"
+    assert sorted(set(documented) - set(exported)) == [], "in docs/metrics.md but exported by no service"
+
+
+def test_each_row_s_type_and_exporters_match_the_services():
+    exported = exported_metrics()
+    for name, (kind, _, exporters) in table().items():
+        assert kind == exported[name][0], name
+        assert exporters <= exported[name][1], f"{name}: {exporters - exported[name][1]} do not export it"
+
+
+def test_each_row_s_labels_are_the_samples_labels():
+    documented = table()
+    labels = sample_labels()
+    assert {"cartridge_trainer_pending_episodes", "cartridge_arena_versions_total"} <= set(labels)
+    for name, found in labels.items():
+        assert documented[name][1] == found, name
