@@ -8,13 +8,18 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cartridge.arena.metrics import ArenaMetrics
-from cartridge.telemetry import PipelineMetrics
+from cartridge.games import get_game
+from cartridge.mcts import MctsConfig
+from cartridge.selfplay import SelfPlay
+from cartridge_actor.metrics import ActorMetrics
 from cartridge_trainer.metrics import TrainerMetrics
 from cartridge_web.metrics import WebMetrics
 
 # The registry each service serves on /metrics, as its entry module builds it.
 REGISTRIES: dict[str, Callable[[], CollectorRegistry]] = {
-    "actor": lambda: PipelineMetrics().registry,
+    "actor": lambda: (
+        ActorMetrics("tictactoe", SelfPlay(get_game("tictactoe"), MctsConfig(), parallel_games=1)).registry
+    ),
     "trainer": lambda: TrainerMetrics("tictactoe", episodes_per_iteration=8, max_transitions=1000).registry,
     "arena": lambda: ArenaMetrics("tictactoe").registry,
     "web": lambda: WebMetrics().registry,

@@ -43,6 +43,7 @@ class SelfPlay:
         self.rng = rng or np.random.default_rng()
         self.actor_id = actor_id
         self.simulations = 0  # searches run x simulations, for metrics
+        self.in_flight = 0  # games started and not yet finished, for metrics (0 outside play)
 
     def play(
         self,
@@ -55,28 +56,32 @@ class SelfPlay:
         budget = max_episodes if max_episodes is not None else float("inf")
         slots = [_Game(self.game.initial_state()) for _ in range(int(min(self.parallel_games, budget)))]
         started, finished = len(slots), 0
-        while slots and not should_stop():
-            current = evaluator()
-            mcts.set_evaluator(current)
-            result = mcts.search([g.state for g in slots], add_noise=True)
-            self.simulations += len(slots) * self.config.simulations
-            observations = self.game.observations([g.state for g in slots])
-            still_running = []
-            for k, g in enumerate(slots):
-                action = self._choose(g.state, result.visits[k])
-                g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
-                g.state = self.game.apply(g.state, action)
-                if not g.state.terminal:
-                    still_running.append(g)
-                    continue
-                finished += 1
-                yield self._episode(g, current.version)
-                if finished >= budget:
-                    return
-                if started < budget:
-                    still_running.append(_Game(self.game.initial_state()))
-                    started += 1
-            slots = still_running
+        try:
+            while slots and not should_stop():
+                self.in_flight = len(slots)
+                current = evaluator()
+                mcts.set_evaluator(current)
+                result = mcts.search([g.state for g in slots], add_noise=True)
+                self.simulations += len(slots) * self.config.simulations
+                observations = self.game.observations([g.state for g in slots])
+                still_running = []
+                for k, g in enumerate(slots):
+                    action = self._choose(g.state, result.visits[k])
+                    g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
+                    g.state = self.game.apply(g.state, action)
+                    if not g.state.terminal:
+                        still_running.append(g)
+                        continue
+                    finished += 1
+                    yield self._episode(g, current.version)
+                    if finished >= budget:
+                        return
+                    if started < budget:
+                        still_running.append(_Game(self.game.initial_state()))
+                        started += 1
+                slots = still_running
+        finally:  # also when the consumer stops early (the generator closed)
+            self.in_flight = 0
 
     def _choose(self, state: State, visits: np.ndarray) -> int:
         if state.ply < self.temperature_moves:

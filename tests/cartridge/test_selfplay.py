@@ -68,3 +68,17 @@ def test_exploration_lasts_the_games_own_temperature_moves_unless_given():
     for game in (get_game("tictactoe"), get_game("connect4")):
         assert SelfPlay(game, MctsConfig(simulations=4), parallel_games=1).temperature_moves == game.temperature_moves
         assert SelfPlay(game, MctsConfig(simulations=4), parallel_games=1, temperature_moves=2).temperature_moves == 2
+
+
+def test_in_flight_counts_the_games_in_play_and_drops_to_0_when_play_ends():
+    _g, sp, _ = play()
+    assert sp.in_flight == 0
+    games = sp.play(lambda: UniformEvaluator(9), max_episodes=10)
+    next(games)
+    assert sp.in_flight == 8  # parallel_games, each finished game replaced while the budget lasts
+    rest = list(games)
+    assert len(rest) == 9 and sp.in_flight == 0
+    stopped = sp.play(lambda: UniformEvaluator(9))
+    next(stopped)
+    stopped.close()  # the actor stops between episodes
+    assert sp.in_flight == 0

@@ -25,6 +25,8 @@ from cartridge.settings import Settings
 from cartridge.stores import open_model_store, open_replay
 from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
 
+from .metrics import ActorMetrics
+
 
 def _poll_models(watcher: ModelWatcher, stop: StopFlag, interval: float, metrics: PipelineMetrics, log) -> None:
     while True:
@@ -77,23 +79,19 @@ class Actor:
 
     def __init__(self, settings: Settings, actor_id: str, replay: ReplayBuffer, watcher: ModelWatcher, log) -> None:
         self.settings, self.replay, self.watcher, self.log = settings, replay, watcher, log
-        self.metrics = PipelineMetrics()
         self.selfplay = SelfPlay(
             get_game(settings.env_id),
             MctsConfig(simulations=settings.mcts_max_sims),
             parallel_games=settings.actor_parallel_games,
             actor_id=actor_id,
         )
+        self.metrics = ActorMetrics(settings.env_id, self.selfplay)
         self.started = time.time()
         self.written = 0
         # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
         # search, a replay buffer that never comes back) makes /health 503 and Kubernetes restart the pod.
         self.progress = StallWatch(settings.health_stall_seconds, "episode written")
         self.progress.expect()
-        # The counters exist at 0 before the first episode: "actors write no episodes" must see a 0 rate from an
-        # actor that never finishes one, not a missing series.
-        for counter in (self.metrics.episodes, self.metrics.transitions):
-            counter.labels(settings.env_id)
 
     def health(self) -> dict:
         uptime_s = round(time.time() - self.started, 1)
