@@ -19,7 +19,9 @@ from devtools.paths import REPO_ROOT
 from devtools.pins import GATEWAY_API_VERSION
 from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, pod_template, render, selects, unhashed, workloads
 
-OVERLAYS = ("k8s/local", "k8s/prod", "tests/k8s/overlays/monitoring")  # the last: k8s/local with monitoring
+# k8s/staging is k8s/prod with monitoring; tests/k8s/overlays/monitoring is k8s/local with it (a test-only render).
+OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging", "tests/k8s/overlays/monitoring")
+PROD_SHAPED = ("k8s/prod", "k8s/staging")
 # kubernetes-validate knows no CRDs: the Gateway API's are checked below, prometheus-operator's in
 # tests/k8s/test_monitoring_component.py, each against our schemas of the pinned version.
 CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "monitoring.coreos.com/")
@@ -182,7 +184,7 @@ def test_gateway_and_routes_validate_against_the_pinned_gateway_api_schemas(over
     """The Gateway API version cloud-provider-kind installs (devtools/pins.json) is the one checked here;
     kubernetes-validate knows no CRDs, so these objects are validated against our JSON Schemas of it."""
     routing = [o for o in render(overlay) if o["apiVersion"].startswith("gateway.networking.k8s.io/")]
-    routes = 3 if overlay == "k8s/prod" else 2  # prod adds the HTTPS redirect
+    routes = 3 if overlay in PROD_SHAPED else 2  # prod adds the HTTPS redirect
     assert sorted(o["kind"] for o in routing) == ["Gateway"] + ["HTTPRoute"] * routes
     for obj in routing:
         jsonschema.validate(obj, gateway_schema(obj["kind"]))

@@ -18,6 +18,7 @@ from tests.k8s.render import by_kind, pod_spec, pod_template, render, selects, w
 from tests.k8s.test_manifests import FLOWS, allowed
 
 OVERLAY = "tests/k8s/overlays/monitoring"
+MONITORED = (OVERLAY, "k8s/staging")  # every overlay that includes the component
 COMPONENT = REPO_ROOT / "k8s" / "components" / "monitoring"
 # prometheus-operator's CRDs as of v0.93.0 (jsonnet/prometheus-operator/*-crd.json, read at that release).
 SCHEMAS = REPO_ROOT / "k8s" / "schemas" / "prometheus-operator-v0.93.0"
@@ -45,11 +46,17 @@ def test_it_is_a_component_and_only_an_overlay_that_includes_it_has_monitoring()
         assert operator_objects(overlay) == []
         annotated = [n for n, w in workloads(render(overlay)).items() if pod_template(w)["metadata"].get("annotations")]
         assert annotated == [], overlay
-    assert sorted(o["kind"] for o in operator_objects(OVERLAY)) == ["PodMonitor", "PrometheusRule", "ServiceMonitor"]
+    for overlay in MONITORED:
+        assert sorted(o["kind"] for o in operator_objects(overlay)) == [
+            "PodMonitor",
+            "PrometheusRule",
+            "ServiceMonitor",
+        ]
 
 
-def test_the_operator_objects_validate_against_the_v0_93_0_schemas():
-    for obj in operator_objects(OVERLAY):
+@pytest.mark.parametrize("overlay", MONITORED)
+def test_the_operator_objects_validate_against_the_v0_93_0_schemas(overlay):
+    for obj in operator_objects(overlay):
         jsonschema.validate(obj, schema(obj["kind"]))
         assert obj["metadata"]["namespace"] == "cartridge"
         assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cartridge"
@@ -101,8 +108,9 @@ def scrape_targets(objects) -> Counter:
     return found
 
 
-def test_every_python_service_s_metrics_port_is_scraped_exactly_once():
-    objects = render(OVERLAY)
+@pytest.mark.parametrize("overlay", MONITORED)
+def test_every_python_service_s_metrics_port_is_scraped_exactly_once(overlay):
+    objects = render(overlay)
     work = workloads(objects)
     assert scrape_targets(objects) == {(name, http_port(work[name])): 1 for name in PYTHON}
 
@@ -114,8 +122,9 @@ def test_the_scrape_check_sees_a_service_scraped_twice():
     assert scrape_targets(objects)[("web", 8080)] == 2
 
 
-def test_each_monitor_names_its_job_after_a_label_its_targets_carry():
-    objects = render(OVERLAY)
+@pytest.mark.parametrize("overlay", MONITORED)
+def test_each_monitor_names_its_job_after_a_label_its_targets_carry(overlay):
+    objects = render(overlay)
     (pods,) = by_kind(objects, "PodMonitor").values()
     (web,) = by_kind(objects, "ServiceMonitor").values()
     for name in ("actor", "arena", "trainer"):
@@ -123,8 +132,9 @@ def test_each_monitor_names_its_job_after_a_label_its_targets_carry():
     assert by_kind(objects, "Service")["web"]["metadata"]["labels"][web["spec"]["jobLabel"]] == "web"
 
 
-def test_the_scrape_annotations_name_the_port_and_path_of_metrics_on_exactly_the_python_services():
-    work = workloads(render(OVERLAY))
+@pytest.mark.parametrize("overlay", MONITORED)
+def test_the_scrape_annotations_name_the_port_and_path_of_metrics_on_exactly_the_python_services(overlay):
+    work = workloads(render(overlay))
     for name, workload in work.items():
         annotations = pod_template(workload)["metadata"].get("annotations", {})
         if name in PYTHON:
@@ -135,8 +145,9 @@ def test_the_scrape_annotations_name_the_port_and_path_of_metrics_on_exactly_the
             assert "prometheus.io/scrape" not in annotations, name
 
 
-def test_prometheus_in_the_monitoring_namespace_reaches_each_metrics_port_and_nothing_else():
-    objects = render(OVERLAY)
+@pytest.mark.parametrize("overlay", MONITORED)
+def test_prometheus_in_the_monitoring_namespace_reaches_each_metrics_port_and_nothing_else(overlay):
+    objects = render(overlay)
     work = workloads(objects)
     ingress = [
         (policy["spec"]["podSelector"], rule)
