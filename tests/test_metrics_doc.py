@@ -1,14 +1,18 @@
 """docs/metrics.md lists exactly what the services export: every metric family each service's registry declares,
-with its type, its labels and the services that export it."""
+with its type, its labels and the services that export it; and what they export follows Prometheus' naming
+(`promtool check metrics`)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 
-from prometheus_client import generate_latest
+import pytest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from devtools.paths import REPO_ROOT
 from tests.exported_metrics import REGISTRIES, exported_metrics
+from tests.promtool import promtool
 
 DOC = REPO_ROOT / "docs" / "metrics.md"
 ROW = re.compile(r"^\| `(cartridge_[a-z0-9_]+)` \| (\w+) \| [^|]+ \| ([^|]+) \| ([^|]+) \| [^|]+ \|$")
@@ -62,3 +66,21 @@ def test_each_row_s_labels_are_the_samples_labels():
     assert {"cartridge_trainer_pending_episodes", "cartridge_arena_versions_total"} <= set(labels)
     for name, found in labels.items():
         assert documented[name][1] == found, name
+
+
+def lint(exposition: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run([promtool(), "check", "metrics"], input=exposition, capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize("service", sorted(REGISTRIES))
+def test_each_service_s_metrics_pass_promtool_s_naming_lint(service):
+    """Prometheus' conventions as promtool checks them: base units as suffixes, `_total` on counters, help text."""
+    result = lint(generate_latest(REGISTRIES[service]()))
+    assert result.returncode == 0 and not result.stdout, (result.stdout + result.stderr).decode()
+
+
+def test_the_naming_lint_refuses_a_metric_in_milliseconds():
+    registry = CollectorRegistry()
+    Gauge("cartridge_iteration_milliseconds", "Iteration time", registry=registry).set(1)
+    result = lint(generate_latest(registry))
+    assert result.returncode != 0 and b"seconds" in result.stdout + result.stderr

@@ -9,7 +9,6 @@ into a custom resource's structured field, so the two would be separate copies.)
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
 import subprocess
@@ -21,22 +20,12 @@ import yaml
 from devtools.paths import REPO_ROOT
 from tests.exported_metrics import exported_sample_names
 from tests.k8s.render import by_kind, render
+from tests.promtool import promtool
 
 OVERLAY = "tests/k8s/overlays/monitoring"
 UNIT_TESTS = Path(__file__).with_name("alert_rules_test.yml")
 RULES_FILE = "alerts.rules.yml"  # the name alert_rules_test.yml's rule_files gives
-INSTALL = "apt-get install prometheus (make system-deps)"
 OUTSIDE_CARTRIDGE = {"kube_pod_container_status_restarts_total"}  # kube-state-metrics'
-
-
-def promtool() -> str:
-    """promtool's path. Missing is a failure in CI and wherever apt-get could install it (make system-deps does);
-    a skip, with one line, only on a machine without apt-get, where that script cannot bring it."""
-    if path := shutil.which("promtool"):
-        return path
-    if os.environ.get("CI") or shutil.which("apt-get"):
-        pytest.fail(f"promtool not found: {INSTALL}")
-    pytest.skip(f"promtool not found and no apt-get here to install it: {INSTALL}")
 
 
 def rule_groups() -> list[dict]:
@@ -118,25 +107,3 @@ def test_the_restart_alert_watches_the_namespace_the_stack_runs_in():
     assert namespace == "cartridge"
     assert f'namespace="{namespace}"' in alerts()["CartridgePodRestarting"]["expr"]
     assert REPO_ROOT.joinpath(OVERLAY, "kustomization.yaml").is_file()
-
-
-@pytest.mark.parametrize(
-    ("ci", "apt_get", "outcome"),
-    [
-        ("true", None, pytest.fail.Exception),
-        (None, "/usr/bin/apt-get", pytest.fail.Exception),
-        (None, None, pytest.skip.Exception),
-    ],
-)
-def test_a_missing_promtool_fails_in_ci_and_where_apt_get_could_bring_it_and_skips_elsewhere(
-    monkeypatch, ci, apt_get, outcome
-):
-    tools = {"apt-get": apt_get}
-    monkeypatch.setattr(shutil, "which", lambda name: tools.get(name))  # a machine without promtool
-    monkeypatch.delenv("CI", raising=False)
-    if ci:
-        monkeypatch.setenv("CI", ci)
-    with pytest.raises((pytest.fail.Exception, pytest.skip.Exception)) as raised:
-        promtool()
-    assert raised.type is outcome
-    assert "apt-get install prometheus (make system-deps)" in str(raised.value)
