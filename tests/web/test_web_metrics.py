@@ -28,3 +28,10 @@ def test_under_gated_rollout_the_web_says_it_follows_the_best(tmp_path):
     with TestClient(create_app(web_settings(tmp_path, ROLLOUT_POLICY="gated"))) as client:
         assert sample(client, "cartridge_web_model_iteration", env_id="tictactoe", follow="best") == 0
         assert sample(client, "cartridge_web_model_iteration", env_id="tictactoe", follow="latest") is None
+
+
+def test_a_manifest_whose_iteration_is_no_number_is_still_served_and_counts_as_0(client, store, tictactoe_model):
+    store.publish("tictactoe", tictactoe_model, {"iteration": "seven"})
+    poll_now(client)
+    assert client.get("/api/model").json()["version"] == 1
+    assert sample(client, "cartridge_web_model_iteration", env_id="tictactoe", follow="latest") == 0

@@ -84,7 +84,9 @@ class LiveModels:
                 self._served[name] = ServedModel(watcher.current, manifest)
                 self._metrics.model_version.labels(name).set(manifest.version)
                 self._metrics.model_swaps.labels(name).inc()
-                self._metrics.model_iteration.labels(name, self._follow).set(manifest.metrics.get("iteration", 0))
+                iteration = manifest.metrics.get("iteration", 0)  # free-form in a manifest: a number, or 0
+                iteration = iteration if isinstance(iteration, int | float) and not isinstance(iteration, bool) else 0
+                self._metrics.model_iteration.labels(name, self._follow).set(iteration)
                 self._metrics.model_published.labels(name).set(manifest.created_at)
                 log.info("model loaded", env=name, version=manifest.version, sha256=manifest.sha256[:12])
         return None
