@@ -25,7 +25,7 @@ from devtools.kind.runtime import LAST_APPLIED, jobs_to_replace, overlay_kustomi
 from devtools.paths import REPO_ROOT
 from tests.k8s.immutable import key, refused_changes
 
-OVERLAYS = ("k8s/local", "k8s/prod")
+OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging")
 PROD_REGISTRY = "ghcr.io/cartridge-dev"
 
 
