@@ -158,6 +158,11 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     help=f"local: the Vite dev server's port [default: {LOCAL_FRONTEND}].",
 )
 @click.option("--no-frontend", is_flag=True, help="local: do not start the Vite dev server.")
+@click.option(
+    "--monitoring",
+    is_flag=True,
+    help="local: also run Prometheus (on PATH), scraping every service and evaluating the alerts; prints its URL.",
+)
 @kind_names_options
 @click.option(
     "--timeout",

@@ -13,6 +13,7 @@ LOCAL_FRONTEND = 5173  # the Vite dev server
 LOCAL_TRAINER = 9100  # its /health and /metrics
 LOCAL_ARENA = 9099
 LOCAL_ACTOR_BASE = 9101  # actor-i listens on LOCAL_ACTOR_BASE + i
+LOCAL_PROMETHEUS = 9090  # `devtools up --monitoring`: Prometheus' own default port
 
 # The kind runtime. The Gateway needs no host port: cloud-provider-kind gives it an address on the kind network.
 REGISTRY = 5001  # the local registry, localhost:5001 in every image name

@@ -38,6 +38,7 @@ class UpOptions:
     web_port: int | None = None  # local
     frontend_port: int | None = None  # local
     frontend: bool = True  # local: start the Vite dev server
+    monitoring: bool = False  # local: a Prometheus scraping every service, with the cluster's alerts
     kind_names: KindNames = DEFAULT_NAMES  # kind: the cluster and its registry
 
     def local_config(self) -> LocalConfig:
@@ -47,6 +48,7 @@ class UpOptions:
             "web_port": self.web_port,
             "frontend_port": self.frontend_port,
             "frontend": None if self.frontend else False,
+            "monitoring": self.monitoring or None,
         }
         chosen = {name: value for name, value in overrides.items() if value is not None}
         return LocalConfig(data_dir=self.data_dir or default_data_dir(), **chosen)

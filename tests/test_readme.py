@@ -92,7 +92,7 @@ def test_the_urls_are_the_ports_devtools_binds_and_forwards():
         f"trainer :{ports.LOCAL_TRAINER}, arena :{ports.LOCAL_ARENA}, actors :{ports.LOCAL_ACTOR_BASE} and up"
     )
     # No port anywhere in the README that devtools does not bind or forward.
-    local = LocalRuntime(LocalConfig(data_dir=Path("/nonexistent")))
+    local = LocalRuntime(LocalConfig(data_dir=Path("/nonexistent"), monitoring=True))  # up --monitoring too
     known = {*local.host_ports(), *kind_runtime(lambda message: None, KindNames()).host_ports()}
     named = {int(p) for p in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)", README)}
     assert named and named <= known, named - known

@@ -15,6 +15,8 @@ from devtools.paths import REPO_ROOT
 from devtools.profiles import SMALL_STACK
 from devtools.tool_versions import probe
 
+from . import prometheus
+
 PYTHON_KINDS = ("actor", "trainer", "web", "arena")  # each imports services/<kind>/cartridge_<kind>
 
 
@@ -69,6 +71,8 @@ class LocalConfig:
     actor_base_port: int = ports.LOCAL_ACTOR_BASE
     arena_port: int = ports.LOCAL_ARENA
     frontend: bool = True
+    monitoring: bool = False  # `up --monitoring`: a Prometheus scraping every service (devtools.local.prometheus)
+    prometheus_port: int = ports.LOCAL_PROMETHEUS
     settings: dict[str, str] = field(default_factory=dict)  # overrides of SMALL_STACK
     source_root: Path = REPO_ROOT / "services"  # watched for hot reload
 
@@ -135,6 +139,18 @@ class LocalConfig:
                     port,
                     base | {"HTTP_PORT": str(port), "ACTOR_ID": f"actor-{i}"},
                     cwd,
+                )
+            )
+        if self.monitoring:
+            found.append(
+                Component(
+                    "prometheus",
+                    "prometheus",
+                    prometheus.command(data, self.prometheus_port),
+                    self.prometheus_port,
+                    {},
+                    cwd,
+                    health_path="/-/ready",
                 )
             )
         if self.frontend_available()[0]:

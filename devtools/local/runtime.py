@@ -23,6 +23,7 @@ from devtools.progress import Done, Finished, Step
 from devtools.runtime import DownPlan, Phase, StackView, health_cell, stats_caption
 from devtools.wait import WaitTimeout, wait_until_ready
 
+from . import prometheus
 from .config import LocalConfig
 from .logs import LocalLogs
 from .state import StateFile
@@ -75,6 +76,8 @@ class LocalRuntime:
         urls = f"web http://127.0.0.1:{self.config.web_port}"
         if self.config.frontend_available()[0]:
             urls += f"  ·  frontend http://127.0.0.1:{self.config.frontend_port}"
+        if self.config.monitoring:
+            urls += f"  ·  prometheus http://127.0.0.1:{self.config.prometheus_port}"
         return urls
 
     def host_ports(self) -> dict[int, str]:
@@ -114,8 +117,12 @@ class LocalRuntime:
             # before forgetting them, so none keeps a port bound.
             self.progress(Step("Cleaning up after a supervisor that is gone"))
             self.down()
+        if self.config.monitoring:
+            prometheus.require()
         self.check_ports()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.config.monitoring:
+            prometheus.write_files(self.config.data_dir, {c.name: (c.kind, c.port) for c in self.config.components()})
         self.install_frontend_dependencies()
         self.progress(Step(f"Starting {', '.join(c.name for c in self.config.components())}"))
         if not detach:

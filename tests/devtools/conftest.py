@@ -27,6 +27,7 @@ def local_config(tmp_path: Path, **overrides) -> LocalConfig:
         "trainer_port": free_port(),
         "actor_base_port": free_port(),
         "arena_port": free_port(),
+        "prometheus_port": free_port(),
     }
     return LocalConfig(**({"data_dir": tmp_path / "data", "frontend": False, "settings": FAST} | ports | overrides))
 

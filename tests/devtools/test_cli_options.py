@@ -19,6 +19,7 @@ LOCAL_ONLY = [
     ("--data-dir", "elsewhere"),
     ("-d",),
     ("--no-frontend",),
+    ("--monitoring",),
 ]
 KIND_ONLY = [("--no-tilt",), ("--tilt-mode", "ci"), ("--cluster", "two"), ("--registry-port", "5002")]
 
@@ -133,7 +134,7 @@ def test_help_shows_each_variable_and_which_runtime_an_option_is_for():
     shown = CliRunner().invoke(cli, ["up", "--help"], prog_name="devtools", terminal_width=200).stdout
     for variable in ("CARTRIDGE_CLUSTER", "CARTRIDGE_REGISTRY_NAME", "CARTRIDGE_REGISTRY_PORT", "CARTRIDGE_DATA_DIR"):
         assert f"env var: {variable}" in shown
-    for option in ("--web-port", "--frontend-port", "--data-dir", "--detach", "--no-frontend"):
+    for option in ("--web-port", "--frontend-port", "--data-dir", "--detach", "--no-frontend", "--monitoring"):
         line = next(line for line in shown.splitlines() if option in line)
         assert "local:" in line, line
     for option in ("--no-tilt", "--tilt-mode", "--cluster", "--registry-name", "--registry-port"):

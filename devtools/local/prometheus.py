@@ -1,0 +1,75 @@
+"""The local runtime's Prometheus (`devtools up --monitoring`): a real Prometheus (Debian's `prometheus` package on
+our machines, `prometheus` on PATH elsewhere) that scrapes every local service's /metrics and evaluates the alerts
+of k8s/components/monitoring/alerts.yaml, the PrometheusRule the cluster gets (its groups, as a plain rules file).
+
+Each target carries the labels the cluster's scrapes give (job = the service, `namespace`, `pod`), so the alerts
+and their joins read the local series as they read the cluster's."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from devtools.errors import DevtoolsError
+from devtools.paths import REPO_ROOT
+
+ALERTS = REPO_ROOT / "k8s" / "components" / "monitoring" / "alerts.yaml"
+NAMESPACE = "local"  # what the alerts group by, where the cluster has its namespace
+SCRAPED_KINDS = ("actor", "trainer", "arena", "web")  # the services that serve /metrics
+SCRAPE_INTERVAL = "5s"  # a local stack moves fast: an iteration can take seconds
+INSTALL_HINT = "install it (Debian, Ubuntu: apt-get install prometheus) or start without --monitoring"
+
+
+def require() -> None:
+    """`prometheus` is on PATH (where the supervisor will find it); else one sentence and a hint."""
+    if shutil.which("prometheus") is None:
+        raise DevtoolsError("--monitoring needs Prometheus, and no `prometheus` is on PATH", INSTALL_HINT)
+
+
+def directory(data_dir: Path) -> Path:
+    """Where its configuration, rules and time series live, inside the local runtime's data directory."""
+    return data_dir / "prometheus"
+
+
+def command(data_dir: Path, port: int) -> list[str]:
+    """The Prometheus process: its configuration and storage under ``data_dir``, listening on 127.0.0.1 only."""
+    home = directory(data_dir)
+    return [
+        "prometheus",
+        f"--config.file={home / 'prometheus.yml'}",
+        f"--storage.tsdb.path={home / 'data'}",
+        "--storage.tsdb.retention.time=2d",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+
+
+def rule_groups() -> list[dict]:
+    """The alert groups of the cluster's PrometheusRule (kustomize leaves its spec as written)."""
+    return yaml.safe_load(ALERTS.read_text())["spec"]["groups"]
+
+
+def configuration(targets: dict[str, tuple[str, int]]) -> dict:
+    """prometheus.yml for ``targets`` (component name -> (kind, port)): one job per kind of service."""
+    jobs: dict[str, list[dict]] = {}
+    for name, (kind, port) in targets.items():
+        if kind in SCRAPED_KINDS:
+            group = {"targets": [f"127.0.0.1:{port}"], "labels": {"namespace": NAMESPACE, "pod": name}}
+            jobs.setdefault(kind, []).append(group)
+    return {
+        "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+        "rule_files": ["alerts.rules.yml"],  # beside prometheus.yml: Prometheus resolves it from there
+        "scrape_configs": [{"job_name": kind, "static_configs": groups} for kind, groups in jobs.items()],
+    }
+
+
+def write_files(data_dir: Path, targets: dict[str, tuple[str, int]]) -> Path:
+    """Write prometheus.yml and alerts.rules.yml (anew each `up`: the actors and ports may differ); the
+    configuration's path."""
+    home = directory(data_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "alerts.rules.yml").write_text(yaml.safe_dump({"groups": rule_groups()}, sort_keys=False))
+    config = home / "prometheus.yml"
+    config.write_text(yaml.safe_dump(configuration(targets), sort_keys=False))
+    return config

@@ -1,0 +1,79 @@
+"""devtools.local.prometheus (`devtools up --monitoring`): the configuration scrapes every local service under the
+labels the cluster's scrapes give, with the cluster's own alert rules, and promtool accepts it; the Prometheus
+component runs from the data directory on 127.0.0.1; a missing `prometheus` is one sentence and a hint."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from devtools.errors import DevtoolsError
+from devtools.local import LocalConfig, LocalRuntime, prometheus
+from tests.devtools.conftest import local_config, schema
+from tests.k8s.render import by_kind, render
+from tests.promtool import promtool
+
+
+def targets(config: LocalConfig) -> dict[str, tuple[str, int]]:
+    return {c.name: (c.kind, c.port) for c in config.components()}
+
+
+def test_every_service_is_a_target_of_its_own_job_with_the_cluster_s_labels(tmp_path):
+    config = local_config(tmp_path, actors=2, monitoring=True)
+    scrape = {
+        job["job_name"]: job["static_configs"] for job in prometheus.configuration(targets(config))["scrape_configs"]
+    }
+    assert sorted(scrape) == ["actor", "arena", "trainer", "web"]  # not Prometheus itself, nor the frontend
+    assert scrape["actor"] == [
+        {"targets": [f"127.0.0.1:{config.actor_base_port + i}"], "labels": {"namespace": "local", "pod": f"actor-{i}"}}
+        for i in range(2)
+    ]
+    assert scrape["web"] == [
+        {"targets": [f"127.0.0.1:{config.web_port}"], "labels": {"namespace": "local", "pod": "web"}}
+    ]
+
+
+def test_the_rules_are_the_cluster_s_prometheus_rule():
+    (rule,) = by_kind(render("tests/k8s/overlays/monitoring"), "PrometheusRule").values()
+    assert prometheus.rule_groups() == rule["spec"]["groups"]
+
+
+def test_promtool_accepts_the_written_configuration_and_its_rules(tmp_path):
+    config = local_config(tmp_path, monitoring=True)
+    written = prometheus.write_files(config.data_dir, targets(config))
+    result = subprocess.run([promtool(), "check", "config", str(written)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 7 rules found" in result.stdout  # the rules file it names was found and checked too
+
+
+def test_the_prometheus_component_listens_on_loopback_and_keeps_its_data_in_the_data_directory(tmp_path):
+    config = local_config(tmp_path, monitoring=True)
+    (component,) = [c for c in config.components() if c.kind == "prometheus"]
+    home = config.data_dir.resolve() / "prometheus"
+    assert component.command == [
+        "prometheus",
+        f"--config.file={home / 'prometheus.yml'}",
+        f"--storage.tsdb.path={home / 'data'}",
+        "--storage.tsdb.retention.time=2d",
+        f"--web.listen-address=127.0.0.1:{config.prometheus_port}",
+    ]
+    assert component.health_path == "/-/ready" and component.port == config.prometheus_port
+    assert f"prometheus http://127.0.0.1:{config.prometheus_port}" in LocalRuntime(config).urls()
+    assert LocalConfig.from_json(config.to_json()).monitoring  # `status` and `down` see the same components
+    assert not [c for c in local_config(tmp_path).components() if c.kind == "prometheus"]  # off unless asked
+
+
+def test_up_without_prometheus_on_path_says_what_to_install_and_starts_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    config = local_config(tmp_path, monitoring=True)
+    with pytest.raises(DevtoolsError) as raised:
+        LocalRuntime(config).up()
+    assert "no `prometheus` is on PATH" in str(raised.value) and "apt-get install prometheus" in raised.value.hint
+    assert not config.data_dir.exists()
+
+
+def test_the_status_schema_knows_every_kind_of_local_component(tmp_path):
+    """`devtools status -o json` lists each component by kind: Prometheus' must be one its schema admits."""
+    kinds = {c.kind for c in local_config(tmp_path, monitoring=True, frontend=True).components()} | {"frontend"}
+    assert kinds <= set(schema("status")["$defs"]["component"]["properties"]["kind"]["enum"])
