@@ -1,4 +1,5 @@
-"""The real promtool (Debian's prometheus package), for the alert rules' and the metrics' tests."""
+"""The real promtool and prometheus (Debian's prometheus package), for the alert rules', the metrics' and the local
+Prometheus' tests."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import pytest
 INSTALL = "apt-get install prometheus (make system-deps)"
 
 
-def promtool() -> str:
-    """promtool's path. Missing is a failure in CI and wherever apt-get could install it (make system-deps does);
-    a skip, with one line, only on a machine without apt-get, where that script cannot bring it."""
-    if path := shutil.which("promtool"):
+def prometheus_tool(name: str) -> str:
+    """The path of ``name`` (promtool or prometheus). Missing is a failure in CI and wherever apt-get could install
+    it (make system-deps does); a skip, with one line, only on a machine without apt-get, where that script cannot
+    bring it."""
+    if path := shutil.which(name):
         return path
     if os.environ.get("CI") or shutil.which("apt-get"):
-        pytest.fail(f"promtool not found: {INSTALL}")
-    pytest.skip(f"promtool not found and no apt-get here to install it: {INSTALL}")
+        pytest.fail(f"{name} not found: {INSTALL}")
+    pytest.skip(f"{name} not found and no apt-get here to install it: {INSTALL}")
+
+
+def promtool() -> str:
+    return prometheus_tool("promtool")

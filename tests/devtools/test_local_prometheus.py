@@ -8,11 +8,17 @@ import subprocess
 
 import pytest
 
+from cartridge.telemetry import serve_health
+from cartridge_trainer.metrics import TrainerMetrics
 from devtools.errors import DevtoolsError
+from devtools.http import probe_json
 from devtools.local import LocalConfig, LocalRuntime, prometheus
+from testkit.support import free_port, wait_until
 from tests.devtools.conftest import local_config, schema
 from tests.k8s.render import by_kind, render
-from tests.promtool import promtool
+from tests.promtool import prometheus_tool, promtool
+
+ALERT_NAMES = {rule["alert"] for group in prometheus.rule_groups() for rule in group["rules"]}
 
 
 def targets(config: LocalConfig) -> dict[str, tuple[str, int]]:
@@ -44,7 +50,7 @@ def test_promtool_accepts_the_written_configuration_and_its_rules(tmp_path):
     written = prometheus.write_files(config.data_dir, targets(config))
     result = subprocess.run([promtool(), "check", "config", str(written)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout  # the rules file it names was found and checked too
+    assert f"SUCCESS: {len(ALERT_NAMES)} rules found" in result.stdout  # the rules file it names: checked too
 
 
 def test_the_prometheus_component_listens_on_loopback_and_keeps_its_data_in_the_data_directory(tmp_path):
@@ -77,3 +83,34 @@ def test_the_status_schema_knows_every_kind_of_local_component(tmp_path):
     """`devtools status -o json` lists each component by kind: Prometheus' must be one its schema admits."""
     kinds = {c.kind for c in local_config(tmp_path, monitoring=True, frontend=True).components()} | {"frontend"}
     assert kinds <= set(schema("status")["$defs"]["component"]["properties"]["kind"]["enum"])
+
+
+def test_the_real_prometheus_scrapes_a_service_and_loads_every_alert(tmp_path):
+    """The configuration `up --monitoring` writes, run by the real Prometheus against a real /metrics server
+    (cartridge.telemetry's, with the trainer's metrics): the series arrive under the cluster's labels and the
+    seven alerts load."""
+    prometheus_tool("prometheus")
+    metrics = TrainerMetrics("tictactoe", episodes_per_iteration=8, max_transitions=1000)
+    service_port, prometheus_port = free_port(), free_port()
+    server = serve_health("127.0.0.1", service_port, metrics.registry)
+    prometheus.write_files(tmp_path, {"trainer": ("trainer", service_port)})
+    process = subprocess.Popen(
+        prometheus.command(tmp_path, prometheus_port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    api = f"http://127.0.0.1:{prometheus_port}/api/v1"
+    try:
+        query = 'cartridge_replay_max_transitions{job="trainer",namespace="local",pod="trainer",env_id="tictactoe"}'
+
+        def scraped() -> list | None:
+            answer = probe_json(f"{api}/query?query={query}")
+            return answer["data"]["result"] if answer and answer["data"]["result"] else None
+
+        (series,) = wait_until(scraped, 60, "Prometheus to scrape the trainer's /metrics")
+        assert series["value"][1] == "1000"
+        groups = probe_json(f"{api}/rules")["data"]["groups"]
+        loaded = {rule["name"]: rule["health"] for group in groups for rule in group["rules"]}
+        assert len(ALERT_NAMES) == 7 and loaded == dict.fromkeys(ALERT_NAMES, "ok")
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, process.stderr.read().decode()[-2000:]
+        server.shutdown()
