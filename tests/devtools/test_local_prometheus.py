@@ -4,15 +4,19 @@ component runs from the data directory on 127.0.0.1; a missing `prometheus` is o
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 
 import pytest
+from click.testing import CliRunner
 
 from cartridge.telemetry import serve_health
 from cartridge_trainer.metrics import TrainerMetrics
+from devtools.cli import cli
 from devtools.errors import DevtoolsError
 from devtools.http import probe_json
 from devtools.local import LocalConfig, LocalRuntime, prometheus
+from devtools.runtimes import UpOptions
 from testkit.support import free_port, wait_until
 from tests.devtools.conftest import local_config, schema
 from tests.k8s.render import by_kind, render
@@ -114,3 +118,30 @@ def test_the_real_prometheus_scrapes_a_service_and_loads_every_alert(tmp_path):
         process.terminate()
         assert process.wait(timeout=30) == 0, process.stderr.read().decode()[-2000:]
         server.shutdown()
+
+
+def test_up_monitoring_scrapes_every_local_service_and_prints_prometheus_url(tmp_path, monkeypatch):
+    """`devtools up --monitoring` through the CLI, on the real local runtime: only the ports and the data directory
+    are replaced (free ones: the defaults may be taken on a shared machine); --monitoring reaches the config."""
+    prometheus_tool("prometheus")
+    free = local_config(tmp_path)
+    moved = {"data_dir", "web_port", "trainer_port", "actor_base_port", "arena_port", "prometheus_port", "settings"}
+    parsed = UpOptions.local_config
+
+    def with_free_ports(self: UpOptions) -> LocalConfig:
+        return dataclasses.replace(parsed(self), **{name: getattr(free, name) for name in moved})
+
+    monkeypatch.setattr(UpOptions, "local_config", with_free_ports)
+    try:
+        result = CliRunner().invoke(cli, ["up", "--runtime", "local", "--detach", "--no-frontend", "--monitoring"])
+        assert result.exit_code == 0, result.output
+        assert f"http://127.0.0.1:{free.prometheus_port}" in result.output
+
+        def targets_up() -> dict | None:
+            answer = probe_json(f"http://127.0.0.1:{free.prometheus_port}/api/v1/query?query=up")
+            found = {r["metric"]["pod"]: r["value"][1] for r in (answer or {}).get("data", {}).get("result", [])}
+            return found if found == dict.fromkeys(("trainer", "web", "arena", "actor-0"), "1") else None
+
+        wait_until(targets_up, 60, "Prometheus to scrape every local service")
+    finally:
+        LocalRuntime.attach(free.data_dir).down()  # the configuration `up` recorded, Prometheus included
