@@ -161,7 +161,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option(
     "--monitoring",
     is_flag=True,
-    help="local: also run Prometheus (on PATH), scraping every service and evaluating the alerts; prints its URL.",
+    help="Also run Prometheus, scraping every service and evaluating the alerts, and print its URL (local: the "
+    "`prometheus` on PATH; kind: k8s/local-monitoring, with Grafana and its dashboards too).",
 )
 @kind_names_options
 @click.option(
