@@ -25,6 +25,7 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableSort,
 )
 
+from devtools.local.prometheus import SCRAPED_KINDS
 from devtools.paths import REPO_ROOT
 
 DATASOURCE_UID = "prometheus"  # the uid the provisioned Prometheus datasource must carry
@@ -35,6 +36,9 @@ REGENERATE = "make dashboards"
 # Template variables: the namespace (the cluster's `cartridge`, the local runtime's `local`) and the game.
 NAMESPACE = 'namespace=~"$namespace"'
 GAME = 'namespace=~"$namespace", env_id=~"$env"'
+# The Cartridge services' scrape jobs (the monitors' jobLabel, the local runtime's jobs): process_* series come from
+# every process a cluster's Prometheus scrapes, Grafana and Prometheus among them.
+SERVICES = f'job=~"{"|".join(SCRAPED_KINDS)}"'
 WIDE, HALF, THIRD = 24, 12, 8
 
 
@@ -87,7 +91,7 @@ def namespace_variable() -> dashboard.QueryVariable:
         dashboard.QueryVariable("namespace")
         .label("Namespace")
         .datasource(DATASOURCE)
-        .query("label_values(process_cpu_seconds_total, namespace)")
+        .query("label_values(cartridge_model_version, namespace)")
         .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(VariableSort.ALPHABETICAL_ASC)
         .include_all(True)
@@ -262,7 +266,7 @@ def serving() -> dashboard.Dashboard:
                 "CPU per pod",
                 "percentunit",
                 "CPU each service's process uses (1 = one core), from its own process_cpu_seconds_total.",
-                query(f"sum by (pod) (rate(process_cpu_seconds_total{{{NAMESPACE}}}{rate}))", "{{pod}}"),
+                query(f"sum by (pod) (rate(process_cpu_seconds_total{{{SERVICES}, {NAMESPACE}}}{rate}))", "{{pod}}"),
             ).span(WIDE)
         )
     )
