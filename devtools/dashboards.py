@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,8 +275,8 @@ def serving() -> dashboard.Dashboard:
 
 @dataclass(frozen=True)
 class Board:
-    file: str
-    build: object
+    file: str  # in DIRECTORY
+    build: Callable[[], dashboard.Dashboard]
 
 
 BOARDS = (Board("training.json", training), Board("serving.json", serving))
