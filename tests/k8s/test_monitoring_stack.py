@@ -7,12 +7,14 @@
   rendered pods are run through prometheus.yml's relabelling as Prometheus runs it.
 - Least privilege: only Prometheus holds an API token, to read pods in its own namespace; the NetworkPolicies allow
   the stack's flows and no other.
-- Grafana: the data source the dashboards name, anonymous viewing, the admin's login from a Secret.
+- Grafana: the data source the dashboards name, every dashboard devtools/dashboards.py writes, anonymous viewing,
+  the admin's login from a Secret.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import subprocess
 
@@ -248,6 +250,36 @@ def test_grafana_reads_the_stack_s_prometheus_as_the_datasource_the_dashboards_n
     volumes = {v["name"]: v for v in grafana["volumes"]}
     provisioned = volumes[mounts["/etc/grafana/provisioning/datasources"]]["configMap"]["name"]
     assert unhashed(provisioned) == "grafana-datasources"
+
+
+def datasource_uids(node) -> set[str]:
+    """Every datasource uid a dashboard's panels and targets name."""
+    if isinstance(node, dict):
+        found = {node["datasource"]["uid"]} if isinstance(node.get("datasource"), dict) else set()
+        return found.union(*(datasource_uids(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(datasource_uids(v) for v in node))
+    return set()
+
+
+def test_grafana_provisions_every_dashboard_devtools_writes_reading_the_provisioned_datasource():
+    from devtools.dashboards import DIRECTORY
+
+    objects = render(OVERLAY)
+    grafana = pod_spec(workloads(objects)["grafana"])
+    (container,) = grafana["containers"]
+    mounted = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v["configMap"]["name"] for v in grafana["volumes"] if "configMap" in v}
+    providers = config_map(unhashed(volumes[mounted["/etc/grafana/provisioning/dashboards"]]))
+    ((_, text),) = providers.items()
+    (provider,) = yaml.safe_load(text)["providers"]
+    assert provider["type"] == "file" and provider["allowUiUpdates"] is False
+    boards = config_map(unhashed(volumes[mounted[provider["options"]["path"]]]))
+    committed = {path.name: path.read_text() for path in DIRECTORY.glob("*.json")}
+    assert committed and boards == committed  # every dashboard, as devtools/dashboards.py wrote it
+    (source,) = yaml.safe_load(config_map("grafana-datasources")["datasources.yaml"])["datasources"]
+    for name, board in boards.items():
+        assert datasource_uids(json.loads(board)) == {source["uid"]}, name
 
 
 def test_grafana_lets_people_look_without_a_login_and_takes_the_admin_s_from_a_secret():
