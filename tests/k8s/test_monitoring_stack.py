@@ -171,6 +171,69 @@ def test_prometheus_scrapes_each_python_service_s_metrics_once_under_the_operato
     assert sorted(found) == sorted(expected)
 
 
+def test_the_real_prometheus_relabels_the_discovered_pods_into_the_same_targets(tmp_path):
+    """The relabelling above is a model; here the real Prometheus (Debian's, our machines') runs prometheus.yml's
+    job over the same discovered pods, handed to it as file discovery with the Kubernetes meta labels (Debian's build
+    has no Kubernetes discovery), and its targets API says what it would scrape. The pods' address is loopback and
+    the interval an hour: the targets are listed at once, and nothing is scraped meanwhile."""
+    from devtools.http import probe_json
+    from testkit.support import free_port, wait_until
+    from tests.promtool import prometheus_tool
+
+    objects = render(OVERLAY)
+    pods = [
+        dict(labels, __address__="127.0.0.1:" + labels["__address__"].rsplit(":", 1)[1])
+        for labels in discovered(objects, "cartridge")
+    ]
+    (tmp_path / "pods.json").write_text(
+        json.dumps(
+            [
+                {"targets": [p["__address__"]], "labels": {k: v for k, v in p.items() if k != "__address__"}}
+                for p in pods
+            ]
+        )
+    )
+    config = prometheus_config()
+    config["global"]["scrape_interval"] = "1h"
+    (job,) = config["scrape_configs"]
+    job.pop("kubernetes_sd_configs")
+    job["file_sd_configs"] = [{"files": [str(tmp_path / "pods.json")]}]
+    config["rule_files"] = []
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            prometheus_tool("prometheus"),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+
+        def listed() -> dict | None:
+            answer = probe_json(f"http://127.0.0.1:{port}/api/v1/targets?state=any")
+            data = answer and answer["data"]
+            return data if data and len(data["activeTargets"]) + len(data["droppedTargets"]) == len(pods) else None
+
+        targets = wait_until(listed, 60, "Prometheus to list the discovered pods")
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, process.stderr.read().decode()[-2000:]
+    real = sorted(
+        (t["labels"]["job"], t["scrapeUrl"], t["labels"]["namespace"], t["labels"]["pod"])
+        for t in targets["activeTargets"]
+    )
+    modelled = sorted(
+        (t["job"], f"http://{t['__address__']}{t['__metrics_path__']}", t["namespace"], t["pod"])
+        for t in (relabel(p, job["relabel_configs"]) for p in pods)
+        if t is not None
+    )
+    assert real == modelled and {r[0] for r in real} == set(PYTHON)
+
+
 def test_the_discovery_check_sees_a_configuration_that_scrapes_every_pod():
     """It bites: without the keep rule on prometheus.io/scrape, postgres, MinIO and the rest are scraped too."""
     broken = prometheus_config()
