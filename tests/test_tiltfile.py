@@ -357,6 +357,12 @@ def test_devtools_monitoring_applies_the_kind_stack_and_forwards_grafana_and_pro
     }
     for name in ("grafana", "prometheus"):
         assert forwards[name] == [int(URLS[name].rsplit(":", 1)[1])], (name, forwards.get(name))
+    # Grafana's links open each dashboard devtools/dashboards.py writes, by its uid.
+    from devtools.dashboards import DIRECTORY
+
+    (grafana,) = [kw for a, kw in recorded.calls["k8s_resource"] if resource_name(a, kw) == "grafana"]
+    uids = {json.loads(path.read_text())["uid"] for path in DIRECTORY.glob("*.json")}
+    assert sorted(link["url"] for link in grafana["links"]) == sorted(f"{URLS['grafana']}/d/{uid}" for uid in uids)
     plain, _ = evaluated()
     assert plain.first("kustomize")[0] == ("k8s/local",)
     assert not {"grafana", "prometheus"} & {resource_name(a, kw) for a, kw in plain.calls["k8s_resource"]}

@@ -25,6 +25,7 @@ RETURNS = {
     "run": lambda cmd, trigger=None: {"step": "run", "cmd": cmd, "trigger": trigger},
     "fall_back_on": lambda files: {"step": "fall_back_on", "files": list(files)},
     "port_forward": lambda local, container=None, name=None: {"local": local, "container": container or local},
+    "link": lambda url, name=None: {"url": url, "name": name},
     "kustomize": lambda path: (
         subprocess.run(["kubectl", "kustomize", path], capture_output=True, text=True, check=True).stdout
     ),
@@ -46,6 +47,7 @@ RECORDED = (
     "run",
     "fall_back_on",
     "port_forward",
+    "link",
     "kustomize",
 )
 
