@@ -13,6 +13,7 @@ const url = process.env.FRONTEND_URL ?? "http://127.0.0.1:5173";
 const artifacts = process.env.ARTIFACTS_DIR ?? "artifacts/frontend";
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const docsImages = process.env.DOCS_IMAGES_DIR;
+const GAME_OVER = "[data-testid='status'].game-over"; // the one status line, once the game has ended
 mkdirSync(artifacts, { recursive: true });
 if (docsImages) mkdirSync(docsImages, { recursive: true });
 
@@ -39,13 +40,14 @@ try {
 
   // Click the first enabled cell until the game is over.
   for (let turn = 0; turn < 9; turn += 1) {
-    if (await page.getByTestId("game-over").count()) break;
+    if (await page.locator(GAME_OVER).count()) break;
     const cell = page.locator("[data-testid^='cell-']:not([disabled])").first();
     await cell.click();
     result.moves += 1;
     await page.waitForFunction(
-      () => document.querySelector("[data-testid='game-over']") ||
+      (over) => document.querySelector(over) ||
         [...document.querySelectorAll("[data-testid^='cell-']")].some((c) => !c.disabled),
+      GAME_OVER,
     );
     if (docsImages && turn === 1) {
       // Four marks and the model's shading; cropped below the play section, not the empty viewport.
@@ -55,7 +57,7 @@ try {
       await page.screenshot({ path: join(docsImages, "play.png"), clip });
     }
   }
-  await page.getByTestId("game-over").waitFor();
+  await page.locator(GAME_OVER).waitFor();
   result.status = await page.getByTestId("status").innerText();
   result.marks = await page.locator("[data-testid^='cell-']").evaluateAll((cells) => cells.filter((c) => c.textContent.trim()).length);
   await page.screenshot({ path: join(artifacts, "play-game-over.png") });
