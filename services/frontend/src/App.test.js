@@ -3,6 +3,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import App from "./App.svelte";
 
 const catalog = { default: "tictactoe", games: [{ name: "tictactoe", label: "Tic-tac-toe", rows: 3, cols: 3, action_size: 9, action_kind: "cell", max_plies: 9 }] };
+const game = {
+  env_id: "tictactoe", rows: 3, cols: 3, human_player: 1, to_play: 1, status: "in_progress", winner: null,
+  moves: [], board: [[0, 0, 0], [0, 0, 0], [0, 0, 0]], legal_actions: [0, 1, 2, 3, 4, 5, 6, 7, 8],
+  model_move: null, policy: null, value: null, model_version: 3,
+};
 const stats = {
   env_id: "tictactoe", episodes: 3, transitions: 30, episodes_per_second: 0.5, replay_buffer_size: 30, iteration: 1,
   training_iterations: 0, model: null, model_message: "no model yet", model_versions: [], served_model_version: 0,
@@ -22,7 +27,8 @@ describe("App polling", () => {
     paths = [];
     vi.stubGlobal("fetch", async (path) => {
       paths.push(path);
-      const body = path === "/api/catalog" ? catalog : { ...stats, reset: !path.includes("since=") };
+      const body =
+        path === "/api/catalog" ? catalog : path === "/api/games" ? game : { ...stats, reset: !path.includes("since=") };
       return { ok: true, status: 200, statusText: "OK", json: async () => body };
     });
   });
@@ -56,5 +62,20 @@ describe("App polling", () => {
     await fireEvent.click(screen.getByTestId("tab-play"));
     await vi.advanceTimersByTimeAsync(30_000);
     expect(statsPaths()).toHaveLength(3);
+  });
+
+  it("keeps the game in progress while the Training tab is looked at", async () => {
+    render(App);
+    await vi.advanceTimersByTimeAsync(0);
+    await fireEvent.click(screen.getByTestId("new-game"));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(screen.getByTestId("status").textContent.trim()).toBe("Your move.");
+    await fireEvent.click(screen.getByTestId("tab-training"));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(screen.getByTestId("play-panel").hidden).toBe(true);
+    await fireEvent.click(screen.getByTestId("tab-play"));
+    expect(screen.getByTestId("play-panel").hidden).toBe(false);
+    expect(screen.getByTestId("status").textContent.trim()).toBe("Your move.");
+    expect(paths.filter((p) => p === "/api/games")).toHaveLength(1);
   });
 });
