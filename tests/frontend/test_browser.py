@@ -1,8 +1,11 @@
 """The frontend in real headless Chromium (Playwright), against the real web service with a real model.
 
-Plays a whole tictactoe game by clicking, then checks the dashboard charts drawn from real /stats
-data. Screenshots of each page land in artifacts/frontend/, and the README's two in artifacts/readme-screenshots/
-(`make screenshots` writes those over docs/images/, to commit when the pages look different).
+Plays a whole tictactoe game by clicking (moves named as the board shows them, the model thinking, one status line,
+the newest moves ringed; again at 360 px), then checks the dashboard charts drawn from real /stats data, and that
+/stats is asked for only on the Training tab, incrementally after its first answer. Screenshots of each page land
+in artifacts/frontend/ (play-midgame.png and play-360.png among them), and the README's two in
+artifacts/readme-screenshots/ (`make screenshots` writes those over docs/images/, to commit when the pages look
+different).
 """
 
 from __future__ import annotations
@@ -118,6 +121,19 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     assert result["status"].startswith("Game over"), result
     assert result["cspViolations"] == [] and result["pageErrors"] == [], result
     assert result["marks"] >= 5 and result["moves"] >= 3, result
+    # The Play tab: moves named as the board shows them (cells a1-c3), never by action index.
+    assert result["midgameMoves"][0] == "1. a3 (you)", result  # the first open cell: the top left
+    cells = {f"{col}{row}" for col in "abc" for row in "123"}
+    named = [m.split()[1] for m in result["finalMoves"]] + [p.split(":")[0] for p in result["midgamePolicy"]]
+    assert named and set(named) <= cells, result
+    assert not any("move " in line for line in result["midgamePolicy"] + result["finalMoves"]), result
+    # The model thinking after each of the person's moves (board busy, spinner), at 1200 px and at 360 px (2).
+    assert result["thinkingSeen"] == result["moves"] + 2, result
+    assert result["gameOverLines"] == 1 and result["lastMarks"] == ["model", "you"], result
+    assert result["phoneOverflow"] <= 0, result  # nothing sticks out sideways at 360 px
+    # /stats only on the Training tab: its first poll whole, the next since the first answer's cursor.
+    assert result["statsRequestsOnPlay"] == 0, result
+    assert result["statsRequests"][0] == "" and result["statsRequests"][1].startswith("?since="), result
     # Four iteration records; episodes over time also has one point per /stats poll (at least one).
     assert result["lossPoints"] == 4 and result["versionPoints"] == 4 and result["episodePoints"] >= 5, result
     assert result["modelVersion"] == "v4", result
@@ -134,7 +150,7 @@ def test_a_person_plays_a_whole_game_and_sees_the_training_charts(web_with_a_mod
     en_dash, minus = "\u2013", "\u2212"  # as the dashboard prints ranges and negative numbers
     expected = ["v4 vs minimax", "tictactoe", "4", "0/4/0", f"0.50 (0.15{en_dash}0.85)", f"+0 ({minus}301 to +301)"]
     assert [row.split("\t") for row in result["matchRows"]] == [[*expected, "2023-11-14 22:13"]], result
-    for shot in ("play-start.png", "play-game-over.png", "dashboard.png"):
+    for shot in ("play-start.png", "play-midgame.png", "play-game-over.png", "play-360.png", "dashboard.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"
     for name in README_SCREENSHOTS:  # this run's, in the page's width
         width, height = png_size(images / name)
