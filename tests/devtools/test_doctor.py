@@ -24,7 +24,7 @@ from devtools.kind.runtime import KindOptions, KindRuntime
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.paths import REPO_ROOT
 from devtools.pins import KIND_VERSION, TILT_VERSION
-from devtools.ports import KIND_FORWARDS, KIND_MONITORING_FORWARDS, KIND_URLS, TILT_UI
+from devtools.ports import KIND_FORWARDS, KIND_MONITORING_FORWARDS, KIND_URLS, LOCAL_PROMETHEUS, TILT_UI
 from devtools.tool_versions import DOCKER_MIN_VERSION, PYTHON_WANTED, probe, satisfies
 from testkit.support import docker_unavailable
 from tests.devtools.conftest import local_config, schema
@@ -202,3 +202,19 @@ def test_doctor_json_follows_its_schema_and_its_exit_code(args, monkeypatch, tmp
     names = [c["name"] for c in document["checks"]]
     assert names[:7] == ["python", "docker", "kind", "kubectl", "tilt", "node", "npm"] and "docker daemon" in names
     assert os.environ["CARTRIDGE_DATA_DIR"] == str(tmp_path)
+
+
+def test_doctor_monitoring_checks_the_ports_up_monitoring_binds(monkeypatch, tmp_path):
+    monkeypatch.setenv("CARTRIDGE_DATA_DIR", str(tmp_path))
+
+    def ports(*args):
+        result = CliRunner().invoke(cli, ["doctor", "-o", "json", *args])
+        return {c["name"].split(" (")[0]: c["name"] for c in json.loads(result.stdout)["checks"]}
+
+    plain, monitored = ports(), ports("--monitoring")
+    added = {name: what for name, what in monitored.items() if name not in plain}
+    grafana, prometheus = f"port {KIND_MONITORING_FORWARDS['grafana']}", f"port {LOCAL_PROMETHEUS}"
+    assert added == {
+        grafana: f"{grafana} (kind grafana port-forward)",
+        prometheus: f"{prometheus} (local prometheus, kind prometheus port-forward)",
+    }
