@@ -113,8 +113,11 @@ def cluster_objects() -> list[dict]:
         pod("frontend-1", "frontend"),
         pod("postgres-0", "postgres", init=("init-perms",)),
         pod("minio-1", "minio", "minio", "console"),
+        pod("prometheus-1", "prometheus"),  # `up --monitoring`'s
     ]
-    workloads = [deployment(n, replicas=2 if n == "actor" else 1) for n in ("actor", "trainer", "web", "frontend")]
+    deployed = ("actor", "trainer", "arena", "web", "frontend", "minio", "prometheus")
+    workloads = [deployment(n, replicas=2 if n == "actor" else 1) for n in deployed]
+    workloads.append({**deployment("postgres"), "kind": "StatefulSet"})
     hpa = {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -160,6 +163,7 @@ LOGS = {
         ("postgres-0", "init-perms"),
         ("minio-1", "minio"),
         ("minio-1", "console"),
+        ("prometheus-1", "prometheus"),
     ]
 } | {("trainer-1", "trainer:previous"): "trainer-1 before its restart\n"}
 
@@ -342,7 +346,11 @@ def test_each_addon_is_a_step_and_each_workload_a_line_of_its_own_once_rolled_ou
     ]
     assert sorted(m for m in heard if isinstance(m, Done)) == [
         "actor rolled out (2/2)",
+        "arena rolled out (1/1)",
         "frontend rolled out (1/1)",
+        "minio rolled out (1/1)",
+        "postgres rolled out (1/1)",
+        "prometheus rolled out (1/1)",
         "trainer rolled out (1/1)",
         "web rolled out (1/1)",
     ]
@@ -387,7 +395,10 @@ def test_logs_status_and_down_reach_the_stacks_namespace(api, monkeypatch):
     assert lines == [LogLine("web", "web-1", "web-1/web says hello")]
     log = next(r for r in api.calls("get", "pods") if r.subresource == "log")
     assert (log.namespace, log.name, log.query["tailLines"]) == (NAMESPACE, "web-1", "5")
-    assert {w.name for w in runtime.workloads()} == {"actor", "trainer", "web", "frontend"}
+    assert {w.name for w in runtime.workloads()} == {"postgres", "minio", "trainer", "actor", "arena", "web"} | {
+        "frontend",
+        "prometheus",
+    }
     assert outside(api) == []
     runtime.down()
     deleted = api.calls("delete")
@@ -443,10 +454,13 @@ def test_following_the_whole_stack_streams_every_component_at_once_since_a_time(
         "postgres-0/init-perms",
         "minio-1",
         "minio-1/console",
+        "prometheus-1",
     }
-    assert stream.components == ["postgres", "minio", "trainer", "actor", "arena", "web", "frontend"]
+    # Every workload the cluster runs, in WORKLOADS' order, then the others (here `up --monitoring`'s Prometheus).
+    components = ["postgres", "minio", "trainer", "actor", "arena", "web", "frontend", "prometheus"]
+    assert stream.components == components
     queries = [r.query for r in log_requests(api)]
-    assert len(queries) == 10
+    assert len(queries) == 11
     assert all((q["follow"], q["sinceSeconds"], q["timestamps"]) == ("true", "300", "true") for q in queries)
     assert outside(api) == []
 

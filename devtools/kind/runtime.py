@@ -51,7 +51,6 @@ WORKLOADS = (
     "web",
     "frontend",
 )
-JOBS = ("postgres-setup", "minio-create-bucket")
 # What is applied: k8s/local, or with --monitoring k8s/local-monitoring (the Tiltfile chooses between the same two).
 OVERLAY, MONITORING_OVERLAY = "k8s/local", "k8s/local-monitoring"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # what `kubectl apply` records it sent
@@ -279,9 +278,10 @@ class KindRuntime:
         )
 
     def logs(self, query: LogQuery) -> LogStream:
-        """Every pod's log of the named components (of every workload but the set-up Jobs without one), through
-        `kubectl logs -l` (devtools.kind.logs); with ``query.follow`` all of them at once."""
-        components = list(query.components) or [w for w in WORKLOADS if w not in JOBS]
+        """Every pod's log of the named components (without names: of every Deployment and StatefulSet the cluster
+        runs, so `up --monitoring`'s Prometheus and Grafana too), through `kubectl logs -l` (devtools.kind.logs);
+        with ``query.follow`` all of them at once."""
+        components = list(query.components) or [w.name for w in self.workloads() if w.kind != "Job"]
         return LogStream(components, kubectl_logs(components, query, self.spec.context, NAMESPACE))
 
     @property

@@ -336,6 +336,24 @@ def test_status_lists_grafana_and_prometheus_with_their_urls_and_how_to_reach_th
     assert "Grafana" not in KindRuntime(KindOptions(repo_root=REPO_ROOT)).view().caption
 
 
+def test_logs_without_names_reads_every_workload_the_cluster_runs_monitoring_included(monkeypatch):
+    """Not a fixed list: with `up --monitoring` the cluster also runs Prometheus and Grafana, whose logs `devtools
+    logs` then shows too; the set-up Jobs, whose pods are gone once done, are left out."""
+    from devtools.kind.runtime import WorkloadStatus
+    from devtools.logs import LogQuery
+
+    running = [
+        WorkloadStatus("postgres-setup", "Job", 1, 1, ""),
+        WorkloadStatus("web", "Deployment", 2, 2, "http://localhost:8080", updated=2),
+        WorkloadStatus("prometheus", "Deployment", 1, 1, "http://localhost:9090", updated=1),
+        WorkloadStatus("grafana", "Deployment", 1, 1, "http://localhost:3000", updated=1),
+    ]
+    monkeypatch.setattr(KindRuntime, "workloads", lambda self: running)
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT))
+    assert runtime.logs(LogQuery(())).components == ["web", "prometheus", "grafana"]
+    assert runtime.logs(LogQuery(("actor",))).components == ["actor"]
+
+
 def test_the_no_tilt_deploy_with_monitoring_applies_the_stack_overlay_with_the_pushed_tags(monkeypatch):
     cluster = FakeCluster()
     runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT, monitoring=True), run=cluster)
