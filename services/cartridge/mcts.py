@@ -197,16 +197,22 @@ class BatchedMCTS:
         self.network_calls += 1
         self.network_positions += len(states)
         legal = [self.game.legal_actions(s) for s in states]
+        # The legal moves as flat indices into the (N, A) logits: one list and one numpy assignment build the
+        # mask, and one gather takes the legal priors out, instead of per-row indexing in Python.
+        width = logits.shape[1]
+        flat = [k * width + a for k, acts in enumerate(legal) for a in acts]
         mask = np.zeros(logits.shape, dtype=bool)
-        mask[[k for k, acts in enumerate(legal) for _ in acts], [a for acts in legal for a in acts]] = True
+        mask.ravel()[flat] = True
         logits = np.where(mask, logits, -np.inf)  # illegal moves get no prior at all
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs = (probs / probs.sum(axis=1, keepdims=True)).tolist()
+        legal_probs = (probs / probs.sum(axis=1, keepdims=True)).ravel()[flat].tolist()
         values = np.clip(values, -1.0, 1.0).tolist()
-        out = {
-            key: (acts, [row[a] for a in acts], v)
-            for (key, _), acts, row, v in zip(items, legal, probs, values, strict=True)
-        }
+        out = {}
+        start = 0
+        for (key, _), acts, v in zip(items, legal, values, strict=True):
+            end = start + len(acts)
+            out[key] = (acts, legal_probs[start:end], v)
+            start = end
         if self.config.cache_size:
             if len(self._cache) + len(out) > self.config.cache_size:
                 self._cache.clear()  # cheaper than LRU bookkeeping; it refills within a few rounds
