@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from cartridge.games import GAME_NAMES, GAMES, Game, IllegalMove, get_game
+from cartridge.games import GAME_NAMES, GAMES, Game, IllegalMove, State, get_game
 
 
 def test_tictactoe_wins_draws_and_illegal_moves():
@@ -155,3 +157,17 @@ def test_settings_the_web_schema_and_the_cli_offer_exactly_the_registry_games():
     assert get_args(GameName) == GAME_NAMES
     env_id = next(option for option in up.params if option.name == "env_id")
     assert tuple(env_id.type.choices) == GAME_NAMES
+
+
+def test_a_state_is_built_by_position_or_keyword_with_its_defaults_and_stays_frozen():
+    # State has a hand-written __init__ (speed: MCTS builds one per tree node); it must keep the dataclass's.
+    assert State(5, 6) == State(mine=5, theirs=6, ply=0, outcome=None, last_action=None)
+    full = State(1, 2, 3, -1, 4)
+    assert (full.mine, full.theirs, full.ply, full.outcome, full.last_action) == (1, 2, 3, -1, 4)
+    assert full == State(1, 2, ply=3, outcome=-1, last_action=4) and hash(full) == hash(State(1, 2, 3, -1, 4))
+    assert full != State(1, 2, 3, -1, 5) and dataclasses.replace(full, ply=9).ply == 9
+    assert repr(State(1, 2)) == "State(mine=1, theirs=2, ply=0, outcome=None, last_action=None)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        full.mine = 0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        State(1)  # type: ignore[call-arg]
