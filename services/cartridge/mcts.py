@@ -54,15 +54,29 @@ class Node:
     """One position. Per-child statistics are flat lists indexed like ``actions``; children are
     created when first selected. An expanded node has ``priors``; a terminal one never does."""
 
-    __slots__ = ("actions", "child_n", "child_w", "children", "pending", "priors", "state", "terminal_value", "visits")
+    __slots__ = (
+        "actions",
+        "child_n",
+        "child_w",
+        "children",
+        "key",
+        "pending",
+        "priors",
+        "state",
+        "terminal_value",
+        "visits",
+    )
 
     def __init__(self, state: State) -> None:
+        # Until expand() the per-child sequences are one shared empty tuple: most nodes are made as leaves,
+        # and a leaf's are replaced, never read.
         self.state = state
-        self.actions: list[int] = []
+        self.key = (state.mine, state.theirs)  # the evaluation cache's key, made once
+        self.actions: Sequence[int] = ()
         self.priors: list[float] | None = None  # None until expanded
-        self.child_n: list[float] = []
-        self.child_w: list[float] = []  # summed values for the player choosing the action
-        self.children: list[Node | None] = []
+        self.child_n: Sequence[float] = ()
+        self.child_w: Sequence[float] = ()  # summed values for the player choosing the action
+        self.children: Sequence[Node | None] = ()
         self.visits = 0.0
         self.pending = False  # waiting for the network in this round
         self.terminal_value = None if state.outcome is None else float(state.outcome)
@@ -127,7 +141,7 @@ class BatchedMCTS:
                     remaining[t] -= 1
                     if leaf.terminal_value is not None:
                         _backup(path, leaf, leaf.terminal_value)
-                    elif (hit := cache.get((leaf.state.mine, leaf.state.theirs))) is not None:
+                    elif (hit := cache.get(leaf.key)) is not None:
                         leaf.expand(hit[0], hit[1])  # at once, so this round's next descents can use it
                         _backup(path, leaf, hit[2])
                     else:
@@ -177,7 +191,7 @@ class BatchedMCTS:
         found: dict[tuple[int, int], _Evaluation] = {}
         missing: dict[tuple[int, int], State] = {}
         for leaf, _ in waiting:
-            key = (leaf.state.mine, leaf.state.theirs)
+            key = leaf.key
             if use_cache and (hit := cache.get(key)) is not None:
                 found[key] = hit
             else:
@@ -185,7 +199,7 @@ class BatchedMCTS:
         if missing:
             found.update(self._evaluate(list(missing.items())))
         for leaf, path in waiting:
-            actions, priors, value = found[(leaf.state.mine, leaf.state.theirs)]
+            actions, priors, value = found[leaf.key]
             leaf.expand(actions, priors)
             leaf.pending = False
             if backup:
@@ -206,7 +220,7 @@ class BatchedMCTS:
         logits = np.where(mask, logits, -np.inf)  # illegal moves get no prior at all
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         legal_probs = (probs / probs.sum(axis=1, keepdims=True)).ravel()[flat].tolist()
-        values = np.clip(values, -1.0, 1.0).tolist()
+        values = np.minimum(np.maximum(values, -1.0), 1.0).tolist()  # np.clip's values in about half its time
         out = {}
         start = 0
         for (key, _), acts, v in zip(items, legal, values, strict=True):
