@@ -171,3 +171,19 @@ def test_a_state_is_built_by_position_or_keyword_with_its_defaults_and_stays_fro
         full.mine = 0  # type: ignore[misc]
     with pytest.raises(TypeError):
         State(1)  # type: ignore[call-arg]
+
+
+def test_connect4_legal_actions_are_the_columns_with_an_empty_top_cell_in_a_fresh_list():
+    game, rng = get_game("connect4"), np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        state = game.initial_state()
+        while not state.terminal:
+            legal = game.legal_actions(state)
+            assert legal == [c for c in range(game.cols) if game.board(state)[0][c] == 0]
+            legal.append(99)  # the caller's own list: the next answer is unchanged
+            assert 99 not in game.legal_actions(state)
+            seen.add(tuple(legal[:-1]))
+            state = game.apply(state, int(rng.choice(legal[:-1])))
+        assert game.legal_actions(state) == []
+    assert len(seen) > 20, "random games fill columns in many combinations"
