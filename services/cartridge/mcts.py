@@ -13,8 +13,10 @@ when it is backed up into its parent.
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +120,12 @@ class BatchedMCTS:
 
     def search(self, states: Sequence[State], add_noise: bool = True) -> SearchResult:
         """``config.simulations`` simulations for every non-terminal state in ``states``."""
+        with _cyclic_gc_paused():
+            return self._search(states, add_noise)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _search(self, states: Sequence[State], add_noise: bool) -> SearchResult:
         if self._cache_owner is not self.evaluator:
             self._cache.clear()
             self._cache_owner = self.evaluator
@@ -151,8 +159,6 @@ class BatchedMCTS:
             keep = [t for t in range(len(live)) if remaining[t] > 0]
             live, remaining = [live[t] for t in keep], [remaining[t] for t in keep]
         return self._result(roots)
-
-    # -- internals --------------------------------------------------------------------------
 
     def _descend(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
         """Walk from ``root`` to a leaf (unexpanded or terminal) by PUCT, appending (node, child index)
@@ -253,6 +259,28 @@ class BatchedMCTS:
         sums = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, sums, out=np.zeros_like(visits), where=sums > 0)
         return SearchResult(policy=policy, visits=visits, value=value)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for one search, back on after it if it was on.
+
+    A search allocates a dozen container objects per simulation (nodes, their per-child lists, path entries),
+    so CPython's generation-0 threshold (700 allocations) starts a collection every few dozen simulations, and
+    the older generations' collections walk the whole growing tree and everything else the process holds. A
+    search makes no reference cycles (parents hold children, never the reverse; paths and leaves are dropped
+    when their simulation ends), so reference counting frees all of it and those collections find nothing:
+    about a sixth of the free-network search's time (docs/benchmarks.md, "Pure search"). Threads sharing the
+    process (the web searches one game per request thread) may start and end searches in any order: only a
+    search that found the collector on turns it back on, so it is on again once no search runs.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:
