@@ -35,6 +35,7 @@ def worker() -> None:
     """One side: read a request per line ("free" or "int8 <model path>"), search, answer with simulations/s."""
     os.sched_setaffinity(0, {0})
     os.environ["ORT_THREADS"] = "1"
+    import cartridge
     from bench.bench_mcts import batched_rate, openings
     from bench.games import MEASURED_GAME
     from cartridge.games import get_game
@@ -42,7 +43,7 @@ def worker() -> None:
 
     game = get_game(MEASURED_GAME)
     evaluators = {}
-    print(json.dumps({"ready": __import__("cartridge").__file__}), flush=True)
+    print(json.dumps({"ready": cartridge.__file__}), flush=True)
     for line in sys.stdin:
         kind, _, model = line.strip().partition(" ")
         if kind == "free":
@@ -148,6 +149,8 @@ def main() -> None:
         else:
             b = Side("B working tree", ROOT / "services")
         try:
+            for side in (a, b):
+                print(f"{side.label}: cartridge from {side.cartridge}")
             print(f"load before: {os.getloadavg()[0]:.2f} (1-min average, {os.cpu_count()} cores)")
             started = time.time()
             results = {"free": rounds(a, b, "free", args.rounds)}
