@@ -7,7 +7,7 @@ from .base import Game, IllegalMove, State
 # The bitboard layout (public: cartridge.arena.solver searches the same boards). Column c holds bits
 # c * COLUMN_STRIDE upwards from the bottom row.
 ROWS, COLS = 6, 7
-COLUMN_STRIDE = ROWS + 1  # one sentinel bit per column keeps shifted lines from wrapping (_wins' shifts assume 7)
+COLUMN_STRIDE = ROWS + 1  # one sentinel bit per column keeps shifted lines from wrapping
 COLUMN_MASKS = [((1 << ROWS) - 1) << (c * COLUMN_STRIDE) for c in range(COLS)]
 BOTTOM_BITS = [1 << (c * COLUMN_STRIDE) for c in range(COLS)]
 _TOP = [1 << (c * COLUMN_STRIDE + ROWS - 1) for c in range(COLS)]
@@ -22,20 +22,11 @@ _LEGAL = {
 
 
 def _wins(b: int) -> bool:
-    # Four stones in a line: shift by the direction's step d (1 vertical, COLUMN_STRIDE = 7 horizontal, 6 and 8
-    # the diagonals), pairs m = b & b >> d, then pairs of pairs m & m >> 2d. Unrolled: a third of the loop's time
-    # (MCTS calls this once per tree node).
-    m = b & (b >> 1)
-    if m & (m >> 2):
-        return True
-    m = b & (b >> 7)
-    if m & (m >> 14):
-        return True
-    m = b & (b >> 6)
-    if m & (m >> 12):
-        return True
-    m = b & (b >> 8)
-    return bool(m & (m >> 16))
+    for d in (1, COLUMN_STRIDE, COLUMN_STRIDE - 1, COLUMN_STRIDE + 1):  # vertical, horizontal, two diagonals
+        m = b & (b >> d)
+        if m & (m >> (2 * d)):
+            return True
+    return False
 
 
 class Connect4(Game):
