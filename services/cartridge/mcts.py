@@ -13,8 +13,10 @@ when it is backed up into its parent.
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,15 +56,29 @@ class Node:
     """One position. Per-child statistics are flat lists indexed like ``actions``; children are
     created when first selected. An expanded node has ``priors``; a terminal one never does."""
 
-    __slots__ = ("actions", "child_n", "child_w", "children", "pending", "priors", "state", "terminal_value", "visits")
+    __slots__ = (
+        "actions",
+        "child_n",
+        "child_w",
+        "children",
+        "key",
+        "pending",
+        "priors",
+        "state",
+        "terminal_value",
+        "visits",
+    )
 
     def __init__(self, state: State) -> None:
+        # Until expand() the per-child sequences are one shared empty tuple: most nodes are made as leaves,
+        # and a leaf's are replaced, never read.
         self.state = state
-        self.actions: list[int] = []
+        self.key = (state.mine, state.theirs)  # the evaluation cache's key, made once
+        self.actions: Sequence[int] = ()
         self.priors: list[float] | None = None  # None until expanded
-        self.child_n: list[float] = []
-        self.child_w: list[float] = []  # summed values for the player choosing the action
-        self.children: list[Node | None] = []
+        self.child_n: Sequence[float] = ()
+        self.child_w: Sequence[float] = ()  # summed values for the player choosing the action
+        self.children: Sequence[Node | None] = ()
         self.visits = 0.0
         self.pending = False  # waiting for the network in this round
         self.terminal_value = None if state.outcome is None else float(state.outcome)
@@ -104,6 +120,12 @@ class BatchedMCTS:
 
     def search(self, states: Sequence[State], add_noise: bool = True) -> SearchResult:
         """``config.simulations`` simulations for every non-terminal state in ``states``."""
+        with _cyclic_gc_paused():
+            return self._search(states, add_noise)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _search(self, states: Sequence[State], add_noise: bool) -> SearchResult:
         if self._cache_owner is not self.evaluator:
             self._cache.clear()
             self._cache_owner = self.evaluator
@@ -127,7 +149,7 @@ class BatchedMCTS:
                     remaining[t] -= 1
                     if leaf.terminal_value is not None:
                         _backup(path, leaf, leaf.terminal_value)
-                    elif (hit := cache.get((leaf.state.mine, leaf.state.theirs))) is not None:
+                    elif (hit := cache.get(leaf.key)) is not None:
                         leaf.expand(hit[0], hit[1])  # at once, so this round's next descents can use it
                         _backup(path, leaf, hit[2])
                     else:
@@ -137,8 +159,6 @@ class BatchedMCTS:
             keep = [t for t in range(len(live)) if remaining[t] > 0]
             live, remaining = [live[t] for t in keep], [remaining[t] for t in keep]
         return self._result(roots)
-
-    # -- internals --------------------------------------------------------------------------
 
     def _descend(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
         """Walk from ``root`` to a leaf (unexpanded or terminal) by PUCT, appending (node, child index)
@@ -177,7 +197,7 @@ class BatchedMCTS:
         found: dict[tuple[int, int], _Evaluation] = {}
         missing: dict[tuple[int, int], State] = {}
         for leaf, _ in waiting:
-            key = (leaf.state.mine, leaf.state.theirs)
+            key = leaf.key
             if use_cache and (hit := cache.get(key)) is not None:
                 found[key] = hit
             else:
@@ -185,7 +205,7 @@ class BatchedMCTS:
         if missing:
             found.update(self._evaluate(list(missing.items())))
         for leaf, path in waiting:
-            actions, priors, value = found[(leaf.state.mine, leaf.state.theirs)]
+            actions, priors, value = found[leaf.key]
             leaf.expand(actions, priors)
             leaf.pending = False
             if backup:
@@ -197,16 +217,22 @@ class BatchedMCTS:
         self.network_calls += 1
         self.network_positions += len(states)
         legal = [self.game.legal_actions(s) for s in states]
+        # The legal moves as flat indices into the (N, A) logits: one list and one numpy assignment build the
+        # mask, and one gather takes the legal priors out, instead of per-row indexing in Python.
+        width = logits.shape[1]
+        flat = [k * width + a for k, acts in enumerate(legal) for a in acts]
         mask = np.zeros(logits.shape, dtype=bool)
-        mask[[k for k, acts in enumerate(legal) for _ in acts], [a for acts in legal for a in acts]] = True
+        mask.ravel()[flat] = True
         logits = np.where(mask, logits, -np.inf)  # illegal moves get no prior at all
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs = (probs / probs.sum(axis=1, keepdims=True)).tolist()
-        values = np.clip(values, -1.0, 1.0).tolist()
-        out = {
-            key: (acts, [row[a] for a in acts], v)
-            for (key, _), acts, row, v in zip(items, legal, probs, values, strict=True)
-        }
+        legal_probs = (probs / probs.sum(axis=1, keepdims=True)).ravel()[flat].tolist()
+        values = np.minimum(np.maximum(values, -1.0), 1.0).tolist()  # np.clip's values in about half its time
+        out = {}
+        start = 0
+        for (key, _), acts, v in zip(items, legal, values, strict=True):
+            end = start + len(acts)
+            out[key] = (acts, legal_probs[start:end], v)
+            start = end
         if self.config.cache_size:
             if len(self._cache) + len(out) > self.config.cache_size:
                 self._cache.clear()  # cheaper than LRU bookkeeping; it refills within a few rounds
@@ -233,6 +259,28 @@ class BatchedMCTS:
         sums = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, sums, out=np.zeros_like(visits), where=sums > 0)
         return SearchResult(policy=policy, visits=visits, value=value)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for one search, back on after it if it was on.
+
+    A search allocates a dozen container objects per simulation (nodes, their per-child lists, path entries),
+    so CPython's generation-0 threshold (700 allocations) starts a collection every few dozen simulations, and
+    the older generations' collections walk the whole growing tree and everything else the process holds. A
+    search makes no reference cycles (parents hold children, never the reverse; paths and leaves are dropped
+    when their simulation ends), so reference counting frees all of it and those collections find nothing:
+    about a sixth of the free-network search's time (docs/benchmarks.md, "Pure search"). Threads sharing the
+    process (the web searches one game per request thread) may start and end searches in any order: only a
+    search that found the collector on turns it back on, so it is on again once no search runs.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:

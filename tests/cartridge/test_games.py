@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from cartridge.games import GAME_NAMES, GAMES, Game, IllegalMove, get_game
+from cartridge.games import GAME_NAMES, GAMES, Game, IllegalMove, State, get_game
 
 
 def test_tictactoe_wins_draws_and_illegal_moves():
@@ -155,3 +157,33 @@ def test_settings_the_web_schema_and_the_cli_offer_exactly_the_registry_games():
     assert get_args(GameName) == GAME_NAMES
     env_id = next(option for option in up.params if option.name == "env_id")
     assert tuple(env_id.type.choices) == GAME_NAMES
+
+
+def test_a_state_is_built_by_position_or_keyword_with_its_defaults_and_stays_frozen():
+    # State has a hand-written __init__ (speed: MCTS builds one per tree node); it must keep the dataclass's.
+    assert State(5, 6) == State(mine=5, theirs=6, ply=0, outcome=None, last_action=None)
+    full = State(1, 2, 3, -1, 4)
+    assert (full.mine, full.theirs, full.ply, full.outcome, full.last_action) == (1, 2, 3, -1, 4)
+    assert full == State(1, 2, ply=3, outcome=-1, last_action=4) and hash(full) == hash(State(1, 2, 3, -1, 4))
+    assert full != State(1, 2, 3, -1, 5) and dataclasses.replace(full, ply=9).ply == 9
+    assert repr(State(1, 2)) == "State(mine=1, theirs=2, ply=0, outcome=None, last_action=None)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        full.mine = 0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        State(1)  # type: ignore[call-arg]
+
+
+def test_connect4_legal_actions_are_the_columns_with_an_empty_top_cell_in_a_fresh_list():
+    game, rng = get_game("connect4"), np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        state = game.initial_state()
+        while not state.terminal:
+            legal = game.legal_actions(state)
+            assert legal == [c for c in range(game.cols) if game.board(state)[0][c] == 0]
+            legal.append(99)  # the caller's own list: the next answer is unchanged
+            assert 99 not in game.legal_actions(state)
+            seen.add(tuple(legal[:-1]))
+            state = game.apply(state, int(rng.choice(legal[:-1])))
+        assert game.legal_actions(state) == []
+    assert len(seen) > 20, "random games fill columns in many combinations"

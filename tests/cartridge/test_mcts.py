@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,49 @@ def test_root_noise_uses_the_games_own_alpha_unless_the_config_sets_one():
     game = SparseNoiseTicTacToe()
     assert BatchedMCTS(game, UniformEvaluator(game.action_size)).alpha == 0.25
     assert BatchedMCTS(game, UniformEvaluator(game.action_size), MctsConfig(dirichlet_alpha=0.3)).alpha == 0.3
+
+
+class GcObservingEvaluator(UniformEvaluator):
+    def __init__(self, action_size: int) -> None:
+        super().__init__(action_size)
+        self.gc_enabled: set[bool] = set()
+
+    def evaluate(self, observations):
+        self.gc_enabled.add(gc.isenabled())
+        return super().evaluate(observations)
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_the_cyclic_collector_is_off_during_a_search_and_as_it_was_after(enabled_before):
+    g = get_game("connect4")
+    observing = GcObservingEvaluator(g.action_size)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled_before else gc.disable()
+        BatchedMCTS(g, observing, MctsConfig(simulations=50)).search([g.initial_state()] * 3)
+        assert observing.gc_enabled == {False}
+        assert gc.isenabled() is enabled_before
+        with pytest.raises(ZeroDivisionError):  # a failing network leaves it as it found it, too
+            BatchedMCTS(g, _Failing(g.action_size), MctsConfig(simulations=5)).search([g.initial_state()])
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+class _Failing(UniformEvaluator):
+    def evaluate(self, observations):
+        raise ZeroDivisionError
+
+
+def test_a_search_leaves_no_cyclic_garbage():
+    # Why pausing the collector loses nothing: reference counting alone frees a finished search's trees.
+    g = get_game("connect4")
+    mcts = BatchedMCTS(g, UniformEvaluator(g.action_size), MctsConfig(simulations=200), np.random.default_rng(0))
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()  # else the first allocation after the search could collect (and hide) its garbage
+    try:
+        mcts.search([g.initial_state(), g.from_actions([3, 3])] * 4, add_noise=True)
+        assert gc.collect() == 0
+    finally:
+        gc.enable() if was else gc.disable()

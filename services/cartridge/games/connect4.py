@@ -12,6 +12,13 @@ COLUMN_MASKS = [((1 << ROWS) - 1) << (c * COLUMN_STRIDE) for c in range(COLS)]
 BOTTOM_BITS = [1 << (c * COLUMN_STRIDE) for c in range(COLS)]
 _TOP = [1 << (c * COLUMN_STRIDE + ROWS - 1) for c in range(COLS)]
 BOARD_MASK = sum(COLUMN_MASKS)
+_TOP_ROW = sum(_TOP)
+# The legal columns for each set of full columns (the top row's stones): legal_actions is one lookup. MCTS asks
+# it once per position it evaluates.
+_LEGAL = {
+    full: tuple(c for c in range(COLS) if not full & _TOP[c])
+    for full in (sum(_TOP[c] for c in range(COLS) if pattern >> c & 1) for pattern in range(1 << COLS))
+}
 
 
 def _wins(b: int) -> bool:
@@ -47,8 +54,7 @@ class Connect4(Game):
     def legal_actions(self, state: State) -> list[int]:
         if state.terminal:
             return []
-        occupied = state.mine | state.theirs
-        return [c for c in range(COLS) if not occupied & _TOP[c]]
+        return list(_LEGAL[(state.mine | state.theirs) & _TOP_ROW])
 
     def apply(self, state: State, action: int) -> State:
         self._check_action(state, action)
