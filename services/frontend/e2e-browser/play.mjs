@@ -1,11 +1,10 @@
 // Real-browser check with Playwright (playwright-core) driving Debian's Chromium:
-// load the page, play a whole tictactoe game by clicking, see the result, see the dashboard charts.
+// load the page, play a whole tictactoe game by clicking, see the result (the Training tab: dashboard.mjs).
 // Content-Security-Policy violations and page errors are reported (the built app runs under nginx's CSP).
 //   FRONTEND_URL=http://127.0.0.1:5173 ARTIFACTS_DIR=artifacts/frontend node e2e-browser/play.mjs
-//   PLAY_ONLY=1 stops after the game (a stack without training records has no charts to draw).
 //   DOCS_IMAGES_DIR=../../docs/images also writes the README's screenshots there: play.png (the board after the
-//   model's second reply, its search shading the cells) and dashboard.png (the Training tab).
-import { copyFileSync, mkdirSync } from "node:fs";
+//   model's second reply, its search shading the cells).
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -59,19 +58,6 @@ try {
   result.status = await page.getByTestId("status").innerText();
   result.marks = await page.locator("[data-testid^='cell-']").evaluateAll((cells) => cells.filter((c) => c.textContent.trim()).length);
   await page.screenshot({ path: join(artifacts, "play-game-over.png") });
-  if (!process.env.PLAY_ONLY) {
-    await page.getByTestId("tab-training").click();
-    await page.getByTestId("chart-loss").locator("path.line").waitFor();
-    result.lossPoints = await page.getByTestId("chart-loss").locator("circle").count();
-    result.episodePoints = await page.getByTestId("chart-episodes").locator("circle").count();
-    result.versionPoints = await page.getByTestId("chart-versions").locator("circle").count();
-    result.ratingPoints = await page.getByTestId("chart-rating").locator("circle").count();
-    result.arenaRows = await page.getByTestId("arena-row").allInnerTexts();
-    result.matchRows = await page.getByTestId("match-row").allInnerTexts();
-    result.modelVersion = await page.getByTestId("model-version").innerText();
-    await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
-    if (docsImages) copyFileSync(join(artifacts, "dashboard.png"), join(docsImages, "dashboard.png"));
-  }
 } finally {
   await browser.close();
 }
