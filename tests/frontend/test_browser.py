@@ -191,13 +191,16 @@ def test_the_training_tab_reads_on_a_phone_and_a_desktop(web_with_a_model, front
     assert any(box["scrollWidth"] > box["clientWidth"] for box in result["360"]["tableScroll"]), result["360"]
     assert all(box["scrollWidth"] <= box["clientWidth"] for box in result["1280"]["tableScroll"]), result["1280"]
     # The cursor's values: a hover at 1280 px, a finger's tap at 360 px, on the last iteration (losses 1.1 * 0.8, ...).
-    for legend in (result["1280"]["hovered"], result["360"]["tapped"]):
+    # A tap's values stay: Chromium's mouseleave after the tap's emulated clicks, and the next poll, keep them.
+    tapped = (("tapped", result["360"]["tapped"]), ("a poll after the tap", result["360"]["tappedLater"]))
+    for how, legend in (("hovered", result["1280"]["hovered"]), *tapped):
         shown = (legend["iteration"], legend["policy"], legend["value"], legend["total"])
-        assert shown == ("4", "0.880", "0.220", "1.10"), legend
+        assert shown == ("4", "0.880", "0.220", "1.10"), (how, legend)
     smoothed = float(result["1280"]["smoothed"]["total"])  # pulled up towards the earlier, higher losses
     assert 1.1 < smoothed < 2.1, result["1280"]["smoothed"]
     log_ticks = result["1280"]["logYTicks"]
     assert log_ticks != result["1280"]["charts"]["chart-loss"]["yTicks"] and "1" in log_ticks, log_ticks
+    assert result["1280"]["ratingLegendLater"] == result["1280"]["ratingLegend"], result["1280"]
     # Dark: the page follows prefers-color-scheme.
     assert result["dark"]["viewport"]["background"] == "rgb(18, 21, 28)", result["dark"]["viewport"]
     assert result["1280"]["viewport"]["background"] == "rgb(246, 247, 251)", result["1280"]["viewport"]

@@ -82,6 +82,8 @@ async function readDashboard(name, { width, colorScheme = "light", touch = false
   if (touch) {
     await page.touchscreen.tap(lastPoint.x, lastPoint.y);
     seen.tapped = await legend(loss);
+    await page.waitForTimeout(3500); // a /stats poll later (every 3 s) the values are still there
+    seen.tappedLater = await legend(loss);
   } else {
     await page.mouse.move(lastPoint.x, lastPoint.y);
     seen.hovered = await legend(loss);
@@ -100,6 +102,10 @@ async function readDashboard(name, { width, colorScheme = "light", touch = false
   const ratingBox = await rating.boundingBox();
   await page.mouse.move(ratingBox.x + ratingBox.width - 2, ratingBox.y + ratingBox.height / 2);
   seen.ratingLegend = await legend(page.getByTestId("chart-rating"));
+  if (!touch) {
+    await page.waitForTimeout(3500); // a /stats poll later (every 3 s) the chart is the same, its cursor too
+    seen.ratingLegendLater = await legend(page.getByTestId("chart-rating"));
+  }
   await page.mouse.move(0, 0);
 
   const shot = join(artifacts, `dashboard-${name}.png`);
