@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_INDEX_URL ?=
 PIP_TORCH := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL),)
 
-.PHONY: venv lock up down test test-fast lint screenshots system-deps clean
+.PHONY: venv lock up down test test-fast lint screenshots dashboards system-deps clean
 
 # Installs exactly what the locks say (scripts/lock.sh writes them; `make lock` after editing an input):
 # requirements/lock.txt, then PyTorch's CPU build from services/trainer/torch.txt, both hash-checked, then
@@ -60,6 +60,10 @@ lint: venv
 # The README's two screenshots, taken again by the browser test over docs/images/ (a plain test run leaves them).
 screenshots: system-deps venv
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/frontend/test_browser.py
+
+# The Grafana dashboards of k8s/components/monitoring/dashboards/, written again from devtools/dashboards.py.
+dashboards: venv
+	$(PY) -m devtools.dashboards
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -161,7 +161,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option(
     "--monitoring",
     is_flag=True,
-    help="local: also run Prometheus (on PATH), scraping every service and evaluating the alerts; prints its URL.",
+    help="Also run Prometheus, scraping every service and evaluating the alerts, and print its URL (local: the "
+    "`prometheus` on PATH; kind: k8s/local-monitoring, with Grafana and its dashboards too).",
 )
 @kind_names_options
 @click.option(
@@ -346,16 +347,26 @@ def logs(
     help="json follows devtools/schemas/doctor.schema.json.",
 )
 @click.option("--json", "as_json", is_flag=True, help="The same as --output json.")
+@click.option(
+    "--monitoring",
+    is_flag=True,
+    help="Also the ports `up --monitoring` binds: Prometheus (both runtimes) and Grafana (kind).",
+)
 @data_dir_option
 @kind_names_options
 @click.pass_context
-def doctor(ctx: click.Context, output: str, as_json: bool, data_dir: Path | None, **options) -> None:
+def doctor(ctx: click.Context, output: str, as_json: bool, monitoring: bool, data_dir: Path | None, **options) -> None:
     """Which runtime can run here: Python, Node, each tool and the Docker daemon (found and wanted), every port
     of both runtimes (as these names and places configure them), disk space."""
+    from dataclasses import replace
+
     from devtools.doctor import diagnose, print_report
 
     local = LocalRuntime.attach(data_dir or default_data_dir())
-    report = diagnose(REPO_ROOT, local, kind_runtime(lambda message: None, kind_names(options)))
+    if monitoring:  # as `up --monitoring` would run: a running stack's own configuration keeps its ports
+        local = LocalRuntime(replace(local.config, monitoring=True))
+    kind = kind_runtime(lambda message: None, kind_names(options), monitoring=monitoring)
+    report = diagnose(REPO_ROOT, local, kind)
     if structured_output(output, as_json) == "json":
         print_document(report.document, "json")
     else:

@@ -38,7 +38,6 @@ RUNTIME_OF = {
     "web_port": LOCAL,
     "frontend_port": LOCAL,
     "no_frontend": LOCAL,
-    "monitoring": LOCAL,
     "no_tilt": KIND,
     "tilt_mode": KIND,
     "cluster": KIND,

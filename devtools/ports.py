@@ -22,7 +22,11 @@ KIND_FRONTEND = 8081
 KIND_MINIO_CONSOLE = 9001
 TILT_UI = 10350
 
+KIND_PROMETHEUS = 9090  # `devtools up --monitoring`: Tilt's port-forwards to the stack's Prometheus and Grafana
+KIND_GRAFANA = 3000
+
 # Tilt's port-forwards (the Tiltfile's port_forward calls) by workload, and the same as the URLs the kind runtime's
-# status table prints.
+# status table prints; with --monitoring, Prometheus' and Grafana's too.
 KIND_FORWARDS = {"web": KIND_WEB, "frontend": KIND_FRONTEND, "minio-console": KIND_MINIO_CONSOLE}
-KIND_URLS = {name: f"http://localhost:{port}" for name, port in KIND_FORWARDS.items()}
+KIND_MONITORING_FORWARDS = {"prometheus": KIND_PROMETHEUS, "grafana": KIND_GRAFANA}
+KIND_URLS = {name: f"http://localhost:{port}" for name, port in (KIND_FORWARDS | KIND_MONITORING_FORWARDS).items()}

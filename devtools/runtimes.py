@@ -38,7 +38,7 @@ class UpOptions:
     web_port: int | None = None  # local
     frontend_port: int | None = None  # local
     frontend: bool = True  # local: start the Vite dev server
-    monitoring: bool = False  # local: a Prometheus scraping every service, with the cluster's alerts
+    monitoring: bool = False  # local: a Prometheus scraping every service; kind: k8s/local-monitoring (and Grafana)
     kind_names: KindNames = DEFAULT_NAMES  # kind: the cluster and its registry
 
     def local_config(self) -> LocalConfig:
@@ -86,7 +86,13 @@ def runtime_for_up(chosen: str, options: UpOptions, progress: Progress, echo: Ec
     kubectl (`devtools -v`)."""
     if chosen == "kind":
         return kind_runtime(
-            progress, options.kind_names, echo, tilt=options.tilt, actors=options.actors, env_id=options.env_id
+            progress,
+            options.kind_names,
+            echo,
+            tilt=options.tilt,
+            actors=options.actors,
+            env_id=options.env_id,
+            monitoring=options.monitoring,
         )
     return LocalRuntime(options.local_config(), progress, detach=options.detach)
 

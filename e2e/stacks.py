@@ -50,7 +50,12 @@ class LocalStack:
             trainer_port=free_port(),
             actor_base_port=free_ports(actors),
             arena_port=free_port(),
+            # `up --monitoring`'s Prometheus beside the services, for the dashboards' test (e2e/test_dashboards.py),
+            # wherever there is one to run (make system-deps installs it; that test fails in CI without it).
+            monitoring=shutil.which("prometheus") is not None,
+            prometheus_port=free_port(),
         )
+        self.prometheus_url = f"http://127.0.0.1:{self.config.prometheus_port}" if self.config.monitoring else None
         self.runtime = None  # made by up(), once the storage the services are told about is known
         self.web_url = f"http://127.0.0.1:{self.config.web_port}"
         self.gateway_url: str | None = None  # the local runtime serves the web and frontend directly
@@ -197,6 +202,7 @@ class KindStack:
         self._forwards = contextlib.ExitStack()
         self.web_url = ""
         self.gateway_url: str | None = None
+        self.prometheus_url: str | None = None  # k8s/local runs no Prometheus
 
     def up(self, progress=lambda message: None) -> None:
         from devtools.kind.runtime import KindOptions, KindRuntime

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.errors import DevtoolsError
 from devtools.kind import addons
 from devtools.kind.cluster import ClusterController, ClusterSpec
 from devtools.kind.runtime import NAMESPACE, KindOptions, KindRuntime
@@ -354,6 +355,27 @@ def test_the_no_tilt_apply_puts_every_namespaced_object_in_the_stacks_namespace(
     assert len(created) > 20 and outside(api) == []
     kinds = {r.resource for r in created + api.calls("patch")}  # the HPA and the Gateway were there already
     assert {"deployments", "statefulsets", "jobs", "horizontalpodautoscalers", "gateways", "httproutes"} <= kinds
+
+
+def test_the_no_tilt_apply_with_monitoring_brings_prometheus_and_grafana_to_a_cluster_without_the_operator(api):
+    """`devtools up --runtime kind --no-tilt --monitoring`: k8s/local-monitoring, applied by the real kubectl to an API
+    server that, like kind's, serves no monitoring.coreos.com kinds. The operator's flavour would be refused there;
+    the stack is applied whole, its Role and RoleBinding in the stack's namespace."""
+    kind = KindWithRealKubectl(exists=True)
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT, monitoring=True), run=kind)
+    runtime.apply_overlay({"web": "t1", "actor": "t1"})
+    assert outside(api) == []
+    stored = set(api.objects)  # (resource, namespace, name)
+    assert {("deployments", NAMESPACE, "prometheus"), ("deployments", NAMESPACE, "grafana")} <= stored
+    assert {("roles", NAMESPACE, "prometheus"), ("rolebindings", NAMESPACE, "prometheus")} <= stored
+    operator = subprocess.run(
+        [KUBECTL, "kustomize", str(REPO_ROOT / "tests/k8s/overlays/monitoring")], capture_output=True, text=True
+    ).stdout
+    # kubectl finds no schema and no resource for monitoring.coreos.com/v1 (a real kind cluster: `no matches for kind
+    # "PodMonitor"`; the stand-in's discovery lacks the group alike, and kubectl's validation stops first).
+    with pytest.raises(DevtoolsError, match="apply` failed"):
+        runtime.apply(operator)
+    assert not [key for key in api.objects if key[0] in ("podmonitors", "servicemonitors", "prometheusrules")]
 
 
 def test_logs_status_and_down_reach_the_stacks_namespace(api, monkeypatch):

@@ -15,7 +15,7 @@ from tests.exported_metrics import REGISTRIES, exported_metrics
 from tests.promtool import promtool
 
 DOC = REPO_ROOT / "docs" / "metrics.md"
-ROW = re.compile(r"^\| `(cartridge_[a-z0-9_]+)` \| (\w+) \| [^|]+ \| ([^|]+) \| ([^|]+) \| [^|]+ \|$")
+ROW = re.compile(r"^\| `((?:cartridge|process)_[a-z0-9_]+)` \| (\w+) \| [^|]+ \| ([^|]+) \| ([^|]+) \| [^|]+ \|$")
 ADDED_BY_HISTOGRAMS = {"le"}
 
 

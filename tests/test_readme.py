@@ -87,13 +87,22 @@ def test_the_urls_are_the_ports_devtools_binds_and_forwards():
     user, password = re.findall(r"`([^`]+)`", minio)
     literals = (REPO_ROOT / "k8s/local/kustomization.yaml").read_text()
     assert f"MINIO_ROOT_USER={user}\n" in literals and f"MINIO_ROOT_PASSWORD={password}\n" in literals
+    prometheus_local, prometheus_kind = rows["Prometheus (`up --monitoring`)"]
+    assert prometheus_local == f"http://127.0.0.1:{ports.LOCAL_PROMETHEUS}"
+    assert prometheus_kind == ports.KIND_URLS["prometheus"]
+    grafana = rows["Grafana (`up --monitoring`)"][1]
+    assert grafana.startswith(ports.KIND_URLS["grafana"])
+    user, password = re.findall(r"`([^`]+)`", grafana)  # k8s/local-monitoring's development login
+    literals = (REPO_ROOT / "k8s/local-monitoring/kustomization.yaml").read_text()
+    assert f"GF_SECURITY_ADMIN_USER={user}\n" in literals and f"GF_SECURITY_ADMIN_PASSWORD={password}\n" in literals
     others = rows["`/health` and `/metrics` of the others"][0]
     assert others == (
         f"trainer :{ports.LOCAL_TRAINER}, arena :{ports.LOCAL_ARENA}, actors :{ports.LOCAL_ACTOR_BASE} and up"
     )
     # No port anywhere in the README that devtools does not bind or forward.
     local = LocalRuntime(LocalConfig(data_dir=Path("/nonexistent"), monitoring=True))  # up --monitoring too
-    known = {*local.host_ports(), *kind_runtime(lambda message: None, KindNames()).host_ports()}
+    kind = kind_runtime(lambda message: None, KindNames(), monitoring=True)  # up --runtime kind --monitoring too
+    known = {*local.host_ports(), *kind.host_ports()}
     named = {int(p) for p in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)", README)}
     assert named and named <= known, named - known
 

@@ -257,6 +257,12 @@ def test_workload_images_are_exactly_the_images_tilt_builds(tilt, applied):
 
 
 def test_resources_name_real_workloads_and_forward_real_container_ports(tilt, applied):
+    check_resources(tilt, applied)
+
+
+def check_resources(tilt, applied) -> None:
+    """Every k8s_resource names a workload (or objects) of what the Tiltfile applies, depends on declared resources
+    only, and forwards ports its containers serve."""
     by_name = workloads(applied)
     declared = [resource_name(args, kw) for args, kw in tilt.calls["k8s_resource"]]
     assert set(COMPONENTS) <= set(declared)
@@ -321,6 +327,59 @@ def test_forwarded_local_ports_are_the_urls_devtools_prints(tilt):
                 f"{name}: devtools prints {url}, Tilt forwards {forwards}"
             )
     assert int(URLS["minio-console"].rsplit(":", 1)[1]) in forwards["minio"]
+
+
+def evaluated(*tilt_args: str) -> tuple[TiltRecorder, list[dict]]:
+    result = evaluate_tiltfile(*tilt_args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    recorded = TiltRecorder(json.loads(result.stdout))
+    (stream,), _ = recorded.first("k8s_yaml")
+    return recorded, [d for d in yaml.safe_load_all(stream) if d]
+
+
+def test_devtools_monitoring_applies_the_kind_stack_and_forwards_grafana_and_prometheus():
+    """`devtools up --runtime kind --monitoring` hands Tilt --monitoring=true: it applies k8s/local-monitoring (no
+    prometheus-operator object, which kind could not apply) and forwards Grafana and Prometheus to the ports devtools
+    prints. Without it: k8s/local, and neither resource."""
+    args = tilt_args("up", "kind-cartridge", REPO_ROOT / "Tiltfile", None, None, monitoring=True)
+    recorded, objects = evaluated(*args[args.index("--") + 1 :])
+    (path,), _ = recorded.first("kustomize")
+    assert path == "k8s/local-monitoring"
+    rendered = [d for d in yaml.safe_load_all(render_kustomize(REPO_ROOT / path)) if d]
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        (o["kind"], o["metadata"]["name"]) for o in rendered
+    ]
+    assert not [o for o in objects if o["apiVersion"].startswith("monitoring.coreos.com/")]
+    check_resources(recorded, objects)
+    forwards = {
+        resource_name(a, kw): [f["local"] for f in kw.get("port_forwards", [])]
+        for a, kw in recorded.calls["k8s_resource"]
+    }
+    for name in ("grafana", "prometheus"):
+        assert forwards[name] == [int(URLS[name].rsplit(":", 1)[1])], (name, forwards.get(name))
+    # Grafana's links open each dashboard devtools/dashboards.py writes, by its uid.
+    from devtools.dashboards import DIRECTORY
+
+    (grafana,) = [kw for a, kw in recorded.calls["k8s_resource"] if resource_name(a, kw) == "grafana"]
+    uids = {json.loads(path.read_text())["uid"] for path in DIRECTORY.glob("*.json")}
+    assert sorted(link["url"] for link in grafana["links"]) == sorted(f"{URLS['grafana']}/d/{uid}" for uid in uids)
+    plain, _ = evaluated()
+    assert plain.first("kustomize")[0] == ("k8s/local",)
+    assert not {"grafana", "prometheus"} & {resource_name(a, kw) for a, kw in plain.calls["k8s_resource"]}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--monitoring"], "flag needs an argument: --monitoring"),  # Go's flag package: no boolean flag
+        (["--monitoring=maybe"], 'invalid value "maybe" for flag --monitoring'),
+    ],
+)
+def test_the_stand_in_parses_a_bool_setting_as_tilt_does(args, message):
+    result = evaluate_tiltfile(*args)
+    assert result.returncode != 0 and message in result.stderr, result.stderr[-2000:]
+    recorded, _ = evaluated("--monitoring=false")
+    assert recorded.first("kustomize")[0] == ("k8s/local",)
 
 
 def test_devtools_actors_and_env_id_reach_the_manifests_through_tilt_config():

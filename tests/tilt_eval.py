@@ -25,6 +25,7 @@ RETURNS = {
     "run": lambda cmd, trigger=None: {"step": "run", "cmd": cmd, "trigger": trigger},
     "fall_back_on": lambda files: {"step": "fall_back_on", "files": list(files)},
     "port_forward": lambda local, container=None, name=None: {"local": local, "container": container or local},
+    "link": lambda url, name=None: {"url": url, "name": name},
     "kustomize": lambda path: (
         subprocess.run(["kubectl", "kustomize", path], capture_output=True, text=True, check=True).stdout
     ),
@@ -46,6 +47,7 @@ RECORDED = (
     "run",
     "fall_back_on",
     "port_forward",
+    "link",
     "kustomize",
 )
 
@@ -74,7 +76,7 @@ def ci_settings(*args, **kwargs) -> None:
 
 # Each builtin is a Starlark function forwarding to one Python callable with positional arguments only
 # (starlark-go crashes calling Python with keyword arguments alone).
-CONFIG = ("config_define_string", "config_parse", "fail", "os_getenv")
+CONFIG = ("config_define_string", "config_define_bool", "config_parse", "fail", "os_getenv")
 # Tilt's predeclared constants that the Tiltfile names, as strings (Tilt's own are opaque values).
 CONSTANTS = ("TRIGGER_MODE_AUTO", "TRIGGER_MODE_MANUAL")
 PRELUDE = "".join(
@@ -87,21 +89,35 @@ PRELUDE = "".join(
 # their calls are renamed to plain functions (config_define_string, config_parse, os_getenv) before
 # evaluation. Only what the Tiltfile uses is modelled; another config.* or os.* call leaves an undefined
 # name and fails the evaluation.
-MODULE_CALL = re.compile(r"\b(config|os)\.(define_string|parse|getenv)\(")
+MODULE_CALL = re.compile(r"\b(config|os)\.(define_string|define_bool|parse|getenv)\(")
+# Go's strconv.ParseBool, which Tilt's boolSetting.Set calls (internal/tiltfile/config/bool.go).
+GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
 
 
-def parse_tilt_args(defined: set[str], argv: list[str]) -> dict[str, str]:
-    """What Tilt's config.parse() returns for `tilt up -- ARGV` with string flags: --name value / --name=value."""
-    values: dict[str, str] = {}
+def parse_tilt_args(defined: dict[str, str], argv: list[str]) -> dict[str, str | bool]:
+    """What Tilt's config.parse() returns for `tilt up -- ARGV` (``defined``: each setting's type, string or bool):
+    --name value / --name=value, parsed by Go's flag package (internal/tiltfile/config/config_def.go, parseArgs). A
+    bool setting is no boolean flag there (no IsBoolFlag), so it too needs a value; Go's ParseBool reads it."""
+    values: dict[str, str | bool] = {}
     i = 0
     while i < len(argv):
-        name, _, value = argv[i].removeprefix("--").partition("=")
+        name, equals, value = argv[i].removeprefix("--").partition("=")
         if name not in defined:
             raise SystemExit(f"Tiltfile config: unknown flag --{name} (defined: {', '.join(sorted(defined))})")
-        if not value:
+        if not equals:
             i += 1
+            if i == len(argv):
+                raise SystemExit(f"Tiltfile config: flag needs an argument: --{name}")
             value = argv[i]
-        values[name] = value
+        if defined[name] == "bool":
+            if value not in GO_BOOLS:
+                raise SystemExit(f'Tiltfile config: invalid value "{value}" for flag --{name}: parse error')
+            values[name] = GO_BOOLS[value]
+        else:
+            values[name] = value
         i += 1
     return values
 
@@ -116,7 +132,7 @@ class TiltfileFailed(Exception):
 
 def evaluate(tiltfile: Path, argv: list[str], environ: dict[str, str] | None = None) -> dict[str, list]:
     calls: dict[str, list] = {}
-    defined: set[str] = set()
+    defined: dict[str, str] = {}  # setting -> its type
     environ = {} if environ is None else environ
     os.chdir(tiltfile.resolve().parent)  # Tilt resolves a Tiltfile's paths from its directory
 
@@ -129,8 +145,8 @@ def evaluate(tiltfile: Path, argv: list[str], environ: dict[str, str] | None = N
             kwargs["build_args"] = {k: v for k, v in dict(kwargs["build_args"]).items() if v != ""}
         if name in RECORDED:
             calls.setdefault(name, []).append([args, kwargs])
-        if name == "config_define_string":
-            defined.add(args[0])
+        if name in ("config_define_string", "config_define_bool"):
+            defined[args[0]] = name.rsplit("_", 1)[1]
             return None
         if name == "config_parse":
             return parse_tilt_args(defined, argv)

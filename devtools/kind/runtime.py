@@ -4,7 +4,8 @@ up:   registry (docker SDK) -> cluster (kind) -> registry on the kind network ->
       -> cloud-provider-kind (Gateway API CRDs Established, GatewayClass Accepted) -> metrics-server
       (Ready, metrics API Available) -> `tilt up` (live updates), `tilt ci` (CI), or with --no-tilt:
       build and push the images, render an overlay of k8s/local with those tags, replace the set-up Jobs
-      that it changes, `kubectl apply` it, wait for rollouts and the Gateway's address.
+      that it changes, `kubectl apply` it, wait for rollouts and the Gateway's address. With --monitoring the
+      overlay is k8s/local-monitoring (k8s/local with its own Prometheus and Grafana), on either path.
 down: remove the workloads (namespace cartridge); with --all also the cluster, cloud-provider-kind
       (and the Envoy containers it made for this cluster) and the registry.
 """
@@ -32,7 +33,7 @@ from devtools.kind.logs import kubectl_logs
 from devtools.kind.names import CLUSTER_VARIABLE, REGISTRY_PORT_VARIABLE
 from devtools.kind.registry import RegistryController
 from devtools.logs import LogQuery, LogStream
-from devtools.ports import KIND_FORWARDS, KIND_URLS, TILT_UI
+from devtools.ports import KIND_FORWARDS, KIND_MONITORING_FORWARDS, KIND_URLS, TILT_UI
 from devtools.process import Echo, Runner, run_command
 from devtools.progress import Done, Step
 from devtools.runtime import DownPlan, Phase, StackView, health_cell, stats_caption
@@ -51,6 +52,8 @@ WORKLOADS = (
     "frontend",
 )
 JOBS = ("postgres-setup", "minio-create-bucket")
+# What is applied: k8s/local, or with --monitoring k8s/local-monitoring (the Tiltfile chooses between the same two).
+OVERLAY, MONITORING_OVERLAY = "k8s/local", "k8s/local-monitoring"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # what `kubectl apply` records it sent
 # Tilt's port-forwards (Tiltfile); the Gateway's URL is read from its status (KindRuntime.gateway_url).
 URLS = KIND_URLS
@@ -62,6 +65,7 @@ class KindOptions:
     tilt: str | None = "up"  # "up", "ci", or None for --no-tilt
     actors: int | None = None
     env_id: str | None = None
+    monitoring: bool = False  # k8s/local-monitoring: Prometheus and Grafana beside the stack
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
     cloud_provider: addons.CloudProviderSpec = field(default_factory=addons.CloudProviderSpec)
     addon_timeouts: addons.AddonTimeouts = field(default_factory=addons.AddonTimeouts)
@@ -156,12 +160,16 @@ def jobs_to_replace(live: list[dict], rendered: list[dict]) -> list[str]:
     return sorted(replace)
 
 
-def tilt_args(mode: str, context: str, tiltfile: Path, actors: int | None, env_id: str | None) -> list[str]:
-    """`tilt up|ci` for the cluster; --actors and --env-id go to the Tiltfile's config (after `--`)."""
+def tilt_args(
+    mode: str, context: str, tiltfile: Path, actors: int | None, env_id: str | None, monitoring: bool = False
+) -> list[str]:
+    """`tilt up|ci` for the cluster; --actors, --env-id and --monitoring go to the Tiltfile's config (after `--`).
+    The Tiltfile's monitoring setting is a bool, which Tilt's flag parsing takes only with its value after `=`."""
     args = ["tilt", mode, "--context", context, "--file", str(tiltfile)]
     extra = [
         *(["--actors", str(actors)] if actors is not None else []),
         *(["--env-id", env_id] if env_id is not None else []),
+        *(["--monitoring=true"] if monitoring else []),
     ]
     return [*args, "--", *extra] if extra else args
 
@@ -222,7 +230,8 @@ class KindRuntime:
         registry = self.spec.registry
         bound = {registry.port: f"registry {registry.name}"}
         if self.opts.tilt is not None:
-            bound |= {port: f"{name} port-forward" for name, port in KIND_FORWARDS.items()}
+            forwards = KIND_FORWARDS | (KIND_MONITORING_FORWARDS if self.opts.monitoring else {})
+            bound |= {port: f"{name} port-forward" for name, port in forwards.items()}
             bound[TILT_UI] = "Tilt UI"
         return bound
 
@@ -250,6 +259,8 @@ class KindRuntime:
             f"\ngateway {gateway or 'without an address yet (is cloud-provider-kind running? `devtools up`)'}"
             "  ·  / frontend, /api and /stats web"
         )
+        if any(w.name in KIND_MONITORING_FORWARDS for w in workloads):
+            caption += "\n" + monitoring_note(self.spec.context)
         data = {
             "runtime": self.name,
             "gateway": gateway,
@@ -326,7 +337,16 @@ class KindRuntime:
 
     def run_tilt(self, mode: str) -> None:
         """Hand the terminal to Tilt (no spinner may draw over its screen while this runs)."""
-        args = tilt_args(mode, self.spec.context, self.opts.repo_root / "Tiltfile", self.opts.actors, self.opts.env_id)
+        args = tilt_args(
+            mode,
+            self.spec.context,
+            self.opts.repo_root / "Tiltfile",
+            self.opts.actors,
+            self.opts.env_id,
+            self.opts.monitoring,
+        )
+        if self.opts.monitoring:
+            self.progress(monitoring_urls())
         self.progress(f"Handing over to `{' '.join(args[:2])}` (Ctrl-C stops Tilt; the cluster stays up)")
         # `up --timeout` bounds `tilt ci` here: its own --timeout flag loses to the Tiltfile's ci_settings(timeout=)
         # (tilt-dev/tilt internal/tiltfile/cisettings/ci_settings.go). `tilt up` runs until Ctrl-C: no bound.
@@ -358,18 +378,27 @@ class KindRuntime:
         registry = self.spec.registry.images
         # a step per image (or one for bake), to the registry these names chose
         built = build_images(push=True, progress=self.progress, registry=registry, echo=self.echo)
-        self.progress(Step("Applying k8s/local with the pushed tags"))
+        self.progress(Step(f"Applying {self.overlay} with the pushed tags"))
         self.apply_overlay({image.component: image.tag for image in built})
         self.progress(Step(f"Rolling out namespace {NAMESPACE}"))
         workloads = self.wait_for_rollouts()
         self.progress(Step(f"Gateway {NAMESPACE}/cartridge getting its address"))
         self.gateway_url(wait=self.opts.gateway_timeout)
+        if self.opts.monitoring:
+            self.progress(monitoring_note(self.spec.context))
         return workloads
 
+    @property
+    def overlay(self) -> str:
+        """The overlay this runtime applies (the Tiltfile's choice too): k8s/local, or with monitoring
+        k8s/local-monitoring."""
+        return MONITORING_OVERLAY if self.opts.monitoring else OVERLAY
+
     def apply_overlay(self, tags: dict[str, str]) -> None:
-        """k8s/local with the pushed ``tags`` (and the actor count and game), rendered and applied (``apply``)."""
+        """k8s/local (or k8s/local-monitoring) with the pushed ``tags`` (and the actor count and game), rendered and
+        applied (``apply``)."""
         with tempfile.TemporaryDirectory(prefix="cartridge-deploy-") as tmp:
-            base = self.opts.repo_root / "k8s" / "local"
+            base = self.opts.repo_root / self.overlay
             overlay = overlay_kustomization(
                 base, Path(tmp), tags, self.opts.actors, self.opts.env_id, self.spec.registry.images
             )
@@ -396,7 +425,7 @@ class KindRuntime:
                 namespace=NAMESPACE,
                 timeout=180,
             )
-        self.progress("Applying k8s/local")
+        self.progress(f"Applying {self.overlay}")
         self.kubectl("apply", "-f", "-", input=manifests)
 
     def workloads(self) -> list[WorkloadStatus]:
@@ -550,6 +579,21 @@ class KindRuntime:
     def _delete_registry(self, client) -> None:
         if RegistryController(client).delete(self.spec.registry):
             self.progress(f"Deleted registry {self.spec.registry.name}")
+
+
+def monitoring_urls() -> str:
+    """Where Tilt's port-forwards put Grafana and Prometheus (the Tiltfile's, devtools.ports)."""
+    return f"Grafana {URLS['grafana']} (open to look without a login), Prometheus {URLS['prometheus']}"
+
+
+def monitoring_note(context: str) -> str:
+    """Grafana's and Prometheus' URLs, and how to reach them without Tilt: a port-forward goes through the API
+    server and the kubelet into the pod, past the NetworkPolicies (k8s/components/monitoring/stack)."""
+    forwards = " and ".join(
+        f"`kubectl --context {context} -n {NAMESPACE} port-forward svc/{name} {port}`"
+        for name, port in KIND_MONITORING_FORWARDS.items()
+    )
+    return f"{monitoring_urls()}: Tilt forwards them; without Tilt, {forwards}"
 
 
 def load_kubeconfig(context: str) -> None:

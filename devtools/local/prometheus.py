@@ -1,6 +1,7 @@
 """The local runtime's Prometheus (`devtools up --monitoring`): a real Prometheus (Debian's `prometheus` package on
 our machines, `prometheus` on PATH elsewhere) that scrapes every local service's /metrics and evaluates the alerts
-of k8s/components/monitoring/alerts.yaml, the PrometheusRule the cluster gets (its groups, as a plain rules file).
+of k8s/components/monitoring/operator/alerts.yaml, the PrometheusRule the cluster gets (its groups, as a plain rules
+file: devtools.alert_rules).
 
 Each target carries the labels the cluster's scrapes give (job = the service, `namespace`, `pod`), so the alerts
 and their joins read the local series as they read the cluster's."""
@@ -12,10 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from devtools.alert_rules import rules_file_text
 from devtools.errors import DevtoolsError
-from devtools.paths import REPO_ROOT
 
-ALERTS = REPO_ROOT / "k8s" / "components" / "monitoring" / "alerts.yaml"
 NAMESPACE = "local"  # what the alerts group by, where the cluster has its namespace
 SCRAPED_KINDS = ("actor", "trainer", "arena", "web")  # the services that serve /metrics
 SCRAPE_INTERVAL = "5s"  # a local stack moves fast: an iteration can take seconds
@@ -45,11 +45,6 @@ def command(data_dir: Path, port: int) -> list[str]:
     ]
 
 
-def rule_groups() -> list[dict]:
-    """The alert groups of the cluster's PrometheusRule (kustomize leaves its spec as written)."""
-    return yaml.safe_load(ALERTS.read_text())["spec"]["groups"]
-
-
 def configuration(targets: dict[str, tuple[str, int]]) -> dict:
     """prometheus.yml for ``targets`` (component name -> (kind, port)): one job per kind of service."""
     jobs: dict[str, list[dict]] = {}
@@ -69,7 +64,7 @@ def write_files(data_dir: Path, targets: dict[str, tuple[str, int]]) -> Path:
     configuration's path."""
     home = directory(data_dir)
     home.mkdir(parents=True, exist_ok=True)
-    (home / "alerts.rules.yml").write_text(yaml.safe_dump({"groups": rule_groups()}, sort_keys=False))
+    (home / "alerts.rules.yml").write_text(rules_file_text())
     config = home / "prometheus.yml"
     config.write_text(yaml.safe_dump(configuration(targets), sort_keys=False))
     return config

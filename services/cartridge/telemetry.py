@@ -16,7 +16,15 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 from .settings import Settings
 
@@ -62,11 +70,20 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)
 
 
+def service_registry() -> CollectorRegistry:
+    """A service's registry: its own (tests build many), with the process collector prometheus_client's global
+    registry would have had (process_cpu_seconds_total, memory, open files), which the serving dashboard's CPU per
+    pod reads from each service's own /metrics on either runtime."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    return registry
+
+
 class PipelineMetrics:
     """The self-play pipeline's Prometheus metrics, in a registry of their own (one per process)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or service_registry()
         r = self.registry
         self.episodes = Counter("cartridge_episodes", "Self-play episodes written", ["env_id"], registry=r)
         self.transitions = Counter("cartridge_transitions", "Transitions written", ["env_id"], registry=r)

@@ -18,5 +18,9 @@ export default defineConfig({
   preview: { host: "127.0.0.1", port: Number(process.env.FRONTEND_PORT || 4173), strictPort: true, proxy },
   build: { outDir: "dist", assetsDir: "assets", sourcemap: false },
   resolve: process.env.VITEST ? { conditions: ["browser"] } : undefined,
-  test: { environment: "jsdom", include: ["src/**/*.test.js"] },
+  test: {
+    environment: "jsdom",
+    include: ["src/**/*.test.js"],
+    setupFiles: ["src/test/jsdom-setup.js"],
+  },
 });

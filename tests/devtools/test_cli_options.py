@@ -19,7 +19,6 @@ LOCAL_ONLY = [
     ("--data-dir", "elsewhere"),
     ("-d",),
     ("--no-frontend",),
-    ("--monitoring",),
 ]
 KIND_ONLY = [("--no-tilt",), ("--tilt-mode", "ci"), ("--cluster", "two"), ("--registry-port", "5002")]
 
@@ -101,6 +100,15 @@ def test_options_of_the_chosen_runtime_reach_it(started, kind_usable):
     assert names(options) == ("two", "reg-two", 5002)
 
 
+@pytest.mark.parametrize("runtime", ["kind", "local"])
+def test_monitoring_is_an_option_of_both_runtimes_and_reaches_the_one_chosen(runtime, started, kind_usable):
+    """Until issue 25's kind stack, `up --runtime kind --monitoring` was refused as a local option."""
+    result = up("--runtime", runtime, "--monitoring")
+    assert isinstance(result.exception, Started), result.output
+    ((chosen, options),) = started
+    assert chosen == runtime and options.monitoring is True
+
+
 def test_names_come_from_the_environment_with_todays_values_by_default(started, kind_usable, tmp_path):
     up("--runtime", "kind")
     up(
@@ -134,9 +142,11 @@ def test_help_shows_each_variable_and_which_runtime_an_option_is_for():
     shown = CliRunner().invoke(cli, ["up", "--help"], prog_name="devtools", terminal_width=200).stdout
     for variable in ("CARTRIDGE_CLUSTER", "CARTRIDGE_REGISTRY_NAME", "CARTRIDGE_REGISTRY_PORT", "CARTRIDGE_DATA_DIR"):
         assert f"env var: {variable}" in shown
-    for option in ("--web-port", "--frontend-port", "--data-dir", "--detach", "--no-frontend", "--monitoring"):
+    for option in ("--web-port", "--frontend-port", "--data-dir", "--detach", "--no-frontend"):
         line = next(line for line in shown.splitlines() if option in line)
         assert "local:" in line, line
+    line = next(line for line in shown.splitlines() if "--monitoring" in line)
+    assert not line.split("--monitoring", 1)[1].lstrip().startswith(("local:", "kind:")), line
     for option in ("--no-tilt", "--tilt-mode", "--cluster", "--registry-name", "--registry-port"):
         line = next(line for line in shown.splitlines() if option in line)
         assert "kind:" in line, line

@@ -24,7 +24,7 @@ from devtools.kind.runtime import KindOptions, KindRuntime
 from devtools.local import LocalConfig, LocalRuntime
 from devtools.paths import REPO_ROOT
 from devtools.pins import KIND_VERSION, TILT_VERSION
-from devtools.ports import KIND_URLS, TILT_UI
+from devtools.ports import KIND_FORWARDS, KIND_MONITORING_FORWARDS, KIND_URLS, LOCAL_PROMETHEUS, TILT_UI
 from devtools.tool_versions import DOCKER_MIN_VERSION, PYTHON_WANTED, probe, satisfies
 from testkit.support import docker_unavailable
 from tests.devtools.conftest import local_config, schema
@@ -170,8 +170,12 @@ def test_every_port_either_runtime_binds_is_checked_the_arenas_included(path_wit
     config = local.config
     assert {config.arena_port, config.trainer_port, config.web_port} <= set(local.host_ports())
     assert {config.actor_base_port + i for i in range(3)} <= set(local.host_ports())
-    forwards = {int(url.rsplit(":", 1)[1]) for url in KIND_URLS.values()}
+    forwards = set(KIND_FORWARDS.values())
     assert set(kind.host_ports()) == {kind.spec.registry.port, TILT_UI, *forwards}
+    # With --monitoring, Tilt forwards Grafana and Prometheus too: those ports are checked for that `up`.
+    watched = KindRuntime(KindOptions(repo_root=REPO_ROOT, monitoring=True)).host_ports()
+    assert set(watched) == set(kind.host_ports()) | set(KIND_MONITORING_FORWARDS.values())
+    assert set(KIND_URLS) == set(KIND_FORWARDS) | set(KIND_MONITORING_FORWARDS)
     assert set(KindRuntime(KindOptions(repo_root=REPO_ROOT, tilt=None)).host_ports()) == {kind.spec.registry.port}
 
 
@@ -198,3 +202,19 @@ def test_doctor_json_follows_its_schema_and_its_exit_code(args, monkeypatch, tmp
     names = [c["name"] for c in document["checks"]]
     assert names[:7] == ["python", "docker", "kind", "kubectl", "tilt", "node", "npm"] and "docker daemon" in names
     assert os.environ["CARTRIDGE_DATA_DIR"] == str(tmp_path)
+
+
+def test_doctor_monitoring_checks_the_ports_up_monitoring_binds(monkeypatch, tmp_path):
+    monkeypatch.setenv("CARTRIDGE_DATA_DIR", str(tmp_path))
+
+    def ports(*args):
+        result = CliRunner().invoke(cli, ["doctor", "-o", "json", *args])
+        return {c["name"].split(" (")[0]: c["name"] for c in json.loads(result.stdout)["checks"]}
+
+    plain, monitored = ports(), ports("--monitoring")
+    added = {name: what for name, what in monitored.items() if name not in plain}
+    grafana, prometheus = f"port {KIND_MONITORING_FORWARDS['grafana']}", f"port {LOCAL_PROMETHEUS}"
+    assert added == {
+        grafana: f"{grafana} (kind grafana port-forward)",
+        prometheus: f"{prometheus} (local prometheus, kind prometheus port-forward)",
+    }

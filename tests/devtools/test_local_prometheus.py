@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from cartridge.telemetry import serve_health
 from cartridge_trainer.metrics import TrainerMetrics
+from devtools.alert_rules import rule_groups
 from devtools.cli import cli
 from devtools.errors import DevtoolsError
 from devtools.http import probe_json
@@ -22,7 +23,7 @@ from tests.devtools.conftest import local_config, schema
 from tests.k8s.render import by_kind, render
 from tests.promtool import prometheus_tool, promtool
 
-ALERT_NAMES = {rule["alert"] for group in prometheus.rule_groups() for rule in group["rules"]}
+ALERT_NAMES = {rule["alert"] for group in rule_groups() for rule in group["rules"]}
 
 
 def targets(config: LocalConfig) -> dict[str, tuple[str, int]]:
@@ -46,7 +47,7 @@ def test_every_service_is_a_target_of_its_own_job_with_the_cluster_s_labels(tmp_
 
 def test_the_rules_are_the_cluster_s_prometheus_rule():
     (rule,) = by_kind(render("tests/k8s/overlays/monitoring"), "PrometheusRule").values()
-    assert prometheus.rule_groups() == rule["spec"]["groups"]
+    assert rule_groups() == rule["spec"]["groups"]
 
 
 def test_promtool_accepts_the_written_configuration_and_its_rules(tmp_path):

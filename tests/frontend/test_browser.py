@@ -1,8 +1,10 @@
 """The frontend in real headless Chromium (Playwright), against the real web service with a real model.
 
-Plays a whole tictactoe game by clicking, and reads the Training tab drawn from real /stats data at a phone's width
-(360 px, touch), a desktop's (1280 px) and in the dark scheme. Screenshots of each page land in artifacts/frontend/
-(dashboard-1280.png, dashboard-360.png, dashboard-1280-dark.png among them), and the README's two in
+Plays a whole tictactoe game by clicking (moves named as the board shows them, the model thinking, one status line,
+the newest moves ringed; again at 360 px), checks that /stats is asked for only on the Training tab, incrementally
+after its first answer, and reads the Training tab drawn from real /stats data at a phone's width (360 px, touch), a
+desktop's (1280 px) and in the dark scheme. Screenshots of each page land in artifacts/frontend/ (play-midgame.png,
+play-360.png, dashboard-1280.png, dashboard-360.png and dashboard-1280-dark.png among them), and the README's two in
 artifacts/readme-screenshots/ (`make screenshots` writes those over docs/images/, to commit when the pages look
 different).
 """
@@ -130,7 +132,20 @@ def test_a_person_plays_a_whole_game(web_with_a_model, frontend_dir, tmp_path):
     assert result["status"].startswith("Game over"), result
     assert result["cspViolations"] == [] and result["pageErrors"] == [], result
     assert result["marks"] >= 5 and result["moves"] >= 3, result
-    for shot in ("play-start.png", "play-game-over.png"):
+    # The Play tab: moves named as the board shows them (cells a1-c3), never by action index.
+    assert result["midgameMoves"][0] == "1. a3 (you)", result  # the first open cell: the top left
+    cells = {f"{col}{row}" for col in "abc" for row in "123"}
+    named = [m.split()[1] for m in result["finalMoves"]] + [p.split(":")[0] for p in result["midgamePolicy"]]
+    assert named and set(named) <= cells, result
+    assert not any("move " in line for line in result["midgamePolicy"] + result["finalMoves"]), result
+    # The model thinking after each of the person's moves (board busy, spinner), at 1200 px and at 360 px (2).
+    assert result["thinkingSeen"] == result["moves"] + 2, result
+    assert result["gameOverLines"] == 1 and result["lastMarks"] == ["model", "you"], result
+    assert result["phoneOverflow"] <= 0, result  # nothing sticks out sideways at 360 px
+    # /stats only on the Training tab: its first poll whole, the next since the first answer's cursor.
+    assert result["statsRequestsOnPlay"] == 0, result
+    assert result["statsRequests"][0] == "" and result["statsRequests"][1].startswith("?since="), result
+    for shot in ("play-start.png", "play-midgame.png", "play-game-over.png", "play-360.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5_000, f"{shot} missing or empty"
     width, height = png_size(images / "play.png")  # this run's, in the page's width
     assert width == 1200 and height > 300, ("play.png", width, height)

@@ -191,7 +191,7 @@ def test_a_person_plays_a_game_in_chromium_under_that_policy(stack, frontend_dir
     that blocked the app's own scripts, styles or API calls would show as violations or a stuck game."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"Chromium not found at {CHROMIUM} (make system-deps installs it)")
-    result = play(frontend_dir, url(stack["frontend"], "/"), tmp_path)
+    result = play(frontend_dir, url(stack["frontend"], "/"), tmp_path, PLAY_ONLY="1")
     assert result["status"].startswith("Game over") and result["moves"] >= 3, result
     assert result["cspViolations"] == [] and result["pageErrors"] == [], result
 

@@ -158,10 +158,15 @@ def under_tilt(*tilt_args: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(stream) if d]
 
 
+# Each way kind runs the stack, and each again with `devtools up --monitoring` (k8s/local-monitoring: Prometheus and
+# Grafana too), which must fit the same node.
 PROFILES = {
     "e2e: tilt ci --actors 2": lambda: under_tilt("--actors", str(E2E_ACTORS)),
     "laptop: tilt up, the autoscaler at its maximum": lambda: under_tilt(),
     "devtools up --no-tilt (and e2e's fallback)": lambda: list(render("k8s/local")),
+    "--monitoring: tilt ci --actors 2": lambda: under_tilt("--actors", str(E2E_ACTORS), "--monitoring=true"),
+    "--monitoring: tilt up, the autoscaler at its maximum": lambda: under_tilt("--monitoring=true"),
+    "--monitoring: devtools up --no-tilt": lambda: list(render("k8s/local-monitoring")),
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 from cartridge.replay.setup import WORKLOADS
 from tests.k8s.render import by_kind, pod_spec, render, unhashed, workloads
 
-OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging")
+OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging", "k8s/local-monitoring")
 ADMIN_SECRETS = {  # a server's own credentials -> the only workloads that may hold them
     "postgres-credentials": {"postgres", "postgres-setup"},
     "minio-credentials": {"minio", "minio-create-bucket"},

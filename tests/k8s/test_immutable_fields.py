@@ -25,17 +25,19 @@ from devtools.kind.runtime import LAST_APPLIED, jobs_to_replace, overlay_kustomi
 from devtools.paths import REPO_ROOT
 from tests.k8s.immutable import key, refused_changes
 
-OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging")
+OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging", "k8s/local-monitoring")
+KIND_OVERLAYS = ("k8s/local", "k8s/local-monitoring")
 PROD_REGISTRY = "ghcr.io/cartridge-dev"
 
 
 def render_with_tag(
     overlay: str, directory: Path, tag: str, actors: int | None = None, env_id: str | None = None
 ) -> list[dict]:
-    """``overlay`` with every app image at ``tag``: for k8s/local the overlay `devtools up --no-tilt` applies
-    (overlay_kustomization), for k8s/prod a kustomize `images:` override, as a release sets its tag."""
+    """``overlay`` with every app image at ``tag``: for k8s/local (and k8s/local-monitoring, with --monitoring) the
+    overlay `devtools up --no-tilt` applies (overlay_kustomization), for k8s/prod a kustomize `images:` override, as a
+    release sets its tag."""
     directory.mkdir()
-    if overlay == "k8s/local":
+    if overlay in KIND_OVERLAYS:
         doc = overlay_kustomization(REPO_ROOT / overlay, directory, dict.fromkeys(COMPONENTS, tag), actors, env_id)
     else:
         doc = {
@@ -82,7 +84,7 @@ def renders(tmp_path_factory) -> dict[str, tuple[list[dict], list[dict]]]:
     for overlay in OVERLAYS:
         base = tmp_path_factory.mktemp(overlay.replace("/", "-"))
         before = render_with_tag(overlay, base / "before", "release-1")
-        options = {"actors": 2, "env_id": "tictactoe"} if overlay == "k8s/local" else {}
+        options = {"actors": 2, "env_id": "tictactoe"} if overlay in KIND_OVERLAYS else {}
         found[overlay] = before, render_with_tag(overlay, base / "after", "release-2", **options)
     return found
 

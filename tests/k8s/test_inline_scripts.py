@@ -23,7 +23,7 @@ import yaml
 
 from tests.k8s.render import by_kind, pod_spec, render, workloads
 
-OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging")
+OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging", "k8s/local-monitoring")
 SHELLS = {"sh", "bash", "dash", "ash"}
 
 # The utilities dash and bash both build in (a script's `sh` is bash on ubi-micro and dash on Debian): POSIX's

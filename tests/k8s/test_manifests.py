@@ -19,8 +19,9 @@ from devtools.paths import REPO_ROOT
 from devtools.pins import GATEWAY_API_VERSION
 from tests.k8s.render import SECRET_HASH, by_kind, pod_spec, pod_template, render, selects, unhashed, workloads
 
-# k8s/staging is k8s/prod with monitoring; tests/k8s/overlays/monitoring is k8s/local with it (a test-only render).
-OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging", "tests/k8s/overlays/monitoring")
+# k8s/staging is k8s/prod with the operator's monitoring; tests/k8s/overlays/monitoring is k8s/local with it (a
+# test-only render); k8s/local-monitoring is k8s/local with kind's own Prometheus and Grafana.
+OVERLAYS = ("k8s/local", "k8s/prod", "k8s/staging", "tests/k8s/overlays/monitoring", "k8s/local-monitoring")
 PROD_SHAPED = ("k8s/prod", "k8s/staging")
 # kubernetes-validate knows no CRDs: the Gateway API's are checked below, prometheus-operator's in
 # tests/k8s/test_monitoring_component.py, each against our schemas of the pinned version.
@@ -104,11 +105,14 @@ def test_local_secrets_come_from_a_generator_and_prod_ships_none():
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_workload_is_hardened(overlay):
+    # A pod holds a Kubernetes API token only when a RoleBinding gives its ServiceAccount something to do there (the
+    # kind stack's Prometheus; tests/k8s/test_monitoring_stack.py says what).
+    bound = {s["name"] for b in by_kind(render(overlay), "RoleBinding").values() for s in b["subjects"]}
     for name, workload in workloads(render(overlay)).items():
         spec = pod_spec(workload)
         pod_sc = spec["securityContext"]
         assert pod_sc["runAsNonRoot"] is True and pod_sc["seccompProfile"]["type"] == "RuntimeDefault", name
-        assert spec["automountServiceAccountToken"] is False, name
+        assert spec["automountServiceAccountToken"] is (spec["serviceAccountName"] in bound), name
         assert spec["serviceAccountName"] == name, f"{name} must run under its own ServiceAccount"
         for container in spec["containers"]:
             sc = container["securityContext"]

@@ -1,7 +1,9 @@
-"""k8s/components/monitoring: a kustomize Component that an overlay includes (tests/k8s/overlays/monitoring is
-k8s/local with it, and test_manifests holds that render to every rule the shipped overlays follow). Its
-prometheus-operator objects validate against our schemas of v0.93.0, every Python service's /metrics port is scraped
-exactly once, the prometheus.io annotations name the port /metrics is on, and the scrapes get past default-deny."""
+"""k8s/components/monitoring/operator: the kustomize Component for a cluster with the prometheus-operator
+(tests/k8s/overlays/monitoring is k8s/local with it, k8s/staging k8s/prod with it, and test_manifests holds both
+renders to every rule the shipped overlays follow). Its prometheus-operator objects validate against our schemas of
+v0.93.0, every Python service's /metrics port is scraped exactly once, the prometheus.io annotations (../scrape, which
+the kind stack shares) name the port /metrics is on, and the scrapes get past default-deny. The kind stack
+(k8s/components/monitoring/stack) has its own tests: tests/k8s/test_monitoring_stack.py."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ from tests.k8s.render import by_kind, pod_spec, pod_template, render, selects, w
 from tests.k8s.test_manifests import FLOWS, allowed
 
 OVERLAY = "tests/k8s/overlays/monitoring"
-MONITORED = (OVERLAY, "k8s/staging")  # every overlay that includes the component
-COMPONENT = REPO_ROOT / "k8s" / "components" / "monitoring"
+MONITORED = (OVERLAY, "k8s/staging")  # every overlay that includes the operator component
+KIND_STACK = "k8s/local-monitoring"  # k8s/local with the stack: scraped by annotations, no operator objects
+ANNOTATED = (*MONITORED, KIND_STACK)  # every overlay that includes ../scrape
+COMPONENTS = REPO_ROOT / "k8s" / "components" / "monitoring"
 # prometheus-operator's CRDs as of v0.93.0 (jsonnet/prometheus-operator/*-crd.json, read at that release).
 SCHEMAS = REPO_ROOT / "k8s" / "schemas" / "prometheus-operator-v0.93.0"
 OPERATOR_API = "monitoring.coreos.com/"
@@ -41,7 +45,10 @@ def http_port(workload: dict) -> int:
 
 
 def test_it_is_a_component_and_only_an_overlay_that_includes_it_has_monitoring():
-    assert yaml.safe_load((COMPONENT / "kustomization.yaml").read_text())["kind"] == "Component"
+    for flavour in ("scrape", "operator", "stack"):
+        assert yaml.safe_load((COMPONENTS / flavour / "kustomization.yaml").read_text())["kind"] == "Component"
+    # kind has no prometheus-operator CRDs: `kubectl apply` of a PodMonitor there fails ("no matches for kind").
+    assert operator_objects(KIND_STACK) == []
     for overlay in ("k8s/local", "k8s/prod"):
         assert operator_objects(overlay) == []
         annotated = [n for n, w in workloads(render(overlay)).items() if pod_template(w)["metadata"].get("annotations")]
@@ -132,7 +139,7 @@ def test_each_monitor_names_its_job_after_a_label_its_targets_carry(overlay):
     assert by_kind(objects, "Service")["web"]["metadata"]["labels"][web["spec"]["jobLabel"]] == "web"
 
 
-@pytest.mark.parametrize("overlay", MONITORED)
+@pytest.mark.parametrize("overlay", ANNOTATED)
 def test_the_scrape_annotations_name_the_port_and_path_of_metrics_on_exactly_the_python_services(overlay):
     work = workloads(render(overlay))
     for name, workload in work.items():
@@ -145,7 +152,7 @@ def test_the_scrape_annotations_name_the_port_and_path_of_metrics_on_exactly_the
             assert "prometheus.io/scrape" not in annotations, name
 
 
-@pytest.mark.parametrize("overlay", MONITORED)
+@pytest.mark.parametrize("overlay", ANNOTATED)
 def test_prometheus_in_the_monitoring_namespace_reaches_each_metrics_port_and_nothing_else(overlay):
     objects = render(overlay)
     work = workloads(objects)
@@ -174,6 +181,8 @@ def test_prometheus_in_the_monitoring_namespace_reaches_each_metrics_port_and_no
         for port in ports:
             expected = name in PYTHON and port == http_port(work[name])
             assert from_monitoring(name, port) == expected, (name, port)
+    if overlay == KIND_STACK:
+        return  # its own Prometheus and Grafana open flows inside the namespace: test_monitoring_stack.py
     # Inside the namespace the component opens nothing: the data flow is k8s/local's.
     for source in work:
         for target in work:

@@ -16,6 +16,7 @@ from cartridge.games import get_game
 from cartridge.modelstore import open_model_store
 from cartridge_trainer.network import PolicyValueNet, export_onnx
 from cartridge_web.app import create_app
+from cartridge_web.stats_history import NOT_A_CURSOR
 from tests.web.conftest import web_settings
 
 # Schemathesis collects its tests from a schema loaded at import time, so the app is built here.
@@ -30,13 +31,15 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 def only_game_rules_refuse_schema_valid_input(ctx, response, case) -> None:
-    """JSON Schema cannot say "cell 4 is empty", so a schema-valid move may still be refused with 422,
-    but then by the rules (a detail naming the move), never by request validation ("body.x: ...").
+    """JSON Schema cannot say "cell 4 is empty" (nor "a cursor this server issued"), so a schema-valid move (or
+    /stats `since`) may still be refused with 422, but then by the rules (a detail naming the move, or the cursor's
+    own sentence), never by request validation ("body.x: ...").
     This replaces schemathesis's positive_data_acceptance, which expects 409 for such refusals."""
     if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != 422:
         return
     detail = response.json()["detail"]
-    assert detail.startswith(("moves", "action")), f"schema-valid request refused by validation: {detail}"
+    refusals = ("moves", "action", f"query.since: {NOT_A_CURSOR}")
+    assert detail.startswith(refusals), f"schema-valid request refused by validation: {detail}"
 
 
 @schema.parametrize()

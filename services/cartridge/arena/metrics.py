@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from ..telemetry import service_registry
 from .loop import player_name
 from .ratings_store import RATED, SKIPPED, VersionResult
 
@@ -11,7 +12,7 @@ from .ratings_store import RATED, SKIPPED, VersionResult
 class ArenaMetrics:
     def __init__(self, env_id: str, registry: CollectorRegistry | None = None) -> None:
         self.env_id = env_id
-        self.registry = r = registry or CollectorRegistry()
+        self.registry = r = registry or service_registry()
         self.rating = Gauge(
             "cartridge_arena_rating",
             "Bradley-Terry rating over all games (Elo scale, random = 0)",

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cartridge.telemetry import service_registry
 
 METHODS = {"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"}
 
 
 class WebMetrics:
     def __init__(self) -> None:
-        self.registry = r = CollectorRegistry()
+        self.registry = r = service_registry()
         self.requests = Counter("cartridge_web_requests", "HTTP requests", ["method", "route", "status"], registry=r)
         self.latency = Histogram(
             "cartridge_web_request_seconds",

@@ -165,7 +165,18 @@ class MatchSummary(BaseModel):
     finished_at: float
 
 
+class HistoryLengths(BaseModel):
+    """How many rows each history of the full answer holds: after merging an increment, keep this many newest."""
+
+    loss_history: int
+    arena_versions: int = Field(description="rows of arena.versions")
+    matches: int
+
+
 class Stats(BaseModel):
+    """Training progress. With ``since``, the three histories (``loss_history``, ``arena.versions`` and
+    ``matches``) hold only the rows newer than that cursor, unless ``reset`` says the answer is whole."""
+
     env_id: GameName
     episodes: int
     transitions: int
@@ -181,6 +192,15 @@ class Stats(BaseModel):
     arena: ArenaRatings
     matches: list[MatchSummary] = Field(description="on-demand matches of every game (`devtools match`), newest first")
     generated_at: float
+    cursor: str = Field(
+        description="opaque: pass it as `since` on the next poll to get only the history rows added since this answer"
+    )
+    reset: bool = Field(
+        description="true: the histories are whole (no `since`, or history the cursor no longer continues): replace "
+        "what you hold; false: they hold only rows newer than `since`: add loss_history and arena.versions at the "
+        "end (oldest first), matches at the start (newest first), then keep the newest `lengths` rows of each"
+    )
+    lengths: HistoryLengths
 
 
 class Health(BaseModel):

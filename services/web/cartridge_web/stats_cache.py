@@ -26,6 +26,7 @@ from cartridge.stores import open_replay
 from cartridge.telemetry import get_logger
 
 from .outages import MANIFEST_UNREADABLE, MODEL_STORE_UNAVAILABLE, REPLAY_UNAVAILABLE, OutageLog
+from .schemas import Stats
 
 log = get_logger("web")
 T = TypeVar("T")
@@ -105,8 +106,10 @@ class TrainingSnapshot:
     store_problem: str | None = None
     manifest: ModelManifest | None = None
     versions: list[int] = field(default_factory=list)
-    # /stats bodies rendered from this read, by served model version: rendered once, sent to every client.
-    pages: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # /stats answers rendered from this read, by served model version: rendered once, sent to every client. The
+    # bodies also by `since` cursor: clients that are up to date poll with the same cursor and share one body.
+    rendered: dict[int, Stats] = field(default_factory=dict, compare=False, repr=False)
+    pages: dict[tuple[int, str | None], bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 class TrainingProgress:

@@ -296,3 +296,56 @@ def test_up_timeout_stops_a_tilt_ci_that_is_still_deploying_and_names_the_bound(
     assert raised.value.deadline == 0.6
     assert raised.value.message == "`tilt ci` did not become ready within 1 s (still deploying)"
     assert stopped.exists(), "Tilt was stopped as by Ctrl-C"
+
+
+def test_up_monitoring_hands_tilt_the_setting_and_prints_where_grafana_and_prometheus_are(tmp_path, monkeypatch):
+    """`devtools up --runtime kind --monitoring`: Tilt (a stand-in on PATH that records its arguments) gets
+    --monitoring=true after `--`, the Tiltfile's bool setting (tests/test_tiltfile.py evaluates what it does with it),
+    and the URLs of its port-forwards are printed before Tilt takes the terminal."""
+    recorded = tmp_path / "tilt-args"
+    tilt = tmp_path / "tilt"
+    tilt.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {recorded}\n')
+    tilt.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    heard: list = []
+    KindRuntime(KindOptions(repo_root=REPO_ROOT, monitoring=True), heard.append).run_tilt("up")
+    args = recorded.read_text().splitlines()
+    assert args[args.index("--") :] == ["--", "--monitoring=true"]
+    printed = " ".join(str(m) for m in heard)
+    assert "Grafana http://localhost:3000" in printed and "Prometheus http://localhost:9090" in printed
+    KindRuntime(KindOptions(repo_root=REPO_ROOT), heard.append).run_tilt("up")
+    assert "--" not in recorded.read_text().splitlines(), "no setting without --monitoring"
+
+
+def test_status_lists_grafana_and_prometheus_with_their_urls_and_how_to_reach_them_without_tilt(monkeypatch):
+    from devtools.kind.runtime import WorkloadStatus
+
+    running = [
+        WorkloadStatus("web", "Deployment", 2, 2, "http://localhost:8080", updated=2),
+        WorkloadStatus("prometheus", "Deployment", 1, 1, "http://localhost:9090", updated=1),
+        WorkloadStatus("grafana", "Deployment", 1, 1, "http://localhost:3000", updated=1),
+    ]
+    monkeypatch.setattr(KindRuntime, "workloads", lambda self: running)
+    monkeypatch.setattr(KindRuntime, "gateway_url", lambda self, wait=0: None)
+    monkeypatch.setattr("devtools.http.probe_json", lambda url, timeout=2.0: None)
+    view = KindRuntime(KindOptions(repo_root=REPO_ROOT)).view()
+    assert ("grafana", "Deployment", "1/1", view.rows[2][3], "http://localhost:3000") == view.rows[2]
+    assert "Grafana http://localhost:3000" in view.caption
+    assert "kubectl --context kind-cartridge -n cartridge port-forward svc/grafana 3000" in view.caption
+    monkeypatch.setattr(KindRuntime, "workloads", lambda self: running[:1])
+    assert "Grafana" not in KindRuntime(KindOptions(repo_root=REPO_ROOT)).view().caption
+
+
+def test_the_no_tilt_deploy_with_monitoring_applies_the_stack_overlay_with_the_pushed_tags(monkeypatch):
+    cluster = FakeCluster()
+    runtime = KindRuntime(KindOptions(repo_root=REPO_ROOT, monitoring=True), run=cluster)
+    monkeypatch.setattr(KindRuntime, "wait_for_rollouts", lambda self: [])
+    monkeypatch.setattr(KindRuntime, "gateway_url", lambda self, wait=0: None)
+    built = [BuiltImage(c, f"localhost:5001/cartridge-{c}:t1", "t1", "sha256:0", 1.0) for c in COMPONENTS]
+    monkeypatch.setattr("devtools.kind.images.build_images", lambda **kwargs: built)
+    runtime.deploy_once()
+    deployments = {name for (kind, _, name) in cluster.objects if kind == "Deployment"}
+    assert {"prometheus", "grafana", "web"} <= deployments
+    assert not [key for key in cluster.objects if key[0] in ("PodMonitor", "ServiceMonitor", "PrometheusRule")]
+    web = cluster.objects["Deployment", "cartridge", "web"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert web == "localhost:5001/cartridge-web:t1"

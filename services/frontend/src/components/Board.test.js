@@ -39,4 +39,36 @@ describe("Board", () => {
     expect(screen.getByTestId("cell-5-3").querySelector(".disc")).not.toBe(null);
     expect(screen.getAllByRole("button")).toHaveLength(42);
   });
+
+  it("writes column letters under the board and row numbers beside a cell board, as moves are named", () => {
+    render(Board, { game, onplay: () => {} });
+    expect(screen.getAllByTestId("col-label").map((l) => l.textContent)).toEqual(["a", "b", "c"]);
+    const rows = [...screen.getByTestId("board").querySelectorAll(".row-label")].map((l) => l.textContent);
+    expect(rows).toEqual(["3", "2", "1"]);
+    expect(screen.getByTestId("cell-0-0").getAttribute("aria-label")).toMatch(/^a3, /);
+  });
+
+  it("writes only column letters where stones drop", () => {
+    const board = Array.from({ length: 6 }, () => Array(7).fill(0));
+    render(Board, { game: { ...game, action_kind: "column", rows: 6, cols: 7, board, moves: [] }, onplay: () => {} });
+    expect(screen.getAllByTestId("col-label").map((l) => l.textContent).join("")).toBe("abcdefg");
+    expect(screen.getByTestId("board").querySelectorAll(".row-label")).toHaveLength(0);
+  });
+
+  it("marks the newest move of each side", () => {
+    const played = { ...game, moves: [4, 0, 8], board: [[2, 0, 0], [0, 1, 0], [0, 0, 1]], to_play: 2 };
+    render(Board, { game: played, onplay: () => {} });
+    const marked = [...screen.getByTestId("board").querySelectorAll("[data-last]")];
+    expect(marked.map((c) => [c.dataset.testid, c.dataset.last])).toEqual([
+      ["cell-0-0", "you"],
+      ["cell-2-2", "model"],
+    ]);
+    expect(screen.getByTestId("cell-2-2").getAttribute("aria-label")).toContain("the model's last move");
+  });
+
+  it("says it is busy and takes no click while the model thinks", () => {
+    render(Board, { game, busy: true, onplay: () => {} });
+    expect(screen.getByTestId("board").getAttribute("aria-busy")).toBe("true");
+    expect(screen.getAllByRole("button").every((b) => b.disabled)).toBe(true);
+  });
 });

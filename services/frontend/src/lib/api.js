@@ -41,7 +41,8 @@ export function partlyUnavailable(error) {
 }
 
 export const api = {
-  stats: (opts) => request("/stats", opts),
+  /** /stats; with the `cursor` of the previous answer, only the history added since (lib/stats.js merges it). */
+  stats: (since, opts) => request(since ? `/stats?since=${encodeURIComponent(since)}` : "/stats", opts),
   catalog: (opts) => request("/api/catalog", opts),
   model: (envId, opts) => request(`/api/model?env_id=${encodeURIComponent(envId)}`, opts),
   newGame: (envId, humanPlayer, opts) => request("/api/games", { ...opts, method: "POST", body: { env_id: envId, human_player: humanPlayer } }),

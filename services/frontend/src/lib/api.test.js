@@ -69,4 +69,15 @@ describe("request", () => {
     const down = await request("/stats", { fetchImpl: reply(500, { detail: "boom" }) }).catch((e) => e);
     expect(partlyUnavailable(down)).toBe(null);
   });
+
+  it("asks /stats for the history since a cursor once it holds one", async () => {
+    const paths = [];
+    const capture = async (p) => {
+      paths.push(p);
+      return reply(200, {})();
+    };
+    await api.stats(undefined, { fetchImpl: capture });
+    await api.stats("eyJh+/=", { fetchImpl: capture });
+    expect(paths).toEqual(["/stats", "/stats?since=eyJh%2B%2F%3D"]);
+  });
 });

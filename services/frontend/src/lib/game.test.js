@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { actionFor, canPlay, isGameOver, probabilityAt, statusLine, withCatalog } from "./game.js";
+import {
+  actionFor, canPlay, isGameOver, lastMoves, moveList, moveName, policyList, probabilityAt, statusLine, withCatalog, withPendingMove,
+} from "./game.js";
 
 const tictactoe = {
   env_id: "tictactoe", action_kind: "cell", rows: 3, cols: 3, moves: [4], human_player: 2, to_play: 2, status: "in_progress",
@@ -43,9 +45,12 @@ describe("game view logic", () => {
     expect(statusLine(null)).toBe("Start a game.");
     expect(statusLine(tictactoe)).toBe("Your move.");
     expect(statusLine({ ...tictactoe, to_play: 1 })).toContain("thinking");
-    expect(statusLine({ ...tictactoe, status: "human_won" })).toBe("Game over: you won!");
-    expect(statusLine({ ...tictactoe, status: "model_won" })).toBe("Game over: the model won.");
-    expect(statusLine({ ...tictactoe, status: "draw" })).toBe("Game over: a draw.");
+    expect(statusLine(tictactoe, true)).toBe("The model is thinking…"); // its move request in flight
+    expect(statusLine(null, true)).toBe("Starting a game…");
+    // One line says the game is over and what to do next.
+    expect(statusLine({ ...tictactoe, status: "human_won" })).toBe("Game over: you won! Start a new game to play again.");
+    expect(statusLine({ ...tictactoe, status: "model_won" })).toBe("Game over: the model won. Start a new game to play again.");
+    expect(statusLine({ ...tictactoe, status: "draw" })).toBe("Game over: a draw. Start a new game to play again.");
     expect(isGameOver({ ...tictactoe, status: "draw" })).toBe(true);
     expect(isGameOver(tictactoe)).toBe(false);
   });
@@ -54,5 +59,46 @@ describe("game view logic", () => {
     expect(probabilityAt(tictactoe, 1, 1)).toBe(1);
     expect(probabilityAt(tictactoe, 0, 0)).toBe(0);
     expect(probabilityAt({ ...tictactoe, policy: null }, 1, 1)).toBe(0);
+  });
+
+  it("names moves as the board shows them: column letters where stones drop, cells by letter and number", () => {
+    expect([0, 3, 6].map((a) => moveName(connect4, a))).toEqual(["a", "d", "g"]);
+    // Row 0 is the top row, numbered 3 beside the board (1 at the bottom, as on a chess board).
+    expect([0, 2, 4, 6, 8].map((a) => moveName(tictactoe, a))).toEqual(["a3", "c3", "b2", "a1", "c1"]);
+    expect(moveList({ ...tictactoe, moves: [4, 0, 8] })).toEqual([
+      { n: 1, who: "model", name: "b2" },
+      { n: 2, who: "you", name: "a3" },
+      { n: 3, who: "model", name: "c1" },
+    ]);
+  });
+
+  it("lists the model's search by named move, most visited first, leaving out unvisited moves", () => {
+    const searched = { ...connect4, policy: [0.1, 0, 0, 0.6, 0.3, 0, 0] };
+    expect(policyList(searched).map((m) => `${m.name} ${m.share}`)).toEqual(["d 0.6", "e 0.3", "a 0.1"]);
+    expect(policyList({ ...connect4, policy: null })).toEqual([]);
+    expect(policyList(null)).toEqual([]);
+  });
+
+  it("finds each side's newest move, where stones dropped even under later stones", () => {
+    // Column d three times: the first stone (you, moving first) at the bottom, the model's on it, then yours.
+    const stacked = { ...connect4, moves: [3, 3, 3, 0], human_player: 1 };
+    expect(lastMoves(stacked)).toEqual({ you: [3, 3], model: [5, 0] });
+    expect(lastMoves({ ...connect4, moves: [2], human_player: 2 })).toEqual({ you: null, model: [5, 2] });
+    expect(lastMoves({ ...tictactoe, moves: [4, 0], human_player: 2 })).toEqual({ you: [0, 0], model: [1, 1] });
+    expect(lastMoves({ ...tictactoe, moves: [] })).toEqual({ you: null, model: null });
+  });
+
+  it("shows the person's move on the board while the model thinks, without the old shading", () => {
+    const pending = withPendingMove(tictactoe, 0);
+    expect(pending.board[0][0]).toBe(2);
+    expect(pending.moves).toEqual([4, 0]);
+    expect(pending.to_play).toBe(1);
+    expect(pending.policy).toBe(null);
+    expect(tictactoe.board[0][0]).toBe(0); // the view it came from is untouched
+    const board = Array.from({ length: 6 }, () => Array(7).fill(0));
+    board[5][3] = 1; // the model moved first
+    const dropped = withPendingMove({ ...connect4, board, moves: [3], human_player: 2, to_play: 2 }, 3);
+    expect(dropped.board[4][3]).toBe(2);
+    expect(lastMoves(dropped).you).toEqual([4, 3]);
   });
 });

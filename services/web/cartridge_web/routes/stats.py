@@ -1,8 +1,12 @@
-"""/stats: training progress for the dashboard, from a read shared by all clients for up to a second."""
+"""/stats: training progress for the dashboard, from a read shared by all clients for up to a second; with
+``since``, only the history added after that cursor (stats_history)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from cartridge.arena.loop import reference_players
@@ -12,29 +16,64 @@ from cartridge.games import get_game
 from cartridge.settings import Settings
 
 from ..dependencies import ModelsDep, SettingsDep, TrainingDep
-from ..schemas import ArenaRatings, IterationPoint, MatchSummary, ModelSummary, Problem, Stats, VersionRating
+from ..schemas import (
+    ArenaRatings,
+    HistoryLengths,
+    IterationPoint,
+    MatchSummary,
+    ModelSummary,
+    Problem,
+    Stats,
+    VersionRating,
+)
 from ..stats_cache import TrainingSnapshot
+from ..stats_history import CURSOR_MAX_LENGTH, BadCursor, cursor_of, increment, lengths_of, parse_cursor
 
 NO_MODEL_YET = "no model yet: the trainer publishes v1 after its first iteration; games use a uniform prior until then"
 
 router = APIRouter(tags=["training"])
 
 
+SINCE = Query(
+    max_length=CURSOR_MAX_LENGTH,
+    description="the `cursor` of your previous answer: the histories then hold only rows added since (see `reset`)",
+)
+# Bodies for `since` cursors kept per read (about a second): one per client that is behind; more are rendered unkept.
+SINCE_PAGES_LIMIT = 64
+
+
 @router.get("/stats", response_model=Stats, responses={503: {"model": Problem}})
-async def stats(settings: SettingsDep, models: ModelsDep, training: TrainingDep) -> Response:
+async def stats(
+    settings: SettingsDep, models: ModelsDep, training: TrainingDep, since: Annotated[str | None, SINCE] = None
+) -> Response:
+    cursor = None if since is None else _parse(since)
     snapshot = await training.snapshot()
     if snapshot.replay_problem is not None:
         raise HTTPException(503, snapshot.replay_problem)
     served = models.current(settings.env_id).version
-    page = snapshot.pages.get(served)
-    if page is None:  # the first client of this read: the others get the same bytes
-        page = snapshot.pages[served] = render(snapshot, served, settings).model_dump_json().encode()
+    page = snapshot.pages.get((served, since))
+    if page is None:  # the first client of this read (and cursor): the others get the same bytes
+        full = snapshot.rendered.get(served)
+        if full is None:
+            full = snapshot.rendered[served] = render(snapshot, served, settings)
+        page = (full if cursor is None else increment(full, cursor)).model_dump_json().encode()
+        if since is None or len(snapshot.pages) < SINCE_PAGES_LIMIT:
+            snapshot.pages[served, since] = page
     return Response(page, media_type="application/json")
+
+
+def _parse(since: str):
+    try:
+        return parse_cursor(since)
+    except BadCursor as exc:
+        # As FastAPI's own validation errors: one Problem sentence naming the parameter (app._invalid_request).
+        hint = "drop `since` for the whole answer, then pass back the `cursor` it carries"
+        raise RequestValidationError([{"loc": ("query", "since"), "msg": f"{exc}; {hint}"}]) from None
 
 
 def render(snapshot: TrainingSnapshot, served: int, settings: Settings) -> Stats:
     manifest, records = snapshot.manifest, snapshot.iterations
-    return Stats(
+    full = Stats(
         env_id=settings.env_id,
         episodes=snapshot.episodes,
         transitions=snapshot.transitions,
@@ -52,7 +91,11 @@ def render(snapshot: TrainingSnapshot, served: int, settings: Settings) -> Stats
         arena=arena_ratings(snapshot, settings),
         matches=[match_summary(row) for row in snapshot.matches],
         generated_at=snapshot.read_at,
+        cursor="",
+        reset=True,
+        lengths=HistoryLengths(loss_history=0, arena_versions=0, matches=0),
     )
+    return full.model_copy(update={"cursor": cursor_of(full), "lengths": lengths_of(full)})
 
 
 def model_message(snapshot: TrainingSnapshot, served: int) -> str:
