@@ -21,7 +21,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from cartridge.arena.ratings_store import RATED, MatchRow, RatingsStore, VersionResult
+from cartridge.arena.match import GameRecord
+from cartridge.arena.ratings_store import CALIBRATION, RATED, MatchRow, RatingsStore, VersionResult
 from cartridge.games import GAMES, get_game
 from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
@@ -61,7 +62,12 @@ def web_with_a_model(tmp_path, start_service, make_episode):
                 started + 120 * iteration,
             )
             log.record_iteration(record)
-    ratings = RatingsStore.open(replay_url)  # the arena's rows: v2 skipped, the others rated
+    ratings = RatingsStore.open(replay_url)  # the arena's rows: the calibration, v2 skipped, the others rated
+    # The references' games with each other (as the arena's calibration plays them): minimax won 3 of 3 against
+    # random, alpha-beta 2 and a draw, so /stats rates them 400 * log10(3.5 / 0.5) = 338 and 400 * log10(3) = 191.
+    calibration = [GameRecord("random", "minimax", seed, (), 2) for seed in range(3)]
+    calibration += [GameRecord("random", "alphabeta-d2", 10 + seed, (), won) for seed, won in enumerate((2, 2, 0))]
+    ratings.record(VersionResult("tictactoe", 0, CALIBRATION, games=len(calibration)), calibration)
     for version, rating in ((1, 10.0), (3, 180.0), (4, 320.0)):
         scores = {
             "random": {"games": 4, "wins": 3, "draws": 1, "losses": 0, "score": 0.875},
@@ -176,7 +182,7 @@ def test_the_training_tab_reads_on_a_phone_and_a_desktop(web_with_a_model, front
         # Legends: the three losses on one chart, both rates, the rating with random's line, both optimal shares.
         assert charts["chart-loss"]["legend"] == ["iteration", "policy", "value", "total"], charts["chart-loss"]
         assert charts["chart-throughput"]["legend"] == ["time", "episodes/s", "transitions/s"]
-        assert charts["chart-rating"]["legend"] == ["model version", "rating", "random"]
+        assert charts["chart-rating"]["legend"] == ["model version", "rating", "random", "alphabeta-d2", "minimax"]
         assert charts["chart-optimal"]["legend"] == ["model version", "network alone", "with search"]
         # Nothing wider than the page; the tables scroll in their own boxes instead.
         viewport = seen["viewport"]
@@ -200,8 +206,10 @@ def test_the_training_tab_reads_on_a_phone_and_a_desktop(web_with_a_model, front
         en_dash, minus = "\u2013", "\u2212"  # as the dashboard prints ranges and negative numbers
         expected = ["v4 vs minimax", "tictactoe", "4", "0/4/0", f"0.50 (0.15{en_dash}0.85)", f"+0 ({minus}301 to +301)"]
         assert [row.split("\t") for row in seen["matchRows"]] == [[*expected, "2023-11-14 22:13"]], seen
-        # The rating chart's cursor on v4: its rating, and random's line at 0.
-        assert seen["ratingLegend"]["rating"] == "320" and seen["ratingLegend"]["random"] == "0", seen["ratingLegend"]
+        # The rating chart's cursor on v4: its rating, and the references' lines: random at 0, the others as rated.
+        references = {name: seen["ratingLegend"][name] for name in ("random", "alphabeta-d2", "minimax")}
+        assert seen["ratingLegend"]["rating"] == "320", seen["ratingLegend"]
+        assert references == {"random": "0", "alphabeta-d2": "191", "minimax": "338"}, seen["ratingLegend"]
     # At 360 px the arena's table is wider than its box, which scrolls; at 1280 px it fits.
     assert any(box["scrollWidth"] > box["clientWidth"] for box in result["360"]["tableScroll"]), result["360"]
     assert all(box["scrollWidth"] <= box["clientWidth"] for box in result["1280"]["tableScroll"]), result["1280"]

@@ -68,11 +68,15 @@ function rated(arena) {
   return (arena?.versions ?? []).filter((v) => v.status === "rated");
 }
 
-/** The reference players drawn as horizontal lines on the rating chart: those whose rating /stats knows. Ratings
- *  are on the Elo scale with random as the anchor at 0 (cartridge.arena.ratings.ANCHOR); the other references'
- *  ratings are fitted by the arena at each version and /stats does not carry them. */
+/** The reference players drawn as horizontal lines on the rating chart: each one /stats gives a rating for (over
+ *  every game the arena stored), in the order of `references`. Random is the anchor at 0
+ *  (cartridge.arena.ratings.ANCHOR), also before the arena has played. */
 export function referenceLines(arena) {
-  return (arena?.references ?? []).filter((name) => name === "random").map((name) => ({ name, rating: 0 }));
+  const known = arena?.reference_ratings ?? {};
+  return (arena?.references ?? []).flatMap((name) => {
+    const rating = known[name] ?? (name === "random" ? 0 : undefined);
+    return rating === undefined ? [] : [{ name, rating }];
+  });
 }
 
 /** Rating by rated version (skipped versions have none), and one constant series per reference line. */

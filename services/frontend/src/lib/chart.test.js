@@ -153,8 +153,14 @@ describe("arena ratings", () => {
 
   it("charts the rated versions' ratings by version, leaving the skipped ones out, random's 0 as a line", () => {
     expect(ratingData(arena)).toEqual([[1, 3], [40.4, 250], [0, 0]]);
-    expect(referenceLines(arena)).toEqual([{ name: "random", rating: 0 }]);
+    expect(referenceLines(arena)).toEqual([{ name: "random", rating: 0 }]); // no games yet: random, the anchor
     expect(ratingData(undefined)).toEqual([[], []]);
+  });
+
+  it("draws each reference /stats rates as a line, in the order of the references", () => {
+    const rated = { ...arena, reference_ratings: { minimax: 612.3, random: 0 } };
+    expect(referenceLines(rated)).toEqual([{ name: "random", rating: 0 }, { name: "minimax", rating: 612.3 }]);
+    expect(ratingData(rated)).toEqual([[1, 3], [40.4, 250], [0, 0], [612.3, 612.3]]);
   });
 
   it("charts the share of optimal moves in %, the network's alone and with the arena's search", () => {
