@@ -172,6 +172,9 @@ def test_the_training_tab_reads_on_a_phone_and_a_desktop(web_with_a_model, front
     for width in ("1280", "360"):
         seen = result[width]
         charts = seen["charts"]
+        # The incremental poll reaches the web through the dev server's proxy, and nothing says the web is away.
+        assert seen["incremental"] == {"status": 200, "type": "application/json"}, seen["incremental"]
+        assert seen["banners"] == [], seen["banners"]
         # Axes people read: iterations and versions as whole numbers, the throughput against clock times.
         for chart in ("chart-loss", "chart-iteration-time", "chart-rating", "chart-optimal"):
             assert charts[chart]["xTicks"] and all(t.isdigit() for t in charts[chart]["xTicks"]), (chart, charts[chart])

@@ -41,6 +41,8 @@ async function readDashboard(name, { width, colorScheme = "light", touch = false
   });
   page.on("pageerror", (error) => result.pageErrors.push(String(error)));
   await page.goto(url);
+  // The Training tab's second poll asks only for what was added since the first answer: it must come back as /stats.
+  const incremental = page.waitForResponse((r) => new URL(r.url()).pathname === "/stats" && r.url().includes("since="));
   await page.getByTestId("tab-training").click();
   // Every chart drawn with data: its x axis has tick labels (the throughput chart needs the first poll).
   await page.waitForFunction(
@@ -68,6 +70,9 @@ async function readDashboard(name, { width, colorScheme = "light", touch = false
   seen.tableScroll = await page.locator(".table-scroll").evaluateAll((boxes) =>
     boxes.map((b) => ({ clientWidth: b.clientWidth, scrollWidth: b.scrollWidth, right: b.getBoundingClientRect().right })),
   );
+  const answer = await incremental;
+  seen.incremental = { status: answer.status(), type: answer.headers()["content-type"] ?? "" };
+  seen.banners = await page.locator("[data-testid='web-unreachable'], [data-testid='stats-unavailable']").allInnerTexts();
   seen.progress = await page.getByTestId("progress").innerText();
   seen.arenaRows = await page.getByTestId("arena-row").allInnerTexts();
   seen.matchRows = await page.getByTestId("match-row").allInnerTexts();
