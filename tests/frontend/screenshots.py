@@ -25,5 +25,5 @@ def screenshot_dir() -> Path:
 # name: what it shows
 README_SCREENSHOTS = {
     "play.png": "the Play tab: a game against the served model, its search shading the board",
-    "dashboard.png": "the Training tab: loss, episodes, model versions, ratings and the arena's scores",
+    "dashboard.png": "the Training tab at 1280 px: loss, throughput, iteration time, rating, optimal moves, scores",
 }

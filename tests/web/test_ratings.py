@@ -38,6 +38,7 @@ def test_stats_show_each_versions_rating_scores_and_skips_and_answer_before_the_
         before = fresh_stats(client)["arena"]  # no arena tables yet: /stats still answers
         assert before == {
             "references": ["random", "alphabeta-d2", "minimax"],
+            "reference_ratings": {},
             "versions": [],
             "message": ARENA_NOT_STARTED,
         }
@@ -62,8 +63,13 @@ def test_stats_show_each_versions_rating_scores_and_skips_and_answer_before_the_
             [game],
         )
         ratings.record(VersionResult("connect4", 3, RATED, rating=99.0), [])  # another game's: not shown
-        ratings.close()
         arena = fresh_stats(client)["arena"]
+        # A later row's games move the references' ratings: the ladder is fitted again once the arena wrote a row.
+        drawn = GameRecord("alphabeta-d2", "random", 8, (4, 0, 8), 0)
+        ratings.record(VersionResult("tictactoe", 3, RATED, rating=5.0, scores=SCORES, games=1), [drawn])
+        ratings.close()
+        later = fresh_stats(client)["arena"]["reference_ratings"]
+    assert later == {"random": 0.0, "alphabeta-d2": 0.0, "minimax": 279.6}
 
     skipped, rated = arena["versions"]  # the calibration (version 0) is the arena's own business
     assert (skipped["version"], skipped["status"], skipped["rating"], skipped["scores"]) == (1, "skipped", None, {})
@@ -80,6 +86,9 @@ def test_stats_show_each_versions_rating_scores_and_skips_and_answer_before_the_
         "finished_at": 1.5e9,
     }
     assert arena["message"] == "v2 rated 412; 1 version skipped"
+    # The references' ratings over the stored games (minimax won both against random; one virtual draw per pair):
+    # 400 * log10(2.5 / 0.5). Alpha-beta has played no game yet.
+    assert arena["reference_ratings"] == {"random": 0.0, "minimax": 279.6}
 
 
 def match_row(match_id: str, finished_at: float, **fields) -> MatchRow:

@@ -1,13 +1,14 @@
 // Real-browser check with Playwright (playwright-core) driving Debian's Chromium:
-// load the page, play a whole tictactoe game by clicking, see the result, see the dashboard charts.
+// load the page, play a whole tictactoe game by clicking, see the result (the Training tab: dashboard.mjs).
 // Content-Security-Policy violations and page errors are reported (the built app runs under nginx's CSP).
 //   FRONTEND_URL=http://127.0.0.1:5173 ARTIFACTS_DIR=artifacts/frontend node e2e-browser/play.mjs
-//   PLAY_ONLY=1 stops after the game (a stack without training records has no charts to draw).
 //   DOCS_IMAGES_DIR=../../docs/images also writes the README's screenshots there: play.png (the board after the
-//   model's second reply, its search shading the cells) and dashboard.png (the Training tab).
-// It also notes every /stats request (none may leave the Play tab), the model's thinking state after each click
-// (the model's moves are held back 400 ms to see it), and plays two moves at 360 px (play-360.png).
-import { copyFileSync, mkdirSync } from "node:fs";
+//   model's second reply, its search shading the cells).
+//   PLAY_ONLY=1 stops after the game (a stack without training records answers no /stats to poll).
+// It also notes every /stats request (none may leave the Play tab; the Training tab's first poll whole, the next
+// incremental), the model's thinking state after each click (the model's moves are held back 400 ms to see it), and
+// plays two moves at 360 px (play-360.png). The Training tab's charts, tables and layout: dashboard.mjs.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -103,18 +104,8 @@ try {
   await page.screenshot({ path: join(artifacts, "play-game-over.png") });
   if (!process.env.PLAY_ONLY) {
     await page.getByTestId("tab-training").click();
-    await page.getByTestId("chart-loss").locator("path.line").waitFor();
-    result.lossPoints = await page.getByTestId("chart-loss").locator("circle").count();
-    result.episodePoints = await page.getByTestId("chart-episodes").locator("circle").count();
-    result.versionPoints = await page.getByTestId("chart-versions").locator("circle").count();
-    result.ratingPoints = await page.getByTestId("chart-rating").locator("circle").count();
-    result.arenaRows = await page.getByTestId("arena-row").allInnerTexts();
-    result.matchRows = await page.getByTestId("match-row").allInnerTexts();
-    result.modelVersion = await page.getByTestId("model-version").innerText();
     // The next poll, 3 s on, asks only for the history since the first answer's cursor.
     await page.waitForRequest((request) => isStats(request) && request.url().includes("since="), { timeout: 10_000 });
-    await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
-    if (docsImages) copyFileSync(join(artifacts, "dashboard.png"), join(docsImages, "dashboard.png"));
   }
   await page.close();
 

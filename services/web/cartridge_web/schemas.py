@@ -140,6 +140,9 @@ class VersionRating(BaseModel):
 
 class ArenaRatings(BaseModel):
     references: list[str] = Field(description="the reference opponents every version plays (random is the anchor)")
+    reference_ratings: dict[str, float] = Field(
+        description="each reference's rating over every game the arena stored (random = 0); none before its games"
+    )
     versions: list[VersionRating] = Field(description="every version the arena reached, oldest first")
     message: str = Field(description="what the arena has done, or why there is nothing to show yet")
 

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from cartridge.arena.ratings import fit_ratings
 from cartridge.arena.ratings_store import CALIBRATION, MatchRow, RatingsStore, VersionResult
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
 from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, training_log_beside
@@ -102,6 +103,7 @@ class TrainingSnapshot:
     iterations: list[IterationRecord] = field(default_factory=list)
     ratings: list[VersionResult] = field(default_factory=list)  # the arena's rows, calibration left out
     ratings_problem: str | None = None
+    ladder: dict[str, float] = field(default_factory=dict)  # every player's rating over all the arena's games
     matches: list[MatchRow] = field(default_factory=list)  # on-demand matches of every game, newest first
     store_problem: str | None = None
     manifest: ModelManifest | None = None
@@ -123,6 +125,7 @@ class TrainingProgress:
         self._settings = settings
         self.replay_outage = OutageLog(log, "replay buffer", "/stats answers 503 until it is back")
         self.reads = SharedRead(self._read, STATS_MAX_AGE_SECONDS, STATS_STALE_SECONDS)
+        self._ladder: tuple[tuple | None, dict[str, float]] = (None, {})  # (the arena rows it was fitted at, ratings)
 
     async def snapshot(self) -> TrainingSnapshot:
         return await self.reads.get()
@@ -154,7 +157,26 @@ class TrainingProgress:
         except Exception as exc:  # the database answered the counts just before: most likely no tables yet
             log.debug("arena ratings unreadable for /stats", env=self.env_id, error=repr(exc))
             return {"ratings_problem": ARENA_NOT_STARTED}
-        return {"ratings": [r for r in rows if r.status != CALIBRATION][-RATINGS_LIMIT:], **self._read_matches(replay)}
+        return {
+            "ratings": [r for r in rows if r.status != CALIBRATION][-RATINGS_LIMIT:],
+            "ladder": self._fit_ladder(replay, rows),
+            **self._read_matches(replay),
+        }
+
+    def _fit_ladder(self, replay: ReplayBuffer, rows: list[VersionResult]) -> dict[str, float]:
+        """The ratings of every player (the references' among them) over all the arena's games, as the arena fits
+        them (cartridge.arena.loop.ArenaLoop.ladder). The arena writes games only with a row, so the fit is made
+        again only when a row was added: not every stored game once a second."""
+        key = (len(rows), rows[-1].version, rows[-1].finished_at) if rows else None
+        if key != self._ladder[0]:
+            games = RatingsStore.reader_beside(replay).games(self.env_id)
+            try:
+                ladder = fit_ratings((g.first, g.second, g.first_score) for g in games) if games else {}
+            except ValueError as exc:  # e.g. games that never reach random, the anchor: no zero to rate from
+                log.debug("arena ladder not fitted for /stats", env=self.env_id, error=str(exc))
+                ladder = {}
+            self._ladder = (key, ladder)
+        return self._ladder[1]
 
     def _read_matches(self, replay: ReplayBuffer) -> dict:
         # Apart from the ratings: a database from before on-demand matches has no arena_matches table until the arena

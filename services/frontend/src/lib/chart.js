@@ -1,69 +1,160 @@
-// Scaling helpers for the small SVG charts (no chart library: a few paths are all we need).
-
-export function extent(values) {
-  if (values.length === 0) return [0, 1];
-  let lo = Math.min(...values);
-  let hi = Math.max(...values);
-  if (lo === hi) {
-    lo -= 1;
-    hi += 1;
-  }
-  return [lo, hi];
-}
-
-export function scale([d0, d1], [r0, r1]) {
-  return (v) => r0 + ((v - d0) / (d1 - d0)) * (r1 - r0);
-}
-
-/** SVG path "M x y L x y ..." for points [{x, y}] inside a width x height box with padding. */
-export function linePath(points, width, height, pad = 24) {
-  if (points.length === 0) return "";
-  const sx = scale(extent(points.map((p) => p.x)), [pad, width - pad]);
-  const sy = scale(extent(points.map((p) => p.y)), [height - pad, pad]);
-  return points.map((p, i) => `${i ? "L" : "M"}${sx(p.x).toFixed(1)} ${sy(p.y).toFixed(1)}`).join(" ");
-}
-
-/** Scaled circle positions, for markers. */
-export function markers(points, width, height, pad = 24) {
-  const sx = scale(extent(points.map((p) => p.x)), [pad, width - pad]);
-  const sy = scale(extent(points.map((p) => p.y)), [height - pad, pad]);
-  return points.map((p) => ({ cx: sx(p.x), cy: sy(p.y), ...p }));
-}
+// What the dashboard's charts plot, as uPlot's aligned data ([xs, ys1, ys2, ...], null where a series has no
+// point), and how their numbers read. Drawing is uPlot's (LineChart.svelte); everything here is plain data.
 
 const MAX_SAMPLES = 720; // an hour of /stats polls at 5 s
 
-/** The polls kept for "episodes over time": `samples` plus this /stats answer, oldest first, bounded. */
+/** The polls kept for the throughput chart: `samples` plus this /stats answer, oldest first, bounded. */
 export function addSample(samples, stats) {
-  if (!stats || samples.some((s) => s.x === stats.generated_at)) return samples;
-  const next = [...samples, { x: stats.generated_at, y: stats.episodes }];
+  if (!stats || samples.some((s) => s.t === stats.generated_at)) return samples;
+  const next = [...samples, { t: stats.generated_at, episodes: stats.episodes, transitions: stats.transitions }];
   return next.length > MAX_SAMPLES ? next.slice(next.length - MAX_SAMPLES) : next;
 }
 
-/** Episodes over time: the count at each finished iteration, joined with the live samples of each poll,
- *  so the chart moves between iterations and before the first one. */
-export function episodeSeries(history, samples) {
-  const points = [
-    ...history.map((p) => ({ x: p.finished_at, y: p.episodes_seen, label: `${p.episodes_seen} episodes after iteration ${p.iteration}` })),
-    ...samples.map((s) => ({ x: s.x, y: s.y, label: `${s.y} episodes at ${new Date(s.x * 1000).toLocaleTimeString()}` })),
-  ];
-  return points.sort((a, b) => a.x - b.x);
+/** TensorBoard's smoothing: an exponential moving average with weight `weight` (0 = none), debiased so the first
+ *  points are not pulled towards 0. Nulls (no point) stay null and do not move the average. */
+export function ema(values, weight) {
+  let last = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null || v === undefined || !Number.isFinite(v)) return null;
+    n += 1;
+    last = last * weight + (1 - weight) * v;
+    return last / (1 - weight ** n);
+  });
 }
 
-/** Model versions over time: each iteration's publication, and the current model (also before any
- *  iteration record, e.g. a model published by an earlier trainer). */
-export function versionSeries(history, model) {
-  const points = history.map((p) => ({ x: p.finished_at, y: p.model_version, label: `v${p.model_version} from iteration ${p.iteration}` }));
-  if (model && !history.some((p) => p.model_version === model.version)) {
-    points.push({ x: model.published_at, y: model.version, label: `v${model.version} (current)` });
+/** Loss per iteration: policy, value and total, smoothed when asked. On a log scale a loss of 0 or less has no
+ *  place, so it is left out (null) rather than dragging the axis to minus infinity. */
+export function lossData(history, { smoothing = 0, log = false } = {}) {
+  const xs = history.map((p) => p.iteration);
+  const series = ["policy_loss", "value_loss", "total_loss"].map((key) => {
+    const values = ema(
+      history.map((p) => p[key]),
+      smoothing,
+    );
+    return log ? values.map((v) => (v !== null && v > 0 ? v : null)) : values;
+  });
+  return [xs, ...series];
+}
+
+/** Seconds each iteration took, by iteration. */
+export function iterationTimeData(history) {
+  return [history.map((p) => p.iteration), history.map((p) => p.duration_s)];
+}
+
+/** Episodes and transitions per second over wall-clock time: the counts at each finished iteration and at each
+ *  /stats poll, in time order, differenced. A rate sits at the end of its interval; no rate before the second
+ *  count. Counts that went backwards (a new replay database) start afresh rather than plot a negative rate. */
+export function throughputData(history, samples) {
+  const counts = [
+    ...history.map((p) => ({ t: p.finished_at, episodes: p.episodes_seen, transitions: p.transitions_seen })),
+    ...samples,
+  ].sort((a, b) => a.t - b.t);
+  const xs = [];
+  const episodes = [];
+  const transitions = [];
+  for (let i = 1; i < counts.length; i++) {
+    const [a, b] = [counts[i - 1], counts[i]];
+    const dt = b.t - a.t;
+    if (dt <= 0 || b.episodes < a.episodes || b.transitions < a.transitions) continue;
+    xs.push(b.t);
+    episodes.push((b.episodes - a.episodes) / dt);
+    transitions.push((b.transitions - a.transitions) / dt);
   }
-  return points.sort((a, b) => a.x - b.x);
+  return [xs, episodes, transitions];
 }
 
-/** Rating over versions: each rated version's rating (random = 0); skipped versions have none. */
-export function ratingSeries(arena) {
-  return (arena?.versions ?? [])
-    .filter((v) => v.status === "rated")
-    .map((v) => ({ x: v.version, y: v.rating, label: `v${v.version}: rating ${v.rating.toFixed(0)}` }));
+function rated(arena) {
+  return (arena?.versions ?? []).filter((v) => v.status === "rated");
+}
+
+/** The reference players drawn as horizontal lines on the rating chart: each one /stats gives a rating for (over
+ *  every game the arena stored), in the order of `references`. Random is the anchor at 0
+ *  (cartridge.arena.ratings.ANCHOR), also before the arena has played. */
+export function referenceLines(arena) {
+  const known = arena?.reference_ratings ?? {};
+  return (arena?.references ?? []).flatMap((name) => {
+    const rating = known[name] ?? (name === "random" ? 0 : undefined);
+    return rating === undefined ? [] : [{ name, rating }];
+  });
+}
+
+/** Rating by rated version (skipped versions have none), and one constant series per reference line. */
+export function ratingData(arena) {
+  const versions = rated(arena);
+  const xs = versions.map((v) => v.version);
+  return [xs, versions.map((v) => v.rating), ...referenceLines(arena).map((line) => xs.map(() => line.rating))];
+}
+
+/** The share of labelled positions where the move is optimal, in %, by rated version: the raw network's top move,
+ *  and the arena's search with that network. */
+export function optimalData(arena) {
+  const versions = rated(arena);
+  const percent = (share) => (share === null || share === undefined ? null : 100 * share);
+  return [versions.map((v) => v.version), versions.map((v) => percent(v.optimal_network)), versions.map((v) => percent(v.optimal_search))];
+}
+
+/** Axis labels for integer axes (iterations, versions): whole numbers only, never "12.00". */
+export function integerTicks(splits) {
+  return splits.map((v) => (Number.isInteger(v) ? String(v) : ""));
+}
+
+/** Axis labels for a wall-clock axis (Unix seconds, shown in local time): "14:05", with seconds when the ticks are
+ *  less than a minute apart, and the date ("Dec 6") when they are a day or more apart. */
+export function timeTicks(splits, increment) {
+  const options =
+    increment >= 86400 ? { month: "short", day: "numeric" } : { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (increment < 60) options.second = "2-digit";
+  const format = new Intl.DateTimeFormat([], options);
+  return splits.map((t) => (t === null ? "" : format.format(new Date(t * 1000))));
+}
+
+/** Tick spacings uPlot may choose for an integer axis: 1, 2, 5, 10, 20, 50, ... */
+export const INTEGER_INCREMENTS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1_000, 10_000, 100_000].map((p) => m * p)).sort((a, b) => a - b);
+
+/** A value for a legend or a tick: 3 significant digits, "–" for none. */
+export function formatValue(value, unit = "") {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  const abs = Math.abs(value);
+  const digits = abs >= 100 || Number.isInteger(value) ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
+  return `${value.toFixed(digits)}${unit}`;
+}
+
+/** Labels for a value axis, one precision for all of them, from the spacing of the ticks ("0.5 1.0 1.5", "10 20");
+ *  on a log scale the ticks are spaced unevenly, so each gets the decimals its own size needs ("0.2 0.5 1 2"). */
+export function axisTicks(splits, increment, { unit = "", log = false } = {}) {
+  const decimals = (step) => {
+    let d = 0; // the fewest that write the step exactly: 0.25 needs 2, 0.5 one, 10 none
+    while (d < 6 && Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) > 1e-6) d += 1;
+    return d;
+  };
+  // uPlot passes null for a tick it leaves unlabelled
+  return splits.map((v) => (v === null ? "" : `${v.toFixed(decimals(log ? Math.abs(v) : increment))}${unit}`));
+}
+
+/** A duration for people: "45 s", "12 min", "3 h 05 min", "2 d 4 h". */
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+/** The progress line's parts: the iteration against the target (0 = the trainer runs forever), when /stats was
+ *  read, and how old the served model is (known when it is the newest published; an older one is named). */
+export function progress(stats) {
+  const target = stats.training_iterations;
+  const iteration = target > 0 ? `iteration ${stats.iteration} of ${target}` : `iteration ${stats.iteration} (runs until stopped)`;
+  const updated = new Date(stats.generated_at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  let model = "no model yet";
+  if (stats.model && stats.served_model_version === stats.model.version) {
+    model = `serving v${stats.model.version}, published ${formatDuration(stats.generated_at - stats.model.published_at)} ago`;
+  } else if (stats.model) {
+    const age = formatDuration(stats.generated_at - stats.model.published_at);
+    model = `serving v${stats.served_model_version}; v${stats.model.version} published ${age} ago`;
+  }
+  return { iteration, updated, model };
 }
 
 /** The scores table: one row per version the arena reached, newest first, a cell per reference opponent

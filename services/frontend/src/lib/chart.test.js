@@ -1,73 +1,141 @@
 import { describe, expect, it } from "vitest";
 import {
+  INTEGER_INCREMENTS,
   addSample,
-  episodeSeries,
-  extent,
-  linePath,
-  markers,
+  axisTicks,
+  ema,
+  formatDuration,
+  formatValue,
+  integerTicks,
+  iterationTimeData,
+  lossData,
   matchRows,
-  ratingSeries,
-  scale,
+  optimalData,
+  progress,
+  ratingData,
+  referenceLines,
   scoreRows,
   signedElo,
-  versionSeries,
+  throughputData,
+  timeTicks,
 } from "./chart.js";
 
-describe("chart scaling", () => {
-  it("pads a flat series so it still has a range", () => {
-    expect(extent([2, 2])).toEqual([1, 3]);
-    expect(extent([])).toEqual([0, 1]);
-    expect(extent([3, 1, 2])).toEqual([1, 3]);
+describe("smoothing", () => {
+  it("is TensorBoard's debiased moving average: the first point is itself, later ones lag", () => {
+    const smoothed = ema([1, 3, 3], 0.5);
+    expect(smoothed[0]).toBe(1); // debiased: not pulled towards 0
+    expect(smoothed[1]).toBeCloseTo((0.25 + 1.5) / 0.75); // (0.5 * 0.5 + 0.5 * 3) / (1 - 0.25)
+    expect(smoothed[2]).toBeGreaterThan(smoothed[1]);
+    expect(smoothed[2]).toBeLessThan(3);
   });
 
-  it("maps the domain onto the range linearly", () => {
-    const s = scale([0, 10], [100, 200]);
-    expect(s(0)).toBe(100);
-    expect(s(5)).toBe(150);
-    expect(s(10)).toBe(200);
-  });
-
-  it("draws a path from the lowest y at the bottom to the highest at the top", () => {
-    const path = linePath([{ x: 1, y: 2.0 }, { x: 2, y: 1.0 }], 200, 100, 10);
-    expect(path).toBe("M10.0 10.0 L190.0 90.0");
-    expect(linePath([], 200, 100)).toBe("");
-  });
-
-  it("places one marker per point", () => {
-    const dots = markers([{ x: 1, y: 1 }, { x: 2, y: 3 }, { x: 3, y: 2 }], 100, 100, 0);
-    expect(dots.map((d) => [d.cx, d.cy])).toEqual([[0, 100], [50, 0], [100, 50]]);
+  it("leaves the values alone at weight 0 and skips missing points", () => {
+    expect(ema([2, 1, 4], 0)).toEqual([2, 1, 4]);
+    expect(ema([2, null, 2], 0.9)).toEqual([2, null, 2]);
   });
 });
 
 describe("dashboard series", () => {
   const history = [
-    { iteration: 1, finished_at: 100, episodes_seen: 40, model_version: 1 },
-    { iteration: 2, finished_at: 200, episodes_seen: 80, model_version: 2 },
+    { iteration: 1, finished_at: 100, episodes_seen: 40, transitions_seen: 400, model_version: 1, policy_loss: 1.6, value_loss: 0.4, total_loss: 2.0, duration_s: 12.5 },
+    { iteration: 2, finished_at: 200, episodes_seen: 80, transitions_seen: 900, model_version: 2, policy_loss: 1.2, value_loss: 0, total_loss: 1.2, duration_s: 14 },
   ];
 
   it("keeps one sample per /stats answer, oldest first, and bounds them", () => {
-    let samples = addSample([], { generated_at: 150, episodes: 60 });
-    samples = addSample(samples, { generated_at: 150, episodes: 60 }); // the same answer twice
-    samples = addSample(samples, { generated_at: 250, episodes: 95 });
-    expect(samples).toEqual([{ x: 150, y: 60 }, { x: 250, y: 95 }]);
+    let samples = addSample([], { generated_at: 150, episodes: 60, transitions: 650 });
+    samples = addSample(samples, { generated_at: 150, episodes: 60, transitions: 650 }); // the same answer twice
+    samples = addSample(samples, { generated_at: 250, episodes: 95, transitions: 1000 });
+    expect(samples).toEqual([{ t: 150, episodes: 60, transitions: 650 }, { t: 250, episodes: 95, transitions: 1000 }]);
     expect(addSample(samples, null)).toBe(samples);
     let many = [];
-    for (let t = 0; t < 800; t++) many = addSample(many, { generated_at: t, episodes: t });
+    for (let t = 0; t < 800; t++) many = addSample(many, { generated_at: t, episodes: t, transitions: t });
     expect(many.length).toBe(720);
-    expect(many[0].x).toBe(80);
+    expect(many[0].t).toBe(80);
   });
 
-  it("joins iteration counts and live samples into one time series", () => {
-    const series = episodeSeries(history, [{ x: 150, y: 60 }, { x: 250, y: 95 }]);
-    expect(series.map((p) => [p.x, p.y])).toEqual([[100, 40], [150, 60], [200, 80], [250, 95]]);
-    // Before the first iteration the live samples alone draw the chart.
-    expect(episodeSeries([], [{ x: 5, y: 3 }]).map((p) => p.y)).toEqual([3]);
+  it("plots policy, value and total loss by iteration, smoothed on request", () => {
+    expect(lossData(history)).toEqual([[1, 2], [1.6, 1.2], [0.4, 0], [2.0, 1.2]]);
+    const smoothed = lossData(history, { smoothing: 0.6 });
+    expect(smoothed[3][0]).toBeCloseTo(2.0);
+    expect(smoothed[3][1]).toBeGreaterThan(1.2); // pulled towards the earlier, higher loss
   });
 
-  it("shows the current model even when no iteration record names it", () => {
-    expect(versionSeries(history, { version: 2, published_at: 201 }).map((p) => p.y)).toEqual([1, 2]);
-    expect(versionSeries([], { version: 7, published_at: 50 }).map((p) => [p.x, p.y])).toEqual([[50, 7]]);
-    expect(versionSeries([], null)).toEqual([]);
+  it("leaves a loss of 0 out on a log scale", () => {
+    expect(lossData(history, { log: true })[2]).toEqual([0.4, null]);
+  });
+
+  it("turns counts at iterations and polls into rates per second, in time order", () => {
+    const [xs, episodes, transitions] = throughputData(history, [{ t: 150, episodes: 60, transitions: 650 }, { t: 250, episodes: 95, transitions: 1000 }]);
+    expect(xs).toEqual([150, 200, 250]);
+    expect(episodes).toEqual([0.4, 0.4, 0.3]);
+    expect(transitions).toEqual([5, 5, 2]);
+  });
+
+  it("has no rate from a single count, and starts afresh when the counts go backwards", () => {
+    expect(throughputData([], [{ t: 5, episodes: 3, transitions: 30 }])).toEqual([[], [], []]);
+    const reset = throughputData(history, [{ t: 300, episodes: 10, transitions: 100 }, { t: 310, episodes: 20, transitions: 150 }]);
+    expect(reset).toEqual([[200, 310], [0.4, 1], [5, 5]]);
+  });
+
+  it("plots each iteration's duration", () => {
+    expect(iterationTimeData(history)).toEqual([[1, 2], [12.5, 14]]);
+  });
+});
+
+describe("axes and legends", () => {
+  it("labels integer axes with whole numbers only", () => {
+    expect(integerTicks([1, 1.5, 2, 12])).toEqual(["1", "", "2", "12"]);
+    expect(INTEGER_INCREMENTS.slice(0, 5)).toEqual([1, 2, 5, 10, 20]);
+    expect(INTEGER_INCREMENTS.every(Number.isInteger)).toBe(true);
+  });
+
+  it("labels a time axis with local clock times, seconds only when the ticks need them, dates across days", () => {
+    const noon = new Date(2026, 11, 6, 12, 5, 30).getTime() / 1000;
+    expect(timeTicks([noon], 300)).toEqual(["12:05"]);
+    expect(timeTicks([noon], 10)).toEqual(["12:05:30"]);
+    expect(timeTicks([noon], 86400)[0]).toMatch(/6/);
+    expect(timeTicks([noon], 86400)[0]).not.toMatch(/12:05/);
+  });
+
+  it("labels a value axis with one precision, from the ticks' spacing; a log axis tick by tick", () => {
+    expect(axisTicks([0.5, 1, 1.5], 0.5)).toEqual(["0.5", "1.0", "1.5"]);
+    expect(axisTicks([10, 20], 10, { unit: " %" })).toEqual(["10 %", "20 %"]);
+    expect(axisTicks([0.25, 0.5], 0.25)).toEqual(["0.25", "0.50"]);
+    expect(axisTicks([0.2, 0.5, 1, 2], 0, { log: true })).toEqual(["0.2", "0.5", "1", "2"]);
+    expect(axisTicks([null, 1], 1)).toEqual(["", "1"]);
+  });
+
+  it("reads values with three significant digits, integers as integers", () => {
+    expect(formatValue(12)).toBe("12");
+    expect(formatValue(0.12345)).toBe("0.123");
+    expect(formatValue(1.2345, " s")).toBe("1.23 s");
+    expect(formatValue(31.25, " %")).toBe("31.3 %");
+    expect(formatValue(412.7)).toBe("413");
+    expect(formatValue(null)).toBe("–");
+  });
+
+  it("says durations in units people read", () => {
+    expect(formatDuration(42.4)).toBe("42 s");
+    expect(formatDuration(600)).toBe("10 min");
+    expect(formatDuration(3 * 3600 + 5 * 60)).toBe("3 h 05 min");
+    expect(formatDuration(2 * 86400 + 4 * 3600)).toBe("2 d 4 h");
+    expect(formatDuration(-3)).toBe("0 s"); // clocks a little apart
+  });
+});
+
+describe("progress", () => {
+  const stats = { iteration: 12, training_iterations: 100, generated_at: 10_000, model: { version: 12, published_at: 9_400 }, served_model_version: 12 };
+
+  it("says the iteration against the target, or that training runs until stopped", () => {
+    expect(progress(stats).iteration).toBe("iteration 12 of 100");
+    expect(progress({ ...stats, training_iterations: 0 }).iteration).toBe("iteration 12 (runs until stopped)");
+  });
+
+  it("says how old the served model is, and which one is served when it is not the newest", () => {
+    expect(progress(stats).model).toBe("serving v12, published 10 min ago");
+    expect(progress({ ...stats, served_model_version: 11 }).model).toBe("serving v11; v12 published 10 min ago");
+    expect(progress({ ...stats, model: null }).model).toBe("no model yet");
+    expect(progress(stats).updated).toMatch(/^\d\d:\d\d:\d\d$/); // 24-hour, like the time axis
   });
 });
 
@@ -83,9 +151,20 @@ describe("arena ratings", () => {
     ],
   };
 
-  it("charts the rated versions' ratings by version, leaving the skipped ones out", () => {
-    expect(ratingSeries(arena).map((p) => [p.x, p.y])).toEqual([[1, 40.4], [3, 250]]);
-    expect(ratingSeries(undefined)).toEqual([]);
+  it("charts the rated versions' ratings by version, leaving the skipped ones out, random's 0 as a line", () => {
+    expect(ratingData(arena)).toEqual([[1, 3], [40.4, 250], [0, 0]]);
+    expect(referenceLines(arena)).toEqual([{ name: "random", rating: 0 }]); // no games yet: random, the anchor
+    expect(ratingData(undefined)).toEqual([[], []]);
+  });
+
+  it("draws each reference /stats rates as a line, in the order of the references", () => {
+    const rated = { ...arena, reference_ratings: { minimax: 612.3, random: 0 } };
+    expect(referenceLines(rated)).toEqual([{ name: "random", rating: 0 }, { name: "minimax", rating: 612.3 }]);
+    expect(ratingData(rated)).toEqual([[1, 3], [40.4, 250], [0, 0], [612.3, 612.3]]);
+  });
+
+  it("charts the share of optimal moves in %, the network's alone and with the arena's search", () => {
+    expect(optimalData(arena)).toEqual([[1, 3], [40, 80], [50, 91.5]]);
   });
 
   it("tabulates each version's score against each reference, newest first, and why a version was skipped", () => {

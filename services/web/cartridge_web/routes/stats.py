@@ -119,8 +119,10 @@ def arena_ratings(snapshot: TrainingSnapshot, settings: Settings) -> ArenaRating
         skipped = len(rows) - len(rated)
         newest = f"v{rated[-1].version} rated {rated[-1].rating:.0f}" if rated else "no version rated yet"
         message = newest + (f"; {skipped} version{'s' * (skipped != 1)} skipped" if skipped else "")
+    references = list(reference_players(get_game(settings.env_id)))
     return ArenaRatings(
-        references=list(reference_players(get_game(settings.env_id))),
+        references=references,
+        reference_ratings={name: round(snapshot.ladder[name], 1) for name in references if name in snapshot.ladder},
         versions=[VersionRating(**{k: getattr(r, k) for k in VersionRating.model_fields}) for r in rows],
         message=message,
     )
