@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.replay import Episode
+from devtools.frontend_deps import installed_from_lock, npm_ci
 from devtools.paths import REPO_ROOT
 from testkit.postgres import fresh_database, postgres_server
 from testkit.support import ServiceProcess, docker_unavailable, random_episode
@@ -89,6 +89,7 @@ def frontend_dir() -> Path:
     """services/frontend with its npm dependencies installed (npm ci from the lock file)."""
     if shutil.which("npm") is None:
         pytest.fail("npm not found: install Node.js 20 and npm (make system-deps)")
-    if not (FRONTEND / "node_modules" / ".package-lock.json").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True, capture_output=True)
+    if not installed_from_lock(FRONTEND):  # a fresh clone, or a lock changed since the last install
+        result = npm_ci(FRONTEND)
+        assert result.returncode == 0, f"npm ci failed in {FRONTEND}:\n{result.stdout}{result.stderr}"
     return FRONTEND

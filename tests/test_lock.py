@@ -127,7 +127,7 @@ def test_npm_installs_the_frontend_from_its_lock_everywhere():
     texts = {path: (REPO_ROOT / path).read_text(errors="replace") for path in installers}
     loose = [path for path, text in texts.items() if re.search(r"\bnpm (install|i|add)\b", text)]
     assert not loose, f"npm install outside the lock in {loose}: use npm ci"
-    assert {"services/frontend/Dockerfile", "devtools/local/runtime.py"} <= {
+    assert {"services/frontend/Dockerfile", "devtools/frontend_deps.py"} <= {
         p for p, t in texts.items() if "npm ci" in t
     }
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.errors import DevtoolsError
+from devtools.frontend_deps import installed_from_lock, npm_ci
 from devtools.http import port_in_use, probe_json
 from devtools.logs import LogQuery, LogStream
 from devtools.paths import REPO_ROOT
@@ -169,12 +170,13 @@ class LocalRuntime:
         return []
 
     def install_frontend_dependencies(self) -> None:
-        """`npm ci` once, so the Vite dev server can start on a fresh checkout."""
+        """`npm ci` on a fresh checkout and whenever package-lock.json changed since (devtools.frontend_deps), so
+        the Vite dev server starts with what the lock says."""
         frontend = self.config.frontend_dir
-        if not self.config.frontend_available()[0] or (frontend / "node_modules" / ".package-lock.json").exists():
+        if not self.config.frontend_available()[0] or installed_from_lock(frontend):
             return
-        self.progress(Step("Installing the frontend's npm dependencies (npm ci, once)"))
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=frontend, capture_output=True, text=True)
+        self.progress(Step("Installing the frontend's npm dependencies (npm ci: package-lock.json is new here)"))
+        result = npm_ci(frontend)
         if result.returncode != 0:
             raise DevtoolsError(
                 f"npm ci failed in {frontend}: {(result.stderr or result.stdout).strip().splitlines()[-1:]}",
