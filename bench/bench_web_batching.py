@@ -27,7 +27,7 @@ from bench.games import MEASURED_GAME
 from testkit.support import free_port, wait_until
 
 ARMS = {
-    "unbatched": {"WEB_BATCHING": "off", "WEB_SEARCH_SLOTS": "2"},  # the web before batching
+    "unbatched": {"WEB_BATCHING": "off", "WEB_SEARCH_SLOTS": "2", "WEB_EVAL_CACHE": "0"},  # the web before
     "batched": {"WEB_BATCHING": "on"},  # today's defaults
 }
 

@@ -111,6 +111,10 @@ class InferenceBatcher:
 
     def evaluate(self, evaluator: Evaluator, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         call = _Call(evaluator, observations)
+        if not self._workers:  # no batching: this search's own call, through the cache
+            self._evaluate_group([call])
+            assert call.result is not None
+            return call.result
         with self._cond:
             if self._closed:
                 raise BatcherClosed("the web is shutting down; retry on another replica")
@@ -177,7 +181,7 @@ class InferenceBatcher:
                 self._evaluate_group(calls)
             except Exception as exc:  # the searches that sent these positions fail; the worker carries on
                 positions = sum(len(c.observations) for c in calls)
-                log.error("network call failed", searches=len(calls), positions=positions, error=repr(exc))
+                log.error("network call failed", searches=len(calls), positions=positions, error=repr(exc)[:300])
                 for call in calls:
                     call.error = exc
                     call.done.set()

@@ -42,8 +42,12 @@ class WebServices:
         metrics = WebMetrics()
         models = LiveModels(store, metrics, settings.followed_manifest, settings.ort_threads)
         batcher = None
-        if settings.web_batching == "on":
-            batcher = InferenceBatcher(metrics, settings.web_batch_wait_ms / 1000, cache_size=settings.web_eval_cache)
+        if settings.web_batching == "on" or settings.web_eval_cache:
+            # Off: no shared calls (no worker threads), each search calls the network itself, through the cache.
+            workers = 2 if settings.web_batching == "on" else 0
+            batcher = InferenceBatcher(
+                metrics, settings.web_batch_wait_ms / 1000, workers=workers, cache_size=settings.web_eval_cache
+            )
         return cls(
             settings=settings,
             metrics=metrics,
