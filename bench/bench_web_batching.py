@@ -24,6 +24,7 @@ import numpy as np
 
 from bench.bench_web import Load, prepare
 from bench.games import MEASURED_GAME
+from cartridge.games import get_game
 from testkit.support import free_port, wait_until
 
 ARMS = {
@@ -60,11 +61,35 @@ class RssWatch:
         self._thread.join()
 
 
+def publish_int8(store_url: str) -> None:
+    """The same network statically quantized, calibrated on random positions, published over prepare()'s fp32."""
+    from cartridge.modelstore import open_model_store
+    from cartridge_trainer.network import PolicyValueNet, export_onnx
+    from cartridge_trainer.quantize import quantize_int8
+
+    game, rng, states = get_game(MEASURED_GAME), np.random.default_rng(0), []
+    for _ in range(256):
+        state = game.initial_state()
+        for _ in range(int(rng.integers(0, 12))):
+            if state.terminal:
+                break
+            state = game.apply(state, int(rng.choice(game.legal_actions(state))))
+        states.append(state)
+    model = quantize_int8(export_onnx(PolicyValueNet(game), game), game.observations(states))
+    open_model_store(store_url).publish(MEASURED_GAME, model)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--moves", type=int, default=200, help="moves per arm per round")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="the model served: bench_web's fp32, or int8 as the trainer publishes it (EXPORT_PRECISION's default)",
+    )
     parser.add_argument(
         "--arm", action="append", default=[], help="extra arm: name=K=V,K=V (e.g. wait5=WEB_BATCH_WAIT_MS=5)"
     )
@@ -76,6 +101,8 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="cartridge-bench-web-batching-")
     common = {**os.environ, **prepare(tmp)}
+    if args.precision == "int8":
+        publish_int8(common["MODEL_STORE_URL"])
     webs: dict[str, tuple[int, subprocess.Popen]] = {}
     try:
         for name, extra in arms.items():
@@ -95,7 +122,7 @@ def main() -> None:
 
             wait_until(ready, 60, f"the {name} web with its model")
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; {args.clients} clients, ")
-        print(f"connect4 64x4 fp32, WEB_SIMS=100; {args.rounds} rounds x {args.moves} moves per arm, alternating")
+        print(f"connect4 64x4 {args.precision}, WEB_SIMS=100; {args.rounds} rounds x {args.moves} moves per arm")
         for name, extra in arms.items():
             print(f"  {name}: {extra}")
         latencies: dict[str, list[float]] = {name: [] for name in arms}
