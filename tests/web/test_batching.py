@@ -199,3 +199,17 @@ def test_a_move_under_batching_is_the_same_move_as_without(tmp_path, store, tict
             with ThreadPoolExecutor(len(histories)) as pool:
                 replies[mode] = list(pool.map(play, histories))
     assert replies["on"] == replies["off"]
+
+
+def test_a_move_asked_once_the_batcher_has_stopped_is_refused_with_503_and_retry_after(
+    tmp_path, store, tictactoe_model
+):
+    """During shutdown (uvicorn's graceful period over, the lifespan closing), a search that still asks the network
+    is told to retry elsewhere, as a busy server does, not given a 500."""
+    store.publish("tictactoe", tictactoe_model)
+    with TestClient(create_app(web_settings(tmp_path))) as client:
+        poll_now(client)
+        client.app.state.services.batcher.close()
+        response = client.post("/api/games/move", json={"action": 4})
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert "shutting down" in response.json()["detail"]
