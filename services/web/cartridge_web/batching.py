@@ -33,6 +33,10 @@ from .metrics import WebMetrics
 log = get_logger("web")
 
 
+class InferenceFailed(RuntimeError):
+    """The shared network call that carried this search's positions failed (a 500, as an unbatched search's)."""
+
+
 class BatcherClosed(RuntimeError):
     """The web is shutting down: no more network calls are made."""
 
@@ -122,7 +126,9 @@ class InferenceBatcher:
             self._cond.notify_all()
         call.done.wait()
         if call.error is not None:
-            raise call.error
+            # A new exception per search: the batch's searches re-raising one object in several threads at once
+            # would each append their frames to its one traceback.
+            raise InferenceFailed(f"network call failed: {call.error!r}") from call.error
         assert call.result is not None
         return call.result
 
