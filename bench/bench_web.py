@@ -33,7 +33,6 @@ from cartridge.modelstore import open_model_store
 from cartridge.replay import IterationRecord, open_replay, open_training_log
 from cartridge.settings import Settings
 from cartridge_trainer.network import PolicyValueNet, export_onnx
-from cartridge_web.dependencies import SEARCH_SLOTS
 from testkit.support import free_port, random_episode, wait_until
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -62,8 +61,9 @@ class Load:
     Content-Length body read on an asyncio stream, as wrk or hey would do it; the web never sends chunked
     bodies for these routes, and a response without Content-Length is an error, not a guess."""
 
-    def __init__(self, port: int, kind: str, clients: int, total: int) -> None:
+    def __init__(self, port: int, kind: str, clients: int, total: int, seed: int = 0) -> None:
         self.port, self.kind, self.clients = port, kind, clients
+        self.seed = seed  # client k draws its positions from seed + k: another seed, other positions
         self.remaining = total
         self.latencies: list[float] = []
         self.served: list[float] = []  # latencies of the 200s
@@ -119,7 +119,7 @@ class Load:
 
     async def run(self) -> Load:
         connected = asyncio.Barrier(self.clients)  # the timed requests start once every client is connected
-        await asyncio.gather(*(self._client(seed, connected) for seed in range(self.clients)))
+        await asyncio.gather(*(self._client(self.seed + k, connected) for k in range(self.clients)))
         first, last = self.window
         self.seconds = last - first
         return self
@@ -194,10 +194,12 @@ def main() -> None:
         # The web opens the replay buffer on the first /stats; a web in service has long done that.
         httpx.get(f"{base}/stats", timeout=30).raise_for_status()
         load = os.getloadavg()[0]
+        settings = Settings.from_env(env)
         print(f"cartridge-web, {os.cpu_count()} cores shared with other work (load average {load:.1f} at start)")
         print(
             f"{args.clients} concurrent clients per load; connect4 model 64x4, WEB_SIMS=100; 2000 episodes; "
-            f"a move waits at most {Settings().web_search_wait_seconds:g} s for one of {SEARCH_SLOTS} search slots\n"
+            f"a move waits at most {settings.web_search_wait_seconds:g} s "
+            f"for one of {settings.web_search_slots} search slots\n"
         )
         print(
             f"{'request':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'200 p99':>9} {'max ms':>8} {'req/s':>7} "
@@ -239,7 +241,7 @@ def main() -> None:
             mixed, alone = float(np.median(during)), float(np.median(idle_stats.latencies))
             print(
                 f"/stats p50 while moves run: {mixed / alone:.1f}x its p50 alone (those {len(during)} calls; "
-                f"searches: {SEARCH_SLOTS} worker threads; the event loop stays free)"
+                f"searches: {settings.web_search_slots} worker threads; the event loop stays free)"
             )
         else:
             print("/stats p50 while moves run: not measured, no /stats call fell inside the moves' window")

@@ -125,6 +125,19 @@ class Settings:
     # 100-simulation search takes a few hundred ms, so 2 s of queue is several searches per slot: only a
     # burst beyond what the cores serve is refused, and then promptly, so the client can retry.
     web_search_wait_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
+    # Move searches at once, each in a worker thread; the others wait for a slot as above. Under batching, more
+    # slots let more searches share calls and cached evaluations, at one thread each (docs/benchmarks.md,
+    # "Model moves under load"); unbatched, 2 searches keep 2 cores busy and more only slow each other down.
+    web_search_slots: int = env_field(8, _int(1))
+    # "on": concurrent searches share network calls and the evaluations of positions any search has already
+    # sent (cartridge_web.batching); "off": each search calls the network alone.
+    web_batching: str = env_field("on", _choice(("on", "off")))
+    # How long a shared network call waits for the other searches' positions after the first arrived; it goes
+    # at once when every running search has sent its own, so this bounds only a stalled search's cost.
+    web_batch_wait_ms: float = env_field(2.0, lambda n, r: _float(n, r))
+    # Evaluations kept per served model under batching (0: none): the network's cost is flat per position from
+    # 1 to 160 positions per call on 2 cores, so a position not sent again is the saving batching can offer.
+    web_eval_cache: int = env_field(20_000, _int(0))
     # One thread: on small machines the trainer shares the cores with actors, and oversubscribed
     # OpenMP threads spin instead of working.
     trainer_threads: int = env_field(1, _int(1))

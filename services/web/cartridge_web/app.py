@@ -22,6 +22,7 @@ from cartridge.replay import ReplayBuffer
 from cartridge.settings import Settings
 from cartridge.telemetry import get_logger
 
+from .batching import BatcherClosed
 from .dependencies import WebServices
 from .limits import BodySizeLimit
 from .metrics import RequestMetrics
@@ -54,6 +55,7 @@ def create_app(settings: Settings, replay: ReplayBuffer | None = None, store: Mo
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(IllegalMove, _illegal_move)
     app.add_exception_handler(ServerBusy, _busy)
+    app.add_exception_handler(BatcherClosed, _busy)
     for router in ROUTERS:
         app.include_router(router)
     return app
@@ -73,6 +75,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.sleep(web.settings.model_poll_seconds)
             poll = run_in_threadpool(web.models.poll)
 
+    if web.batcher is not None:
+        web.batcher.start()
     first = asyncio.ensure_future(run_in_threadpool(web.models.poll))
     await asyncio.wait({first}, timeout=FIRST_POLL_WAIT_SECONDS)
     poller = asyncio.create_task(poll_forever(first))
@@ -82,7 +86,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
-        web.training.close()
+        web.close()
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -99,5 +103,5 @@ async def _illegal_move(request: Request, exc: IllegalMove) -> JSONResponse:
     return _problem(422, str(exc))
 
 
-async def _busy(request: Request, exc: ServerBusy) -> JSONResponse:
+async def _busy(request: Request, exc: ServerBusy | BatcherClosed) -> JSONResponse:
     return _problem(503, str(exc), {"Retry-After": "1"})

@@ -14,13 +14,11 @@ from cartridge.replay import ReplayBuffer
 from cartridge.settings import Settings
 from cartridge.stores import open_model_store
 
+from .batching import InferenceBatcher
 from .gameplay import Referee
 from .metrics import WebMetrics
 from .serving import LiveModels, SearchSlots
 from .stats_cache import TrainingProgress
-
-# Two cores: two searches at once keep both busy; more would only slow each other down.
-SEARCH_SLOTS = 2
 
 
 @dataclass(frozen=True)
@@ -31,19 +29,33 @@ class WebServices:
     referee: Referee
     slots: SearchSlots
     training: TrainingProgress
+    batcher: InferenceBatcher | None  # None under WEB_BATCHING=off
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+        self.training.close()
 
     @classmethod
     def build(cls, settings: Settings, replay: ReplayBuffer | None, store: ModelStore | None) -> WebServices:
         store = store or open_model_store(settings)
         metrics = WebMetrics()
         models = LiveModels(store, metrics, settings.followed_manifest, settings.ort_threads)
+        batcher = None
+        if settings.web_batching == "on" or settings.web_eval_cache:
+            # Off: no shared calls (no worker threads), each search calls the network itself, through the cache.
+            workers = 2 if settings.web_batching == "on" else 0
+            batcher = InferenceBatcher(
+                metrics, settings.web_batch_wait_ms / 1000, workers=workers, cache_size=settings.web_eval_cache
+            )
         return cls(
             settings=settings,
             metrics=metrics,
             models=models,
-            referee=Referee(models, settings.web_sims),
-            slots=SearchSlots(SEARCH_SLOTS, settings.web_search_wait_seconds),
+            referee=Referee(models, settings.web_sims, batcher),
+            slots=SearchSlots(settings.web_search_slots, settings.web_search_wait_seconds),
             training=TrainingProgress(settings, replay, store),
+            batcher=batcher,
         )
 
 

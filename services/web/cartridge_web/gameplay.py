@@ -13,6 +13,7 @@ import numpy as np
 from cartridge.games import Game, IllegalMove, State, get_game
 from cartridge.mcts import BatchedMCTS, MctsConfig
 
+from .batching import InferenceBatcher
 from .schemas import Evaluation, GameView
 from .serving import LiveModels
 
@@ -36,8 +37,9 @@ class ModelReply:
 
 
 class Referee:
-    def __init__(self, models: LiveModels, simulations: int) -> None:
+    def __init__(self, models: LiveModels, simulations: int, batcher: InferenceBatcher | None = None) -> None:
         self.models = models
+        self.batcher = batcher  # None: each search calls the network alone
         self.config = MctsConfig(simulations=simulations, batch_target=SEARCH_BATCH)
 
     def position(self, env_id: str, moves: list[int]) -> tuple[Game, State]:
@@ -89,7 +91,11 @@ class Referee:
     def reply(self, game: Game, moves: list[int], state: State, human_player: int) -> GameView:
         """The model's move from ``state`` (the position after ``moves``): CPU-bound, call it in a thread."""
         model = self.models.current(game.name)  # one model for the whole search, even if a swap lands
-        result = BatchedMCTS(game, model.evaluator, self.config).search([state], add_noise=False)
+        if self.batcher is None:
+            result = BatchedMCTS(game, model.evaluator, self.config).search([state], add_noise=False)
+        else:
+            with self.batcher.search(model.evaluator) as evaluator:
+                result = BatchedMCTS(game, evaluator, self.config).search([state], add_noise=False)
         visits = result.visits[0]
         action = int(np.flatnonzero(visits == visits.max())[0])  # most visited; ties to the lowest action
         reply = ModelReply(model.version, action, _rounded(result.policy[0]), round(float(result.value[0]), 6))

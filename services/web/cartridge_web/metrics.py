@@ -39,6 +39,14 @@ class WebMetrics:
             ["env_id"],
             registry=r,
         )
+        # Positions per network call of the move searches (batching.InferenceBatcher): how much concurrent
+        # searches share their calls. One search alone sends up to gameplay.SEARCH_BATCH per call.
+        self.inference_batch_size = Histogram(
+            "cartridge_web_inference_batch_size",
+            "Positions per network call of the move searches",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=r,
+        )
 
 
 class RequestMetrics:
