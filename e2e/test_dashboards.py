@@ -110,6 +110,9 @@ def test_every_panel_s_query_parses_and_returns_data(stack):
         except AssertionError:
             return None
 
+    deadline = (
+        time.monotonic() + DATA_WAIT
+    )  # one DATA_WAIT for both waits: the data that fills the variables comes first
     variables = wait_until(every_variable, DATA_WAIT, "every dashboard variable to have values", interval=1)
     sent = {(name, title, ref): interpolated(expr, variables[name]) for name, title, ref, expr in queries}
     for (name, title, ref), expr in sent.items():
@@ -128,7 +131,9 @@ def test_every_panel_s_query_parses_and_returns_data(stack):
         return not empty
 
     try:
-        wait_until(all_have_data, DATA_WAIT, "every panel's query to return data", interval=2)
+        wait_until(
+            all_have_data, max(1.0, deadline - time.monotonic()), "every panel's query to return data", interval=2
+        )
     except Exception:
         shown = "\n".join(f"  {name} {title!r} {ref}: {expr}" for (name, title, ref), expr in empty.items())
         pytest.fail(f"{len(empty)} of {len(sent)} panel queries return no data after {DATA_WAIT} s:\n{shown}")

@@ -68,7 +68,10 @@ def test_status_on_kind_is_healthy_json_and_exits_0(kind_stack):
     document = json.loads(result.stdout)
     jsonschema.validate(document, schema("status"))
     assert (document["runtime"], document["running"], document["healthy"]) == ("kind", True, True)
-    assert {w["name"] for w in document["workloads"]} == {"actor", "trainer", "web", "frontend"}
+    assert {w["name"] for w in document["workloads"]} == {"postgres", "minio", "trainer", "actor", "arena", "web"} | {
+        "frontend",
+        "prometheus",
+    }
     assert document["gateway"] == "http://172.18.0.5"
     assert document["stats"] is None
 
