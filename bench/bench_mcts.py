@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from bench.games import MEASURED_GAME
+from bench.games import MEASURED_GAME, openings
 from cartridge.games import Game, get_game
 from cartridge.inference import OnnxEvaluator, UniformEvaluator
 from cartridge.mcts import BatchedMCTS, MctsConfig
@@ -109,19 +109,6 @@ class TorchEagerEvaluator:
         with self.torch.no_grad():
             logits, values = self.net(self.torch.from_numpy(observations))
         return logits.numpy(), values.numpy()
-
-
-def openings(game: Game, count: int, rng: np.random.Generator, max_plies: int = 8) -> list:
-    states = []
-    while len(states) < count:
-        state = game.initial_state()
-        for _ in range(int(rng.integers(0, max_plies))):
-            if state.terminal:
-                break
-            state = game.apply(state, int(rng.choice(game.legal_actions(state))))
-        if not state.terminal:
-            states.append(state)
-    return states
 
 
 def batched_rate(game: Game, evaluator, states: list, sims: int, cache_size: int = 200_000) -> dict:

@@ -36,8 +36,8 @@ def worker() -> None:
     os.sched_setaffinity(0, {0})
     os.environ["ORT_THREADS"] = "1"
     import cartridge
-    from bench.bench_mcts import batched_rate, openings
-    from bench.games import MEASURED_GAME
+    from bench.bench_mcts import batched_rate
+    from bench.games import MEASURED_GAME, openings
     from cartridge.games import get_game
     from cartridge.inference import OnnxEvaluator, UniformEvaluator
 
@@ -101,8 +101,7 @@ def int8_model(path: Path) -> None:
     """bench_mcts's default network, exported and quantised as bench_mcts.measure does."""
     import torch
 
-    from bench.bench_mcts import openings
-    from bench.games import MEASURED_GAME
+    from bench.games import MEASURED_GAME, openings
     from cartridge.games import get_game
     from cartridge_trainer.network import NetConfig, PolicyValueNet, export_onnx
     from cartridge_trainer.quantize import quantize_int8

@@ -22,3 +22,19 @@ STRENGTH_PIPELINE = {
         "LEARNING_RATE": "0.002",
     },
 }
+
+
+def openings(game, count: int, rng, max_plies: int = 8) -> list:
+    """``count`` random non-terminal positions of up to ``max_plies`` plies (``rng``: a numpy Generator): the
+    positions bench_mcts and bench_mcts_ab search, and tests/cartridge/test_mcts_pinned.py pins (here, where
+    importing needs neither torch nor ONNX Runtime)."""
+    states = []
+    while len(states) < count:
+        state = game.initial_state()
+        for _ in range(int(rng.integers(0, max_plies))):
+            if state.terminal:
+                break
+            state = game.apply(state, int(rng.choice(game.legal_actions(state))))
+        if not state.terminal:
+            states.append(state)
+    return states

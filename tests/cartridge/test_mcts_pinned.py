@@ -16,6 +16,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from bench.games import openings
 from cartridge.games import get_game
 from cartridge.inference import UniformEvaluator
 from cartridge.mcts import BatchedMCTS, MctsConfig
@@ -36,21 +37,6 @@ class LinearEvaluator:
     def evaluate(self, observations):
         x = observations.reshape(len(observations), -1)
         return x @ self.policy, np.tanh(x @ self.value)
-
-
-def openings(game, count, rng, max_plies=8):
-    """Random openings of up to ``max_plies`` plies, as bench.bench_mcts draws them (copied here so the test
-    needs neither torch nor the bench): the last case searches the bench's own free-network positions."""
-    states = []
-    while len(states) < count:
-        state = game.initial_state()
-        for _ in range(int(rng.integers(0, max_plies))):
-            if state.terminal:
-                break
-            state = game.apply(state, int(rng.choice(game.legal_actions(state))))
-        if not state.terminal:
-            states.append(state)
-    return states
 
 
 def run(name, count, sims, noise, cache_size, seed, searches=1, evaluator=None):
