@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -263,7 +264,7 @@ class BatchedMCTS:
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for one search, back on after it if it was on.
+    """The cyclic garbage collector off while any search runs, back on (if it was on) when the last one ends.
 
     A search allocates a dozen container objects per simulation (nodes, their per-child lists, path entries),
     so CPython's generation-0 threshold (700 allocations) starts a collection every few dozen simulations, and
@@ -271,16 +272,29 @@ def _cyclic_gc_paused() -> Iterator[None]:
     search makes no reference cycles (parents hold children, never the reverse; paths and leaves are dropped
     when their simulation ends), so reference counting frees all of it and those collections find nothing:
     about a sixth of the free-network search's time (docs/benchmarks.md, "Pure search"). Threads sharing the
-    process (the web searches one game per request thread) may start and end searches in any order: only a
-    search that found the collector on turns it back on, so it is on again once no search runs.
+    process (the web searches one game per request thread) start and end searches in any order, so the pause is
+    counted under a lock: the first search in records whether the collector was on, the last one out restores
+    it. (Each search reading and restoring the state by itself could leave it off for good: B reads "off"
+    while A searches, A ends and turns it on, B turns it off and, having found it off, never back on.)
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    global _gc_searches, _gc_was_enabled
+    with _gc_lock:
+        if _gc_searches == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_searches += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_searches -= 1
+            if _gc_searches == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+_gc_lock = threading.Lock()
+_gc_searches = 0  # searches running in this process, any thread
+_gc_was_enabled = True  # the collector's state when the first of them began
 
 
 def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:

@@ -140,3 +140,44 @@ def test_a_search_leaves_no_cyclic_garbage():
         assert gc.collect() == 0
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_overlapping_searches_in_threads_leave_the_collector_as_the_first_found_it():
+    """The web runs searches in request threads that begin and end in any order: the collector stays off while
+    any runs and is on again once the last has ended (a per-search restore turned it on under a running search,
+    and could leave it off for good)."""
+    import threading
+
+    g = get_game("tictactoe")
+    entered, release = threading.Event(), threading.Event()
+
+    class Holding(UniformEvaluator):  # the first search waits inside its network call until released
+        def evaluate(self, observations):
+            entered.set()
+            release.wait(10)
+            return super().evaluate(observations)
+
+    first = threading.Thread(
+        target=lambda: BatchedMCTS(g, Holding(g.action_size), MctsConfig(simulations=2)).search([g.initial_state()])
+    )
+    seen_after_first_ended: list[bool] = []
+
+    class EndingTheFirst(UniformEvaluator):  # the second search lets the first end while it still runs
+        def evaluate(self, observations):
+            if not seen_after_first_ended:
+                release.set()
+                first.join(10)
+                seen_after_first_ended.append(gc.isenabled())
+            return super().evaluate(observations)
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        first.start()
+        assert entered.wait(10)
+        BatchedMCTS(g, EndingTheFirst(g.action_size), MctsConfig(simulations=8)).search([g.initial_state()])
+        assert seen_after_first_ended == [False], "the first search's end turned the collector on under the second"
+        assert gc.isenabled(), "the last search to end did not turn the collector back on"
+    finally:
+        release.set()
+        gc.enable() if was else gc.disable()
