@@ -19,7 +19,12 @@ from devtools.errors import DevtoolsError
 NAMESPACE = "local"  # what the alerts group by, where the cluster has its namespace
 SCRAPED_KINDS = ("actor", "trainer", "arena", "web")  # the services that serve /metrics
 SCRAPE_INTERVAL = "5s"  # a local stack moves fast: an iteration can take seconds
-INSTALL_HINT = "install it (Debian, Ubuntu: apt-get install prometheus) or start without --monitoring"
+# Debian's package starts its own server on :9090 (this runtime's port) and recommends node-exporter on :9100 (the
+# trainer's): `make system-deps` installs it without recommends and stops that server (scripts/install-system-deps.sh).
+INSTALL_HINT = (
+    "`make system-deps` (Debian, Ubuntu: apt-get install --no-install-recommends prometheus, then "
+    "`systemctl disable --now prometheus`, whose server would hold :9090), or start without --monitoring"
+)
 
 
 def require() -> None:
