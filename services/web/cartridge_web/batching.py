@@ -222,9 +222,12 @@ class InferenceBatcher:
                 if len(cache) + len(fresh) > self.cache_size:
                     cache.clear()  # as BatchedMCTS's cache: cheaper than LRU bookkeeping, and refilled within moves
                 cache.update(fresh)
-        for call, call_keys in zip(calls, keys, strict=True):
+        results = []  # every answer first: a failure while assembling one fails the group before any is released
+        for call_keys in keys:
             rows = [found[key] for key in call_keys]
-            call.result = np.stack([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=np.float32)
+            results.append((np.stack([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=np.float32)))
+        for call, result in zip(calls, results, strict=True):
+            call.result = result
             call.done.set()
 
 
