@@ -30,7 +30,7 @@ from .gate import UNIFORM, GateConfig, GateResult, play_gate
 from .match import GameRecord, PlayerFactory, play_pairs, result_for
 from .players import AlphaBetaPlayer, MctsPlayer, MinimaxPlayer, NetworkPlayer, RandomPlayer
 from .positions import labelled_positions, optimal_share
-from .ratings import ANCHOR, fit_ratings
+from .ratings import ANCHOR, fit_ladder
 from .ratings_store import CALIBRATION, RATED, SKIPPED, AlreadyRecorded, RatingsStore, VersionResult
 
 EARLIER_VERSIONS = 3  # earlier rated versions each new one plays: enough to link the ladder, few enough to stay quick
@@ -106,7 +106,7 @@ class Arena:
     def ladder(self, extra: list[GameRecord] = ()) -> dict[str, float]:
         """Ratings of every player over all stored games (plus ``extra``)."""
         games = self.ratings.games(self.env_id) + list(extra)
-        return fit_ratings((g.first, g.second, g.first_score) for g in games) if games else {}
+        return fit_ladder(games)
 
     def calibrate(self) -> None:
         """Version 0: each pair of references plays once, the first time the arena starts for this game."""

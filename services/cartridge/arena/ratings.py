@@ -17,6 +17,12 @@ from collections.abc import Iterable
 ANCHOR = "random"
 
 
+def fit_ladder(games: Iterable) -> dict[str, float]:
+    """The ratings of every player over stored games (records with ``first``, ``second``, ``first_score``): the
+    arena's ladder, and the one /stats shows."""
+    return fit_ratings((g.first, g.second, g.first_score) for g in games)
+
+
 def fit_ratings(
     results: Iterable[tuple[str, str, float]],
     anchor: str = ANCHOR,

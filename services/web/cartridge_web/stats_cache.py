@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from cartridge.arena.ratings import fit_ratings
+from cartridge.arena.ratings import fit_ladder
 from cartridge.arena.ratings_store import CALIBRATION, MatchRow, RatingsStore, VersionResult
 from cartridge.modelstore import CorruptModel, ModelManifest, ModelStore, ModelStoreUnavailable
 from cartridge.replay import IterationRecord, ReplayBuffer, ReplayUnavailable, training_log_beside
@@ -171,7 +171,7 @@ class TrainingProgress:
         if key != self._ladder[0]:
             games = RatingsStore.reader_beside(replay).games(self.env_id)
             try:
-                ladder = fit_ratings((g.first, g.second, g.first_score) for g in games) if games else {}
+                ladder = fit_ladder(games)
             except ValueError as exc:  # e.g. games that never reach random, the anchor: no zero to rate from
                 log.debug("arena ladder not fitted for /stats", env=self.env_id, error=str(exc))
                 ladder = {}
