@@ -29,7 +29,7 @@ class WebServices:
     referee: Referee
     slots: SearchSlots
     training: TrainingProgress
-    batcher: InferenceBatcher | None  # None under WEB_BATCHING=off
+    batcher: InferenceBatcher | None  # None with WEB_BATCHING=off and WEB_EVAL_CACHE=0 (off alone keeps the cache)
 
     def close(self) -> None:
         if self.batcher is not None:
