@@ -7,7 +7,11 @@ versions, the labelled positions), so the rating never competes with training fo
 version plays the target match: 200 games against perfect minimax (tictactoe) or depth-4 alpha-beta (connect4).
 
     .venv/bin/python -m bench.bench_strength --game tictactoe --seconds 180
-    .venv/bin/python -m bench.bench_strength --game connect4 --seconds 1800
+    .venv/bin/python -m bench.bench_strength --game connect4 --seconds 1800 --out runs/connect4-new.json
+
+``--out`` keeps the run's figures as JSON, which ``bench.plot_strength`` draws (strength against wall-clock time,
+several runs on one chart). ``--services-tree`` trains with another checkout's services (an older commit in a git
+worktree) while this tree's arena rates the result, so an old and a new run are measured by the same yardstick.
 
 Targets (issue 17): tictactoe, 0 losses in 200 games against minimax within 3 minutes; connect4, within 30 minutes,
 >= 0.95 against depth-4 alpha-beta and >= 90 % optimal moves with the arena's search (75 % from the raw network).
@@ -17,6 +21,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -39,8 +46,33 @@ def target_opponent(game: Game) -> str:
     return "minimax" if game.solvable else f"alphabeta-d{game.reference_depth}"
 
 
+# The import roots of the services in a checkout: the shared library and each service's package.
+SERVICE_ROOTS = ("services", "services/actor", "services/trainer")
+
+
+def services_path(tree: Path) -> str:
+    """PYTHONPATH that makes ``python -m cartridge_actor`` and ``cartridge_trainer`` import ``tree``'s code (ahead
+    of the editable install's paths, which site adds after PYTHONPATH)."""
+    missing = [root for root in SERVICE_ROOTS if not (tree / root).is_dir()]
+    if missing:
+        raise SystemExit(f"--services-tree {tree}: not a checkout of this project (no {', '.join(missing)})")
+    return os.pathsep.join(str((tree / root).resolve()) for root in SERVICE_ROOTS)
+
+
+def tree_commit(tree: Path) -> str:
+    """The commit a checkout is at (with "+changes" when its services differ from it), for the results file."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(tree), "diff", "--quiet", "HEAD", "--", "services"]).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
 def train(
-    game: str, seconds: float, workdir: Path, overrides: dict[str, str] | None = None
+    game: str, seconds: float, workdir: Path, overrides: dict[str, str] | None = None, services: Path | None = None
 ) -> tuple[dict[str, str], dict[int, float]]:
     """Run actors and trainer for ``seconds``; the environment used and each version's publication time."""
     env = {
@@ -56,6 +88,8 @@ def train(
         **STRENGTH_PIPELINE[game],
         **(overrides or {}),
     }
+    if services is not None:
+        env["PYTHONPATH"] = services_path(services)
     store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
     processes = [
         ServiceProcess(module, env | {"HTTP_PORT": str(free_port()), "ACTOR_ID": name}, workdir / f"{name}.log")
@@ -92,6 +126,13 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=64, help="the arena's MCTS simulations per move")
     parser.add_argument("--versions", type=int, default=5, help="versions to rate, spread over the run")
     parser.add_argument("--target-games", type=int, default=200)
+    parser.add_argument("--out", type=Path, help="write the run's figures to this JSON file (bench.plot_strength)")
+    parser.add_argument("--label", help="the run's name in the results file and on the plot (default: its commit)")
+    parser.add_argument(
+        "--services-tree",
+        type=Path,
+        help="train with the services of this checkout (e.g. a git worktree of an older commit); rated here",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -110,7 +151,13 @@ def main() -> None:
         Settings.from_env(STRENGTH_PIPELINE[args.game] | overrides)
     except SettingsError as exc:
         parser.error(f"--set: {exc}")
+    if args.services_tree is not None:
+        services_path(args.services_tree)  # a wrong directory fails now, not after the training time
+    if args.out is not None and not args.out.parent.is_dir():
+        parser.error(f"--out {args.out}: directory {args.out.parent} does not exist")
     game = get_game(args.game)
+    commit = tree_commit(args.services_tree or Path(__file__).resolve().parent.parent)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-strength-") as tmp:
         workdir = Path(tmp)
         settings = STRENGTH_PIPELINE[args.game] | overrides
@@ -118,7 +165,8 @@ def main() -> None:
             f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer): "
             + ", ".join(f"{name}={value}" for name, value in settings.items())
         )
-        env, published = train(args.game, args.seconds, workdir, overrides)
+        env, published = train(args.game, args.seconds, workdir, overrides, args.services_tree)
+        load_during = os.getloadavg()
         if not published:
             print("no version was published in time: nothing to rate")
             return
@@ -166,6 +214,49 @@ def main() -> None:
             f"(score {result.score:.3f})"
         )
         ratings.close()
+        if args.out is not None:
+            write_results(
+                args.out,
+                {
+                    "label": args.label or commit,
+                    "commit": commit,
+                    "game": args.game,
+                    "seconds": args.seconds,
+                    "settings": settings,
+                    "load_average": {"before": load_before[0], "end_of_training": load_during[0]},
+                    "arena": {"games": args.games, "sims": args.sims, "references": references},
+                    "published": {str(v): round(t, 1) for v, t in sorted(published.items())},
+                    "rated": [
+                        {
+                            "version": r.version,
+                            "seconds": round(elapsed, 1),
+                            "rating": round(r.rating, 1),
+                            "scores": {name: r.scores[name]["score"] for name in references},
+                            "optimal_search": r.optimal_search,
+                            "optimal_network": r.optimal_network,
+                        }
+                        for elapsed, r, _ in rows
+                    ],
+                    "target": {
+                        "version": newest,
+                        "seconds": round(published[newest], 1),
+                        "opponent": target,
+                        "games": result.games,
+                        "wins": result.wins,
+                        "draws": result.draws,
+                        "losses": result.losses,
+                        "score": result.score,
+                    },
+                },
+            )
+            print(f"results written to {args.out}")
+
+
+def write_results(path: Path, results: dict) -> None:
+    """The run's figures as JSON, written whole or not at all (a second run may read the directory)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(results, indent=2) + "\n")
+    partial.replace(path)
 
 
 if __name__ == "__main__":
