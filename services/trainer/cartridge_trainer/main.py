@@ -36,6 +36,7 @@ from cartridge.settings import Settings, SettingsError
 from cartridge.stores import open_model_store, open_replay
 from cartridge.telemetry import StallWatch, configure_logging, serve_health
 
+from . import precision
 from .checkpoint import Checkpointer, TrainerState
 from .metrics import TrainerMetrics
 from .network import PolicyValueNet, export_onnx
@@ -58,7 +59,9 @@ class Trainer:
         self.store = store
         self.log = log
         self.metrics = metrics
-        self.net = PolicyValueNet(self.game)
+        # channels_last: the layout training.py feeds, so oneDNN never reorders weights or activations per call.
+        self.net = PolicyValueNet(self.game).to(memory_format=torch.channels_last)
+        self.precision = precision.resolve(settings.trainer_precision)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
         self.checkpoints = Checkpointer(settings.checkpoint_dir, settings.env_id)
         self.iteration = 0
@@ -185,6 +188,7 @@ class Trainer:
             batch_size=s.batch_size,
             window=s.replay_window,
             rng=self.rng,
+            precision=self.precision,
         )
         self.iteration += 1
         self.checkpoints.save(
@@ -259,6 +263,8 @@ def run() -> int:
         max_transitions=settings.replay_max_transitions,
     )
     trainer = Trainer(settings, replay, training_log, store, log, metrics)
+    if trainer.precision == "bf16" and not precision.native_bf16():
+        log.warning("TRAINER_PRECISION=bf16 on a CPU without native bf16: emulated, slower than fp32")
     trainer.resume()
     if trainer.iteration > 0:
         trainer.finish_iteration(None, time.time())
@@ -274,6 +280,7 @@ def run() -> int:
         iteration=trainer.iteration,
         target=settings.training_iterations,
         episodes_per_iteration=settings.episodes_per_iteration,
+        precision=trainer.precision,
         port=settings.http_port,
     )
     train_until_done(trainer, stop, log)

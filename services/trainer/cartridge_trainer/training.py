@@ -2,6 +2,10 @@
 
 Loss = policy cross-entropy against the MCTS visit distribution + value MSE
 against the game result, as in AlphaZero (weight decay via the optimiser).
+
+The batch is laid out as the network's convolution weights are: the trainer keeps them channels_last (NHWC), on
+which oneDNN's convolutions run without reordering each call, about 1.2x faster in fp32 and needed for bf16's
+gain (precision.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import torch.nn.functional as F
 
 from cartridge.games import Game
 from cartridge.replay import Batch, ReplayBuffer
+
+from . import precision as precisions
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,16 @@ def augment(game: Game, batch: Batch, rng: np.random.Generator) -> Batch:
     return Batch(obs, pol, batch.values)
 
 
+def layout(net: torch.nn.Module) -> torch.memory_format:
+    """The memory format of the network's first 4-D weight (its stem convolution): the one to feed it in."""
+    for p in net.parameters():
+        if p.dim() == 4:
+            return (
+                torch.channels_last if p.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+            )
+    return torch.contiguous_format
+
+
 def train_iteration(
     net: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -46,8 +62,12 @@ def train_iteration(
     batch_size: int,
     window: int,
     rng: np.random.Generator,
+    precision: str = "fp32",
 ) -> Losses:
+    """``steps`` optimiser steps on batches from the newest ``window`` transitions; ``precision`` is ``bf16`` or
+    ``fp32`` (precision.resolve's answer)."""
     net.train()
+    memory_format = layout(net)
     policy_sum = value_sum = 0.0
     done = 0
     for _ in range(steps):
@@ -55,10 +75,12 @@ def train_iteration(
         if batch is None:
             break
         batch = augment(game, batch, rng)
-        obs = torch.from_numpy(batch.observations)
+        obs = torch.from_numpy(batch.observations).contiguous(memory_format=memory_format)
         target_pi = torch.from_numpy(batch.policies)
         target_v = torch.from_numpy(batch.values)
-        logits, value = net(obs)
+        with precisions.compute(precision):
+            logits, value = net(obs)
+        logits, value = logits.float(), value.float()  # the losses in fp32 whatever the forward pass ran in
         policy_loss = -(target_pi * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
         value_loss = F.mse_loss(value, target_v)
         optimizer.zero_grad(set_to_none=True)
