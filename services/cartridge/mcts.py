@@ -119,14 +119,20 @@ class BatchedMCTS:
 
     # -- public -----------------------------------------------------------------------------
 
-    def search(self, states: Sequence[State], add_noise: bool = True) -> SearchResult:
-        """``config.simulations`` simulations for every non-terminal state in ``states``."""
+    def search(self, states: Sequence[State], add_noise: bool = True, simulations: int | None = None) -> SearchResult:
+        """``simulations`` (None: ``config.simulations``) simulations for every non-terminal state in ``states``.
+
+        Self-play's fast searches (playout-cap randomisation, cartridge.selfplay) pass fewer for one call."""
+        if simulations is None:
+            simulations = self.config.simulations
+        elif simulations < 1:
+            raise ValueError(f"BatchedMCTS.search simulations must be >= 1, got {simulations}")
         with _cyclic_gc_paused():
-            return self._search(states, add_noise)
+            return self._search(states, add_noise, simulations)
 
     # -- internals --------------------------------------------------------------------------
 
-    def _search(self, states: Sequence[State], add_noise: bool) -> SearchResult:
+    def _search(self, states: Sequence[State], add_noise: bool, simulations: int) -> SearchResult:
         if self._cache_owner is not self.evaluator:
             self._cache.clear()
             self._cache_owner = self.evaluator
@@ -136,7 +142,7 @@ class BatchedMCTS:
         if add_noise:
             for root in live:
                 self._add_noise(root)
-        remaining = [self.config.simulations] * len(live)
+        remaining = [simulations] * len(live)
         per_tree = max(1, min(8, self.config.batch_target // max(1, len(live))))
         cache = self._cache if self.config.cache_size else {}
         while live:

@@ -3,13 +3,27 @@
 Each round asks ``evaluator()`` for the network to use, so a model loaded by the poller is used
 from the next move on. Moves are sampled in proportion to visit counts for the first
 ``temperature_moves`` plies (exploration), then the most visited move is played.
+
+Two training-target methods, both off by default (plain AlphaZero; settings PLAYOUT_CAP_FULL_SHARE,
+PLAYOUT_CAP_FAST_SIMS, VALUE_TARGET_MIX):
+
+- Playout-cap randomisation (Wu 2019, "Accelerating Self-Play Learning in Go", section 3.1, as KataGo does
+  it): only a share of the moves get the full search (with root noise) and become training positions; the
+  others get a fast search without noise that only picks the move. The games run longer for the same
+  cost, so more games' results reach the value head per simulation, while the policy targets still come
+  from full searches.
+- Value-target mixing: a position's value target is (1 - m) z + m q, z the game's result and q the full
+  search's root value, both for the mover. q is less noisy than one game's result but biased by the
+  network it came from; Oracle's Connect Four AlphaZero found averaging the two trained better than z alone
+  (V. Abrams, "Lessons From AlphaZero (part 4): Improving the Training Target", Oracle Developers, 2018,
+  https://medium.com/oracledevs/lessons-from-alphazero-part-4-improving-the-training-target-6efba2e71628).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,7 +37,9 @@ from .replay import Episode, transitions_from_steps
 class _Game:
     state: State
     started: float = field(default_factory=time.time)
-    steps: list[tuple[np.ndarray, np.ndarray, int, int]] = field(default_factory=list)  # obs, policy, action, mover
+    # The fully searched positions only: obs, policy, action, mover; and each one's root value for the mover.
+    steps: list[tuple[np.ndarray, np.ndarray, int, int]] = field(default_factory=list)
+    root_values: list[float] = field(default_factory=list)
 
 
 class SelfPlay:
@@ -35,14 +51,25 @@ class SelfPlay:
         temperature_moves: int | None = None,
         rng: np.random.Generator | None = None,
         actor_id: str = "",
+        full_share: float = 1.0,
+        fast_sims: int = 16,
+        value_mix: float = 0.0,
     ) -> None:
+        if not 0 < full_share <= 1:
+            raise ValueError(f"SelfPlay full_share must be in (0, 1], got {full_share}")
+        if fast_sims < 1:
+            raise ValueError(f"SelfPlay fast_sims must be >= 1, got {fast_sims}")
+        if not 0 <= value_mix <= 1:
+            raise ValueError(f"SelfPlay value_mix must be in [0, 1], got {value_mix}")
         self.game = game
         self.config = config
         self.parallel_games = parallel_games
         self.temperature_moves = game.temperature_moves if temperature_moves is None else temperature_moves
         self.rng = rng or np.random.default_rng()
         self.actor_id = actor_id
-        self.simulations = 0  # searches run x simulations, for metrics
+        self.full_share, self.fast_sims, self.value_mix = full_share, fast_sims, value_mix
+        self.simulations = 0  # simulations run (full and fast searches), for metrics
+        self.unrecorded_games = 0  # games that ended with no fully searched move: nothing to learn, never yielded
         self.in_flight = 0  # games started and not yet finished, for metrics (0 outside play)
 
     def play(
@@ -55,27 +82,45 @@ class SelfPlay:
         mcts = BatchedMCTS(self.game, first, self.config, self.rng)
         budget = max_episodes if max_episodes is not None else float("inf")
         slots = [_Game(self.game.initial_state()) for _ in range(int(min(self.parallel_games, budget)))]
-        started, finished = len(slots), 0
+        started, finished = len(slots), 0  # started: games that still count toward the budget
         try:
             while slots and not should_stop():
                 self.in_flight = len(slots)
                 current = evaluator()
                 mcts.set_evaluator(current)
-                result = mcts.search([g.state for g in slots], add_noise=True)
-                self.simulations += len(slots) * self.config.simulations
-                observations = self.game.observations([g.state for g in slots])
+                states = [g.state for g in slots]
+                # Full or fast once for the whole round: the games are independent, so each still sees a
+                # coin flip per move, and one search call keeps them batched together. At a share of 1 no
+                # coin is drawn, so a seeded run plays exactly as it did before playout caps existed.
+                full = self.full_share >= 1 or self.rng.random() < self.full_share
+                if full:
+                    result = mcts.search(states, add_noise=True)
+                    self.simulations += len(slots) * self.config.simulations
+                    observations = self.game.observations(states)
+                else:  # no noise: the move is meant to be good, not exploratory (Wu 2019, section 3.1)
+                    result = mcts.search(states, add_noise=False, simulations=self.fast_sims)
+                    self.simulations += len(slots) * self.fast_sims
                 still_running = []
                 for k, g in enumerate(slots):
                     action = self._choose(g.state, result.visits[k])
-                    g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
+                    if full:  # only full searches are training positions (KataGo records no fast-search turn)
+                        g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
+                        g.root_values.append(float(result.value[k]))
                     g.state = self.game.apply(g.state, action)
                     if not g.state.terminal:
                         still_running.append(g)
                         continue
-                    finished += 1
-                    yield self._episode(g, current.version)
-                    if finished >= budget:
-                        return
+                    if g.steps:
+                        finished += 1
+                        yield self._episode(g, current.version)
+                        if finished >= budget:
+                            return
+                    else:
+                        # Every move was fast: no position to learn from, so no episode (the buffer refuses an
+                        # empty one). The trainer counts written episodes toward an iteration, so such a game
+                        # should not count there, nor toward max_episodes: another game takes its place.
+                        self.unrecorded_games += 1
+                        started -= 1
                     if started < budget:
                         still_running.append(_Game(self.game.initial_state()))
                         started += 1
@@ -92,6 +137,11 @@ class SelfPlay:
     def _episode(self, g: _Game, model_version: int) -> Episode:
         winner = self.game.winner(g.state)
         transitions = transitions_from_steps(g.steps, winner)
+        if self.value_mix:  # 0: the game result exactly, not (1 - 0) z + 0 q in floating point
+            m = self.value_mix
+            transitions = [
+                replace(t, value=(1 - m) * t.value + m * q) for t, q in zip(transitions, g.root_values, strict=True)
+            ]
         return Episode(
             env_id=self.game.name,
             transitions=transitions,

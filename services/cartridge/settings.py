@@ -153,6 +153,15 @@ class Settings:
     # The arena: games per opponent for each new model version, and the model's MCTS simulations per move there.
     arena_games: int = env_field(20, _int(2))
     arena_sims: int = env_field(64, _int(1))
+    # Self-play training targets (cartridge.selfplay); each default keeps plain AlphaZero self-play and is to be
+    # chosen by measurement in docs/benchmarks.md.
+    # Playout-cap randomisation (KataGo): the share of move rounds searched fully (MCTS_MAX_SIMS, root noise,
+    # recorded for training); the others are fast searches of PLAYOUT_CAP_FAST_SIMS that only choose the move.
+    # 1 = every move searched fully.
+    playout_cap_full_share: float = env_field(1.0, lambda n, r: _share(n, r))
+    playout_cap_fast_sims: int = env_field(16, _int(1))
+    # Value target = (1 - m) x game result + m x the search's root value, both for the mover; 0 = the game result.
+    value_target_mix: float = env_field(0.0, lambda n, r: _unit(n, r))
     # Gated rollout: under "gated" the arena promotes a rated version to "best" only when it scores at least
     # GATE_THRESHOLD over GATE_GAMES games against the current best; actors and web serve the best.
     rollout_policy: str = env_field("always", _choice(tuple(ROLLOUT_FOLLOWS)))
@@ -168,6 +177,13 @@ class Settings:
                 "the trainer samples the newest REPLAY_WINDOW transitions, so the buffer must keep at least that "
                 f"many (expected an integer >= {self.replay_window}, "
                 f"or unset for {REPLAY_BOUND_WINDOWS} x REPLAY_WINDOW)"
+            )
+
+        if self.playout_cap_full_share < 1 and self.playout_cap_fast_sims >= self.mcts_max_sims:
+            raise SettingsError(
+                f"PLAYOUT_CAP_FAST_SIMS={self.playout_cap_fast_sims} is not below MCTS_MAX_SIMS={self.mcts_max_sims}: "
+                "fast searches are the cheap ones "
+                f"(expected an integer < {self.mcts_max_sims}, or PLAYOUT_CAP_FULL_SHARE=1 to search every move fully)"
             )
 
     @property
@@ -218,4 +234,14 @@ def _share(name: str, raw: str) -> float:
         value = math.inf
     if value > 1:
         raise SettingsError(f"{name}={raw.strip()!r} is not accepted (expected a score 0 < x <= 1)")
+    return value
+
+
+def _unit(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # nan fails both comparisons
+        raise SettingsError(f"{name}={raw.strip()!r} is not accepted (expected a number 0 <= x <= 1)")
     return value

@@ -48,6 +48,20 @@ def test_visits_sum_to_the_simulations_and_illegal_moves_get_none():
     assert np.allclose(result.policy.sum(axis=1), 1)
 
 
+def test_a_per_call_simulation_count_searches_as_a_config_with_that_count_would():
+    # Self-play's fast searches (playout-cap randomisation) pass their own count to the full searches' instance.
+    g = get_game("connect4")
+    root = g.from_actions([3, 3])
+    full = BatchedMCTS(g, UniformEvaluator(g.action_size), MctsConfig(simulations=64), np.random.default_rng(0))
+    fast = full.search([root] * 2, add_noise=True, simulations=12)
+    alone = BatchedMCTS(g, UniformEvaluator(g.action_size), MctsConfig(simulations=12), np.random.default_rng(0))
+    assert fast.visits.sum(axis=1).tolist() == [12, 12]
+    assert np.array_equal(fast.visits, alone.search([root] * 2, add_noise=True).visits)
+    assert full.search([root]).visits.sum() == 64, "the config's count again when none is given"
+    with pytest.raises(ValueError, match="simulations must be >= 1, got 0"):
+        full.search([root], simulations=0)
+
+
 def test_many_searches_share_network_calls():
     g = get_game("connect4")
     counting = CountingEvaluator(g.action_size)

@@ -3,10 +3,12 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from cartridge.games import get_game
 from cartridge.inference import UniformEvaluator
-from cartridge.mcts import MctsConfig
+from cartridge.mcts import BatchedMCTS, MctsConfig, SearchResult
+from cartridge.replay.codec import check_transitions
 from cartridge.selfplay import SelfPlay
 
 
@@ -82,3 +84,119 @@ def test_in_flight_counts_the_games_in_play_and_drops_to_0_when_play_ends():
     next(stopped)
     stopped.close()  # the actor stops between episodes
     assert sp.in_flight == 0
+
+
+# -- training targets: playout-cap randomisation and value-target mixing ------------------------------------------
+
+
+class SearchSpy:
+    """Every BatchedMCTS.search call self-play makes: its arguments and its real result."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.calls: list[tuple[int, int | None, bool, SearchResult]] = []  # states, simulations, noise, result
+        real = BatchedMCTS.search
+
+        def search(mcts, states, add_noise=True, simulations=None):
+            result = real(mcts, states, add_noise=add_noise, simulations=simulations)
+            self.calls.append((len(states), simulations, add_noise, result))
+            return result
+
+        monkeypatch.setattr(BatchedMCTS, "search", search)
+
+    def full(self):
+        return [c for c in self.calls if c[1] is None]
+
+    def fast(self):
+        return [c for c in self.calls if c[1] is not None]
+
+    def searched(self, policy: np.ndarray) -> tuple[tuple[int, int | None, bool, SearchResult], int]:
+        """The call and row whose result a transition's policy is (the same memory, not an equal copy)."""
+        for call in self.calls:
+            for k in range(call[0]):
+                if np.shares_memory(policy, call[3].policy[k]):
+                    return call, k
+        raise AssertionError("a transition's policy came from no search")
+
+
+def capped(full_share=1.0, fast_sims=4, value_mix=0.0, seed=3, sims=16, games=4):
+    g = get_game("tictactoe")
+    sp = SelfPlay(
+        g,
+        MctsConfig(simulations=sims),
+        parallel_games=games,
+        rng=np.random.default_rng(seed),
+        full_share=full_share,
+        fast_sims=fast_sims,
+        value_mix=value_mix,
+    )
+    return g, sp
+
+
+def test_a_full_share_of_1_plays_exactly_as_self_play_did_before_playout_caps():
+    # Pinned from the self-play of the commit before playout caps (same seed, config and games): drawing a coin
+    # at a share of 1, or searching any move with other settings, would change these.
+    _g, sp = capped(full_share=1.0, fast_sims=4, value_mix=0.0)
+    episodes = list(sp.play(lambda: UniformEvaluator(9), max_episodes=6))
+    pinned = [
+        ((2, 0, 4, 7, 6), 24.4375),
+        ((6, 1, 4, 0, 2), 19.6875),
+        ((6, 1, 8, 0, 7), 22.1875),
+        ((2, 7, 4, 3, 6), 21.6875),
+        ((4, 6, 0, 2, 8), 22.3125),
+        ((1, 5, 0, 4, 2), 19.375),
+    ]
+    played = [
+        (tuple(t.action for t in e.transitions), round(float(sum(t.policy @ np.arange(9) for t in e.transitions)), 4))
+        for e in episodes
+    ]
+    assert played == pinned
+    assert sp.simulations == 480 and sp.unrecorded_games == 0
+
+
+def test_only_fully_searched_moves_are_recorded_and_every_simulation_is_counted(monkeypatch):
+    spy = SearchSpy(monkeypatch)
+    g, sp = capped(full_share=0.4, fast_sims=5, sims=24)
+    episodes = list(sp.play(lambda: UniformEvaluator(9), max_episodes=30))
+    assert len(episodes) == 30 and spy.full() and spy.fast()
+    assert all(noise for _, _, noise, _ in spy.full()) and not any(noise for _, _, noise, _ in spy.fast())
+    assert {sims for _, sims, _, _ in spy.fast()} == {5}
+    assert sp.simulations == sum(n * (sims or 24) for n, sims, _, _ in spy.calls)
+    for e in episodes:
+        check_transitions(g.name, e.transitions)  # what the replay buffer checks: 0..n-1, never empty
+        for t in e.transitions:
+            (_n, sims, _noise, result), k = spy.searched(t.policy)
+            assert sims is None and result.visits[k].sum() == 24 and result.visits[k][t.action] > 0
+    # A tic-tac-toe game lasts 5 to 9 moves: episodes this short lost their fast-searched moves.
+    assert min(len(e.transitions) for e in episodes) < 5
+    assert sum(len(e.transitions) for e in episodes) <= sum(n for n, _, _, _ in spy.full())
+
+
+def test_a_game_with_no_full_search_is_not_an_episode_and_does_not_count_toward_max_episodes():
+    g, sp = capped(full_share=0.05, fast_sims=4)
+    episodes = list(sp.play(lambda: UniformEvaluator(9), max_episodes=5))
+    assert len(episodes) == 5 and sp.unrecorded_games > 0
+    for e in episodes:
+        check_transitions(g.name, e.transitions)
+    assert sp.in_flight == 0
+
+
+def test_the_value_target_mixes_the_game_result_and_the_searched_root_value(monkeypatch):
+    spy = SearchSpy(monkeypatch)
+    _g, sp = capped(value_mix=0.25)
+    episodes = list(sp.play(lambda: UniformEvaluator(9), max_episodes=6))
+    for e in episodes:
+        for i, t in enumerate(e.transitions):
+            (_n, _sims, _noise, result), k = spy.searched(t.policy)
+            mover = i % 2 + 1  # every move recorded (a full share of 1): the first player moves at even plies
+            z = 0.0 if e.winner == 0 else (1.0 if mover == e.winner else -1.0)
+            assert t.value == pytest.approx(0.75 * z + 0.25 * float(result.value[k]))
+    # q is for the mover, like z: the winner's last search, a win in one, values its position above 0.
+    _g, sp = capped(value_mix=1.0)
+    decisive = [e for e in sp.play(lambda: UniformEvaluator(9), max_episodes=6) if e.winner]
+    assert decisive and all(e.transitions[-1].value > 0 for e in decisive)
+
+
+def test_self_play_refuses_targets_outside_their_ranges():
+    for bad in ({"full_share": 0.0}, {"full_share": 1.5}, {"fast_sims": 0}, {"value_mix": -0.1}, {"value_mix": 1.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            capped(**bad)

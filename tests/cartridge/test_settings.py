@@ -59,6 +59,13 @@ def test_values_are_parsed_and_normalised():
         ("GATE_THRESHOLD", "1.2", "expected a score 0 < x <= 1"),
         ("GATE_THRESHOLD", "half", "expected a score 0 < x <= 1"),
         ("GATE_GAMES", "1", "expected an integer >= 2"),
+        ("PLAYOUT_CAP_FULL_SHARE", "0", "expected a score 0 < x <= 1"),
+        ("PLAYOUT_CAP_FULL_SHARE", "1.5", "expected a score 0 < x <= 1"),
+        ("PLAYOUT_CAP_FAST_SIMS", "0", "expected an integer >= 1"),
+        ("VALUE_TARGET_MIX", "1.5", "expected a number 0 <= x <= 1"),
+        ("VALUE_TARGET_MIX", "-0.1", "expected a number 0 <= x <= 1"),
+        ("VALUE_TARGET_MIX", "nan", "expected a number 0 <= x <= 1"),
+        ("VALUE_TARGET_MIX", "half", "expected a number 0 <= x <= 1"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_accepted_values(name, value, expected):
@@ -104,3 +111,19 @@ def test_timeouts_are_positive_integers(name):
     assert getattr(Settings.from_env({name: "7"}), name.lower()) == 7
     with pytest.raises(SettingsError, match=f"{name}=0 is out of range"):
         Settings.from_env({name: "0"})
+
+
+def test_self_play_targets_default_to_plain_alphazero_and_take_their_whole_ranges():
+    s = Settings.from_env({})
+    assert (s.playout_cap_full_share, s.playout_cap_fast_sims, s.value_target_mix) == (1.0, 16, 0.0)
+    for mix in ("0", "0.5", "1"):
+        assert Settings.from_env({"VALUE_TARGET_MIX": mix}).value_target_mix == float(mix)
+    capped = Settings.from_env({"PLAYOUT_CAP_FULL_SHARE": "0.25", "PLAYOUT_CAP_FAST_SIMS": "100"})
+    assert (capped.playout_cap_full_share, capped.playout_cap_fast_sims) == (0.25, 100)
+
+
+def test_fast_searches_must_be_cheaper_than_full_ones_only_when_there_are_any():
+    assert Settings.from_env({"MCTS_MAX_SIMS": "8"}).playout_cap_fast_sims == 16  # every move full: no fast search
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"MCTS_MAX_SIMS": "16", "PLAYOUT_CAP_FULL_SHARE": "0.5"})
+    assert "PLAYOUT_CAP_FAST_SIMS=16 is not below MCTS_MAX_SIMS=16" in str(err.value)

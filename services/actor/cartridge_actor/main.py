@@ -84,8 +84,12 @@ class Actor:
             MctsConfig(simulations=settings.mcts_max_sims),
             parallel_games=settings.actor_parallel_games,
             actor_id=actor_id,
+            full_share=settings.playout_cap_full_share,
+            fast_sims=settings.playout_cap_fast_sims,
+            value_mix=settings.value_target_mix,
         )
         self.metrics = ActorMetrics(settings.env_id, self.selfplay)
+        self.simulations_counted = 0  # of selfplay.simulations, already in the simulations counter
         self.started = time.time()
         self.written = 0
         # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
@@ -127,7 +131,11 @@ class Actor:
         env, m = self.settings.env_id, self.metrics
         m.episodes.labels(env).inc()
         m.transitions.labels(env).inc(len(episode.transitions))
-        m.simulations.labels(env).inc(len(episode.transitions) * self.settings.mcts_max_sims)
+        # What was searched since the last episode, fast searches included (transitions x MCTS_MAX_SIMS counts
+        # neither those nor, under playout caps, the moves they chose); games still running are counted so far.
+        searched = self.selfplay.simulations
+        m.simulations.labels(env).inc(searched - self.simulations_counted)
+        self.simulations_counted = searched
         m.episode_seconds.labels(env).observe(episode.duration_s)
         # One line per committed episode (after the commit): the audit trail the chaos suite sums across restarts.
         self.log.info(
@@ -157,6 +165,9 @@ def run() -> int:
         replay=redact_url(settings.replay_url),
         model_store=settings.model_store_url,
         sims=settings.mcts_max_sims,
+        playout_cap_full_share=settings.playout_cap_full_share,
+        playout_cap_fast_sims=settings.playout_cap_fast_sims,
+        value_target_mix=settings.value_target_mix,
         parallel_games=settings.actor_parallel_games,
         port=settings.http_port,
         follows=settings.followed_manifest,

@@ -25,10 +25,15 @@ class ReplayUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Transition:
+    # The transition's index in its episode, 0..n-1 (checked on write, audited by testkit.replay_reads): the
+    # game's ply when every move is recorded, as by default; with playout caps (PLAYOUT_CAP_FULL_SHARE < 1)
+    # fast-searched moves are not recorded, so steps count the recorded positions and plies are not stored.
     step: int
     observation: np.ndarray  # float32, the game's observation_shape, from the mover's side
     policy: np.ndarray  # float32, action_size, MCTS visit distribution (sums to 1)
-    value: float  # final result for the mover at this step: 1 win, 0 draw, -1 loss
+    # For the mover at this step: the final result (1 win, 0 draw, -1 loss), or with VALUE_TARGET_MIX = m > 0
+    # (1 - m) x that + m x the search's root value, so anywhere in [-1, 1].
+    value: float
     action: int
 
 

@@ -29,6 +29,16 @@ def test_an_episode_round_trips_exactly(replay, make_episode):
     assert recent["moves"] == len(episode.transitions) and recent["winner"] == episode.winner
 
 
+def test_a_mixed_value_target_is_stored_and_sampled_as_written(replay, make_episode):
+    # VALUE_TARGET_MIX puts values between the results: the column must not round them to -1, 0 or 1.
+    # (Values exact in float32, as PostgreSQL's REAL keeps them.)
+    episode = make_episode("tictactoe")
+    mixed = [replace(t, value=(0.375, -0.625)[t.step % 2]) for t in episode.transitions]
+    replay.append_episode(replace(episode, transitions=mixed))
+    assert [t.value for t in episode_transitions(replay, episode.episode_id)] == [t.value for t in mixed]
+    assert set(replay.sample("tictactoe", 64, 100).values.tolist()) == {0.375, -0.625}
+
+
 def test_counts_are_per_game(replay, make_episode):
     episodes = [make_episode("tictactoe") for _ in range(3)] + [make_episode("connect4") for _ in range(2)]
     for e in episodes:
