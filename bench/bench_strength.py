@@ -1,6 +1,6 @@
 """Playing strength against training time: train from scratch for a fixed wall-clock time, then rate what was made.
 
-The pipeline runs as in the stack (two actors and the trainer as real processes on SQLite and a models directory,
+The pipeline runs as in the stack (two actors, or --actors, and the trainer as real processes on SQLite and a models directory,
 every version kept); each version's publication time is noted. When the time is up the processes stop, and
 versions spread over the run are rated by the arena's own code (cartridge.arena.loop: the references, earlier
 versions, the labelled positions), so the rating never competes with training for the 2 cores. Last, the newest
@@ -72,9 +72,15 @@ def tree_commit(tree: Path) -> str:
 
 
 def train(
-    game: str, seconds: float, workdir: Path, overrides: dict[str, str] | None = None, services: Path | None = None
+    game: str,
+    seconds: float,
+    workdir: Path,
+    overrides: dict[str, str] | None = None,
+    services: Path | None = None,
+    actors: int = 2,
 ) -> tuple[dict[str, str], dict[int, float]]:
-    """Run actors and trainer for ``seconds``; the environment used and each version's publication time."""
+    """Run ``actors`` actors and the trainer for ``seconds``; the environment used and each version's publication
+    time."""
     env = {
         "ENV_ID": game,
         "ACTOR_PARALLEL_GAMES": "32",
@@ -91,9 +97,10 @@ def train(
     if services is not None:
         env["PYTHONPATH"] = services_path(services)
     store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
+    roles = [("cartridge_actor", f"actor-{i}") for i in range(actors)] + [("cartridge_trainer", "t")]
     processes = [
         ServiceProcess(module, env | {"HTTP_PORT": str(free_port()), "ACTOR_ID": name}, workdir / f"{name}.log")
-        for module, name in (("cartridge_actor", "actor-0"), ("cartridge_actor", "actor-1"), ("cartridge_trainer", "t"))
+        for module, name in roles
     ]
     started = time.monotonic()
     published: dict[int, float] = {}
@@ -126,6 +133,7 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=64, help="the arena's MCTS simulations per move")
     parser.add_argument("--versions", type=int, default=5, help="versions to rate, spread over the run")
     parser.add_argument("--target-games", type=int, default=200)
+    parser.add_argument("--actors", type=int, default=2, help="actor processes beside the trainer (the stack's: 2)")
     parser.add_argument("--out", type=Path, help="write the run's figures to this JSON file (bench.plot_strength)")
     parser.add_argument("--label", help="the run's name in the results file and on the plot (default: its commit)")
     parser.add_argument(
@@ -151,6 +159,8 @@ def main() -> None:
         Settings.from_env(STRENGTH_PIPELINE[args.game] | overrides)
     except SettingsError as exc:
         parser.error(f"--set: {exc}")
+    if args.actors < 1:
+        parser.error(f"--actors {args.actors}: at least one actor is needed to make episodes")
     if args.services_tree is not None:
         services_path(args.services_tree)  # a wrong directory fails now, not after the training time
     if args.out is not None and not args.out.parent.is_dir():
@@ -162,10 +172,10 @@ def main() -> None:
         workdir = Path(tmp)
         settings = STRENGTH_PIPELINE[args.game] | overrides
         print(
-            f"training {args.game} from scratch for {args.seconds:.0f} s (2 actors + trainer): "
+            f"training {args.game} from scratch for {args.seconds:.0f} s ({args.actors} actors + trainer): "
             + ", ".join(f"{name}={value}" for name, value in settings.items())
         )
-        env, published = train(args.game, args.seconds, workdir, overrides, args.services_tree)
+        env, published = train(args.game, args.seconds, workdir, overrides, args.services_tree, args.actors)
         load_during = os.getloadavg()
         if not published:
             print("no version was published in time: nothing to rate")
@@ -223,6 +233,7 @@ def main() -> None:
                     "game": args.game,
                     "seconds": args.seconds,
                     "settings": settings,
+                    "actors": args.actors,
                     "load_average": {"before": load_before[0], "end_of_training": load_during[0]},
                     "arena": {"games": args.games, "sims": args.sims, "references": references},
                     "published": {str(v): round(t, 1) for v, t in sorted(published.items())},
