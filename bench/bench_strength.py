@@ -1,10 +1,11 @@
 """Playing strength against training time: train from scratch for a fixed wall-clock time, then rate what was made.
 
-The pipeline runs as in the stack (two actors, or --actors, and the trainer as real processes on SQLite and a models directory,
-every version kept); each version's publication time is noted. When the time is up the processes stop, and
-versions spread over the run are rated by the arena's own code (cartridge.arena.loop: the references, earlier
-versions, the labelled positions), so the rating never competes with training for the 2 cores. Last, the newest
-version plays the target match: 200 games against perfect minimax (tictactoe) or depth-4 alpha-beta (connect4).
+The pipeline runs as in the stack (two actors, or ``--actors``, and the trainer as real processes on SQLite and a
+models directory, every version kept); each version's publication time is noted. When the time is up the processes
+stop, and versions spread over the run are rated by the arena's own code (cartridge.arena.loop: the references,
+earlier versions, the labelled positions), so the rating never competes with training for the 2 cores. Last, the
+newest version plays the target match: 200 games against perfect minimax (tictactoe) or depth-4 alpha-beta
+(connect4).
 
     .venv/bin/python -m bench.bench_strength --game tictactoe --seconds 180
     .venv/bin/python -m bench.bench_strength --game connect4 --seconds 1800 --out runs/connect4-new.json
