@@ -41,8 +41,9 @@ system-deps:
 # (when a Docker engine answers) and local end-to-end tests, the latter twice: on the local runtime's storage
 # (SQLite, a models directory) and on the cluster's (PostgreSQL, S3); then the chaos suite on a stack of its own
 # (kills, a PostgreSQL restart, a full replay bound; about three minutes).
+# --durations: the slowest tests in every CI log, to keep .ci/run under its 30 minutes.
 test: system-deps venv lint
-	$(VENV)/bin/pytest tests e2e --target local
+	$(VENV)/bin/pytest tests e2e --target local --durations=25
 	$(VENV)/bin/pytest e2e --target local --storage cluster
 	$(VENV)/bin/pytest e2e --target local -m chaos
 
