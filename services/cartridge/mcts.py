@@ -123,26 +123,52 @@ class BatchedMCTS:
         """``simulations`` (None: ``config.simulations``) simulations for every non-terminal state in ``states``.
 
         Self-play's fast searches (playout-cap randomisation, cartridge.selfplay) pass fewer for one call."""
+        return self.search_trees([Node(s) for s in states], add_noise, simulations)
+
+    def search_trees(
+        self, roots: Sequence[Node], add_noise: bool = True, simulations: int | None = None
+    ) -> SearchResult:
+        """``search`` from the given roots, each a fresh ``Node(state)`` or a subtree kept from an earlier search
+        (subtree reuse, cartridge.selfplay): the caller keeps ``root.children[i]`` of the move played and passes it
+        as the next position's root.
+
+        A reused root is topped up to ``simulations``: the visits already below it count toward the budget, as
+        KataGo's visit cap counts a reused tree's visits (cpp/search/search.cpp, maxVisits against the root's
+        visits), so a root already holding that many is not searched again. The result is the root's whole visit
+        distribution, reused visits included: that is what the policy target is, and it sums to 1 as ever.
+
+        Root noise (``add_noise``) is mixed into a searched root's priors for this search only: the root leaves
+        with the network's priors it came with, so a root searched again (or a subtree whose root was noised)
+        never carries an earlier search's noise, and each search draws fresh noise. Nodes below a root were
+        expanded from the network alone (noise is only ever applied at a root), so a reused child starts clean.
+
+        The evaluator must be the one the reused subtrees were built with (their priors and values are its);
+        self-play drops its trees when the model changes."""
         if simulations is None:
             simulations = self.config.simulations
         elif simulations < 1:
             raise ValueError(f"BatchedMCTS.search simulations must be >= 1, got {simulations}")
         with _cyclic_gc_paused():
-            return self._search(states, add_noise, simulations)
+            return self._search(roots, add_noise, simulations)
 
     # -- internals --------------------------------------------------------------------------
 
-    def _search(self, states: Sequence[State], add_noise: bool, simulations: int) -> SearchResult:
+    def _search(self, roots: Sequence[Node], add_noise: bool, simulations: int) -> SearchResult:
         if self._cache_owner is not self.evaluator:
             self._cache.clear()
             self._cache_owner = self.evaluator
-        roots = [Node(s) for s in states]
         live = [r for r in roots if r.terminal_value is None]
-        self._expand_all([(r, ()) for r in live], backup=False)
+        self._expand_all([(r, ()) for r in live if r.priors is None], backup=False)
+        # Per search, never per simulation: a fresh root has no visits below it, a reused one its subtree's.
+        remaining = [simulations - int(sum(r.child_n)) for r in live]
+        if any(n <= 0 for n in remaining):
+            keep = [t for t in range(len(live)) if remaining[t] > 0]
+            live, remaining = [live[t] for t in keep], [remaining[t] for t in keep]
+        clean: list[tuple[Node, list[float] | None]] = []
         if add_noise:
             for root in live:
+                clean.append((root, root.priors))
                 self._add_noise(root)
-        remaining = [simulations] * len(live)
         per_tree = max(1, min(8, self.config.batch_target // max(1, len(live))))
         cache = self._cache if self.config.cache_size else {}
         while live:
@@ -165,6 +191,8 @@ class BatchedMCTS:
             self._expand_all(waiting, backup=True)
             keep = [t for t in range(len(live)) if remaining[t] > 0]
             live, remaining = [live[t] for t in keep], [remaining[t] for t in keep]
+        for root, priors in clean:  # the network's priors back: the next search of this root draws its own noise
+            root.priors = priors
         return self._result(roots)
 
     def _descend(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
@@ -253,7 +281,7 @@ class BatchedMCTS:
         f = self.config.dirichlet_fraction
         root.priors = [(1 - f) * p + f * n for p, n in zip(root.priors, noise, strict=True)]  # a new list
 
-    def _result(self, roots: list[Node]) -> SearchResult:
+    def _result(self, roots: Sequence[Node]) -> SearchResult:
         visits = np.zeros((len(roots), self.game.action_size), dtype=np.float32)
         value = np.zeros(len(roots), dtype=np.float32)
         for k, root in enumerate(roots):

@@ -17,6 +17,17 @@ PLAYOUT_CAP_FAST_SIMS, VALUE_TARGET_MIX):
   network it came from; Oracle's Connect Four AlphaZero found averaging the two trained better than z alone
   (V. Abrams, "Lessons From AlphaZero (part 4): Improving the Training Target", Oracle Developers, 2018,
   https://medium.com/oracledevs/lessons-from-alphazero-part-4-improving-the-training-target-6efba2e71628).
+
+A cost saver, off by default (setting SELFPLAY_REUSE_TREE):
+
+- Subtree reuse (KataGo, Leela Zero): the played move's searched subtree is the next move's root, and the
+  search tops it up to the round's budget, its visits counting toward it (BatchedMCTS.search_trees), so a move
+  costs only the simulations its subtree lacks. The recorded policy is the root's whole visit distribution,
+  reused visits included. A full round's root gets fresh noise for that search only; a fast round's none. The
+  trees are dropped when their game ends and when the model changes (their priors and values are the old
+  network's). Kept trees live between searches, outside the search's pause of the cyclic collector
+  (cartridge.mcts): they hold no reference cycles, so reference counting frees what is dropped, and the
+  collector's passes over the survivors are part of what bench.bench_selfplay measures.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import numpy as np
 
 from .games import Game, State
 from .inference import Evaluator
-from .mcts import BatchedMCTS, MctsConfig
+from .mcts import BatchedMCTS, MctsConfig, Node
 from .replay import Episode, transitions_from_steps
 
 
@@ -40,6 +51,8 @@ class _Game:
     # The fully searched positions only: obs, policy, action, mover; and each one's root value for the mover.
     steps: list[tuple[np.ndarray, np.ndarray, int, int]] = field(default_factory=list)
     root_values: list[float] = field(default_factory=list)
+    # Subtree reuse: the searched subtree of the move just played, the next search's root (None: a fresh root).
+    root: Node | None = None
 
 
 class SelfPlay:
@@ -54,6 +67,7 @@ class SelfPlay:
         full_share: float = 1.0,
         fast_sims: int = 16,
         value_mix: float = 0.0,
+        reuse_tree: bool = False,
     ) -> None:
         if not 0 < full_share <= 1:
             raise ValueError(f"SelfPlay full_share must be in (0, 1], got {full_share}")
@@ -68,6 +82,7 @@ class SelfPlay:
         self.rng = rng or np.random.default_rng()
         self.actor_id = actor_id
         self.full_share, self.fast_sims, self.value_mix = full_share, fast_sims, value_mix
+        self.reuse_tree = reuse_tree
         self.simulations = 0  # simulations run (full and fast searches), for metrics
         self.unrecorded_games = 0  # games that ended with no fully searched move: nothing to learn, never yielded
         self.in_flight = 0  # games started and not yet finished, for metrics (0 outside play)
@@ -80,6 +95,7 @@ class SelfPlay:
     ) -> Iterator[Episode]:
         first = evaluator()
         mcts = BatchedMCTS(self.game, first, self.config, self.rng)
+        trees_from = first  # the network the kept subtrees' priors and values came from
         budget = max_episodes if max_episodes is not None else float("inf")
         slots = [_Game(self.game.initial_state()) for _ in range(int(min(self.parallel_games, budget)))]
         started, finished = len(slots), 0  # started: games that still count toward the budget
@@ -88,28 +104,44 @@ class SelfPlay:
                 self.in_flight = len(slots)
                 current = evaluator()
                 mcts.set_evaluator(current)
+                if current is not trees_from:  # a new model: the kept trees hold the old one's priors and values
+                    for g in slots:
+                        g.root = None
+                    trees_from = current
                 states = [g.state for g in slots]
                 # Full or fast once for the whole round: the games are independent, so each still sees a
                 # coin flip per move, and one search call keeps them batched together. At a share of 1 no
                 # coin is drawn, so a seeded run plays exactly as it did before playout caps existed.
                 full = self.full_share >= 1 or self.rng.random() < self.full_share
+                sims = self.config.simulations if full else self.fast_sims
+                # Full searches get root noise; fast ones none: their move is meant to be good, not exploratory
+                # (Wu 2019, section 3.1).
+                roots: list[Node] = []
+                if self.reuse_tree:
+                    roots = [g.root or Node(g.state) for g in slots]
+                    reused = sum(sum(r.child_n) for r in roots)
+                    result = mcts.search_trees(roots, add_noise=full, simulations=None if full else sims)
+                    self.simulations += int(result.visits.sum() - reused)  # a reused visit costs nothing now
+                else:
+                    # search() keeps no tree past the call, so the cyclic collector never walks one (mcts.py,
+                    # _cyclic_gc_paused): self-play without reuse runs exactly as before reuse existed.
+                    result = mcts.search(states, add_noise=full, simulations=None if full else sims)
+                    self.simulations += len(slots) * sims
                 if full:
-                    result = mcts.search(states, add_noise=True)
-                    self.simulations += len(slots) * self.config.simulations
                     observations = self.game.observations(states)
-                else:  # no noise: the move is meant to be good, not exploratory (Wu 2019, section 3.1)
-                    result = mcts.search(states, add_noise=False, simulations=self.fast_sims)
-                    self.simulations += len(slots) * self.fast_sims
                 still_running = []
                 for k, g in enumerate(slots):
                     action = self._choose(g.state, result.visits[k])
                     if full:  # only full searches are training positions (KataGo records no fast-search turn)
                         g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
                         g.root_values.append(float(result.value[k]))
+                    if self.reuse_tree:  # the move's subtree, visited (it was chosen by its visits), is kept
+                        g.root = roots[k].children[roots[k].actions.index(action)]
                     g.state = self.game.apply(g.state, action)
                     if not g.state.terminal:
                         still_running.append(g)
                         continue
+                    g.root = None  # a finished game's tree goes with it (and the game is dropped just below)
                     if g.steps:
                         finished += 1
                         yield self._episode(g, current.version)
@@ -125,6 +157,7 @@ class SelfPlay:
                         still_running.append(_Game(self.game.initial_state()))
                         started += 1
                 slots = still_running
+                roots = []  # the searched roots and their unplayed subtrees go now, not after the next search
         finally:  # also when the consumer stops early (the generator closed)
             self.in_flight = 0
 

@@ -162,6 +162,11 @@ class Settings:
     playout_cap_fast_sims: int = env_field(16, _int(1))
     # Value target = (1 - m) x game result + m x the search's root value, both for the mover; 0 = the game result.
     value_target_mix: float = env_field(0.0, lambda n, r: _unit(n, r))
+    # Self-play cost savers (cartridge.selfplay); each default keeps today's self-play exactly, to be switched on by
+    # measurement (bench.bench_selfplay).
+    # Subtree reuse (KataGo, Leela Zero): "on" keeps the played move's searched subtree as the next move's root and
+    # tops it up to MCTS_MAX_SIMS (or PLAYOUT_CAP_FAST_SIMS), its visits counting; "off" searches each move afresh.
+    selfplay_reuse_tree: str = env_field("off", _choice(("on", "off")))
     # Gated rollout: under "gated" the arena promotes a rated version to "best" only when it scores at least
     # GATE_THRESHOLD over GATE_GAMES games against the current best; actors and web serve the best.
     rollout_policy: str = env_field("always", _choice(tuple(ROLLOUT_FOLLOWS)))

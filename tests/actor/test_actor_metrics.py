@@ -42,12 +42,14 @@ def test_the_simulations_counter_counts_what_was_searched_fast_searches_included
             "PLAYOUT_CAP_FULL_SHARE": "0.5",
             "PLAYOUT_CAP_FAST_SIMS": "3",
             "VALUE_TARGET_MIX": "0.5",
+            "SELFPLAY_REUSE_TREE": "on",
         }
     )
     watcher = ModelWatcher(open_model_store(settings), "tictactoe", 9)
     with open_replay(settings) as replay:
         actor = Actor(settings, "a", replay, watcher, structlog.get_logger())
         assert (actor.selfplay.full_share, actor.selfplay.fast_sims, actor.selfplay.value_mix) == (0.5, 3, 0.5)
+        assert actor.selfplay.reuse_tree
         actor.play_until_done(StopFlag())
         stored = replay.count_transitions("tictactoe")
     sample = actor.metrics.registry.get_sample_value

@@ -7,7 +7,7 @@ import pytest
 
 from cartridge.games import TicTacToe, get_game
 from cartridge.inference import UniformEvaluator
-from cartridge.mcts import BatchedMCTS, MctsConfig
+from cartridge.mcts import BatchedMCTS, MctsConfig, Node
 
 
 class CountingEvaluator(UniformEvaluator):
@@ -195,3 +195,51 @@ def test_overlapping_searches_in_threads_leave_the_collector_as_the_first_found_
     finally:
         release.set()
         gc.enable() if was else gc.disable()
+
+
+def test_a_reused_subtree_is_topped_up_to_the_budget_counting_the_visits_it_holds():
+    g = get_game("connect4")
+    ev = CountingEvaluator(g.action_size)
+    mcts = BatchedMCTS(g, ev, MctsConfig(simulations=64), np.random.default_rng(0))
+    root = Node(g.from_actions([3, 3]))
+    first = mcts.search_trees([root], add_noise=False)
+    played = int(first.visits[0].argmax())
+    child = root.children[root.actions.index(played)]
+    held = list(child.child_n)
+    assert child.state == g.apply(root.state, played) and 0 < sum(held) < 64
+    sent = sum(ev.batches)
+    again = mcts.search_trees([child], add_noise=False)
+    assert again.visits[0].sum() == 64 and np.all(again.visits[0][child.actions] >= held)
+    assert np.allclose(again.policy.sum(), 1) and again.policy[0][child.actions] == pytest.approx(
+        np.array(child.child_n) / 64
+    )
+    # Fewer new positions than a fresh 64-simulation search of the same position sends.
+    fresh = CountingEvaluator(g.action_size)
+    BatchedMCTS(g, fresh, MctsConfig(simulations=64), np.random.default_rng(0)).search([child.state], add_noise=False)
+    assert sum(ev.batches) - sent < sum(fresh.batches)
+    # A root already holding the budget is not searched: its visits come back as they were.
+    calls = len(ev.batches)
+    full = mcts.search_trees([child], add_noise=True, simulations=16)
+    assert full.visits[0].sum() == 64 and len(ev.batches) == calls
+
+
+def test_root_noise_is_drawn_afresh_for_each_search_and_never_compounds():
+    g = get_game("connect4")
+    mcts = BatchedMCTS(g, UniformEvaluator(g.action_size), MctsConfig(simulations=32), np.random.default_rng(0))
+    seen: list[tuple[list[float], list[float]]] = []  # each noised root's priors before and after the noise
+    real = mcts._add_noise
+
+    def add_noise(root):
+        before = root.priors
+        real(root)
+        seen.append((before, root.priors))
+
+    mcts._add_noise = add_noise
+    root = Node(g.from_actions([3]))
+    for simulations in (32, 64, 96):  # the same root searched on: each search tops it up with noise of its own
+        mcts.search_trees([root], add_noise=True, simulations=simulations)
+        assert root.priors == pytest.approx([1 / 7] * 7), "the root leaves a search with the network's priors"
+    assert len(seen) == 3
+    assert all(before == pytest.approx([1 / 7] * 7) for before, _ in seen), "noise mixed into earlier noise"
+    noised = [after for _, after in seen]
+    assert all(sum(n) == pytest.approx(1) for n in noised) and noised[0] != noised[1] != noised[2]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import itertools
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from cartridge.games import get_game
 from cartridge.inference import UniformEvaluator
-from cartridge.mcts import BatchedMCTS, MctsConfig, SearchResult
+from cartridge.mcts import BatchedMCTS, MctsConfig, Node, SearchResult
 from cartridge.replay.codec import check_transitions
 from cartridge.selfplay import SelfPlay
 
@@ -18,9 +19,12 @@ def play(name="tictactoe", **kwargs):
     return g, sp, kwargs
 
 
-def test_episodes_are_well_formed_and_replay_to_their_observations():
+@pytest.mark.parametrize("reuse", [False, True], ids=["fresh-roots", "reused-subtrees"])
+def test_episodes_are_well_formed_and_replay_to_their_observations(reuse):
     g, sp, _ = play()
-    episodes = list(sp.play(lambda: UniformEvaluator(9), max_episodes=10))
+    sp.reuse_tree = reuse
+    network = UniformEvaluator(9)  # one model: under reuse, the kept subtrees are searched
+    episodes = list(sp.play(lambda: network, max_episodes=10))
     assert len(episodes) == 10 and len({e.episode_id for e in episodes}) == 10
     for episode in episodes:
         state = g.initial_state()
@@ -94,14 +98,17 @@ class SearchSpy:
 
     def __init__(self, monkeypatch) -> None:
         self.calls: list[tuple[int, int | None, bool, SearchResult]] = []  # states, simulations, noise, result
-        real = BatchedMCTS.search
+        # Per call, each root's visits per move when it came in (none for a fresh root) and those moves.
+        self.reused: list[list[tuple[list[float], list[int]]]] = []
+        real = BatchedMCTS.search_trees
 
-        def search(mcts, states, add_noise=True, simulations=None):
-            result = real(mcts, states, add_noise=add_noise, simulations=simulations)
-            self.calls.append((len(states), simulations, add_noise, result))
+        def search_trees(mcts, roots, add_noise=True, simulations=None):
+            self.reused.append([(list(r.child_n), list(r.actions)) for r in roots])
+            result = real(mcts, roots, add_noise=add_noise, simulations=simulations)
+            self.calls.append((len(roots), simulations, add_noise, result))
             return result
 
-        monkeypatch.setattr(BatchedMCTS, "search", search)
+        monkeypatch.setattr(BatchedMCTS, "search_trees", search_trees)  # search() calls it too
 
     def full(self):
         return [c for c in self.calls if c[1] is None]
@@ -200,3 +207,76 @@ def test_self_play_refuses_targets_outside_their_ranges():
     for bad in ({"full_share": 0.0}, {"full_share": 1.5}, {"fast_sims": 0}, {"value_mix": -0.1}, {"value_mix": 1.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             capped(**bad)
+
+
+# -- subtree reuse -------------------------------------------------------------------------------------------------
+
+
+def reusing(full_share=1.0, fast_sims=4, seed=3, sims=16, games=4, name="tictactoe"):
+    g = get_game(name)
+    sp = SelfPlay(
+        g,
+        MctsConfig(simulations=sims),
+        parallel_games=games,
+        rng=np.random.default_rng(seed),
+        full_share=full_share,
+        fast_sims=fast_sims,
+        reuse_tree=True,
+    )
+    return g, sp
+
+
+def live_nodes() -> int:
+    return sum(isinstance(o, Node) for o in gc.get_objects())
+
+
+def test_reused_roots_keep_their_visits_and_the_policy_is_the_whole_root_distribution(monkeypatch):
+    spy = SearchSpy(monkeypatch)
+    _g, sp = reusing(sims=24)
+    network = UniformEvaluator(9)  # one model throughout: a new one drops the trees
+    assert len(list(sp.play(lambda: network, max_episodes=12))) == 12
+    reused = 0
+    for (n, _sims, noise, result), roots in zip(spy.calls, spy.reused, strict=True):
+        assert noise  # every move searched fully: fresh root noise on reused roots too
+        assert np.allclose(result.policy[:n].sum(axis=1), 1)
+        for k, (before, actions) in enumerate(roots):
+            # The budget counts the reused visits (a fresh root has none), and every move keeps what it had.
+            assert result.visits[k].sum() == max(24, sum(before))
+            assert np.all(result.visits[k][actions] >= before)
+            reused += sum(before) > 0
+    assert reused > 12  # most moves after the first start from the played child's subtree
+    # What was searched is counted, not what was reused: fewer simulations than moves x budget.
+    searched = sum(int(r.visits.sum()) for *_, r in spy.calls) - sum(sum(sum(b) for b, _ in rs) for rs in spy.reused)
+    assert sp.simulations == searched < sum(n for n, *_ in spy.calls) * 24
+
+
+def test_a_new_model_drops_the_kept_trees(monkeypatch):
+    spy = SearchSpy(monkeypatch)
+    _g, sp = reusing()
+    # One call builds the search, then one per round: a new model from the 4th round on.
+    networks = iter([UniformEvaluator(9)] * 4 + [UniformEvaluator(9)] * 100)
+    list(sp.play(lambda: next(networks), max_episodes=4))
+    came_in = [sum(sum(before) for before, _ in roots) for roots in spy.reused]
+    assert came_in[0] == 0 and came_in[1] > 0 and came_in[2] > 0
+    assert came_in[3] == 0, "the new model searched the old one's trees"
+    assert came_in[4] > 0
+
+
+def test_reuse_with_fast_rounds_and_no_tree_outlives_its_game(monkeypatch):
+    # Fast rounds (fewer simulations, no noise) top up reused roots too, and may find them full already.
+    spy = SearchSpy(monkeypatch)
+    g, sp = reusing(full_share=0.5, fast_sims=4, sims=16)
+    network = UniformEvaluator(9)
+    peak = 0
+    for e in sp.play(lambda: network, max_episodes=20):
+        check_transitions(g.name, e.transitions)
+        peak = max(peak, live_nodes())
+    fast = [(c, roots) for c, roots in zip(spy.calls, spy.reused, strict=True) if c[1] is not None]
+    assert fast and not any(noise for (_n, _s, noise, _r), _ in fast)
+    assert any(sum(before) > 4 for _, roots in fast for before, _ in roots), "some fast root came in already full"
+    for (n, _s, _noise, result), roots in fast:
+        assert result.visits[:n].sum(axis=1).tolist() == [max(4, sum(before)) for before, _ in roots]
+    # During play at most each game's tree (no more nodes than the budget's visits, plus the root) is alive;
+    # after it none.
+    assert 0 < peak <= 4 * (16 + 1)
+    assert live_nodes() == 0

@@ -63,6 +63,7 @@ def test_values_are_parsed_and_normalised():
         ("PLAYOUT_CAP_FULL_SHARE", "1.5", "expected a score 0 < x <= 1"),
         ("PLAYOUT_CAP_FAST_SIMS", "0", "expected an integer >= 1"),
         ("VALUE_TARGET_MIX", "1.5", "expected a number 0 <= x <= 1"),
+        ("SELFPLAY_REUSE_TREE", "yes", "expected one of: on, off"),
         ("VALUE_TARGET_MIX", "-0.1", "expected a number 0 <= x <= 1"),
         ("VALUE_TARGET_MIX", "nan", "expected a number 0 <= x <= 1"),
         ("VALUE_TARGET_MIX", "half", "expected a number 0 <= x <= 1"),
@@ -127,3 +128,8 @@ def test_fast_searches_must_be_cheaper_than_full_ones_only_when_there_are_any():
     with pytest.raises(SettingsError) as err:
         Settings.from_env({"MCTS_MAX_SIMS": "16", "PLAYOUT_CAP_FULL_SHARE": "0.5"})
     assert "PLAYOUT_CAP_FAST_SIMS=16 is not below MCTS_MAX_SIMS=16" in str(err.value)
+
+
+def test_self_play_cost_savers_default_to_off():
+    assert Settings.from_env({}).selfplay_reuse_tree == "off"
+    assert Settings.from_env({"SELFPLAY_REUSE_TREE": " ON "}).selfplay_reuse_tree == "on"

@@ -87,6 +87,7 @@ class Actor:
             full_share=settings.playout_cap_full_share,
             fast_sims=settings.playout_cap_fast_sims,
             value_mix=settings.value_target_mix,
+            reuse_tree=settings.selfplay_reuse_tree == "on",
         )
         self.metrics = ActorMetrics(settings.env_id, self.selfplay)
         self.simulations_counted = 0  # of selfplay.simulations, already in the simulations counter
@@ -168,6 +169,7 @@ def run() -> int:
         playout_cap_full_share=settings.playout_cap_full_share,
         playout_cap_fast_sims=settings.playout_cap_fast_sims,
         value_target_mix=settings.value_target_mix,
+        reuse_tree=settings.selfplay_reuse_tree,
         parallel_games=settings.actor_parallel_games,
         port=settings.http_port,
         follows=settings.followed_manifest,
