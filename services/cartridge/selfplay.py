@@ -28,6 +28,12 @@ A cost saver, off by default (setting SELFPLAY_REUSE_TREE):
   network's). Kept trees live between searches, outside the search's pause of the cyclic collector
   (cartridge.mcts): they hold no reference cycles, so reference counting frees what is dropped, and the
   collector's passes over the survivors are part of what bench.bench_selfplay measures.
+
+Resignation, off by default (RESIGN_THRESHOLD, RESIGN_CHECK_SHARE; AlphaGo Zero, Leela Zero, KataGo): a game ends
+when the side to move has valued its position below -threshold on 2 consecutive own full searches; its
+opponent wins, and the episode holds the moves played until then. A share of games never resign and play on:
+whether the player who would have resigned went on to win or draw is the false-positive rate the threshold is
+tuned by (AlphaGo Zero kept it below 5% with 10% of games played out).
 """
 
 from __future__ import annotations
@@ -43,6 +49,13 @@ from .inference import Evaluator
 from .mcts import BatchedMCTS, MctsConfig, Node
 from .replay import Episode, transitions_from_steps
 
+# Resignation's rule: this many consecutive own fully searched moves valued below -threshold.
+RESIGN_MOVES = 2
+
+
+def _opponent(player: int) -> int:
+    return 2 if player == 1 else 1
+
 
 @dataclass
 class _Game:
@@ -53,6 +66,12 @@ class _Game:
     root_values: list[float] = field(default_factory=list)
     # Subtree reuse: the searched subtree of the move just played, the next search's root (None: a fresh root).
     root: Node | None = None
+    # Resignation: whether this game is played out to check it (no resignation), each player's (1, 2) run of
+    # fully searched own moves valued below -threshold so far, and in a check game the first player who would
+    # have resigned (0: none).
+    check: bool = False
+    low_moves: list[int] = field(default_factory=lambda: [0, 0, 0])
+    would_resign: int = 0
 
 
 class SelfPlay:
@@ -68,6 +87,8 @@ class SelfPlay:
         fast_sims: int = 16,
         value_mix: float = 0.0,
         reuse_tree: bool = False,
+        resign_threshold: float = 0.0,
+        resign_check_share: float = 0.1,
     ) -> None:
         if not 0 < full_share <= 1:
             raise ValueError(f"SelfPlay full_share must be in (0, 1], got {full_share}")
@@ -75,6 +96,10 @@ class SelfPlay:
             raise ValueError(f"SelfPlay fast_sims must be >= 1, got {fast_sims}")
         if not 0 <= value_mix <= 1:
             raise ValueError(f"SelfPlay value_mix must be in [0, 1], got {value_mix}")
+        if not 0 <= resign_threshold < 1:
+            raise ValueError(f"SelfPlay resign_threshold must be in [0, 1) (0: never resign), got {resign_threshold}")
+        if not 0 <= resign_check_share <= 1:
+            raise ValueError(f"SelfPlay resign_check_share must be in [0, 1], got {resign_check_share}")
         self.game = game
         self.config = config
         self.parallel_games = parallel_games
@@ -83,9 +108,15 @@ class SelfPlay:
         self.actor_id = actor_id
         self.full_share, self.fast_sims, self.value_mix = full_share, fast_sims, value_mix
         self.reuse_tree = reuse_tree
+        self.resign_threshold, self.resign_check_share = resign_threshold, resign_check_share
         self.simulations = 0  # simulations run (full and fast searches), for metrics
         self.unrecorded_games = 0  # games that ended with no fully searched move: nothing to learn, never yielded
         self.in_flight = 0  # games started and not yet finished, for metrics (0 outside play)
+        self.resigned_games = 0  # games that ended by resignation
+        # Check games (resignation off) in which a player met the resignation rule, and those of them that player
+        # then won or drew: resign_false_positives / resign_checks is the share of resignations that were wrong.
+        self.resign_checks = 0
+        self.resign_false_positives = 0
 
     def play(
         self,
@@ -97,7 +128,7 @@ class SelfPlay:
         mcts = BatchedMCTS(self.game, first, self.config, self.rng)
         trees_from = first  # the network the kept subtrees' priors and values came from
         budget = max_episodes if max_episodes is not None else float("inf")
-        slots = [_Game(self.game.initial_state()) for _ in range(int(min(self.parallel_games, budget)))]
+        slots = [self._new_game() for _ in range(int(min(self.parallel_games, budget)))]
         started, finished = len(slots), 0  # started: games that still count toward the budget
         try:
             while slots and not should_stop():
@@ -131,20 +162,30 @@ class SelfPlay:
                     observations = self.game.observations(states)
                 still_running = []
                 for k, g in enumerate(slots):
-                    action = self._choose(g.state, result.visits[k])
-                    if full:  # only full searches are training positions (KataGo records no fast-search turn)
-                        g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
-                        g.root_values.append(float(result.value[k]))
-                    if self.reuse_tree:  # the move's subtree, visited (it was chosen by its visits), is kept
-                        g.root = roots[k].children[roots[k].actions.index(action)]
-                    g.state = self.game.apply(g.state, action)
-                    if not g.state.terminal:
-                        still_running.append(g)
-                        continue
+                    if full and self.resign_threshold and self._resigns(g, float(result.value[k])):
+                        # The mover gives up instead of moving; its last search is no training position (no move
+                        # was played from it), and the game's result is the opponent's win.
+                        winner = _opponent(g.state.to_play)
+                        self.resigned_games += 1
+                    else:
+                        action = self._choose(g.state, result.visits[k])
+                        if full:  # only full searches are training positions (KataGo records no fast-search turn)
+                            g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
+                            g.root_values.append(float(result.value[k]))
+                        if self.reuse_tree:  # the move's subtree, visited (it was chosen by its visits), is kept
+                            g.root = roots[k].children[roots[k].actions.index(action)]
+                        g.state = self.game.apply(g.state, action)
+                        if not g.state.terminal:
+                            still_running.append(g)
+                            continue
+                        winner = self.game.winner(g.state)
                     g.root = None  # a finished game's tree goes with it (and the game is dropped just below)
+                    if g.would_resign:
+                        self.resign_checks += 1
+                        self.resign_false_positives += winner != _opponent(g.would_resign)
                     if g.steps:
                         finished += 1
-                        yield self._episode(g, current.version)
+                        yield self._episode(g, winner, current.version)
                         if finished >= budget:
                             return
                     else:
@@ -154,12 +195,33 @@ class SelfPlay:
                         self.unrecorded_games += 1
                         started -= 1
                     if started < budget:
-                        still_running.append(_Game(self.game.initial_state()))
+                        still_running.append(self._new_game())
                         started += 1
                 slots = still_running
                 roots = []  # the searched roots and their unplayed subtrees go now, not after the next search
         finally:  # also when the consumer stops early (the generator closed)
             self.in_flight = 0
+
+    def _new_game(self) -> _Game:
+        # The check coin only when resignation is on: off, a seeded run draws exactly what it did before.
+        check = self.resign_threshold > 0 and self.rng.random() < self.resign_check_share
+        return _Game(self.game.initial_state(), check=check)
+
+    def _resigns(self, g: _Game, value: float) -> bool:
+        """Whether the mover resigns on this fully searched move's root value (for the mover).
+
+        The rule (Leela Zero's and KataGo's, with KataGo's consecutive turns): resign when the root value has been
+        below -threshold on 2 consecutive own fully searched moves, this one included. Fast searches (playout caps)
+        neither count nor break the run: their values come from too few simulations to resign on. In a check game
+        the player is only noted, once, and the game plays on."""
+        player = g.state.to_play
+        g.low_moves[player] = g.low_moves[player] + 1 if value < -self.resign_threshold else 0
+        if g.low_moves[player] < RESIGN_MOVES:
+            return False
+        if g.check:
+            g.would_resign = g.would_resign or player
+            return False
+        return True
 
     def _choose(self, state: State, visits: np.ndarray) -> int:
         if state.ply < self.temperature_moves:
@@ -167,8 +229,8 @@ class SelfPlay:
         best = np.flatnonzero(visits == visits.max())
         return int(self.rng.choice(best))
 
-    def _episode(self, g: _Game, model_version: int) -> Episode:
-        winner = self.game.winner(g.state)
+    def _episode(self, g: _Game, winner: int, model_version: int) -> Episode:
+        """``winner``: the game's result (the final state has none after a resignation)."""
         transitions = transitions_from_steps(g.steps, winner)
         if self.value_mix:  # 0: the game result exactly, not (1 - 0) z + 0 q in floating point
             m = self.value_mix

@@ -167,6 +167,11 @@ class Settings:
     # Subtree reuse (KataGo, Leela Zero): "on" keeps the played move's searched subtree as the next move's root and
     # tops it up to MCTS_MAX_SIMS (or PLAYOUT_CAP_FAST_SIMS), its visits counting; "off" searches each move afresh.
     selfplay_reuse_tree: str = env_field("off", _choice(("on", "off")))
+    # Resignation (AlphaGo Zero, Leela Zero, KataGo): a game ends when the side to move has valued its position below
+    # -RESIGN_THRESHOLD on 2 consecutive own full searches, its opponent the winner. 0 (or unset) = never resign.
+    resign_threshold: float = env_field(0.0, lambda n, r: _resign_threshold(n, r))
+    # The share of games that never resign and play on, to count the resignations that would have been wrong.
+    resign_check_share: float = env_field(0.1, lambda n, r: _unit(n, r))
     # Gated rollout: under "gated" the arena promotes a rated version to "best" only when it scores at least
     # GATE_THRESHOLD over GATE_GAMES games against the current best; actors and web serve the best.
     rollout_policy: str = env_field("always", _choice(tuple(ROLLOUT_FOLLOWS)))
@@ -249,4 +254,17 @@ def _unit(name: str, raw: str) -> float:
         value = math.nan
     if not 0 <= value <= 1:  # nan fails both comparisons
         raise SettingsError(f"{name}={raw.strip()!r} is not accepted (expected a number 0 <= x <= 1)")
+    return value
+
+
+def _resign_threshold(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:  # nan fails both comparisons; 1 or more could never be met (values are in [-1, 1])
+        raise SettingsError(
+            f"{name}={raw.strip()!r} is not accepted (expected 0 to never resign, or a number 0 < x < 1: "
+            "resign when the mover's searched value stays below -x)"
+        )
     return value

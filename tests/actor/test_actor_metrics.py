@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import structlog
+import structlog.testing
 
 from cartridge.games import get_game
 from cartridge.inference import ModelWatcher, UniformEvaluator
@@ -42,14 +45,12 @@ def test_the_simulations_counter_counts_what_was_searched_fast_searches_included
             "PLAYOUT_CAP_FULL_SHARE": "0.5",
             "PLAYOUT_CAP_FAST_SIMS": "3",
             "VALUE_TARGET_MIX": "0.5",
-            "SELFPLAY_REUSE_TREE": "on",
         }
     )
     watcher = ModelWatcher(open_model_store(settings), "tictactoe", 9)
     with open_replay(settings) as replay:
         actor = Actor(settings, "a", replay, watcher, structlog.get_logger())
         assert (actor.selfplay.full_share, actor.selfplay.fast_sims, actor.selfplay.value_mix) == (0.5, 3, 0.5)
-        assert actor.selfplay.reuse_tree
         actor.play_until_done(StopFlag())
         stored = replay.count_transitions("tictactoe")
     sample = actor.metrics.registry.get_sample_value
@@ -57,3 +58,48 @@ def test_the_simulations_counter_counts_what_was_searched_fast_searches_included
     searched = sample("cartridge_mcts_simulations_total", ENV)
     assert searched == actor.selfplay.simulations > 0
     assert searched != stored * 12, "fast searches ran too, and their moves are not transitions"
+
+
+class FirstPlayerLosing(UniformEvaluator):
+    """The first player's positions valued -0.9, the second's 0.9 (by the stones on the board): the first player
+    meets the resignation rule at its second move."""
+
+    version = 0
+
+    def __init__(self) -> None:
+        super().__init__(9)
+
+    def evaluate(self, observations):
+        logits, _ = super().evaluate(observations)
+        stones = observations.reshape(len(observations), -1).sum(axis=1)
+        return logits, np.where(stones % 2 == 0, -0.9, 0.9).astype(np.float32)
+
+
+def test_resignations_checks_and_false_positives_are_counted_and_logged_with_reuse_on(tmp_path):
+    settings = Settings.from_env(
+        {
+            "REPLAY_URL": f"sqlite:///{tmp_path}/replay.db",
+            "MODEL_STORE_URL": f"file://{tmp_path}/models",
+            "MCTS_MAX_SIMS": "16",
+            "ACTOR_PARALLEL_GAMES": "4",
+            "ACTOR_MAX_EPISODES": "30",
+            "RESIGN_THRESHOLD": "0.3",
+            "RESIGN_CHECK_SHARE": "0.5",
+            "SELFPLAY_REUSE_TREE": "on",
+        }
+    )
+    network = FirstPlayerLosing()
+    watcher = SimpleNamespace(current=network)  # the model store's part: which network plays
+    with open_replay(settings) as replay, structlog.testing.capture_logs() as logs:
+        actor = Actor(settings, "a", replay, watcher, structlog.get_logger())
+        assert (actor.selfplay.resign_threshold, actor.selfplay.resign_check_share) == (0.3, 0.5)
+        assert actor.selfplay.reuse_tree
+        actor.play_until_done(StopFlag())
+    sp, sample = actor.selfplay, actor.metrics.registry.get_sample_value
+    assert actor.written == 30 and sp.resigned_games > 0 and sp.resign_checks > 0
+    assert sample("cartridge_actor_resigned_games_total", ENV) == sp.resigned_games
+    assert sample("cartridge_actor_resign_checks_total", ENV) == sp.resign_checks
+    assert sample("cartridge_actor_resign_false_positives_total", ENV) == sp.resign_false_positives
+    written = [e for e in logs if e["event"] == "episode written"]
+    assert written[-1]["resigned_games"] == sp.resigned_games
+    assert written[-1]["resign_false_positive_rate"] == round(sp.resign_false_positives / sp.resign_checks, 3)

@@ -280,3 +280,104 @@ def test_reuse_with_fast_rounds_and_no_tree_outlives_its_game(monkeypatch):
     # after it none.
     assert 0 < peak <= 4 * (16 + 1)
     assert live_nodes() == 0
+
+
+# -- resignation -----------------------------------------------------------------------------------------------------
+
+
+class FirstPlayerLosing(UniformEvaluator):
+    """Uniform priors, and a value that says the first player is lost: -0.9 where the first player moves (an even
+    number of stones), 0.9 where the second does. So the first player's searched root value is about -0.9 on each
+    of its moves, and the second player's about 0.9."""
+
+    def __init__(self) -> None:
+        super().__init__(9)
+
+    def evaluate(self, observations):
+        logits, _ = super().evaluate(observations)
+        stones = observations.reshape(len(observations), -1).sum(axis=1)
+        return logits, np.where(stones % 2 == 0, -0.9, 0.9).astype(np.float32)
+
+
+def resigning(threshold=0.8, check_share=0.0, seed=3):
+    g = get_game("tictactoe")
+    sp = SelfPlay(
+        g,
+        MctsConfig(simulations=16),
+        parallel_games=4,
+        rng=np.random.default_rng(seed),
+        resign_threshold=threshold,
+        resign_check_share=check_share,
+    )
+    return g, sp
+
+
+def test_a_player_whose_root_value_stays_below_the_threshold_for_2_own_moves_resigns_and_the_opponent_wins(
+    monkeypatch,
+):
+    spy = SearchSpy(monkeypatch)
+    g, sp = resigning(threshold=0.8)
+    network = FirstPlayerLosing()
+    episodes = list(sp.play(lambda: network, max_episodes=6))
+    assert len(episodes) == 6 and sp.resigned_games == 6 and sp.resign_checks == 0
+    first_values = [float(r.value[k]) for n, _s, _noise, r in spy.calls[:1] for k in range(n)]
+    assert all(v < -0.8 for v in first_values)  # what the rule saw on the first player's first move
+    for e in episodes:
+        # The first player moved at ply 0 (one low value), the second at ply 1, and at ply 2 the first player's
+        # second low value ended the game before a move: two moves recorded, the second player the winner.
+        check_transitions(g.name, e.transitions)
+        assert e.winner == 2 and [t.value for t in e.transitions] == [-1.0, 1.0]
+    # A threshold the values never go below: nobody resigns, every game is played to its end.
+    _g, sp = resigning(threshold=0.95)
+    episodes = list(sp.play(lambda: network, max_episodes=6))
+    assert sp.resigned_games == 0 and all(len(e.transitions) >= 5 for e in episodes)
+
+
+class FirstPlayerLowAtPlies0And4(UniformEvaluator):
+    """Values by the stones on the board, chosen so that the first player's searched root value (its children's
+    values negated, and its grandchildren's) is about -0.9 at ply 0, 0.9 at ply 2, and often below -0.5 at ply 4."""
+
+    VALUES = np.array([0.0, 0.9, -0.9, -0.9, 0.9, 0.9, -0.9, 0.9, -0.9, 0.0], dtype=np.float32)
+
+    def __init__(self) -> None:
+        super().__init__(9)
+
+    def evaluate(self, observations):
+        logits, _ = super().evaluate(observations)
+        stones = observations.reshape(len(observations), -1).sum(axis=1).astype(int)
+        return logits, self.VALUES[stones]
+
+
+def test_a_high_value_between_two_low_ones_breaks_the_run(monkeypatch):
+    spy = SearchSpy(monkeypatch)
+    _g, sp = resigning(threshold=0.5)
+    network = FirstPlayerLowAtPlies0And4()
+    episodes = list(sp.play(lambda: network, max_episodes=8))
+    first_player = [float(v) for n, _s, _noise, r in spy.calls for v in r.value[:n]]
+    assert sum(v < -0.5 for v in first_player) > len(spy.calls[0][3].value), "low values after ply 0 as well"
+    # Low at ply 0, high at ply 2, low again at ply 4: not 2 in a row, so nobody resigns.
+    assert sp.resigned_games == 0 and all(len(e.transitions) >= 5 for e in episodes)
+
+
+def test_check_games_play_on_and_count_the_resignations_that_would_have_been_wrong():
+    g, sp = resigning(threshold=0.3, check_share=0.5, seed=5)
+    network = FirstPlayerLosing()
+    episodes = list(sp.play(lambda: network, max_episodes=30))
+    played_out = [e for e in episodes if len(e.transitions) > 2]
+    assert sp.resigned_games == len(episodes) - len(played_out) > 0
+    assert sp.resign_checks == len(played_out) > 0  # the first player met the rule in every one of them
+    for e in played_out:  # played to the end: the result is the board's
+        state = g.initial_state()
+        for t in e.transitions:
+            state = g.apply(state, t.action)
+        assert state.terminal and g.winner(state) == e.winner
+    # The first player would have resigned: a win or a draw of its own afterwards proves that wrong.
+    wrong = sum(e.winner != 2 for e in played_out)
+    assert 0 < sp.resign_false_positives == wrong < len(played_out)
+
+
+def test_self_play_refuses_resignation_settings_outside_their_ranges():
+    for bad in ({"threshold": -0.1}, {"threshold": 1.0}, {"check_share": 1.5}, {"check_share": -0.1}):
+        name = "resign_threshold" if "threshold" in bad else "resign_check_share"
+        with pytest.raises(ValueError, match=name):
+            resigning(**bad)

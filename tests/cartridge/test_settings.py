@@ -64,6 +64,12 @@ def test_values_are_parsed_and_normalised():
         ("PLAYOUT_CAP_FAST_SIMS", "0", "expected an integer >= 1"),
         ("VALUE_TARGET_MIX", "1.5", "expected a number 0 <= x <= 1"),
         ("SELFPLAY_REUSE_TREE", "yes", "expected one of: on, off"),
+        ("RESIGN_THRESHOLD", "-0.9", "expected 0 to never resign, or a number 0 < x < 1"),
+        ("RESIGN_THRESHOLD", "1", "expected 0 to never resign, or a number 0 < x < 1"),
+        ("RESIGN_THRESHOLD", "off", "expected 0 to never resign, or a number 0 < x < 1"),
+        ("RESIGN_THRESHOLD", "nan", "expected 0 to never resign, or a number 0 < x < 1"),
+        ("RESIGN_CHECK_SHARE", "1.5", "expected a number 0 <= x <= 1"),
+        ("RESIGN_CHECK_SHARE", "a tenth", "expected a number 0 <= x <= 1"),
         ("VALUE_TARGET_MIX", "-0.1", "expected a number 0 <= x <= 1"),
         ("VALUE_TARGET_MIX", "nan", "expected a number 0 <= x <= 1"),
         ("VALUE_TARGET_MIX", "half", "expected a number 0 <= x <= 1"),
@@ -131,5 +137,9 @@ def test_fast_searches_must_be_cheaper_than_full_ones_only_when_there_are_any():
 
 
 def test_self_play_cost_savers_default_to_off():
-    assert Settings.from_env({}).selfplay_reuse_tree == "off"
+    s = Settings.from_env({})
+    assert (s.selfplay_reuse_tree, s.resign_threshold, s.resign_check_share) == ("off", 0.0, 0.1)
+    assert Settings.from_env({"RESIGN_THRESHOLD": ""}).resign_threshold == 0.0  # unset or blank: never resign
+    resigning = Settings.from_env({"RESIGN_THRESHOLD": "0.9", "RESIGN_CHECK_SHARE": "0"})
+    assert (resigning.resign_threshold, resigning.resign_check_share) == (0.9, 0.0)
     assert Settings.from_env({"SELFPLAY_REUSE_TREE": " ON "}).selfplay_reuse_tree == "on"

@@ -88,9 +88,12 @@ class Actor:
             fast_sims=settings.playout_cap_fast_sims,
             value_mix=settings.value_target_mix,
             reuse_tree=settings.selfplay_reuse_tree == "on",
+            resign_threshold=settings.resign_threshold,
+            resign_check_share=settings.resign_check_share,
         )
         self.metrics = ActorMetrics(settings.env_id, self.selfplay)
         self.simulations_counted = 0  # of selfplay.simulations, already in the simulations counter
+        self.resigns_counted = (0, 0, 0)  # of selfplay's resigned games, checks and false positives, likewise
         self.started = time.time()
         self.written = 0
         # Playing is progress expected from the start: no episode written for HEALTH_STALL_SECONDS (a hung
@@ -138,6 +141,26 @@ class Actor:
         m.simulations.labels(env).inc(searched - self.simulations_counted)
         self.simulations_counted = searched
         m.episode_seconds.labels(env).observe(episode.duration_s)
+        sp = self.selfplay
+        resigns = (sp.resigned_games, sp.resign_checks, sp.resign_false_positives)
+        for counter, now, before in zip(
+            (m.resigned_games, m.resign_checks, m.resign_false_positives), resigns, self.resigns_counted, strict=True
+        ):
+            counter.labels(env).inc(now - before)
+        self.resigns_counted = resigns
+        # Under resignation, the running totals the threshold is tuned by: false positives / checks should stay small
+        # (AlphaGo Zero: below 5%).
+        resignation = (
+            {
+                "resigned_games": sp.resigned_games,
+                "resign_checks": sp.resign_checks,
+                "resign_false_positive_rate": round(sp.resign_false_positives / sp.resign_checks, 3)
+                if sp.resign_checks
+                else None,
+            }
+            if self.settings.resign_threshold
+            else {}
+        )
         # One line per committed episode (after the commit): the audit trail the chaos suite sums across restarts.
         self.log.info(
             "episode written",
@@ -145,6 +168,7 @@ class Actor:
             moves=len(episode.transitions),
             winner=episode.winner,
             model_version=episode.model_version,
+            **resignation,
         )
 
 
@@ -170,6 +194,8 @@ def run() -> int:
         playout_cap_fast_sims=settings.playout_cap_fast_sims,
         value_target_mix=settings.value_target_mix,
         reuse_tree=settings.selfplay_reuse_tree,
+        resign_threshold=settings.resign_threshold,
+        resign_check_share=settings.resign_check_share,
         parallel_games=settings.actor_parallel_games,
         port=settings.http_port,
         follows=settings.followed_manifest,
