@@ -133,9 +133,10 @@ class BatchedMCTS:
         as the next position's root.
 
         A reused root is topped up to ``simulations``: the visits already below it count toward the budget, as
-        KataGo's visit cap counts a reused tree's visits (cpp/search/search.cpp, maxVisits against the root's
-        visits), so a root already holding that many is not searched again. The result is the root's whole visit
-        distribution, reused visits included: that is what the policy target is, and it sums to 1 as ever.
+        KataGo's visit cap counts a reused tree's (cpp/search/search.cpp, Search::runWholeSearch stops at
+        numPlayouts + numNonPlayoutVisits >= maxVisits, the latter the root's visits when the search began), so a
+        root already holding that many is not searched again. The result is the root's whole visit distribution,
+        reused visits included: that is what the policy target is, and it sums to 1 as ever.
 
         Root noise (``add_noise``) is mixed into a searched root's priors for this search only: the root leaves
         with the network's priors it came with, so a root searched again (or a subtree whose root was noised)

@@ -210,8 +210,9 @@ class SelfPlay:
     def _resigns(self, g: _Game, value: float) -> bool:
         """Whether the mover resigns on this fully searched move's root value (for the mover).
 
-        The rule (Leela Zero's and KataGo's, with KataGo's consecutive turns): resign when the root value has been
-        below -threshold on 2 consecutive own fully searched moves, this one included. Fast searches (playout caps)
+        The rule (Leela Zero resigns on one move's value below its threshold; KataGo waits for resignConsecTurns of
+        them in a row, as here): resign when the root value has been below -threshold on 2 consecutive own fully
+        searched moves, this one included. Fast searches (playout caps)
         neither count nor break the run: their values come from too few simulations to resign on. In a check game
         the player is only noted, once, and the game plays on."""
         player = g.state.to_play
