@@ -247,24 +247,24 @@ def _share(name: str, raw: str) -> float:
     return value
 
 
-def _unit(name: str, raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # nan fails both comparisons
-        raise SettingsError(f"{name}={raw.strip()!r} is not accepted (expected a number 0 <= x <= 1)")
-    return value
+def _number_in(accepts: Callable[[float], bool], expected: str) -> Callable[[str, str], float]:
+    """A float parser that takes what ``accepts`` does (nan never: it fails every comparison)."""
+
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = math.nan
+        if not accepts(value):
+            raise SettingsError(f"{name}={raw.strip()!r} is not accepted (expected {expected})")
+        return value
+
+    return parse
 
 
-def _resign_threshold(name: str, raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        value = math.nan
-    if not 0 <= value < 1:  # nan fails both comparisons; 1 or more could never be met (values are in [-1, 1])
-        raise SettingsError(
-            f"{name}={raw.strip()!r} is not accepted (expected 0 to never resign, or a number 0 < x < 1: "
-            "resign when the mover's searched value stays below -x)"
-        )
-    return value
+_unit = _number_in(lambda v: 0 <= v <= 1, "a number 0 <= x <= 1")
+# 1 or more could never be met: values are in [-1, 1].
+_resign_threshold = _number_in(
+    lambda v: 0 <= v < 1,
+    "0 to never resign, or a number 0 < x < 1: resign when the mover's searched value stays below -x",
+)

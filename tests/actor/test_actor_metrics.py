@@ -17,6 +17,7 @@ from cartridge.settings import Settings
 from cartridge.stores import open_model_store, open_replay
 from cartridge_actor.main import Actor
 from cartridge_actor.metrics import ActorMetrics
+from testkit.support import FirstPlayerLosing
 
 ENV = {"env_id": "tictactoe"}
 
@@ -58,21 +59,6 @@ def test_the_simulations_counter_counts_what_was_searched_fast_searches_included
     searched = sample("cartridge_mcts_simulations_total", ENV)
     assert searched == actor.selfplay.simulations > 0
     assert searched != stored * 12, "fast searches ran too, and their moves are not transitions"
-
-
-class FirstPlayerLosing(UniformEvaluator):
-    """The first player's positions valued -0.9, the second's 0.9 (by the stones on the board): the first player
-    meets the resignation rule at its second move."""
-
-    version = 0
-
-    def __init__(self) -> None:
-        super().__init__(9)
-
-    def evaluate(self, observations):
-        logits, _ = super().evaluate(observations)
-        stones = observations.reshape(len(observations), -1).sum(axis=1)
-        return logits, np.where(stones % 2 == 0, -0.9, 0.9).astype(np.float32)
 
 
 def test_resignations_checks_and_false_positives_are_counted_and_logged_with_reuse_on(tmp_path):

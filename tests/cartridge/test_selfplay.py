@@ -11,6 +11,7 @@ from cartridge.inference import UniformEvaluator
 from cartridge.mcts import BatchedMCTS, MctsConfig, Node, SearchResult
 from cartridge.replay.codec import check_transitions
 from cartridge.selfplay import SelfPlay
+from testkit.support import FirstPlayerLosing
 
 
 def play(name="tictactoe", **kwargs):
@@ -125,8 +126,8 @@ class SearchSpy:
         raise AssertionError("a transition's policy came from no search")
 
 
-def capped(full_share=1.0, fast_sims=4, value_mix=0.0, seed=3, sims=16, games=4):
-    g = get_game("tictactoe")
+def capped(full_share=1.0, fast_sims=4, value_mix=0.0, seed=3, sims=16, games=4, name="tictactoe", **options):
+    g = get_game(name)
     sp = SelfPlay(
         g,
         MctsConfig(simulations=sims),
@@ -135,6 +136,7 @@ def capped(full_share=1.0, fast_sims=4, value_mix=0.0, seed=3, sims=16, games=4)
         full_share=full_share,
         fast_sims=fast_sims,
         value_mix=value_mix,
+        **options,
     )
     return g, sp
 
@@ -212,18 +214,8 @@ def test_self_play_refuses_targets_outside_their_ranges():
 # -- subtree reuse -------------------------------------------------------------------------------------------------
 
 
-def reusing(full_share=1.0, fast_sims=4, seed=3, sims=16, games=4, name="tictactoe"):
-    g = get_game(name)
-    sp = SelfPlay(
-        g,
-        MctsConfig(simulations=sims),
-        parallel_games=games,
-        rng=np.random.default_rng(seed),
-        full_share=full_share,
-        fast_sims=fast_sims,
-        reuse_tree=True,
-    )
-    return g, sp
+def reusing(**kwargs):
+    return capped(reuse_tree=True, **kwargs)
 
 
 def live_nodes() -> int:
@@ -283,20 +275,6 @@ def test_reuse_with_fast_rounds_and_no_tree_outlives_its_game(monkeypatch):
 
 
 # -- resignation -----------------------------------------------------------------------------------------------------
-
-
-class FirstPlayerLosing(UniformEvaluator):
-    """Uniform priors, and a value that says the first player is lost: -0.9 where the first player moves (an even
-    number of stones), 0.9 where the second does. So the first player's searched root value is about -0.9 on each
-    of its moves, and the second player's about 0.9."""
-
-    def __init__(self) -> None:
-        super().__init__(9)
-
-    def evaluate(self, observations):
-        logits, _ = super().evaluate(observations)
-        stones = observations.reshape(len(observations), -1).sum(axis=1)
-        return logits, np.where(stones % 2 == 0, -0.9, 0.9).astype(np.float32)
 
 
 def resigning(threshold=0.8, check_share=0.0, seed=3):

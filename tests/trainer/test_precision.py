@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -72,30 +74,17 @@ def test_bf16_training_learns_as_fp32_does(tmp_path):
     results = {}
     for name in ("fp32", "bf16"):
         torch.manual_seed(0)
+        random.seed(0)  # the replay draws its batches with the random module: the same batches for both
         net = PolicyValueNet(game).to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3)
-        first = train_iteration(
-            net,
-            optimizer,
-            game,
-            replay,
-            steps=1,
-            batch_size=32,
-            window=1000,
-            rng=np.random.default_rng(1),
-            precision=name,
-        )
-        last = train_iteration(
-            net,
-            optimizer,
-            game,
-            replay,
-            steps=60,
-            batch_size=32,
-            window=1000,
-            rng=np.random.default_rng(2),
-            precision=name,
-        )
+
+        def train(steps: int, seed: int, name=name, net=net, optimizer=optimizer):
+            rng = np.random.default_rng(seed)
+            return train_iteration(
+                net, optimizer, game, replay, steps=steps, batch_size=32, window=1000, rng=rng, precision=name
+            )
+
+        first, last = train(1, seed=1), train(60, seed=2)
         results[name] = (first.value, last.value)
     replay.close()
     for first, last in results.values():
