@@ -45,10 +45,15 @@ def test_the_quick_start_comes_first_with_the_two_set_up_commands():
     assert commands == ["make up", "make test"]
 
 
-def test_the_readme_shows_the_screenshots_the_browser_test_takes():
+# The chart bench.plot_strength draws from docs/results/ (docs/benchmarks.md, "Strength per minute").
+README_CHARTS = ("strength-connect4.png",)
+
+
+def test_the_readme_shows_the_screenshots_the_browser_test_takes_and_the_strength_chart():
     shown = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", README)
-    assert shown == [f"{DOCS_IMAGES.relative_to(REPO_ROOT)}/{name}" for name in README_SCREENSHOTS]
-    for name in README_SCREENSHOTS:
+    images = (*README_SCREENSHOTS, *README_CHARTS)
+    assert shown == [f"{DOCS_IMAGES.relative_to(REPO_ROOT)}/{name}" for name in images]
+    for name in images:
         assert (DOCS_IMAGES / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"docs/images/{name} is not committed"
 
 
