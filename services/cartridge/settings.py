@@ -114,6 +114,10 @@ class Settings:
     health_stall_seconds: int = env_field(900, _int(1))
     train_steps_per_iteration: int = env_field(200, _int(1))
     learning_rate: float = env_field(1e-3, lambda n, r: _float(n, r))
+    # The learning rate halves every this many iterations, down to LEARNING_RATE_MIN (0: constant). Keyed to the
+    # iteration, which the checkpoint owns, so a restarted trainer continues the same schedule.
+    learning_rate_half_life: int = env_field(0, _int(0))
+    learning_rate_min: float = env_field(1e-4, lambda n, r: _float(n, r))
     model_poll_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
     model_keep_versions: int = env_field(10, _int(1))
     # Readers (actors, web) refuse a bigger model before reading it: a web pod (512 Mi) holds one per game.

@@ -42,7 +42,7 @@ from .metrics import TrainerMetrics
 from .network import PolicyValueNet, export_onnx
 from .pruning import Pruner
 from .quantize import agreement, quantize_int8
-from .training import Losses, train_iteration
+from .training import Losses, learning_rate, train_iteration
 
 RETRY_MAX_SECONDS = 30.0  # the longest wait between tries while the replay buffer or the model store is down
 
@@ -175,10 +175,18 @@ class Trainer:
             stop.wait(1.0)
         return False
 
+    def learning_rate(self) -> float:
+        """The next iteration's learning rate (LEARNING_RATE, LEARNING_RATE_HALF_LIFE, LEARNING_RATE_MIN)."""
+        s = self.settings
+        return learning_rate(s.learning_rate, self.iteration, s.learning_rate_half_life, s.learning_rate_min)
+
     def run_iteration(self) -> None:
         started = time.time()
         self.episodes_at_iteration = self.replay.count_episodes(self.game.name)
         s = self.settings
+        lr = self.learning_rate()
+        for group in self.optimizer.param_groups:  # a resumed optimiser's state holds the lr it was saved with
+            group["lr"] = lr
         losses = train_iteration(
             self.net,
             self.optimizer,
@@ -204,6 +212,7 @@ class Trainer:
             iteration=self.iteration,
             policy_loss=round(losses.policy, 4),
             value_loss=round(losses.value, 4),
+            learning_rate=lr,
             seconds=round(time.time() - started, 2),
         )
 

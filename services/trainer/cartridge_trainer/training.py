@@ -42,6 +42,14 @@ def augment(game: Game, batch: Batch, rng: np.random.Generator) -> Batch:
     return Batch(obs, pol, batch.values)
 
 
+def learning_rate(base: float, iteration: int, half_life: int, floor: float) -> float:
+    """The learning rate for ``iteration`` (from 0): ``base`` halved every ``half_life`` iterations, never below
+    ``floor`` (nor above ``base``); ``half_life`` 0 keeps ``base``."""
+    if half_life <= 0:
+        return base
+    return max(min(floor, base), base * 0.5 ** (iteration / half_life))
+
+
 def layout(net: torch.nn.Module) -> torch.memory_format:
     """The memory format of the network's first 4-D weight (its stem convolution): the one to feed it in."""
     for p in net.parameters():
