@@ -145,7 +145,7 @@ class Settings:
     # One thread: on small machines the trainer shares the cores with actors, and oversubscribed
     # OpenMP threads spin instead of working.
     trainer_threads: int = env_field(1, _int(1))
-    # The trainer's arithmetic: "auto" is bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX: 2.8x the
+    # The trainer's arithmetic: "auto" is bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX: 2.1-2.8x the
     # samples/s of fp32 on the 2-core machine, docs/benchmarks.md "Trainer throughput"), else fp32.
     trainer_precision: str = env_field("auto", _choice(("auto", "bf16", "fp32")))
     # ONNX Runtime's intra-op threads per process, for every model it loads (actors, web, arena).

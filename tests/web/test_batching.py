@@ -167,6 +167,42 @@ def test_an_evaluator_error_fails_only_the_searches_it_answered(batcher):
     assert_same(search_batched(batcher, good, states[0]), expected[0])
 
 
+class WorkerKilled(BaseException):
+    """What no ``except Exception`` catches: SystemExit, KeyboardInterrupt, or a bug of that kind."""
+
+
+class KillingNet(RowwiseNet):
+    def evaluate(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise WorkerKilled("the worker thread ends here")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_searches_fail_rather_than_wait_forever_when_the_workers_die():
+    """A worker killed mid-call fails the searches in its batch; once no worker is left, a search waiting on
+    one is failed within a second instead of holding its search slot for good."""
+    batcher = InferenceBatcher(None, wait_seconds=0.005, workers=1)
+    batcher.WORKER_CHECK_SECONDS = 0.05
+    outcomes: dict[str, BaseException | object] = {}
+
+    def attempt(name: str, net) -> None:
+        try:
+            outcomes[name] = search_batched(batcher, net, positions(1)[0])
+        except BaseException as exc:  # noqa: BLE001 - the outcome is what the test reads
+            outcomes[name] = exc
+
+    try:
+        for name, net in (("killed", KillingNet(seed=2, version=2)), ("after", RowwiseNet(seed=1, version=1))):
+            thread = threading.Thread(target=attempt, args=(name, net), daemon=True)
+            thread.start()
+            thread.join(10)
+            assert not thread.is_alive(), f"the {name} search is still waiting"
+        assert not batcher.alive
+        assert isinstance(outcomes["killed"], RuntimeError) and "WorkerKilled" in str(outcomes["killed"])
+        assert isinstance(outcomes["after"], RuntimeError) and "workers have stopped" in str(outcomes["after"])
+    finally:
+        batcher.close(timeout=1)
+
+
 def test_the_batcher_stops_with_the_app_and_a_search_after_that_is_refused(tmp_path, store, tictactoe_model):
     store.publish("tictactoe", tictactoe_model)
     with TestClient(create_app(web_settings(tmp_path))) as client:

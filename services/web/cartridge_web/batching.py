@@ -58,6 +58,9 @@ class InferenceBatcher:
     ``wait_seconds``, so a search stalled between rounds delays the others by that much at most.
     """
 
+    # How often a waiting search checks that a worker is still there to answer it.
+    WORKER_CHECK_SECONDS = 1.0
+
     def __init__(
         self,
         metrics: WebMetrics | None,
@@ -124,7 +127,11 @@ class InferenceBatcher:
                 raise BatcherClosed("the web is shutting down; retry on another replica")
             self._pending.append(call)
             self._cond.notify_all()
-        call.done.wait()
+        # Bounded waits, so a search never outlives the workers: one that dies fails its own batch (``_run``),
+        # and a call still pending once none is left fails here rather than holding its search slot for good.
+        while not call.done.wait(self.WORKER_CHECK_SECONDS):
+            if not self.alive and not call.done.is_set():
+                raise InferenceFailed("the inference batcher's workers have stopped; retry on another replica")
         if call.error is not None:
             # A new exception per search: the batch's searches re-raising one object in several threads at once
             # would each append their frames to its one traceback.
@@ -167,6 +174,12 @@ class InferenceBatcher:
                 self._cond.notify_all()
             try:
                 self._answer(batch)
+            except BaseException as exc:  # the worker is going (SystemExit, a bug): its searches must not wait on it
+                for call in batch:
+                    if not call.done.is_set():
+                        call.error = exc
+                        call.done.set()
+                raise
             finally:
                 with self._cond:
                     self._in_flight -= len(batch)
