@@ -5,6 +5,8 @@ and matches (as the trainer and the arena do)."""
 from __future__ import annotations
 
 import base64
+import json
+import sqlite3
 import threading
 import time
 
@@ -140,6 +142,49 @@ def test_history_the_cursor_does_not_continue_is_sent_whole_with_reset(fresh_rea
     ratings.close()
     behind = fresh_reads.get("/stats", params={"since": held["cursor"]}).json()
     assert behind["reset"] is True and [m["match_id"] for m in behind["matches"]] == ["late", "behind"]
+
+
+def test_a_row_recorded_behind_the_cursor_of_a_full_window_is_sent_whole(fresh_reads, settings, monkeypatch):
+    """The window holds as many rows as before, so only the oldest held row leaving it tells."""
+    monkeypatch.setattr(stats_cache, "MATCHES_LIMIT", 2)
+    ratings = RatingsStore.open(settings.replay_url)
+    try:
+        for match_id, finished_at in (("first", 4_000), ("second", 4_100)):
+            ratings.record_match(match(match_id, finished_at))
+        held = fresh_reads.get("/stats").json()
+        ratings.record_match(match("recorded late", 4_050))  # between the two; "first" leaves the window
+        answer = fresh_reads.get("/stats", params={"since": held["cursor"]}).json()
+        full = fresh_reads.get("/stats").json()
+        assert [m["match_id"] for m in full["matches"]] == ["second", "recorded late"]
+        assert answer["reset"] is True and histories(merge(held, answer)) == histories(full)
+
+        # And a window that slid because rows came at its new end still continues.
+        ratings.record_match(match("third", 4_200))
+        answer = fresh_reads.get("/stats", params={"since": full["cursor"]}).json()
+        assert answer["reset"] is False and [m["match_id"] for m in answer["matches"]] == ["third"]
+        assert histories(merge(full, answer)) == histories(fresh_reads.get("/stats").json())
+    finally:
+        ratings.close()
+
+
+def test_a_row_gone_from_inside_the_held_rows_is_sent_whole(fresh_reads, settings):
+    record(settings, 1, 4, finished_at=1_000)
+    held = fresh_reads.get("/stats").json()
+    with sqlite3.connect(settings.replay_url.removeprefix("sqlite:///")) as db:  # behind the client's back
+        db.execute("DELETE FROM iterations WHERE iteration = 2")
+    answer = fresh_reads.get("/stats", params={"since": held["cursor"]}).json()
+    assert answer["reset"] is True and [p["iteration"] for p in answer["loss_history"]] == [1, 3, 4]
+
+
+def test_a_cursor_issued_before_the_oldest_row_was_kept_still_reads(fresh_reads, settings):
+    record(settings, 1, 3, finished_at=1_000)
+    held = fresh_reads.get("/stats").json()
+    old = {"loss_history": [3, [3, 1_003.0]], "arena_versions": None, "matches": None}
+    since = base64.urlsafe_b64encode(json.dumps(old).encode()).decode().rstrip("=")
+    record(settings, 4, 4, finished_at=1_000)
+    answer = fresh_reads.get("/stats", params={"since": since}).json()
+    assert answer["reset"] is False and [p["iteration"] for p in answer["loss_history"]] == [4]
+    assert histories(merge(held, answer)) == histories(fresh_reads.get("/stats").json())
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,18 @@
 
 Each of the three histories in /stats (``loss_history``, ``arena.versions``, ``matches``) is a window: the newest
 N rows of a table that grows at its new end. A cursor records, for each, how many rows the client holds and the
-identity of its newest row (its key and when it finished). An answer to ``since`` carries every other field as a
-full answer does, and in the three lists only the rows ordered after that row; the client adds them at the new
-end and keeps the newest ``lengths`` rows, which is the full answer's window, also when the window slid past all
-it held (the server trims the same way). Where the rows the client holds cannot be the older part of the current
-window (the newest one is gone or changed, or more rows sit at or below it than the client holds: a fresh
-database, a re-recorded iteration, a row recorded behind the cursor), the answer is whole and says ``reset``.
+identities of its newest and oldest rows (a row's key and when it finished). An answer to ``since`` carries every
+other field as a full answer does, and in the three lists only the rows ordered after the newest; the client adds
+them at the new end and keeps the newest ``lengths`` rows, which is the full answer's window, also when the window
+slid past all it held (the server trims the same way). Where the rows the client holds cannot be the older part of
+the current window, the answer is whole and says ``reset``: the newest held row is gone or changed (a fresh
+database, a re-recorded iteration); more rows sit at or below it than the client holds; the rows from its oldest
+to its newest are not as many as it holds (a row recorded behind the cursor, or one gone); or the window's old
+end moved past the oldest held row with no row added at the new end (a row recorded behind a full window).
+
+One case stays out of reach of counts: in the same interval between two polls, a full window gets new rows at its
+new end and a row recorded behind the cursor; the client then misses that one row until its next whole answer.
+Telling it apart would take every held row in the cursor (1,000 loss rows: too long for a URL).
 
 The cursor is opaque to clients: base64url of a small JSON object, read back through a pydantic model, so a
 cursor this server did not issue is a 422, never a 500.
@@ -75,22 +81,30 @@ HISTORIES = (
 )
 
 
+_Version = tuple[int, float]
+_Match = tuple[float, str]
+
+
 class _Cursor(BaseModel):
-    """For each history: [rows the client holds, the newest row's identity], or null when it holds none."""
+    """For each history: [rows the client holds, the newest row's identity, the oldest's], or null when it holds
+    none. A cursor without the oldest (issued before it was kept, e.g. across a rolling upgrade) still reads."""
 
     model_config = ConfigDict(extra="forbid")
-    loss_history: tuple[NonNegativeInt, tuple[int, float]] | None
-    arena_versions: tuple[NonNegativeInt, tuple[int, float]] | None
-    matches: tuple[NonNegativeInt, tuple[float, str]] | None
+    loss_history: tuple[NonNegativeInt, _Version, _Version] | tuple[NonNegativeInt, _Version] | None
+    arena_versions: tuple[NonNegativeInt, _Version, _Version] | tuple[NonNegativeInt, _Version] | None
+    matches: tuple[NonNegativeInt, _Match, _Match] | tuple[NonNegativeInt, _Match] | None
 
 
 def cursor_of(stats: Stats) -> str:
     """The cursor for a client that holds the whole of ``stats``' histories."""
     marks = {}
     for history in HISTORIES:
-        rows = history.rows(stats)
-        newest = max((history.identity(r) for r in rows), key=history.order, default=None)
-        marks[history.name] = None if newest is None else [len(rows), list(newest)]
+        marks_of_rows = [history.identity(r) for r in history.rows(stats)]
+        if not marks_of_rows:
+            marks[history.name] = None
+            continue
+        newest, oldest = max(marks_of_rows, key=history.order), min(marks_of_rows, key=history.order)
+        marks[history.name] = [len(marks_of_rows), list(newest), list(oldest)]
     raw = json.dumps(marks, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -120,12 +134,23 @@ def increment(full: Stats, since: _Cursor) -> Stats:
 def _newer(history: History, rows: list, mark: tuple | None) -> list:
     if mark is None:
         return rows
-    held, newest = mark
+    held, newest, *rest = mark
     cut = history.order(newest)
-    older = [r for r in rows if history.order(history.identity(r)) <= cut]
-    if older and (newest not in {history.identity(r) for r in older} or len(older) > held):
+    marks = [history.identity(r) for r in rows]
+    older = [m for m in marks if history.order(m) <= cut]
+    if older and (newest not in older or len(older) > held):
         raise ContinuityLost
-    return [r for r in rows if history.order(history.identity(r)) > cut]
+    added = len(marks) - len(older)
+    if rest and older:
+        oldest = rest[0]
+        if oldest in older:  # the window still reaches back to it: the rows between are the ones the client holds
+            if sum(history.order(m) >= history.order(oldest) for m in older) != held:
+                raise ContinuityLost
+        elif not added or history.order(oldest) >= min(history.order(m) for m in marks):
+            # It left the window though nothing came at the new end (a row recorded behind a full window), or it
+            # is gone from inside the window.
+            raise ContinuityLost
+    return [r for r, m in zip(rows, marks, strict=True) if history.order(m) > cut]
 
 
 def lengths_of(stats: Stats) -> HistoryLengths:
