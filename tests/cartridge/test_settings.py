@@ -120,9 +120,9 @@ def test_timeouts_are_positive_integers(name):
         Settings.from_env({name: "0"})
 
 
-def test_self_play_targets_default_to_plain_alphazero_and_take_their_whole_ranges():
+def test_self_play_targets_default_to_the_measured_mix_and_take_their_whole_ranges():
     s = Settings.from_env({})
-    assert (s.playout_cap_full_share, s.playout_cap_fast_sims, s.value_target_mix) == (1.0, 16, 0.0)
+    assert (s.playout_cap_full_share, s.playout_cap_fast_sims, s.value_target_mix) == (1.0, 16, 0.5)
     for mix in ("0", "0.5", "1"):
         assert Settings.from_env({"VALUE_TARGET_MIX": mix}).value_target_mix == float(mix)
     capped = Settings.from_env({"PLAYOUT_CAP_FULL_SHARE": "0.25", "PLAYOUT_CAP_FAST_SIMS": "100"})
