@@ -40,6 +40,7 @@ def plot(runs: list[dict], out: Path) -> None:
 
     matplotlib.use("Agg")  # files only: no display on a CI machine or a container
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     games = {run["game"] for run in runs}
     if len(games) != 1:
@@ -47,7 +48,8 @@ def plot(runs: list[dict], out: Path) -> None:
     game = games.pop()
     score_target, search_target, raw_target = TARGETS.get(game, (None, None, None))
     opponent = runs[0]["target"]["opponent"]
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 9), sharex=True, constrained_layout=True)
+    # The legend goes below the panels, a line per run, so it never covers a curve however many runs there are.
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 9 + 0.22 * len(runs)), sharex=True, layout="constrained")
     panels = (
         (axes[0], f"score against {opponent}", score_target),
         (axes[1], "optimal moves, arena's search", search_target),
@@ -61,21 +63,27 @@ def plot(runs: list[dict], out: Path) -> None:
             [r["optimal_search"] for r in rated],
             [r["optimal_network"] for r in rated],
         )
-        for (ax, _, _), values in zip(panels, series, strict=True):
-            ax.plot(minutes, values, "o-", color=colour, label=run["label"])
         target = run["target"]
-        label = f"{run['label']}: {target['games']} games, v{target['version']}"
-        axes[0].plot(target["seconds"] / 60, target["score"], "D", color=colour, markersize=9, label=label)
+        label = f"{run['label']}: v{target['version']} scored {target['score']:.3f}"
+        for (ax, _, _), values in zip(panels, series, strict=True):
+            ax.plot(minutes, values, "o-", color=colour, label=label if ax is axes[0] else None)
+        axes[0].plot(target["seconds"] / 60, target["score"], "D", color=colour, markersize=9)
     for ax, title, goal in panels:
         if goal is not None:
-            ax.axhline(goal, linestyle=":", color="black", linewidth=1, label="target")
+            ax.axhline(goal, linestyle=":", color="black", linewidth=1)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].set_ylim(0, 1.02)
     axes[0].set_xlim(left=0)
     for ax in axes[1:]:
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    axes[0].legend(fontsize=8, loc="lower right")
+    games = runs[0]["target"]["games"]
+    keys = [
+        Line2D([], [], marker="D", linestyle="none", color="grey", markersize=8, label=f"newest, {games} games"),
+        Line2D([], [], linestyle=":", color="black", label="target"),
+    ]
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend([*handles, *keys], [*labels, *(k.get_label() for k in keys)], loc="outside lower center", fontsize=8)
     axes[2].set_xlabel("wall-clock training time (minutes, 2 cores)")
     fig.suptitle(f"{game}: strength against training time")
     fig.savefig(out, dpi=110)
