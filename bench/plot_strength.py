@@ -79,7 +79,7 @@ def plot(runs: list[dict], out: Path) -> None:
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     games = runs[0]["target"]["games"]
     keys = [
-        Line2D([], [], marker="D", linestyle="none", color="grey", markersize=8, label=f"newest, {games} games"),
+        Line2D([], [], marker="D", linestyle="none", color="grey", markersize=8, label=f"{games}-game target match"),
         Line2D([], [], linestyle=":", color="black", label="target"),
     ]
     handles, labels = axes[0].get_legend_handles_labels()
