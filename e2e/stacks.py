@@ -114,6 +114,11 @@ class LocalStack:
     def actor_model_versions(self) -> list[int]:
         return [request_json(f"{c.url}/health")["model_version"] for c in self.config.components() if c.kind == "actor"]
 
+    def actor_setting(self, name: str) -> str | None:
+        """An environment variable as the actors get it: the supervisor's environment under the stack's settings."""
+        actor = next(c for c in self.config.components() if c.kind == "actor")
+        return {**os.environ, **actor.env}.get(name)
+
     def collect(self, into: Path) -> None:
         into.mkdir(parents=True, exist_ok=True)
         logs = self.config.data_dir / "logs"
@@ -285,6 +290,11 @@ class KindStack:
             json.loads(self.kubectl("exec", pod, "--", "python", "-c", probe))["model_version"]
             for pod in self.actor_pods()
         ]
+
+    def actor_setting(self, name: str) -> str | None:
+        """An environment variable as the actors get it: the ConfigMap every Python service loads (envFrom)."""
+        config = json.loads(self.kubectl("get", "configmap", "cartridge-config", "-o", "json"))
+        return config.get("data", {}).get(name)
 
     def scale_actors(self, replicas: int) -> None:
         # The HPA would fight a manual scale: pin it to the wanted count for the measurement.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from cartridge.arena.ratings_store import RATED, RatingsStore
 from cartridge.games import get_game
 from cartridge.inference import OnnxEvaluator
 from cartridge.modelstore import sha256_hex
+from cartridge.settings import Settings
 from devtools.http import request_json as get_json
 from testkit.replay_reads import episode_transitions, recent_episodes
 from testkit.support import wait_until
@@ -92,17 +92,27 @@ def test_episode_generation(stack):
         wait_until(lambda: len({e["actor_id"] for e in recent_episodes(replay, env, 200)}) >= 2, 120, "two actors")
         recent = recent_episodes(replay, env, 200)
         assert len({e["episode_id"] for e in recent}) == len(recent), "duplicate episode ids"
+        # Each value is (1 - m) z + m q (VALUE_TARGET_MIX = m): z the mover's result, q the root's value in [-1, 1].
+        mix = Settings.from_env({"VALUE_TARGET_MIX": v} if (v := stack.actor_setting("VALUE_TARGET_MIX")) else {})
+        m = mix.value_target_mix
+        searched = 0  # values whose q is not the result itself: the search's root values show in the targets
         for episode in recent[:10]:
             transitions = episode_transitions(replay, episode["episode_id"])
             assert [t.step for t in transitions] == list(range(episode["moves"]))
             for t in transitions:
                 assert abs(float(t.policy.sum()) - 1) < 1e-4 and t.policy[t.action] > 0
-                assert t.value in (-1.0, 0.0, 1.0) and set(np.unique(t.observation)) <= {0.0, 1.0}
-            values = [t.value for t in transitions]
-            if episode["winner"] != 0:  # the last mover won; values alternate back from the end
-                assert values[-1] == 1.0 and all(a == -b for a, b in itertools.pairwise(values))
-            else:
-                assert set(values) == {0.0}
+                assert set(np.unique(t.observation)) <= {0.0, 1.0}
+            # The last mover won, so the results alternate back from it; a draw is 0 for both.
+            n = len(transitions)
+            results = [(-1.0) ** (n - 1 - i) if episode["winner"] else 0.0 for i in range(n)]
+            for t, z in zip(transitions, results, strict=True):
+                if m == 0:
+                    assert t.value == z, (episode["winner"], t.step, t.value)
+                    continue
+                q = (t.value - (1 - m) * z) / m
+                assert -1 - 1e-5 <= q <= 1 + 1e-5, (episode["winner"], t.step, t.value, m)
+                searched += abs(q - z) > 1e-5
+        assert m == 0 or searched, f"VALUE_TARGET_MIX={m} but every value is the game's result"
 
 
 @pytest.mark.timeout(TRAINING_PROGRESS_TIMEOUT)
