@@ -26,6 +26,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from devtools.errors import DevtoolsError
 from devtools.kind import addons
@@ -146,7 +147,10 @@ def cluster_objects() -> list[dict]:
             "Gateway", "cartridge", "Programmed", NAMESPACE, addresses=[{"type": "IPAddress", "value": "172.18.0.5"}]
         ),
     ]
-    return [*namespaces, *pods, *workloads, hpa, web, secret, *provider]
+    # The stack's own ConfigMap, as the base deploys it (the e2e suite reads the actors' settings from it).
+    config = yaml.safe_load((REPO_ROOT / "k8s" / "base" / "configmap.yaml").read_text())
+    config["metadata"]["namespace"] = NAMESPACE
+    return [*namespaces, *pods, *workloads, hpa, web, secret, config, *provider]
 
 
 # The current logs, and one previous log: the trainer restarted once.
@@ -223,6 +227,9 @@ def test_every_e2e_kubectl_call_reaches_the_stacks_namespace(api, stack):
     from e2e.chaos import KindChaos
 
     assert stack._secret("postgres-credentials", "POSTGRES_USER") == "cartridge"
+    base = yaml.safe_load((REPO_ROOT / "k8s" / "base" / "configmap.yaml").read_text())["data"]
+    assert stack.actor_setting("VALUE_TARGET_MIX") == base["VALUE_TARGET_MIX"]
+    assert stack.actor_setting("NO_SUCH_SETTING") is None
     stack.scale_actors(2)
     assert stack.actor_cpu_utilization() == 42
     chaos = KindChaos(stack)
@@ -234,6 +241,7 @@ def test_every_e2e_kubectl_call_reaches_the_stacks_namespace(api, stack):
     seen = {(r.verb, r.resource, r.subresource) for r in api.calls()}
     assert {
         ("list", "secrets", None),
+        ("get", "configmaps", None),
         ("patch", "horizontalpodautoscalers", None),
         ("patch", "deployments", "scale"),
         ("watch", "deployments", None),
