@@ -99,6 +99,11 @@ def established(kind: str, name: str, condition: str, namespace: str | None = No
     }
 
 
+def base_configmap() -> dict:
+    """The stack's own ConfigMap as k8s/base deploys it (the e2e suite reads the actors' settings from it)."""
+    return yaml.safe_load((REPO_ROOT / "k8s" / "base" / "configmap.yaml").read_text())
+
+
 def cluster_objects() -> list[dict]:
     """A running Cartridge stack with two actors, in namespace cartridge, and kind's system namespaces."""
     namespaces = [
@@ -147,8 +152,7 @@ def cluster_objects() -> list[dict]:
             "Gateway", "cartridge", "Programmed", NAMESPACE, addresses=[{"type": "IPAddress", "value": "172.18.0.5"}]
         ),
     ]
-    # The stack's own ConfigMap, as the base deploys it (the e2e suite reads the actors' settings from it).
-    config = yaml.safe_load((REPO_ROOT / "k8s" / "base" / "configmap.yaml").read_text())
+    config = base_configmap()
     config["metadata"]["namespace"] = NAMESPACE
     return [*namespaces, *pods, *workloads, hpa, web, secret, config, *provider]
 
@@ -227,8 +231,7 @@ def test_every_e2e_kubectl_call_reaches_the_stacks_namespace(api, stack):
     from e2e.chaos import KindChaos
 
     assert stack._secret("postgres-credentials", "POSTGRES_USER") == "cartridge"
-    base = yaml.safe_load((REPO_ROOT / "k8s" / "base" / "configmap.yaml").read_text())["data"]
-    assert stack.actor_setting("VALUE_TARGET_MIX") == base["VALUE_TARGET_MIX"]
+    assert stack.actor_setting("VALUE_TARGET_MIX") == base_configmap()["data"]["VALUE_TARGET_MIX"]
     assert stack.actor_setting("NO_SUCH_SETTING") is None
     stack.scale_actors(2)
     assert stack.actor_cpu_utilization() == 42
