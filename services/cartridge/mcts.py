@@ -9,6 +9,21 @@ Terminal positions are valued exactly and never reach the network.
 
 Values are always from the side to move (states are canonical): a child's value is negated
 when it is backed up into its parent.
+
+Two ways to choose where a simulation goes (``MctsConfig.root``):
+
+- "puct" (AlphaZero): every node by PUCT, root noise by Dirichlet; the policy is the root's visit distribution.
+- "gumbel" (Danihelka, Guez, Schrittwieser, Silver, "Policy improvement by planning with Gumbel", ICLR 2022),
+  read against DeepMind's mctx (mctx/_src/policies.py gumbel_muzero_policy, action_selection.py,
+  seq_halving.py, qtransforms.py qtransform_completed_by_mix_value, with its defaults): at the root, Gumbel
+  noise g (only when ``add_noise``; 0 otherwise, as mctx's gumbel_scale=0 for evaluation) samples the
+  ``gumbel_considered`` actions with the highest g + logits without replacement, and Sequential Halving spends
+  the budget on them in rounds, keeping the half with the highest g + logits + sigma(q) each round. Below the
+  root, the child whose visit share lags most behind pi' = softmax(logits + sigma(completed q)) is chosen
+  (deterministic, no exploration constant). The policy is the root's pi', whose improvement over the prior holds
+  at a few simulations, and the action to play is the last round's winner (``SearchResult.action``).
+  sigma(q) = (50 + max visits) * 0.1 * q rescaled to [0, 1] over the node's children; an unvisited child's q
+  is completed by the mix of the network's value and the visited children's prior-weighted q.
 """
 
 from __future__ import annotations
@@ -19,6 +34,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -36,8 +52,14 @@ class MctsConfig:
     # contributes several leaves per round (virtual loss keeps them apart), at most 8.
     batch_target: int = 32
     cache_size: int = 200_000  # evaluations kept across rounds; 0 turns the cache off
+    root: str = "puct"  # "puct" or "gumbel" (module docstring)
+    gumbel_considered: int = 16  # Gumbel: actions sampled at the root for Sequential Halving (mctx's default)
 
     def __post_init__(self) -> None:
+        if self.root not in ("puct", "gumbel"):
+            raise ValueError(f"MctsConfig.root must be 'puct' or 'gumbel', got {self.root!r}")
+        if self.gumbel_considered < 1:
+            raise ValueError(f"MctsConfig.gumbel_considered must be >= 1, got {self.gumbel_considered}")
         if self.simulations < 1:
             raise ValueError(f"MctsConfig.simulations must be >= 1, got {self.simulations}")
         if not 0.0 <= self.dirichlet_fraction <= 1.0:
@@ -48,9 +70,12 @@ class MctsConfig:
 
 @dataclass(frozen=True)
 class SearchResult:
-    policy: np.ndarray  # (N, A) normalised visit counts, 0 on illegal moves
+    policy: np.ndarray  # (N, A) the training target, 0 on illegal moves: visit shares (puct) or pi' (gumbel)
     visits: np.ndarray  # (N, A) raw visit counts
     value: np.ndarray  # (N,) mean value of the root for the mover, in [-1, 1]
+    # (N,) gumbel: the action Sequential Halving chose (-1 for a terminal root); puct: None (the caller chooses
+    # from the visits)
+    action: np.ndarray | None = None
 
 
 class Node:
@@ -62,11 +87,13 @@ class Node:
         "child_n",
         "child_w",
         "children",
+        "gumbel",
         "key",
         "pending",
         "priors",
         "state",
         "terminal_value",
+        "value",
         "visits",
     )
 
@@ -83,11 +110,13 @@ class Node:
         self.visits = 0.0
         self.pending = False  # waiting for the network in this round
         self.terminal_value = None if state.outcome is None else float(state.outcome)
+        self.value = 0.0  # the network's value for the mover, once expanded (Gumbel's completed q uses it)
+        self.gumbel: list[float] | None = None  # Gumbel: g + logits per child while this root is searched
 
-    def expand(self, actions: list[int], priors: list[float]) -> None:
+    def expand(self, actions: list[int], priors: list[float], value: float) -> None:
         # ``actions`` and ``priors`` may be shared with the cache: never modified in place.
         k = len(actions)
-        self.actions, self.priors = actions, priors
+        self.actions, self.priors, self.value = actions, priors, value
         self.child_n, self.child_w, self.children = [0.0] * k, [0.0] * k, [None] * k
 
 
@@ -166,10 +195,15 @@ class BatchedMCTS:
             keep = [t for t in range(len(live)) if remaining[t] > 0]
             live, remaining = [live[t] for t in keep], [remaining[t] for t in keep]
         clean: list[tuple[Node, list[float] | None]] = []
-        if add_noise:
+        gumbel = self.config.root == "gumbel"
+        if gumbel:
+            for root in live:
+                self._draw_gumbel(root, add_noise, simulations)
+        elif add_noise:
             for root in live:
                 clean.append((root, root.priors))
                 self._add_noise(root)
+        descend = self._descend_gumbel if gumbel else self._descend
         per_tree = max(1, min(8, self.config.batch_target // max(1, len(live))))
         cache = self._cache if self.config.cache_size else {}
         while live:
@@ -177,14 +211,14 @@ class BatchedMCTS:
             for t, root in enumerate(live):
                 for _ in range(min(per_tree, remaining[t])):
                     path: list[tuple[Node, int]] = []
-                    leaf = self._descend(root, path)
+                    leaf = descend(root, path)
                     if leaf is None:  # ran into a leaf already waiting this round: next tree
                         break
                     remaining[t] -= 1
                     if leaf.terminal_value is not None:
                         _backup(path, leaf, leaf.terminal_value)
                     elif (hit := cache.get(leaf.key)) is not None:
-                        leaf.expand(hit[0], hit[1])  # at once, so this round's next descents can use it
+                        leaf.expand(*hit)  # at once, so this round's next descents can use it
                         _backup(path, leaf, hit[2])
                     else:
                         leaf.pending = True
@@ -194,7 +228,10 @@ class BatchedMCTS:
             live, remaining = [live[t] for t in keep], [remaining[t] for t in keep]
         for root, priors in clean:  # the network's priors back: the next search of this root draws its own noise
             root.priors = priors
-        return self._result(roots)
+        result = self._result(roots)
+        for root in roots:  # this search's Gumbel draws go with it, as Dirichlet noise does
+            root.gumbel = None
+        return result
 
     def _descend(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
         """Walk from ``root`` to a leaf (unexpanded or terminal) by PUCT, appending (node, child index)
@@ -224,6 +261,44 @@ class BatchedMCTS:
             node = child
         return node
 
+    def _draw_gumbel(self, root: Node, add_noise: bool, simulations: int) -> None:
+        """Root's g + logits per child (g = 0 without noise) and its Sequential Halving schedule for this search."""
+        k = len(root.actions)
+        g = self.rng.gumbel(size=k).tolist() if add_noise else [0.0] * k
+        scores = [gi + math.log(max(p, _TINY)) for gi, p in zip(g, root.priors, strict=True)]
+        root.gumbel = (scores, _considered_visits(min(self.config.gumbel_considered, k), simulations))
+
+    def _descend_gumbel(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
+        """``_descend`` by Gumbel's rules (module docstring): Sequential Halving at ``root``, pi' below it."""
+        scores, schedule = root.gumbel
+        child_n = root.child_n
+        k = int(sum(child_n))  # this simulation's index in the root's schedule
+        target = schedule[k] if k < len(schedule) else max(child_n)
+        sigma = _completed_sigma(root)
+        best, best_score = -1, -math.inf
+        for i in range(len(child_n)):  # mctx seq_halving.score_considered: only children at the scheduled count
+            if child_n[i] == target and scores[i] + sigma[i] > best_score:
+                best, best_score = i, scores[i] + sigma[i]
+        if best < 0:  # off the schedule (a root topped up past it): the best of the least visited
+            low = min(child_n)
+            best = max((i for i in range(len(child_n)) if child_n[i] == low), key=lambda i: scores[i] + sigma[i])
+        node, apply = root, self.game.apply
+        while True:
+            child = node.children[best]
+            if child is None:
+                child = node.children[best] = Node(apply(node.state, node.actions[best]))
+            elif child.pending:
+                _revert_virtual_loss(path)
+                return None
+            node.child_n[best] += 1.0
+            node.child_w[best] -= 1.0
+            node.visits += 1.0
+            path.append((node, best))
+            node = child
+            if node.priors is None:
+                return node
+            best = _interior_choice(node)
+
     def _expand_all(self, waiting: list[tuple[Node, Sequence[tuple[Node, int]]]], backup: bool) -> None:
         """Expand the waiting leaves (cache, else ONE network call for the distinct positions) and
         back their values up when ``backup``."""
@@ -242,7 +317,7 @@ class BatchedMCTS:
             found.update(self._evaluate(list(missing.items())))
         for leaf, path in waiting:
             actions, priors, value = found[leaf.key]
-            leaf.expand(actions, priors)
+            leaf.expand(actions, priors, value)
             leaf.pending = False
             if backup:
                 _backup(path, leaf, value)
@@ -292,9 +367,29 @@ class BatchedMCTS:
             visits[k, root.actions] = root.child_n
             total = sum(root.child_n)
             value[k] = sum(root.child_w) / total if total else 0.0
+        if self.config.root == "gumbel":
+            return self._gumbel_result(roots, visits, value)
         sums = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, sums, out=np.zeros_like(visits), where=sums > 0)
         return SearchResult(policy=policy, visits=visits, value=value)
+
+    def _gumbel_result(self, roots: Sequence[Node], visits: np.ndarray, value: np.ndarray) -> SearchResult:
+        """pi' = softmax(logits + sigma(completed q)) as the policy, and the action with the highest
+        g + logits + sigma(q) among the most visited (mctx gumbel_muzero_policy)."""
+        policy = np.zeros_like(visits)
+        action = np.full(len(roots), -1, dtype=np.int64)
+        for k, root in enumerate(roots):
+            if root.terminal_value is not None:
+                continue
+            sigma = _completed_sigma(root)
+            policy[k, root.actions] = _improved_policy(root.priors, sigma)
+            scores = root.gumbel[0] if root.gumbel else [math.log(max(p, _TINY)) for p in root.priors]
+            most = max(root.child_n)
+            best = max(
+                (i for i in range(len(root.actions)) if root.child_n[i] == most), key=lambda i: scores[i] + sigma[i]
+            )
+            action[k] = root.actions[best]
+        return SearchResult(policy=policy, visits=visits, value=value, action=action)
 
 
 @contextmanager
@@ -330,6 +425,87 @@ def _cyclic_gc_paused() -> Iterator[None]:
 _gc_lock = threading.Lock()
 _gc_searches = 0  # searches running in this process, any thread
 _gc_was_enabled = True  # the collector's state when the first of them began
+
+
+# Gumbel's constants, mctx's defaults (qtransforms.qtransform_completed_by_mix_value): sigma(q) =
+# (_MAXVISIT_INIT + max visits) * _VALUE_SCALE * q, q rescaled to [0, 1] (over at least _EPSILON).
+_MAXVISIT_INIT = 50.0
+_VALUE_SCALE = 0.1
+_EPSILON = 1e-8
+_TINY = 1e-30  # a prior's floor before its log, and the visited priors' sum's floor (mctx: finfo.tiny)
+
+
+@lru_cache(maxsize=256)
+def _considered_visits(considered: int, simulations: int) -> tuple[int, ...]:
+    """Sequential Halving's schedule (mctx seq_halving.get_sequence_of_considered_visits): the visit count the
+    simulation of each index gives one more visit to. ``considered`` children each get an equal share of a
+    log2(considered)-th of the budget, then the better half continue, down to 2."""
+    if considered <= 1:
+        return tuple(range(simulations))
+    log2max = math.ceil(math.log2(considered))
+    sequence: list[int] = []
+    visits = [0] * considered
+    while len(sequence) < simulations:
+        for _ in range(max(1, int(simulations / (log2max * considered)))):
+            sequence.extend(visits[:considered])
+            for i in range(considered):
+                visits[i] += 1
+        considered = max(2, considered // 2)
+    return tuple(sequence[:simulations])
+
+
+def _completed_sigma(node: Node) -> list[float]:
+    """sigma(completed q) per child of an expanded node, for the player choosing there (mctx
+    qtransform_completed_by_mix_value): a visited child's mean value, an unvisited one's the mixed value (the
+    network's value of ``node`` averaged with the visited children's prior-weighted q, by visits), rescaled to
+    [0, 1] over the children and scaled by (50 + max visits) * 0.1."""
+    child_n, child_w, priors = node.child_n, node.child_w, node.priors
+    k = len(child_n)
+    q = [0.0] * k
+    total = sum_p = weighted = most = 0.0
+    for i in range(k):
+        n = child_n[i]
+        if n:
+            qi = q[i] = child_w[i] / n
+            total += n
+            sum_p += priors[i]
+            weighted += priors[i] * qi
+            if n > most:
+                most = n
+    if not total:  # every q completed by the same value: rescaled, all 0
+        return q
+    mixed = (node.value + total * weighted / max(sum_p, _TINY)) / (total + 1.0)
+    for i in range(k):
+        if not child_n[i]:
+            q[i] = mixed
+    low = min(q)
+    scale = (_MAXVISIT_INIT + most) * _VALUE_SCALE / max(max(q) - low, _EPSILON)
+    return [(qi - low) * scale for qi in q]
+
+
+def _improved_policy(priors: Sequence[float], sigma: Sequence[float]) -> list[float]:
+    """pi' = softmax(log prior + sigma), as probabilities: prior x exp(sigma), normalised."""
+    top = max(sigma)
+    weights = [p * math.exp(s - top) for p, s in zip(priors, sigma, strict=True)]
+    total = sum(weights)
+    if total <= 0:  # every prior underflowed: sigma alone
+        weights = [math.exp(s - top) for s in sigma]
+        total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _interior_choice(node: Node) -> int:
+    """The child whose visit share lags most behind pi' (mctx gumbel_muzero_interior_action_selection: argmax of
+    pi'(a) - N(a) / (1 + sum N)); the first such child on a tie."""
+    child_n = node.child_n
+    policy = _improved_policy(node.priors, _completed_sigma(node))
+    denominator = 1.0 + sum(child_n)
+    best, best_score = 0, -math.inf
+    for i in range(len(child_n)):
+        score = policy[i] - child_n[i] / denominator
+        if score > best_score:
+            best, best_score = i, score
+    return best
 
 
 def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:

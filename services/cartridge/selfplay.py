@@ -2,7 +2,10 @@
 
 Each round asks ``evaluator()`` for the network to use, so a model loaded by the poller is used
 from the next move on. Moves are sampled in proportion to visit counts for the first
-``temperature_moves`` plies (exploration), then the most visited move is played.
+``temperature_moves`` plies (exploration), then the most visited move is played. Under Gumbel search
+(``MctsConfig.root``, setting SELFPLAY_SEARCH) the search's own choice is played at every ply: its Gumbel draws
+are the exploration (Danihelka et al. 2022, as mctx's gumbel_muzero_policy returns the action to play), and
+the recorded policy is the search's pi'.
 
 Two training-target methods, both off by default (plain AlphaZero; settings PLAYOUT_CAP_FULL_SHARE,
 PLAYOUT_CAP_FAST_SIMS, VALUE_TARGET_MIX):
@@ -100,6 +103,8 @@ class SelfPlay:
             raise ValueError(f"SelfPlay resign_threshold must be in [0, 1) (0: never resign), got {resign_threshold}")
         if not 0 <= resign_check_share <= 1:
             raise ValueError(f"SelfPlay resign_check_share must be in [0, 1], got {resign_check_share}")
+        if reuse_tree and config.root == "gumbel":
+            raise ValueError("SelfPlay reuse_tree needs root='puct': Sequential Halving schedules a fresh root")
         self.game = game
         self.config = config
         self.parallel_games = parallel_games
@@ -168,7 +173,9 @@ class SelfPlay:
                         winner = _opponent(g.state.to_play)
                         self.resigned_games += 1
                     else:
-                        action = self._choose(g.state, result.visits[k])
+                        action = (
+                            self._choose(g.state, result.visits[k]) if result.action is None else int(result.action[k])
+                        )
                         if full:  # only full searches are training positions (KataGo records no fast-search turn)
                             g.steps.append((observations[k], result.policy[k], action, g.state.to_play))
                             g.root_values.append(float(result.value[k]))

@@ -173,6 +173,11 @@ class Settings:
     # Subtree reuse (KataGo, Leela Zero): "on" keeps the played move's searched subtree as the next move's root and
     # tops it up to MCTS_MAX_SIMS (or PLAYOUT_CAP_FAST_SIMS), its visits counting; "off" searches each move afresh.
     selfplay_reuse_tree: str = env_field("off", _choice(("on", "off")))
+    # Self-play's search (cartridge.mcts): "puct" (AlphaZero: PUCT, Dirichlet root noise, visit-share policy targets)
+    # or "gumbel" (Gumbel root sampling with Sequential Halving over GUMBEL_CONSIDERED actions, pi' policy targets,
+    # the halving's winner played). The arena and the web search by PUCT either way.
+    selfplay_search: str = env_field("puct", _choice(("puct", "gumbel")))
+    gumbel_considered: int = env_field(16, _int(1))
     # Resignation (AlphaGo Zero, Leela Zero, KataGo): a game ends when the side to move has valued its position below
     # -RESIGN_THRESHOLD on 2 consecutive own full searches, its opponent the winner. 0 (or unset) = never resign.
     resign_threshold: float = env_field(0.0, lambda n, r: _resign_threshold(n, r))
@@ -195,6 +200,12 @@ class Settings:
                 f"or unset for {REPLAY_BOUND_WINDOWS} x REPLAY_WINDOW)"
             )
 
+        if self.selfplay_search == "gumbel" and self.selfplay_reuse_tree == "on":
+            raise SettingsError(
+                "SELFPLAY_SEARCH=gumbel with SELFPLAY_REUSE_TREE=on: Sequential Halving schedules a fresh root's "
+                "visits from 0, so a kept subtree cannot be topped up (expected SELFPLAY_REUSE_TREE=off, "
+                "or SELFPLAY_SEARCH=puct)"
+            )
         if self.playout_cap_full_share < 1 and self.playout_cap_fast_sims >= self.mcts_max_sims:
             raise SettingsError(
                 f"PLAYOUT_CAP_FAST_SIMS={self.playout_cap_fast_sims} is not below MCTS_MAX_SIMS={self.mcts_max_sims}: "

@@ -81,7 +81,11 @@ class Actor:
         self.settings, self.replay, self.watcher, self.log = settings, replay, watcher, log
         self.selfplay = SelfPlay(
             get_game(settings.env_id),
-            MctsConfig(simulations=settings.mcts_max_sims),
+            MctsConfig(
+                simulations=settings.mcts_max_sims,
+                root=settings.selfplay_search,
+                gumbel_considered=settings.gumbel_considered,
+            ),
             parallel_games=settings.actor_parallel_games,
             actor_id=actor_id,
             full_share=settings.playout_cap_full_share,
