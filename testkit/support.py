@@ -185,3 +185,20 @@ class FirstPlayerLosing(UniformEvaluator):
         logits, _ = super().evaluate(observations)
         stones = observations.reshape(len(observations), -1).sum(axis=1)
         return logits, np.where(stones % 2 == 0, -0.9, 0.9).astype(np.float32)
+
+
+class LinearEvaluator:
+    """A fixed random linear 'network': priors and values that differ from position to position, so the
+    search's choices depend on them (a uniform prior would hide a prior mix-up)."""
+
+    version = 1
+
+    def __init__(self, game: Game, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        features = 2 * game.rows * game.cols
+        self.policy = rng.normal(size=(features, game.action_size)).astype(np.float32)
+        self.value = rng.normal(size=features).astype(np.float32) * 0.3
+
+    def evaluate(self, observations):
+        x = observations.reshape(len(observations), -1)
+        return x @ self.policy, np.tanh(x @ self.value)

@@ -7,6 +7,8 @@ import random
 import time
 import urllib.request
 
+import pytest
+
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
@@ -57,12 +59,22 @@ def assert_every_episode_is_whole(url: str) -> int:
     return len(episodes)
 
 
-def test_actor_stops_after_actor_max_episodes_with_exactly_that_many(tmp_path, start_service):
-    env = actor_env(tmp_path, ACTOR_MAX_EPISODES="12")
+@pytest.mark.parametrize("search", ["puct", "gumbel"])
+def test_actor_stops_after_actor_max_episodes_with_exactly_that_many(tmp_path, start_service, search):
+    env = actor_env(tmp_path, ACTOR_MAX_EPISODES="12", SELFPLAY_SEARCH=search)
     actor = start_service("cartridge_actor", env, "actor")
     assert actor.wait(timeout=120) == 0, actor.log_text()
     assert assert_every_episode_is_whole(env["REPLAY_URL"]) == 12
     assert "max episodes reached" in actor.log_text()
+    # The search the setting names made the policy targets: visit shares of 8 simulations, or Gumbel's pi'.
+    with open_replay(env["REPLAY_URL"]) as replay:
+        shares = {
+            round(float(p) * 8, 4)
+            for e in recent_episodes(replay, "tictactoe", limit=100)
+            for t in episode_transitions(replay, e["episode_id"])
+            for p in t.policy
+        }
+    assert all(s == round(s) for s in shares) == (search == "puct"), sorted(shares)[:10]
 
 
 def test_health_and_metrics_answer_while_playing(tmp_path, start_service):

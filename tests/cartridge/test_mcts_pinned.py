@@ -20,23 +20,7 @@ from bench.games import openings
 from cartridge.games import get_game
 from cartridge.inference import UniformEvaluator
 from cartridge.mcts import BatchedMCTS, MctsConfig
-
-
-class LinearEvaluator:
-    """A fixed random linear 'network': priors and values that differ from position to position, so the
-    search's choices depend on them (a uniform prior would hide a prior mix-up)."""
-
-    version = 1
-
-    def __init__(self, game, seed: int) -> None:
-        rng = np.random.default_rng(seed)
-        features = 2 * game.rows * game.cols
-        self.policy = rng.normal(size=(features, game.action_size)).astype(np.float32)
-        self.value = rng.normal(size=features).astype(np.float32) * 0.3
-
-    def evaluate(self, observations):
-        x = observations.reshape(len(observations), -1)
-        return x @ self.policy, np.tanh(x @ self.value)
+from testkit.support import LinearEvaluator
 
 
 def run(name, count, sims, noise, cache_size, seed, searches=1, evaluator=None):

@@ -62,6 +62,8 @@ def test_values_are_parsed_and_normalised():
         ("PLAYOUT_CAP_FULL_SHARE", "0", "expected a score 0 < x <= 1"),
         ("PLAYOUT_CAP_FULL_SHARE", "1.5", "expected a score 0 < x <= 1"),
         ("PLAYOUT_CAP_FAST_SIMS", "0", "expected an integer >= 1"),
+        ("SELFPLAY_SEARCH", "alphazero", "expected one of: puct, gumbel"),
+        ("GUMBEL_CONSIDERED", "0", "expected an integer >= 1"),
         ("VALUE_TARGET_MIX", "1.5", "expected a number 0 <= x <= 1"),
         ("SELFPLAY_REUSE_TREE", "yes", "expected one of: on, off"),
         ("RESIGN_THRESHOLD", "-0.9", "expected 0 to never resign, or a number 0 < x < 1"),
@@ -143,3 +145,14 @@ def test_self_play_cost_savers_default_to_off():
     resigning = Settings.from_env({"RESIGN_THRESHOLD": "0.9", "RESIGN_CHECK_SHARE": "0"})
     assert (resigning.resign_threshold, resigning.resign_check_share) == (0.9, 0.0)
     assert Settings.from_env({"SELFPLAY_REUSE_TREE": " ON "}).selfplay_reuse_tree == "on"
+
+
+def test_self_play_searches_by_puct_unless_told_and_gumbel_refuses_reused_trees():
+    s = Settings.from_env({})
+    assert (s.selfplay_search, s.gumbel_considered) == ("puct", 16)
+    g = Settings.from_env({"SELFPLAY_SEARCH": "gumbel", "GUMBEL_CONSIDERED": "4"})
+    assert (g.selfplay_search, g.gumbel_considered) == ("gumbel", 4)
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"SELFPLAY_SEARCH": "gumbel", "SELFPLAY_REUSE_TREE": "on"})
+    assert "SELFPLAY_SEARCH=gumbel with SELFPLAY_REUSE_TREE=on" in str(err.value)
+    assert "expected SELFPLAY_REUSE_TREE=off, or SELFPLAY_SEARCH=puct" in str(err.value)
