@@ -148,14 +148,16 @@ class BatchedMCTS:
 
     # -- public -----------------------------------------------------------------------------
 
-    def search(self, states: Sequence[State], add_noise: bool = True, simulations: int | None = None) -> SearchResult:
+    def search(
+        self, states: Sequence[State], add_noise: bool | Sequence[bool] = True, simulations: int | None = None
+    ) -> SearchResult:
         """``simulations`` (None: ``config.simulations``) simulations for every non-terminal state in ``states``.
 
         Self-play's fast searches (playout-cap randomisation, cartridge.selfplay) pass fewer for one call."""
         return self.search_trees([Node(s) for s in states], add_noise, simulations)
 
     def search_trees(
-        self, roots: Sequence[Node], add_noise: bool = True, simulations: int | None = None
+        self, roots: Sequence[Node], add_noise: bool | Sequence[bool] = True, simulations: int | None = None
     ) -> SearchResult:
         """``search`` from the given roots, each a fresh ``Node(state)`` or a subtree kept from an earlier search
         (subtree reuse, cartridge.selfplay): the caller keeps ``root.children[i]`` of the move played and passes it
@@ -167,7 +169,8 @@ class BatchedMCTS:
         root already holding that many is not searched again. The result is the root's whole visit distribution,
         reused visits included: that is what the policy target is, and it sums to 1 as ever.
 
-        Root noise (``add_noise``) is mixed into a searched root's priors for this search only: the root leaves
+        ``add_noise`` is one flag for every root or one per root (Gumbel self-play noises only its opening plies).
+        Root noise is mixed into a searched root's priors for this search only: the root leaves
         with the network's priors it came with, so a root searched again (or a subtree whose root was noised)
         never carries an earlier search's noise, and each search draws fresh noise. Nodes below a root were
         expanded from the network alone (noise is only ever applied at a root), so a reused child starts clean.
@@ -183,7 +186,11 @@ class BatchedMCTS:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _search(self, roots: Sequence[Node], add_noise: bool, simulations: int) -> SearchResult:
+    def _search(self, roots: Sequence[Node], add_noise: bool | Sequence[bool], simulations: int) -> SearchResult:
+        if isinstance(add_noise, bool):
+            noisy = {id(r) for r in roots} if add_noise else set()
+        else:
+            noisy = {id(r) for r, flag in zip(roots, add_noise, strict=True) if flag}
         if self._cache_owner is not self.evaluator:
             self._cache.clear()
             self._cache_owner = self.evaluator
@@ -198,11 +205,12 @@ class BatchedMCTS:
         gumbel = self.config.root == "gumbel"
         if gumbel:
             for root in live:
-                self._draw_gumbel(root, add_noise, simulations)
-        elif add_noise:
+                self._draw_gumbel(root, id(root) in noisy, simulations)
+        elif noisy:
             for root in live:
-                clean.append((root, root.priors))
-                self._add_noise(root)
+                if id(root) in noisy:
+                    clean.append((root, root.priors))
+                    self._add_noise(root)
         descend = self._descend_gumbel if gumbel else self._descend
         per_tree = max(1, min(8, self.config.batch_target // max(1, len(live))))
         cache = self._cache if self.config.cache_size else {}

@@ -3,9 +3,10 @@
 Each round asks ``evaluator()`` for the network to use, so a model loaded by the poller is used
 from the next move on. Moves are sampled in proportion to visit counts for the first
 ``temperature_moves`` plies (exploration), then the most visited move is played. Under Gumbel search
-(``MctsConfig.root``, setting SELFPLAY_SEARCH) the search's own choice is played at every ply: its Gumbel draws
-are the exploration (Danihelka et al. 2022, as mctx's gumbel_muzero_policy returns the action to play), and
-the recorded policy is the search's pi'.
+(``MctsConfig.root``, setting SELFPLAY_SEARCH) the search's own choice is played (as mctx's gumbel_muzero_policy
+returns the action to play) and the recorded policy is its pi'. Its Gumbel draws, which make that choice a
+sample, are drawn for the first ``temperature_moves`` plies only: drawn at every ply (Danihelka et al. 2022),
+connect4 learned far worse in 30 minutes (docs/benchmarks.md), the later moves played off the best.
 
 Two training-target methods, both off by default (plain AlphaZero; settings PLAYOUT_CAP_FULL_SHARE,
 PLAYOUT_CAP_FAST_SIMS, VALUE_TARGET_MIX):
@@ -151,17 +152,21 @@ class SelfPlay:
                 full = self.full_share >= 1 or self.rng.random() < self.full_share
                 sims = self.config.simulations if full else self.fast_sims
                 # Full searches get root noise; fast ones none: their move is meant to be good, not exploratory
-                # (Wu 2019, section 3.1).
+                # (Wu 2019, section 3.1). Gumbel's noise is also how it picks the move to play, so it is drawn only
+                # in the opening plies, as PUCT samples its moves there; later plies play the noiseless winner.
+                noise: bool | list[bool] = full
+                if full and self.config.root == "gumbel":
+                    noise = [g.state.ply < self.temperature_moves for g in slots]
                 roots: list[Node] = []
                 if self.reuse_tree:
                     roots = [g.root or Node(g.state) for g in slots]
                     reused = sum(sum(r.child_n) for r in roots)
-                    result = mcts.search_trees(roots, add_noise=full, simulations=None if full else sims)
+                    result = mcts.search_trees(roots, add_noise=noise, simulations=None if full else sims)
                     self.simulations += int(result.visits.sum() - reused)  # a reused visit costs nothing now
                 else:
                     # search() keeps no tree past the call, so the cyclic collector never walks one (mcts.py,
                     # _cyclic_gc_paused): self-play without reuse runs exactly as before reuse existed.
-                    result = mcts.search(states, add_noise=full, simulations=None if full else sims)
+                    result = mcts.search(states, add_noise=noise, simulations=None if full else sims)
                     self.simulations += len(slots) * sims
                 if full:
                     observations = self.game.observations(states)
