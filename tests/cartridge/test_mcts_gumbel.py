@@ -189,6 +189,38 @@ def test_self_play_records_pi_prime_and_plays_the_searchs_choice(monkeypatch):
         SelfPlay(game, config, parallel_games=1, reuse_tree=True)
 
 
+def test_gumbel_self_play_draws_noise_in_the_opening_plies_only(monkeypatch):
+    flags: list[tuple[int, bool]] = []  # (ply, noise) per searched root
+
+    class Recording(BatchedMCTS):
+        def search(self, states, add_noise=True, simulations=None):
+            flags.extend(zip([s.ply for s in states], add_noise, strict=True))
+            return super().search(states, add_noise, simulations)
+
+    monkeypatch.setattr("cartridge.selfplay.BatchedMCTS", Recording)
+    game = get_game("tictactoe")
+    sp = SelfPlay(game, MctsConfig(simulations=8, root="gumbel"), 4, temperature_moves=3, rng=np.random.default_rng(0))
+    assert len(list(sp.play(lambda: UniformEvaluator(9), max_episodes=4))) == 4
+    assert {ply for ply, _ in flags} >= set(range(5))
+    assert all(noise == (ply < 3) for ply, noise in flags)
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_noise_flags_per_root_noise_those_roots_alone(root):
+    game = get_game("connect4")
+    a, b = openings(game, 2, np.random.default_rng(4))
+    network = LinearEvaluator(game, 4)
+
+    def run(states, noise):  # one leaf per tree a round, no shared cache: each tree searches as if alone
+        config = MctsConfig(simulations=30, root=root, batch_target=1, cache_size=0)
+        return BatchedMCTS(game, network, config, np.random.default_rng(9)).search(states, add_noise=noise)
+
+    mixed = run([a, b], [False, True])
+    assert np.array_equal(mixed.visits[0], run([a], False).visits[0])
+    assert np.array_equal(mixed.visits[1], run([b], True).visits[0])
+    assert not np.array_equal(mixed.visits[1], run([b], False).visits[0])
+
+
 def test_the_config_refuses_an_unknown_root_and_no_considered_actions():
     with pytest.raises(ValueError, match="root must be 'puct' or 'gumbel'"):
         MctsConfig(root="gumble")
