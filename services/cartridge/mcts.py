@@ -31,7 +31,7 @@ from __future__ import annotations
 import gc
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -211,7 +211,7 @@ class BatchedMCTS:
                 if id(root) in noisy:
                     clean.append((root, root.priors))
                     self._add_noise(root)
-        descend = self._descend_gumbel if gumbel else self._descend
+        choose = self._gumbel_choice if gumbel else None
         per_tree = max(1, min(8, self.config.batch_target // max(1, len(live))))
         cache = self._cache if self.config.cache_size else {}
         while live:
@@ -219,7 +219,7 @@ class BatchedMCTS:
             for t, root in enumerate(live):
                 for _ in range(min(per_tree, remaining[t])):
                     path: list[tuple[Node, int]] = []
-                    leaf = descend(root, path)
+                    leaf = self._descend(root, path, choose)
                     if leaf is None:  # ran into a leaf already waiting this round: next tree
                         break
                     remaining[t] -= 1
@@ -241,19 +241,26 @@ class BatchedMCTS:
             root.gumbel = None
         return result
 
-    def _descend(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
-        """Walk from ``root`` to a leaf (unexpanded or terminal) by PUCT, appending (node, child index)
-        to ``path`` and applying a virtual loss on the way; None (nothing applied) on a collision."""
+    def _descend(
+        self, root: Node, path: list[tuple[Node, int]], choose: Callable[[Node], int] | None = None
+    ) -> Node | None:
+        """Walk from ``root`` to a leaf (unexpanded or terminal) by PUCT (or ``choose``'s child of each node),
+        appending (node, child index) to ``path`` and applying a virtual loss on the way; None (nothing applied)
+        on a collision."""
         node, c_puct, apply = root, self.config.c_puct, self.game.apply
         while node.priors is not None:
-            priors, child_n, child_w = node.priors, node.child_n, node.child_w
-            scale = c_puct * math.sqrt(node.visits + 1.0)
-            best, best_score = 0, -math.inf
-            for i in range(len(priors)):  # inline PUCT: this loop is most of the tree's own time
-                n = child_n[i]
-                score = (child_w[i] / n if n else 0.0) + scale * priors[i] / (1.0 + n)
-                if score > best_score:
-                    best, best_score = i, score
+            child_n, child_w = node.child_n, node.child_w
+            if choose is None:
+                priors = node.priors
+                scale = c_puct * math.sqrt(node.visits + 1.0)
+                best, best_score = 0, -math.inf
+                for i in range(len(priors)):  # inline PUCT: this loop is most of the tree's own time
+                    n = child_n[i]
+                    score = (child_w[i] / n if n else 0.0) + scale * priors[i] / (1.0 + n)
+                    if score > best_score:
+                        best, best_score = i, score
+            else:
+                best = choose(node)
             child = node.children[best]
             if child is None:
                 child = node.children[best] = Node(apply(node.state, node.actions[best]))
@@ -276,13 +283,15 @@ class BatchedMCTS:
         scores = [gi + math.log(max(p, _TINY)) for gi, p in zip(g, root.priors, strict=True)]
         root.gumbel = (scores, _considered_visits(min(self.config.gumbel_considered, k), simulations))
 
-    def _descend_gumbel(self, root: Node, path: list[tuple[Node, int]]) -> Node | None:
-        """``_descend`` by Gumbel's rules (module docstring): Sequential Halving at ``root``, pi' below it."""
-        scores, schedule = root.gumbel
-        child_n = root.child_n
+    def _gumbel_choice(self, node: Node) -> int:
+        """Gumbel's child of ``node`` (module docstring): Sequential Halving at a searched root, pi' below it."""
+        if node.gumbel is None:
+            return _interior_choice(node)
+        scores, schedule = node.gumbel
+        child_n = node.child_n
         k = int(sum(child_n))  # this simulation's index in the root's schedule
         target = schedule[k] if k < len(schedule) else max(child_n)
-        sigma = _completed_sigma(root)
+        sigma = _completed_sigma(node)
         best, best_score = -1, -math.inf
         for i in range(len(child_n)):  # mctx seq_halving.score_considered: only children at the scheduled count
             if child_n[i] == target and scores[i] + sigma[i] > best_score:
@@ -290,22 +299,7 @@ class BatchedMCTS:
         if best < 0:  # off the schedule (a root topped up past it): the best of the least visited
             low = min(child_n)
             best = max((i for i in range(len(child_n)) if child_n[i] == low), key=lambda i: scores[i] + sigma[i])
-        node, apply = root, self.game.apply
-        while True:
-            child = node.children[best]
-            if child is None:
-                child = node.children[best] = Node(apply(node.state, node.actions[best]))
-            elif child.pending:
-                _revert_virtual_loss(path)
-                return None
-            node.child_n[best] += 1.0
-            node.child_w[best] -= 1.0
-            node.visits += 1.0
-            path.append((node, best))
-            node = child
-            if node.priors is None:
-                return node
-            best = _interior_choice(node)
+        return best
 
     def _expand_all(self, waiting: list[tuple[Node, Sequence[tuple[Node, int]]]], backup: bool) -> None:
         """Expand the waiting leaves (cache, else ONE network call for the distinct positions) and
