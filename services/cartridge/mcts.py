@@ -54,6 +54,9 @@ class MctsConfig:
     cache_size: int = 200_000  # evaluations kept across rounds; 0 turns the cache off
     root: str = "puct"  # "puct" or "gumbel" (module docstring)
     gumbel_considered: int = 16  # Gumbel: actions sampled at the root for Sequential Halving (mctx's default)
+    # Gumbel: q rescaled to [0, 1] by the node's children's min and max (mctx's default), or by the value range
+    # ((q + 1) / 2: values are in [-1, 1]), so children of near-equal q stay near-equal in pi'.
+    gumbel_rescale: bool = True
 
     def __post_init__(self) -> None:
         if self.root not in ("puct", "gumbel"):
@@ -285,13 +288,14 @@ class BatchedMCTS:
 
     def _gumbel_choice(self, node: Node) -> int:
         """Gumbel's child of ``node`` (module docstring): Sequential Halving at a searched root, pi' below it."""
+        rescale = self.config.gumbel_rescale
         if node.gumbel is None:
-            return _interior_choice(node)
+            return _interior_choice(node, rescale)
         scores, schedule = node.gumbel
         child_n = node.child_n
         k = int(sum(child_n))  # this simulation's index in the root's schedule
         target = schedule[k] if k < len(schedule) else max(child_n)
-        sigma = _completed_sigma(node)
+        sigma = _completed_sigma(node, rescale)
         best, best_score = -1, -math.inf
         for i in range(len(child_n)):  # mctx seq_halving.score_considered: only children at the scheduled count
             if child_n[i] == target and scores[i] + sigma[i] > best_score:
@@ -383,7 +387,7 @@ class BatchedMCTS:
         for k, root in enumerate(roots):
             if root.terminal_value is not None:
                 continue
-            sigma = _completed_sigma(root)
+            sigma = _completed_sigma(root, self.config.gumbel_rescale)
             policy[k, root.actions] = _improved_policy(root.priors, sigma)
             scores = root.gumbel[0] if root.gumbel else [math.log(max(p, _TINY)) for p in root.priors]
             most = max(root.child_n)
@@ -456,7 +460,7 @@ def _considered_visits(considered: int, simulations: int) -> tuple[int, ...]:
     return tuple(sequence[:simulations])
 
 
-def _completed_sigma(node: Node) -> list[float]:
+def _completed_sigma(node: Node, rescale: bool = True) -> list[float]:
     """sigma(completed q) per child of an expanded node, for the player choosing there (mctx
     qtransform_completed_by_mix_value): a visited child's mean value, an unvisited one's the mixed value (the
     network's value of ``node`` averaged with the visited children's prior-weighted q, by visits), rescaled to
@@ -480,6 +484,9 @@ def _completed_sigma(node: Node) -> list[float]:
     for i in range(k):
         if not child_n[i]:
             q[i] = mixed
+    if not rescale:  # mctx's rescale_values=False on (q + 1) / 2
+        scale = (_MAXVISIT_INIT + most) * _VALUE_SCALE
+        return [(qi + 1.0) * 0.5 * scale for qi in q]
     low = min(q)
     scale = (_MAXVISIT_INIT + most) * _VALUE_SCALE / max(max(q) - low, _EPSILON)
     return [(qi - low) * scale for qi in q]
@@ -496,11 +503,11 @@ def _improved_policy(priors: Sequence[float], sigma: Sequence[float]) -> list[fl
     return [w / total for w in weights]
 
 
-def _interior_choice(node: Node) -> int:
+def _interior_choice(node: Node, rescale: bool = True) -> int:
     """The child whose visit share lags most behind pi' (mctx gumbel_muzero_interior_action_selection: argmax of
     pi'(a) - N(a) / (1 + sum N)); the first such child on a tie."""
     child_n = node.child_n
-    policy = _improved_policy(node.priors, _completed_sigma(node))
+    policy = _improved_policy(node.priors, _completed_sigma(node, rescale))
     denominator = 1.0 + sum(child_n)
     best, best_score = 0, -math.inf
     for i in range(len(child_n)):

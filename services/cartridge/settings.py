@@ -178,6 +178,9 @@ class Settings:
     # the halving's winner played). The arena and the web search by PUCT either way.
     selfplay_search: str = env_field("puct", _choice(("puct", "gumbel")))
     gumbel_considered: int = env_field(16, _int(1))
+    # "on": Gumbel's q rescaled to [0, 1] by each node's children's min and max (mctx's default); "off": by the value
+    # range, (q + 1) / 2.
+    gumbel_rescale: str = env_field("on", _choice(("on", "off")))
     # Resignation (AlphaGo Zero, Leela Zero, KataGo): a game ends when the side to move has valued its position below
     # -RESIGN_THRESHOLD on 2 consecutive own full searches, its opponent the winner. 0 (or unset) = never resign.
     resign_threshold: float = env_field(0.0, lambda n, r: _resign_threshold(n, r))

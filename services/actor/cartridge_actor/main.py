@@ -85,6 +85,7 @@ class Actor:
                 simulations=settings.mcts_max_sims,
                 root=settings.selfplay_search,
                 gumbel_considered=settings.gumbel_considered,
+                gumbel_rescale=settings.gumbel_rescale == "on",
             ),
             parallel_games=settings.actor_parallel_games,
             actor_id=actor_id,
