@@ -6,13 +6,17 @@ import json
 import random
 import time
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
+import structlog
 
 from cartridge.games import get_game
 from cartridge.modelstore import open_model_store, sha256_hex
 from cartridge.modelstore.base import ModelManifest
 from cartridge.replay import open_replay
+from cartridge.settings import Settings
+from cartridge_actor.main import Actor
 from testkit.postgres import outage
 from testkit.replay_reads import episode_transitions, recent_episodes
 from testkit.support import free_port, wait_until
@@ -57,6 +61,14 @@ def assert_every_episode_is_whole(url: str) -> int:
             assert game.winner(state) == episode["winner"]
         assert replay.count_transitions("tictactoe") == sum(e["moves"] for e in episodes)
     return len(episodes)
+
+
+def test_the_actors_search_is_configured_from_its_settings(tmp_path):
+    env = actor_env(tmp_path, SELFPLAY_SEARCH="gumbel", GUMBEL_CONSIDERED="3", GUMBEL_RESCALE="off")
+    with open_replay(env["REPLAY_URL"]) as replay:
+        actor = Actor(Settings.from_env(env), "a", replay, SimpleNamespace(current=None), structlog.get_logger())
+    config = actor.selfplay.config
+    assert (config.simulations, config.root, config.gumbel_considered, config.gumbel_rescale) == (8, "gumbel", 3, False)
 
 
 @pytest.mark.parametrize("search", ["puct", "gumbel"])

@@ -22,17 +22,18 @@ from cartridge.selfplay import SelfPlay
 from testkit.support import LinearEvaluator
 
 
-def gumbel(game, evaluator=None, sims=32, considered=16, seed=0):
+def gumbel(game, evaluator=None, sims=32, considered=16, seed=0, rescale=True):
     return BatchedMCTS(
         game,
         evaluator or UniformEvaluator(game.action_size),
-        MctsConfig(simulations=sims, root="gumbel", gumbel_considered=considered),
+        MctsConfig(simulations=sims, root="gumbel", gumbel_considered=considered, gumbel_rescale=rescale),
         np.random.default_rng(seed),
     )
 
 
-def reference_sigma(node: Node) -> np.ndarray:
-    """mctx qtransform_completed_by_mix_value with its defaults, vectorised, from the node's statistics."""
+def reference_sigma(node: Node, rescale: bool = True) -> np.ndarray:
+    """mctx qtransform_completed_by_mix_value with its defaults, vectorised, from the node's statistics; without
+    ``rescale``, its rescale_values=False on (q + 1) / 2."""
     n, w = np.array(node.child_n), np.array(node.child_w)
     p = np.maximum(np.array(node.priors), 1e-30)
     visited = n > 0
@@ -40,12 +41,15 @@ def reference_sigma(node: Node) -> np.ndarray:
     weighted = (p * q)[visited].sum() / p[visited].sum() if visited.any() else 0.0
     mixed = (node.value + n.sum() * weighted) / (n.sum() + 1)
     completed = np.where(visited, q, mixed)
-    rescaled = (completed - completed.min()) / max(completed.max() - completed.min(), 1e-8)
+    if rescale:
+        rescaled = (completed - completed.min()) / max(completed.max() - completed.min(), 1e-8)
+    else:
+        rescaled = (completed + 1) / 2
     return (50 + n.max()) * 0.1 * rescaled
 
 
-def reference_policy(node: Node) -> np.ndarray:
-    logits = np.log(np.maximum(np.array(node.priors), 1e-30)) + reference_sigma(node)
+def reference_policy(node: Node, rescale: bool = True) -> np.ndarray:
+    logits = np.log(np.maximum(np.array(node.priors), 1e-30)) + reference_sigma(node, rescale)
     e = np.exp(logits - logits.max())
     return e / e.sum()
 
@@ -81,21 +85,22 @@ def test_visits_follow_the_halving_schedule_over_the_considered_actions_only(noi
         assert set(np.flatnonzero(visits)) == set(np.argsort(-(g + prior))[:4])
 
 
-def test_the_policy_is_pi_prime_from_the_roots_completed_q_and_the_action_the_best_most_visited():
+@pytest.mark.parametrize("rescale", [True, False], ids=["rescaled-per-node", "value-range"])
+def test_the_policy_is_pi_prime_from_the_roots_completed_q_and_the_action_the_best_most_visited(rescale):
     game = get_game("connect4")
     # 48 simulations visit all 7 children; 5 leave 2 unvisited, their q completed by the mixed value.
     roots = [Node(s) for s in openings(game, 4, np.random.default_rng(2))]
-    result = gumbel(game, LinearEvaluator(game, 2), sims=48).search_trees(roots, add_noise=False)
+    result = gumbel(game, LinearEvaluator(game, 2), sims=48, rescale=rescale).search_trees(roots, add_noise=False)
     few = [Node(s) for s in openings(game, 4, np.random.default_rng(2))]
-    few_result = gumbel(game, LinearEvaluator(game, 2), sims=5).search_trees(few, add_noise=False)
+    few_result = gumbel(game, LinearEvaluator(game, 2), sims=5, rescale=rescale).search_trees(few, add_noise=False)
     network = LinearEvaluator(game, 2)
     for k, root in enumerate(few):
         assert root.value == pytest.approx(float(network.evaluate(game.observations([root.state]))[1][0]), abs=1e-6)
         assert sum(n == 0 for n in root.child_n) == 2
-        assert np.allclose(few_result.policy[k][root.actions], reference_policy(root), atol=1e-6)
+        assert np.allclose(few_result.policy[k][root.actions], reference_policy(root, rescale), atol=1e-6)
     for k, root in enumerate(roots):
         expected = np.zeros(game.action_size)
-        expected[root.actions] = reference_policy(root)
+        expected[root.actions] = reference_policy(root, rescale)
         assert np.allclose(result.policy[k], expected, atol=1e-6)
         most = [a for a, n in zip(root.actions, root.child_n, strict=True) if n == max(root.child_n)]
         assert result.action[k] == max(most, key=lambda a: expected[a]), "no noise: the best pi' of the most visited"
@@ -113,6 +118,9 @@ def test_interior_nodes_choose_the_child_lagging_most_behind_pi_prime():
     assert _interior_choice(node) == int(np.argmax(pi - n / (1 + n.sum())))
     # Children 0 and 4 are unvisited: their q is the mixed value, between the network's 0.2 and the visited q's.
     assert np.allclose(_completed_sigma(node), reference_sigma(node))
+    assert np.allclose(_completed_sigma(node, rescale=False), reference_sigma(node, rescale=False))
+    n = np.array(node.child_n)
+    assert _interior_choice(node, rescale=False) == int(np.argmax(reference_policy(node, False) - n / (1 + n.sum())))
     assert reference_sigma(node).min() == 0 and reference_sigma(node).max() == pytest.approx(5.9)
 
 

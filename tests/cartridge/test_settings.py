@@ -64,6 +64,7 @@ def test_values_are_parsed_and_normalised():
         ("PLAYOUT_CAP_FAST_SIMS", "0", "expected an integer >= 1"),
         ("SELFPLAY_SEARCH", "alphazero", "expected one of: puct, gumbel"),
         ("GUMBEL_CONSIDERED", "0", "expected an integer >= 1"),
+        ("GUMBEL_RESCALE", "minmax", "expected one of: on, off"),
         ("VALUE_TARGET_MIX", "1.5", "expected a number 0 <= x <= 1"),
         ("SELFPLAY_REUSE_TREE", "yes", "expected one of: on, off"),
         ("RESIGN_THRESHOLD", "-0.9", "expected 0 to never resign, or a number 0 < x < 1"),
@@ -149,7 +150,7 @@ def test_self_play_cost_savers_default_to_off():
 
 def test_self_play_searches_by_puct_unless_told_and_gumbel_refuses_reused_trees():
     s = Settings.from_env({})
-    assert (s.selfplay_search, s.gumbel_considered) == ("puct", 16)
+    assert (s.selfplay_search, s.gumbel_considered, s.gumbel_rescale) == ("puct", 16, "on")
     g = Settings.from_env({"SELFPLAY_SEARCH": "gumbel", "GUMBEL_CONSIDERED": "4"})
     assert (g.selfplay_search, g.gumbel_considered) == ("gumbel", 4)
     with pytest.raises(SettingsError) as err:
