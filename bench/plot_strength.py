@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 
 # The targets of issue 26 per game: score against the target opponent, optimal moves with search, raw network.
 # tictactoe's is no loss against minimax: a score of 0.5 with every game drawn.
 TARGETS = {"connect4": (0.95, 0.90, 0.75), "tictactoe": (0.5, None, None)}
+LABEL_WIDTH = 110  # characters a legend line holds at the figure's width and the legend's font size
+LINE_STYLES = ("-", "--", "-.", ":")
 
 
 class ResultsError(ValueError):
@@ -36,6 +39,15 @@ def load(path: Path) -> dict:
 
 
 def plot(runs: list[dict], out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(runs)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def figure(runs: list[dict]):
+    """The chart of ``runs`` as a matplotlib Figure."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on a CI machine or a container
@@ -48,14 +60,23 @@ def plot(runs: list[dict], out: Path) -> None:
     game = games.pop()
     score_target, search_target, raw_target = TARGETS.get(game, (None, None, None))
     opponent = runs[0]["target"]["opponent"]
-    # The legend goes below the panels, a line per run, so it never covers a curve however many runs there are.
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 9 + 0.22 * len(runs)), sharex=True, layout="constrained")
+    labels = [
+        textwrap.fill(f"{run['label']}: v{run['target']['version']} scored {run['target']['score']:.3f}", LABEL_WIDTH)
+        for run in runs
+    ]
+    # The legend goes below the panels, an entry per run (long labels wrapped to the figure's width), so it never
+    # covers a curve however many runs there are.
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, axes = plt.subplots(3, 1, figsize=(8, 9 + 0.2 * lines), sharex=True, layout="constrained")
     panels = (
         (axes[0], f"score against {opponent}", score_target),
         (axes[1], "optimal moves, arena's search", search_target),
         (axes[2], "optimal moves, raw network", raw_target),
     )
-    for colour, run in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], runs, strict=False):
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (run, label) in enumerate(zip(runs, labels, strict=True)):
+        # A colour each, and past the palette's end the next line style: every run its own look, none dropped.
+        colour, style = colours[k % len(colours)], LINE_STYLES[k // len(colours) % len(LINE_STYLES)]
         rated = run["rated"]
         minutes = [r["seconds"] / 60 for r in rated]
         series = (
@@ -64,9 +85,8 @@ def plot(runs: list[dict], out: Path) -> None:
             [r["optimal_network"] for r in rated],
         )
         target = run["target"]
-        label = f"{run['label']}: v{target['version']} scored {target['score']:.3f}"
         for (ax, _, _), values in zip(panels, series, strict=True):
-            ax.plot(minutes, values, "o-", color=colour, label=label if ax is axes[0] else None)
+            ax.plot(minutes, values, marker="o", linestyle=style, color=colour, label=label if ax is axes[0] else None)
         axes[0].plot(target["seconds"] / 60, target["score"], "D", color=colour, markersize=9)
     for ax, title, goal in panels:
         if goal is not None:
@@ -86,8 +106,7 @@ def plot(runs: list[dict], out: Path) -> None:
     fig.legend([*handles, *keys], [*labels, *(k.get_label() for k in keys)], loc="outside lower center", fontsize=8)
     axes[2].set_xlabel("wall-clock training time (minutes, 2 cores)")
     fig.suptitle(f"{game}: strength against training time")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.bench_strength import services_path, write_results
-from bench.plot_strength import ResultsError, load, plot
+from bench.plot_strength import LABEL_WIDTH, ResultsError, figure, load, plot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +40,25 @@ def test_two_runs_make_one_png(tmp_path):
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     assert not list(tmp_path.glob("*.partial"))  # results are renamed into place whole
+
+
+def test_every_run_gets_its_own_line_and_whole_legend_entry_past_the_palettes_end(tmp_path):
+    # 13 runs, more than the 10 colours of matplotlib's palette, one with a label longer than a legend line.
+    runs = [load(run_file(tmp_path, f"run {k}", scale=1 + k / 10)) for k in range(13)]
+    runs[4]["label"] = "bf16, LR half-life 40, VALUE_TARGET_MIX=0.5, " * 4 + "the end"
+    fig = figure(runs)
+    try:
+        lines = fig.axes[0].get_lines()[: 13 * 2 : 2]  # each run's curve, then its target-match marker
+        assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == 13
+        entries = [text.get_text() for text in fig.legends[0].get_texts()]
+        assert len(entries) == 13 + 2  # the runs, then the target-match marker and the target line
+        assert [entries[k].split(":")[0] for k in range(13) if k != 4] == [f"run {k}" for k in range(13) if k != 4]
+        assert entries[4].replace("\n", " ").startswith(runs[4]["label"]) and "\n" in entries[4]
+        assert max(len(line) for entry in entries for line in entry.split("\n")) <= LABEL_WIDTH
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 def test_runs_of_different_games_are_refused(tmp_path):
