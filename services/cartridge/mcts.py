@@ -22,8 +22,9 @@ Two ways to choose where a simulation goes (``MctsConfig.root``):
   root, the child whose visit share lags most behind pi' = softmax(logits + sigma(completed q)) is chosen
   (deterministic, no exploration constant). The policy is the root's pi', whose improvement over the prior holds
   at a few simulations, and the action to play is the last round's winner (``SearchResult.action``).
-  sigma(q) = (50 + max visits) * 0.1 * q rescaled to [0, 1] over the node's children; an unvisited child's q
-  is completed by the mix of the network's value and the visited children's prior-weighted q.
+  sigma(q) = (50 + max visits) * 0.1 * q rescaled to [0, 1] over the node's children (``gumbel_rescale``; off:
+  (q + 1) / 2); an unvisited child's q is completed by the mix of the network's value and the visited
+  children's prior-weighted q.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Node:
         self.pending = False  # waiting for the network in this round
         self.terminal_value = None if state.outcome is None else float(state.outcome)
         self.value = 0.0  # the network's value for the mover, once expanded (Gumbel's completed q uses it)
-        self.gumbel: list[float] | None = None  # Gumbel: g + logits per child while this root is searched
+        # Gumbel, while this root is searched: g + logits per child, and the Sequential Halving schedule
+        self.gumbel: tuple[list[float], tuple[int, ...]] | None = None
 
     def expand(self, actions: list[int], priors: list[float], value: float) -> None:
         # ``actions`` and ``priors`` may be shared with the cache: never modified in place.
@@ -300,7 +302,7 @@ class BatchedMCTS:
         for i in range(len(child_n)):  # mctx seq_halving.score_considered: only children at the scheduled count
             if child_n[i] == target and scores[i] + sigma[i] > best_score:
                 best, best_score = i, scores[i] + sigma[i]
-        if best < 0:  # off the schedule (a root topped up past it): the best of the least visited
+        if best < 0:  # off the schedule (a fresh root never is; a search must not fail): the best least visited
             low = min(child_n)
             best = max((i for i in range(len(child_n)) if child_n[i] == low), key=lambda i: scores[i] + sigma[i])
         return best

@@ -5,8 +5,9 @@ from the next move on. Moves are sampled in proportion to visit counts for the f
 ``temperature_moves`` plies (exploration), then the most visited move is played. Under Gumbel search
 (``MctsConfig.root``, setting SELFPLAY_SEARCH) the search's own choice is played (as mctx's gumbel_muzero_policy
 returns the action to play) and the recorded policy is its pi'. Its Gumbel draws, which make that choice a
-sample, are drawn for the first ``temperature_moves`` plies only: drawn at every ply (Danihelka et al. 2022),
-connect4 learned far worse in 30 minutes (docs/benchmarks.md), the later moves played off the best.
+sample, are drawn for the first ``temperature_moves`` plies only, as PUCT samples its moves there; later plies
+play the noiseless winner. (The paper draws them at every ply; connect4 learned alike either way, and worse than
+under PUCT: docs/benchmarks.md, "Gumbel search did not pay here".)
 
 Two training-target methods, both off by default (plain AlphaZero; settings PLAYOUT_CAP_FULL_SHARE,
 PLAYOUT_CAP_FAST_SIMS, VALUE_TARGET_MIX):
