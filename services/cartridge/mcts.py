@@ -298,14 +298,10 @@ class BatchedMCTS:
         k = int(sum(child_n))  # this simulation's index in the root's schedule
         target = schedule[k] if k < len(schedule) else max(child_n)
         sigma = _completed_sigma(node, rescale)
-        best, best_score = -1, -math.inf
-        for i in range(len(child_n)):  # mctx seq_halving.score_considered: only children at the scheduled count
-            if child_n[i] == target and scores[i] + sigma[i] > best_score:
-                best, best_score = i, scores[i] + sigma[i]
-        if best < 0:  # off the schedule (a fresh root never is; a search must not fail): the best least visited
-            low = min(child_n)
-            best = max((i for i in range(len(child_n)) if child_n[i] == low), key=lambda i: scores[i] + sigma[i])
-        return best
+        # mctx seq_halving.score_considered: only children at the scheduled count. Off the schedule (a fresh root
+        # never is; a search must not fail): the best of the least visited.
+        best = _best_with_visits(child_n, target, scores, sigma)
+        return best if best >= 0 else _best_with_visits(child_n, min(child_n), scores, sigma)
 
     def _expand_all(self, waiting: list[tuple[Node, Sequence[tuple[Node, int]]]], backup: bool) -> None:
         """Expand the waiting leaves (cache, else ONE network call for the distinct positions) and
@@ -392,11 +388,7 @@ class BatchedMCTS:
             sigma = _completed_sigma(root, self.config.gumbel_rescale)
             policy[k, root.actions] = _improved_policy(root.priors, sigma)
             scores = root.gumbel[0] if root.gumbel else [math.log(max(p, _TINY)) for p in root.priors]
-            most = max(root.child_n)
-            best = max(
-                (i for i in range(len(root.actions)) if root.child_n[i] == most), key=lambda i: scores[i] + sigma[i]
-            )
-            action[k] = root.actions[best]
+            action[k] = root.actions[_best_with_visits(root.child_n, max(root.child_n), scores, sigma)]
         return SearchResult(policy=policy, visits=visits, value=value, action=action)
 
 
@@ -492,6 +484,15 @@ def _completed_sigma(node: Node, rescale: bool = True) -> list[float]:
     low = min(q)
     scale = (_MAXVISIT_INIT + most) * _VALUE_SCALE / max(max(q) - low, _EPSILON)
     return [(qi - low) * scale for qi in q]
+
+
+def _best_with_visits(child_n: Sequence[float], count: float, scores: list[float], sigma: list[float]) -> int:
+    """The child with ``count`` visits and the highest g + logits + sigma(q), the first on a tie; -1 if none has."""
+    best, best_score = -1, -math.inf
+    for i in range(len(child_n)):
+        if child_n[i] == count and scores[i] + sigma[i] > best_score:
+            best, best_score = i, scores[i] + sigma[i]
+    return best
 
 
 def _improved_policy(priors: Sequence[float], sigma: Sequence[float]) -> list[float]:
