@@ -49,6 +49,21 @@ class StopFlag:
         return self._event.wait(seconds)
 
 
+def lower_priority(nice: int) -> int:
+    """Raise every thread of this process to niceness ``nice`` (a thread already nicer keeps its own) and return
+    the calling thread's niceness after. On Linux a nice value belongs to a thread, not the process (setpriority(2),
+    "BUGS": the process ID is a thread ID there), and a new thread inherits its creator's: threads started before
+    this call (numpy's OpenBLAS pool, at import) are each set by their /proc/self/task ID. Raising one's own
+    niceness needs no privilege, so this never fails for want of one."""
+    tasks = Path("/proc/self/task")
+    tids = [int(tid) for tid in os.listdir(tasks)] if tasks.is_dir() else [0]
+    for tid in tids:
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def run_main(service: str, body: Callable[[], int | None]) -> int:
     """Run a service body, turning expected failures into one line and an exit code.
 

@@ -30,14 +30,16 @@ class SettingsError(ValueError):
     """A configuration value is wrong; the message names the variable."""
 
 
-def _int(minimum: int) -> Callable[[str, str], int]:
+def _int(minimum: int, maximum: int | None = None) -> Callable[[str, str], int]:
+    accepted = f"an integer >= {minimum}" if maximum is None else f"an integer {minimum}-{maximum}"
+
     def parse(name: str, raw: str) -> int:
         try:
             value = int(raw.strip())
         except ValueError:
-            raise SettingsError(f"{name}={raw!r} is not an integer (expected an integer >= {minimum})") from None
-        if value < minimum:
-            raise SettingsError(f"{name}={value} is out of range (expected an integer >= {minimum})")
+            raise SettingsError(f"{name}={raw!r} is not an integer (expected {accepted})") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise SettingsError(f"{name}={value} is out of range (expected {accepted})")
         return value
 
     return parse
@@ -148,6 +150,10 @@ class Settings:
     # The trainer's arithmetic: "auto" is bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX: 2.1-2.8x the
     # samples/s of fp32 on the 2-core machine, docs/benchmarks.md "Trainer throughput"), else fp32.
     trainer_precision: str = env_field("auto", _choice(("auto", "bf16", "fp32")))
+    # The niceness every actor thread runs at (0-19; Linux nice, which a process may raise for itself without
+    # privileges): on cores the actors share with the trainer, the trainer's compute is what the run waits for.
+    # 0 leaves the niceness the actor was started with.
+    actor_nice: int = env_field(0, _int(0, 19))
     # ONNX Runtime's intra-op threads per process, for every model it loads (actors, web, arena).
     ort_threads: int = env_field(DEFAULT_ORT_THREADS, _int(1))
     actor_id: str = env_field("", _text)

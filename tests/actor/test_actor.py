@@ -20,6 +20,7 @@ from cartridge_actor.main import Actor
 from testkit.postgres import outage
 from testkit.replay_reads import episode_transitions, recent_episodes
 from testkit.support import free_port, wait_until
+from tests.cartridge.test_service import thread_nice
 from tests.health_probe import unhealthy_body
 
 FAST = {"ENV_ID": "tictactoe", "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "0.5"}
@@ -100,6 +101,16 @@ def test_health_and_metrics_answer_while_playing(tmp_path, start_service):
         metrics = response.read().decode()
     written = [line for line in metrics.splitlines() if line.startswith('cartridge_episodes_total{env_id="tictactoe"}')]
     assert written and float(written[0].split()[-1]) >= 1
+
+
+def test_actor_nice_lowers_every_thread_of_the_actor(tmp_path, start_service):
+    env = actor_env(tmp_path, ACTOR_NICE="9")
+    actor = start_service("cartridge_actor", env, "actor")
+    health = wait_until(lambda: _try(get_json, f"http://127.0.0.1:{env['HTTP_PORT']}/health"), 60, "actor /health")
+    wait_until(lambda: episode_count(env["REPLAY_URL"]) >= 1, 60, "an episode")  # the search's threads are running
+    nice = thread_nice(health["pid"])
+    assert len(nice) > 1 and set(nice.values()) == {9}, nice
+    assert '"nice": 9' in actor.log_text()
 
 
 def test_an_actor_that_writes_no_episode_for_health_stall_seconds_reports_unhealthy(tmp_path, start_service):

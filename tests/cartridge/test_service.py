@@ -1,11 +1,16 @@
-"""cartridge.service: one-line start-up errors, and CARTRIDGE_RELOAD=1 restarting a service on a source change."""
+"""cartridge.service: one-line start-up errors, CARTRIDGE_RELOAD=1 restarting a service on a source change, and
+lowering a process's priority."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 import urllib.request
+from pathlib import Path
 
 from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
@@ -50,3 +55,43 @@ def test_reload_mode_restarts_the_service_when_its_source_changes(tmp_path, star
 
     assert actor.stop(timeout=20) is not None
     assert health(port) is None, "the child still answers after the reloader stopped"
+
+
+def thread_nice(pid: int | str = "self") -> dict[int, int]:
+    """Thread ID -> niceness of every thread of a process, from /proc (stat's 19th field; the name in parentheses,
+    the 2nd, may hold spaces)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended while listed
+            continue
+        found[int(task.name)] = int(fields[16])
+    return found
+
+
+def test_lower_priority_sets_threads_made_before_it_and_threads_made_after_inherit_it():
+    # In a child process: niceness can only be raised, and the test run's own must stay as it is.
+    script = textwrap.dedent(
+        """
+        import json, os, threading
+        from cartridge.service import lower_priority
+        from tests.cartridge.test_service import thread_nice
+
+        gate = threading.Event()
+        before = threading.Thread(target=gate.wait)
+        before.start()
+        first = lower_priority(7)
+        after = threading.Thread(target=gate.wait)
+        after.start()
+        ids = {"main": threading.get_native_id(), "before": before.native_id, "after": after.native_id}
+        seen = thread_nice()
+        again = lower_priority(3)  # a thread already nicer keeps its own
+        gate.set()
+        print(json.dumps({"first": first, "again": again, "nice": {k: seen[v] for k, v in ids.items()}}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result == {"first": 7, "again": 7, "nice": {"main": 7, "before": 7, "after": 7}}

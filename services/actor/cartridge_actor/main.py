@@ -20,7 +20,7 @@ from cartridge.mcts import MctsConfig
 from cartridge.modelstore import CorruptModel, ModelStoreUnavailable
 from cartridge.replay import Episode, ReplayBuffer, ReplayUnavailable, redact_url
 from cartridge.selfplay import SelfPlay
-from cartridge.service import StopFlag, run_main
+from cartridge.service import StopFlag, lower_priority, run_main
 from cartridge.settings import Settings
 from cartridge.stores import open_model_store, open_replay
 from cartridge.telemetry import PipelineMetrics, StallWatch, configure_logging, serve_health
@@ -181,6 +181,8 @@ def run() -> int:
     settings = Settings.from_env(http_port=9100)
     actor_id = settings.actor_id or f"{socket.gethostname()}-{os.getpid()}"
     log = configure_logging(settings, "actor").bind(actor_id=actor_id)
+    # Before ONNX Runtime's threads exist, so they inherit it (lower_priority sets the ones made at import).
+    nice = lower_priority(settings.actor_nice) if settings.actor_nice else os.getpriority(os.PRIO_PROCESS, 0)
     stop = StopFlag().install()
     replay = open_replay(settings)
     replay.ping()
@@ -198,6 +200,7 @@ def run() -> int:
         playout_cap_full_share=settings.playout_cap_full_share,
         playout_cap_fast_sims=settings.playout_cap_fast_sims,
         value_target_mix=settings.value_target_mix,
+        nice=nice,
         reuse_tree=settings.selfplay_reuse_tree,
         resign_threshold=settings.resign_threshold,
         resign_check_share=settings.resign_check_share,
