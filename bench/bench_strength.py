@@ -27,9 +27,11 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import structlog
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.games import STRENGTH_PIPELINE
 from cartridge.arena import play_pairs, result_for
@@ -72,6 +74,45 @@ def tree_commit(tree: Path) -> str:
     return head + ("+changes" if dirty else "")
 
 
+# What the pipeline's processes count (their /metrics): episodes and positions the actors wrote, the trainer's last
+# iteration. Read just before they stop: the replay buffer itself is pruned to REPLAY_MAX_TRANSITIONS meanwhile.
+COUNTED = ("cartridge_episodes_total", "cartridge_transitions_total", "cartridge_iteration")
+
+
+def scrape_counts(ports: list[int]) -> dict[str, float] | None:
+    """The COUNTED samples summed over the processes answering on ``ports`` (each its own /metrics); None when one
+    does not answer, so a run's figures never rest on part of its processes."""
+    totals = dict.fromkeys(COUNTED, 0.0)
+    for port in ports:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in totals:
+                    totals[sample.name] += sample.value
+    return totals
+
+
+def self_play_use(counts: dict[str, float] | None, env: dict[str, str]) -> dict[str, float] | None:
+    """What self-play wrote and how often the trainer drew each position: samples trained (iterations x
+    TRAIN_STEPS_PER_ITERATION x BATCH_SIZE) over positions written."""
+    if counts is None:
+        return None
+    iterations = int(counts["cartridge_iteration"])
+    samples = iterations * int(env["TRAIN_STEPS_PER_ITERATION"]) * int(env["BATCH_SIZE"])
+    transitions = int(counts["cartridge_transitions_total"])
+    return {
+        "episodes": int(counts["cartridge_episodes_total"]),
+        "transitions": transitions,
+        "iterations": iterations,
+        "samples_trained": samples,
+        "draws_per_transition": round(samples / transitions, 2) if transitions else None,
+    }
+
+
 def train(
     game: str,
     seconds: float,
@@ -79,9 +120,9 @@ def train(
     overrides: dict[str, str] | None = None,
     services: Path | None = None,
     actors: int = 2,
-) -> tuple[dict[str, str], dict[int, float]]:
-    """Run ``actors`` actors and the trainer for ``seconds``; the environment used and each version's publication
-    time."""
+) -> tuple[dict[str, str], dict[int, float], dict[str, float] | None]:
+    """Run ``actors`` actors and the trainer for ``seconds``; the environment used, each version's publication
+    time and what the processes counted at the end (``scrape_counts``)."""
     env = {
         "ENV_ID": game,
         "ACTOR_PARALLEL_GAMES": "32",
@@ -99,12 +140,14 @@ def train(
         env["PYTHONPATH"] = services_path(services)
     store = open_model_store(env["MODEL_STORE_URL"], keep_versions=100000)
     roles = [("cartridge_actor", f"actor-{i}") for i in range(actors)] + [("cartridge_trainer", "t")]
+    ports = [free_port() for _ in roles]
     processes = [
-        ServiceProcess(module, env | {"HTTP_PORT": str(free_port()), "ACTOR_ID": name}, workdir / f"{name}.log")
-        for module, name in roles
+        ServiceProcess(module, env | {"HTTP_PORT": str(port), "ACTOR_ID": name}, workdir / f"{name}.log")
+        for (module, name), port in zip(roles, ports, strict=True)
     ]
     started = time.monotonic()
     published: dict[int, float] = {}
+    counts = None
     try:
         while (elapsed := time.monotonic() - started) < seconds:
             manifest = store.latest(game)
@@ -112,10 +155,11 @@ def train(
                 published[manifest.version] = elapsed
                 print(f"  {elapsed:6.0f} s  v{manifest.version} published", flush=True)
             time.sleep(1.0)
+        counts = scrape_counts(ports)
     finally:
         for process in processes:
             process.stop()
-    return env, published
+    return env, published, counts
 
 
 def spread(versions: list[int], count: int) -> list[int]:
@@ -176,7 +220,16 @@ def main() -> None:
             f"training {args.game} from scratch for {args.seconds:.0f} s ({args.actors} actors + trainer): "
             + ", ".join(f"{name}={value}" for name, value in settings.items())
         )
-        env, published = train(args.game, args.seconds, workdir, overrides, args.services_tree, args.actors)
+        env, published, counts = train(args.game, args.seconds, workdir, overrides, args.services_tree, args.actors)
+        use = self_play_use(counts, env)
+        if use is None:
+            print("a process did not answer /metrics at the end: what self-play wrote is not known")
+        else:
+            print(
+                f"self-play wrote {use['episodes']} episodes ({use['transitions']} positions); the trainer drew "
+                f"{use['samples_trained']} samples in {use['iterations']} iterations: "
+                f"each position {use['draws_per_transition']} times on average"
+            )
         load_during = os.getloadavg()
         if not published:
             print("no version was published in time: nothing to rate")
@@ -238,6 +291,7 @@ def main() -> None:
                     "load_average": {"before": load_before[0], "end_of_training": load_during[0]},
                     "arena": {"games": args.games, "sims": args.sims, "references": references},
                     "published": {str(v): round(t, 1) for v, t in sorted(published.items())},
+                    "self_play": use,
                     "rated": [
                         {
                             "version": r.version,
