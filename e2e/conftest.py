@@ -15,7 +15,9 @@ import pytest
 from devtools.paths import REPO_ROOT
 from e2e.bounds import SETUP_SECONDS, Steps, bounded, time_tests_only
 from e2e.stacks import KindStack, LocalStack
-from testkit.support import docker_unavailable
+from testkit.support import docker_unavailable, restore_sigint
+
+restore_sigint()  # before any test starts a process it may Ctrl-C
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 

@@ -23,6 +23,17 @@ from devtools.paths import REPO_ROOT
 from devtools.wait import WaitTimeout, wait_until_ready
 
 
+def restore_sigint() -> None:
+    """Give this process, and the processes it starts, Ctrl-C back when the run was started with SIGINT ignored. A
+    non-interactive shell starts a background command (``cmd &``) with SIGINT and SIGQUIT ignored (POSIX, Shell
+    Command Language 2.11, "Signals and Error Handling"), an ignored signal stays ignored across exec, and a shell
+    cannot reset a signal ignored on entry; so `.ci/run ... &` from a script would start every service the tests
+    Ctrl-C with SIGINT ignored, and those tests would fail for the way they were launched. Python's own handler is
+    reset to the default in a child at exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,7 +16,9 @@ from cartridge.replay import Episode
 from devtools.frontend_deps import installed_from_lock, npm_ci
 from devtools.paths import REPO_ROOT
 from testkit.postgres import fresh_database, postgres_server
-from testkit.support import ServiceProcess, docker_unavailable, random_episode
+from testkit.support import ServiceProcess, docker_unavailable, random_episode, restore_sigint
+
+restore_sigint()  # before any test starts a process it may Ctrl-C
 
 pytest_plugins = ["pytester"]  # the e2e suite's set-up bound is tested by running a small suite
 

@@ -50,8 +50,13 @@ def test_arena_survives_kill_9_and_rates_each_version_once(tmp_path, start_servi
     # Restarted: v1 is played again from its seeds and stored once.
     second = start_service("cartridge_arena", env, "arena-2")
     wait_until(lambda: statuses(env["REPLAY_URL"]).get(1) == "rated", 120, "v1 rated after the restart")
-    health = json.loads(get(f"http://127.0.0.1:{env['HTTP_PORT']}/health"))
-    assert health["status"] == "ok" and health["rated_version"] == 1
+    # /health reports a version once it is stored, so it may trail the database by the end of that round.
+    health = wait_until(
+        lambda: (h := json.loads(get(f"http://127.0.0.1:{env['HTTP_PORT']}/health")))["rated_version"] == 1 and h,
+        10,
+        "/health to report v1 rated",
+    )
+    assert health["status"] == "ok"
     second.kill()
 
     # Two versions published while it was down: the newest is rated, the other is marked skipped.
@@ -67,10 +72,18 @@ def test_arena_survives_kill_9_and_rates_each_version_once(tmp_path, start_servi
     assert sum("v1" in (g.first, g.second) and "v3" not in (g.first, g.second) for g in games) == 3 * 2
     assert sum("v3" in (g.first, g.second) for g in games) == 4 * 2  # the references and v1
 
-    metrics = get(f"http://127.0.0.1:{env['HTTP_PORT']}/metrics")
+    # The metrics, like /health, show a version once it is stored: they may trail the database by a moment.
+    metrics = wait_until(
+        lambda: (
+            'cartridge_arena_rated_version{env_id="tictactoe"} 3.0'
+            in (m := get(f"http://127.0.0.1:{env['HTTP_PORT']}/metrics"))
+            and m
+        ),
+        10,
+        "the metrics to show v3 rated",
+    )
     assert 'cartridge_arena_rating{env_id="tictactoe",player="v3"}' in metrics
     assert 'cartridge_arena_rating{env_id="tictactoe",player="random"} 0.0' in metrics
-    assert 'cartridge_arena_rated_version{env_id="tictactoe"} 3.0' in metrics
     v3_rating = re.search(r'cartridge_arena_rating\{env_id="tictactoe",player="v3"\} (\S+)', metrics).group(1)
     assert f'cartridge_arena_newest_rating{{env_id="tictactoe"}} {v3_rating}' in metrics
     assert third.stop() == 0
