@@ -34,6 +34,19 @@ def restore_sigint() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def thread_nice(pid: int | str = "self") -> dict[int, int]:
+    """Thread ID -> niceness of every thread of a process, from /proc (stat's 19th field; the name in parentheses,
+    the 2nd, may hold spaces)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended while listed
+            continue
+        found[int(task.name)] = int(fields[16])
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -19,8 +19,7 @@ from cartridge.settings import Settings
 from cartridge_actor.main import Actor
 from testkit.postgres import outage
 from testkit.replay_reads import episode_transitions, recent_episodes
-from testkit.support import free_port, wait_until
-from tests.cartridge.test_service import thread_nice
+from testkit.support import free_port, thread_nice, wait_until
 from tests.health_probe import unhealthy_body
 
 FAST = {"ENV_ID": "tictactoe", "MCTS_MAX_SIMS": "8", "ACTOR_PARALLEL_GAMES": "8", "MODEL_POLL_SECONDS": "0.5"}

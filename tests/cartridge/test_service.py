@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
-from pathlib import Path
 
 from devtools.paths import REPO_ROOT
 from testkit.support import free_port, wait_until
@@ -57,26 +56,13 @@ def test_reload_mode_restarts_the_service_when_its_source_changes(tmp_path, star
     assert health(port) is None, "the child still answers after the reloader stopped"
 
 
-def thread_nice(pid: int | str = "self") -> dict[int, int]:
-    """Thread ID -> niceness of every thread of a process, from /proc (stat's 19th field; the name in parentheses,
-    the 2nd, may hold spaces)."""
-    found = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # the thread ended while listed
-            continue
-        found[int(task.name)] = int(fields[16])
-    return found
-
-
 def test_lower_priority_sets_threads_made_before_it_and_threads_made_after_inherit_it():
     # In a child process: niceness can only be raised, and the test run's own must stay as it is.
     script = textwrap.dedent(
         """
         import json, os, threading
         from cartridge.service import lower_priority
-        from tests.cartridge.test_service import thread_nice
+        from testkit.support import thread_nice
 
         gate = threading.Event()
         before = threading.Thread(target=gate.wait)
