@@ -120,6 +120,9 @@ class Settings:
     # iteration, which the checkpoint owns, so a restarted trainer continues the same schedule.
     learning_rate_half_life: int = env_field(0, _int(0))
     learning_rate_min: float = env_field(1e-4, lambda n, r: _float(n, r))
+    # The trainer publishes an exponential moving average of its weights with this half-life in optimiser steps
+    # (0: the trained weights themselves); kept in the checkpoint, so a restarted trainer keeps its average.
+    weight_average_half_life: int = env_field(0, _int(0))
     model_poll_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
     model_keep_versions: int = env_field(10, _int(1))
     # Readers (actors, web) refuse a bigger model before reading it: a web pod (512 Mi) holds one per game.

@@ -68,6 +68,8 @@ def test_values_are_parsed_and_normalised():
         ("ACTOR_NICE", "20", "out of range (expected an integer 0-19)"),
         ("ACTOR_NICE", "-5", "out of range (expected an integer 0-19)"),
         ("ACTOR_NICE", "low", "not an integer (expected an integer 0-19)"),
+        ("WEIGHT_AVERAGE_HALF_LIFE", "-1", "out of range (expected an integer >= 0)"),
+        ("WEIGHT_AVERAGE_HALF_LIFE", "1.5", "not an integer (expected an integer >= 0)"),
         ("VALUE_TARGET_MIX", "1.5", "expected a number 0 <= x <= 1"),
         ("SELFPLAY_REUSE_TREE", "yes", "expected one of: on, off"),
         ("RESIGN_THRESHOLD", "-0.9", "expected 0 to never resign, or a number 0 < x < 1"),

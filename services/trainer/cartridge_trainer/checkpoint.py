@@ -22,6 +22,7 @@ class TrainerState:
     episodes_at_iteration: int  # replay episode count when that iteration started
     model: dict
     optimizer: dict
+    average: dict | None = None  # WeightAverage.state_dict() when WEIGHT_AVERAGE_HALF_LIFE is on
 
 
 class Checkpointer:
@@ -37,6 +38,7 @@ class Checkpointer:
             episodes_at_iteration=int(data["episodes_at_iteration"]),
             model=data["model"],
             optimizer=data["optimizer"],
+            average=data.get("average"),
         )
 
     def save(self, state: TrainerState) -> None:
@@ -48,6 +50,7 @@ class Checkpointer:
                     "episodes_at_iteration": state.episodes_at_iteration,
                     "model": state.model,
                     "optimizer": state.optimizer,
+                    "average": state.average,
                 },
                 f,
             )

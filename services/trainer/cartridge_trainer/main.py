@@ -37,6 +37,7 @@ from cartridge.stores import open_model_store, open_replay
 from cartridge.telemetry import StallWatch, configure_logging, serve_health
 
 from . import precision
+from .averaging import WeightAverage
 from .checkpoint import Checkpointer, TrainerState
 from .metrics import TrainerMetrics
 from .network import PolicyValueNet, export_onnx
@@ -63,6 +64,7 @@ class Trainer:
         self.net = PolicyValueNet(self.game).to(memory_format=torch.channels_last)
         self.precision = precision.resolve(settings.trainer_precision)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+        self.average = self._new_average()
         self.checkpoints = Checkpointer(settings.checkpoint_dir, settings.env_id)
         self.iteration = 0
         self.episodes_at_iteration = 0
@@ -90,9 +92,22 @@ class Trainer:
             return
         self.net.load_state_dict(state.model)
         self.optimizer.load_state_dict(state.optimizer)
+        self.average = self._new_average()
+        if self.average is not None and state.average is not None:
+            self.average.load_state_dict(state.average)
         self.iteration = state.iteration
         self.episodes_at_iteration = state.episodes_at_iteration
         self.log.info("resumed from checkpoint", iteration=self.iteration)
+
+    def _new_average(self) -> WeightAverage | None:
+        """An average that starts from the network as it is now (None: WEIGHT_AVERAGE_HALF_LIFE off)."""
+        half_life = self.settings.weight_average_half_life
+        return WeightAverage(self.net, half_life) if half_life > 0 else None
+
+    @property
+    def published_net(self) -> torch.nn.Module:
+        """The network whose weights are published: the average when it is on, else the trained one."""
+        return self.average.net if self.average is not None else self.net
 
     def _published_iteration(self) -> int:
         try:
@@ -138,7 +153,7 @@ class Trainer:
     def export(self) -> tuple[bytes, dict]:
         """The ONNX model to publish and how it was made: int8 (EXPORT_PRECISION's default) when the quantized
         model agrees with the network on held-out replay positions, else fp32 with the reason logged."""
-        fp32 = export_onnx(self.net, self.game)
+        fp32 = export_onnx(self.published_net, self.game)
         if self.settings.export_precision == "fp32":
             return fp32, {"precision": "fp32"}
         batch = self.replay.sample(self.game.name, 1024, self.settings.replay_window)
@@ -149,7 +164,7 @@ class Trainer:
         calibration, held_out = batch.observations[:512], batch.observations[512:]
         try:
             int8 = quantize_int8(fp32, calibration)
-            check = agreement(int8, self.net, held_out)
+            check = agreement(int8, self.published_net, held_out)
         except Exception as exc:  # onnxruntime.quantization raises assorted types; fp32 is always a safe answer
             self.log.warning("int8 quantization failed: publishing fp32", error=f"{type(exc).__name__}: {exc}")
             return fp32, {"precision": "fp32"}
@@ -197,10 +212,17 @@ class Trainer:
             window=s.replay_window,
             rng=self.rng,
             precision=self.precision,
+            average=self.average,
         )
         self.iteration += 1
         self.checkpoints.save(
-            TrainerState(self.iteration, self.episodes_at_iteration, self.net.state_dict(), self.optimizer.state_dict())
+            TrainerState(
+                self.iteration,
+                self.episodes_at_iteration,
+                self.net.state_dict(),
+                self.optimizer.state_dict(),
+                self.average.state_dict() if self.average is not None else None,
+            )
         )
         self.metrics.loss.labels(self.game.name, "policy").set(losses.policy)
         self.metrics.loss.labels(self.game.name, "value").set(losses.value)
@@ -290,6 +312,7 @@ def run() -> int:
         target=settings.training_iterations,
         episodes_per_iteration=settings.episodes_per_iteration,
         precision=trainer.precision,
+        weight_average_half_life=settings.weight_average_half_life,
         port=settings.http_port,
     )
     train_until_done(trainer, stop, log)

@@ -20,6 +20,7 @@ from cartridge.games import Game
 from cartridge.replay import Batch, ReplayBuffer
 
 from . import precision as precisions
+from .averaging import WeightAverage
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,10 @@ def train_iteration(
     window: int,
     rng: np.random.Generator,
     precision: str = "fp32",
+    average: WeightAverage | None = None,
 ) -> Losses:
     """``steps`` optimiser steps on batches from the newest ``window`` transitions; ``precision`` is ``bf16`` or
-    ``fp32`` (precision.resolve's answer)."""
+    ``fp32`` (precision.resolve's answer); ``average``, when given, takes in the weights after every step."""
     net.train()
     memory_format = layout(net)
     policy_sum = value_sum = 0.0
@@ -94,6 +96,8 @@ def train_iteration(
         optimizer.zero_grad(set_to_none=True)
         (policy_loss + value_loss).backward()
         optimizer.step()
+        if average is not None:
+            average.update(net)
         policy_sum += policy_loss.item()
         value_sum += value_loss.item()
         done += 1
