@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import structlog
 
-from cartridge.modelstore import open_model_store
-from cartridge.replay import open_replay, open_training_log
-from cartridge_trainer.main import Trainer
 from cartridge_trainer.training import learning_rate
-from tests.trainer.test_trainer_metrics import metrics_for, settings_for
+from tests.trainer.test_trainer_metrics import settings_for, trainers
 
 
 def test_the_rate_halves_every_half_life_down_to_the_floor():
@@ -30,14 +26,7 @@ def test_the_trainer_follows_the_schedule_and_a_restarted_one_continues_it(tmp_p
         LEARNING_RATE_HALF_LIFE="1",
         LEARNING_RATE_MIN="0.0001",
     )
-    with open_replay(settings.replay_url) as replay, open_training_log(settings.replay_url) as training_log:
-        for _ in range(6):
-            replay.append_episode(make_episode())
-        store = open_model_store(settings.model_store_url)
-
-        def trainer() -> Trainer:
-            return Trainer(settings, replay, training_log, store, structlog.get_logger(), metrics_for(settings))
-
+    with trainers(settings, [make_episode() for _ in range(6)]) as trainer:
         first = trainer()
         used = []
         for _ in range(2):

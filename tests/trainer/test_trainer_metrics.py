@@ -3,6 +3,9 @@ iteration, the iterations' durations, and the replay buffer against its bound.""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
 import structlog
 from prometheus_client import generate_latest
 
@@ -38,6 +41,21 @@ def metrics_for(settings: Settings) -> TrainerMetrics:
     )
 
 
+@contextmanager
+def trainers(
+    settings: Settings, episodes: Sequence, metrics: TrainerMetrics | None = None
+) -> Iterator[Callable[[], Trainer]]:
+    """In-process trainers on the settings' replay buffer (given ``episodes`` first), training log and model
+    store; each call makes a new one, as a restarted process would be."""
+    with open_replay(settings.replay_url) as replay, open_training_log(settings.replay_url) as training_log:
+        for episode in episodes:
+            replay.append_episode(episode)
+        store = open_model_store(settings.model_store_url)
+        yield lambda: Trainer(
+            settings, replay, training_log, store, structlog.get_logger(), metrics or metrics_for(settings)
+        )
+
+
 def test_every_series_an_alert_reads_is_there_before_anything_happened():
     metrics = TrainerMetrics("tictactoe", episodes_per_iteration=8, max_transitions=400)
     text = generate_latest(metrics.registry).decode()
@@ -68,11 +86,8 @@ def test_the_pruner_reports_what_it_leaves_against_the_bound(tmp_path, make_epis
 def test_the_trainer_reports_the_episodes_waiting_and_times_each_iteration(tmp_path, make_episode):
     settings = settings_for(tmp_path, EPISODES_PER_ITERATION="4", TRAIN_STEPS_PER_ITERATION="2", BATCH_SIZE="8")
     metrics = metrics_for(settings)
-    with open_replay(settings.replay_url) as replay, open_training_log(settings.replay_url) as training_log:
-        for _ in range(6):
-            replay.append_episode(make_episode())
-        store = open_model_store(settings.model_store_url)
-        trainer = Trainer(settings, replay, training_log, store, structlog.get_logger(), metrics)
+    with trainers(settings, [make_episode() for _ in range(6)], metrics) as new_trainer:
+        trainer = new_trainer()
         assert trainer.wait_for_episodes(StopFlag())
         assert metrics.registry.get_sample_value("cartridge_trainer_pending_episodes", ENV) == 6
         trainer.run_iteration()

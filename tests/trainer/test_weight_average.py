@@ -5,16 +5,12 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
-import structlog
 import torch
 
 from cartridge.games import get_game
-from cartridge.modelstore import open_model_store
-from cartridge.replay import open_replay, open_training_log
 from cartridge_trainer.averaging import WeightAverage
-from cartridge_trainer.main import Trainer
 from cartridge_trainer.network import PolicyValueNet
-from tests.trainer.test_trainer_metrics import metrics_for, settings_for
+from tests.trainer.test_trainer_metrics import settings_for, trainers
 
 
 def filled(net: torch.nn.Module, value: float) -> torch.nn.Module:
@@ -77,18 +73,11 @@ def test_the_trainer_publishes_the_average_and_a_restarted_trainer_continues_it(
     )
     game = get_game("tictactoe")
     obs = np.random.default_rng(3).random((16, *game.observation_shape), dtype=np.float32)
-    with open_replay(settings.replay_url) as replay, open_training_log(settings.replay_url) as training_log:
-        for _ in range(8):
-            replay.append_episode(make_episode())
-        store = open_model_store(settings.model_store_url)
-
-        def trainer() -> Trainer:
-            return Trainer(settings, replay, training_log, store, structlog.get_logger(), metrics_for(settings))
-
+    with trainers(settings, [make_episode() for _ in range(8)]) as trainer:
         first = trainer()
         first.run_iteration()
         assert first.average is not None and first.average.steps == 6
-        published = store.read_version("tictactoe", 1)
+        published = first.store.read_version("tictactoe", 1)
         want_logits, want_value = outputs(first.average.net, obs)
         got_logits, got_value = outputs(published, obs)
         np.testing.assert_allclose(got_logits, want_logits, atol=1e-4)
@@ -110,13 +99,10 @@ def test_with_the_average_off_the_trained_weights_are_published(tmp_path, make_e
     settings = settings_for(tmp_path, EPISODES_PER_ITERATION="4", TRAIN_STEPS_PER_ITERATION="3", BATCH_SIZE="16")
     game = get_game("tictactoe")
     obs = np.random.default_rng(4).random((8, *game.observation_shape), dtype=np.float32)
-    with open_replay(settings.replay_url) as replay, open_training_log(settings.replay_url) as training_log:
-        for _ in range(4):
-            replay.append_episode(make_episode())
-        store = open_model_store(settings.model_store_url)
-        trainer = Trainer(settings, replay, training_log, store, structlog.get_logger(), metrics_for(settings))
+    with trainers(settings, [make_episode() for _ in range(4)]) as new_trainer:
+        trainer = new_trainer()
         trainer.run_iteration()
         assert trainer.average is None
         np.testing.assert_allclose(
-            outputs(store.read_version("tictactoe", 1), obs)[0], outputs(trainer.net, obs)[0], atol=1e-4
+            outputs(trainer.store.read_version("tictactoe", 1), obs)[0], outputs(trainer.net, obs)[0], atol=1e-4
         )
