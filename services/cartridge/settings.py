@@ -123,6 +123,10 @@ class Settings:
     # The trainer publishes an exponential moving average of its weights with this half-life in optimiser steps
     # (0: the trained weights themselves); kept in the checkpoint, so a restarted trainer keeps its average.
     weight_average_half_life: int = env_field(0, _int(0))
+    # The trainer's network: residual blocks of this many 3x3 convolution channels (docs/benchmarks.md, "The
+    # network's shape"). A checkpoint of another shape stops the trainer with a message rather than being replaced.
+    network_channels: int = env_field(64, _int(1, 512))
+    network_blocks: int = env_field(4, _int(1, 40))
     model_poll_seconds: float = env_field(2.0, lambda n, r: _float(n, r))
     model_keep_versions: int = env_field(10, _int(1))
     # Readers (actors, web) refuse a bigger model before reading it: a web pod (512 Mi) holds one per game.

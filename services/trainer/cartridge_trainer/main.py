@@ -40,7 +40,7 @@ from . import precision
 from .averaging import WeightAverage
 from .checkpoint import Checkpointer, TrainerState
 from .metrics import TrainerMetrics
-from .network import PolicyValueNet, export_onnx
+from .network import NetConfig, PolicyValueNet, export_onnx
 from .pruning import Pruner
 from .quantize import agreement, quantize_int8
 from .training import Losses, learning_rate, train_iteration
@@ -61,7 +61,8 @@ class Trainer:
         self.log = log
         self.metrics = metrics
         # channels_last: the layout training.py feeds, so oneDNN never reorders weights or activations per call.
-        self.net = PolicyValueNet(self.game).to(memory_format=torch.channels_last)
+        self.shape = NetConfig(settings.network_channels, settings.network_blocks)
+        self.net = PolicyValueNet(self.game, self.shape).to(memory_format=torch.channels_last)
         self.precision = precision.resolve(settings.trainer_precision)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
         self.average = self._new_average()
@@ -88,8 +89,21 @@ class Trainer:
                 self.iteration = published
                 self.episodes_at_iteration = self.replay.count_episodes(self.game.name)
                 return
-            self.log.info("no checkpoint: starting from a fresh network", checkpoint=str(self.checkpoints.path))
+            self.log.info(
+                "no checkpoint: starting from a fresh network",
+                checkpoint=str(self.checkpoints.path),
+                network=str(self.shape),
+            )
             return
+        saved = NetConfig.of(state.model)
+        if saved != self.shape:
+            # Loading would fail on the first mismatched tensor, and starting afresh would overwrite the
+            # checkpoint at the next iteration: stop instead, and leave the choice (and the file) to the user.
+            raise SettingsError(
+                f"NETWORK_CHANNELS={self.shape.channels} and NETWORK_BLOCKS={self.shape.blocks} do not match the "
+                f"checkpoint {self.checkpoints.path} ({saved}): set them to its shape to continue it, or move "
+                "it aside to train a new network"
+            )
         self.net.load_state_dict(state.model)
         self.optimizer.load_state_dict(state.optimizer)
         self.average = self._new_average()

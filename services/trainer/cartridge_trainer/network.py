@@ -24,6 +24,15 @@ class NetConfig:
     channels: int = 64
     blocks: int = 4
 
+    @classmethod
+    def of(cls, state: dict) -> NetConfig:
+        """The shape of the network a ``PolicyValueNet.state_dict()`` came from."""
+        blocks = {key.split(".")[1] for key in state if key.startswith("tower.")}
+        return cls(channels=int(state["stem.0.weight"].shape[0]), blocks=len(blocks))
+
+    def __str__(self) -> str:
+        return f"{self.channels} channels x {self.blocks} blocks"
+
 
 class _Residual(nn.Module):
     def __init__(self, channels: int) -> None:
