@@ -60,10 +60,11 @@ def shape(text: str) -> NetConfig:
         raise argparse.ArgumentTypeError(f"{text!r}: expected CHANNELSxBLOCKS, e.g. 64x4") from None
 
 
-def positions_per_second(net: PolicyValueNet, game, calibration: np.ndarray, calls: int = 300) -> float:
-    """The int8 model's positions a second at the actors' batch, one thread (median of 5 timings)."""
-    net = PolicyValueNet(game, NetConfig.of(net.state_dict()))  # a plain fp32 copy to export
-    evaluator = OnnxEvaluator(quantize_int8(export_onnx(net, game), calibration), threads=1)
+def positions_per_second(net_shape: NetConfig, game, calibration: np.ndarray, calls: int = 300) -> float:
+    """A network of this shape as the actors run it (int8, one thread): positions a second at their batch (median of
+    5 timings; the weights do not change the time, so a fresh network serves)."""
+    model = quantize_int8(export_onnx(PolicyValueNet(game, net_shape), game), calibration)
+    evaluator = OnnxEvaluator(model, threads=1)
     batch = calibration[:ACTOR_BATCH]
     for _ in range(calls // 10):
         evaluator.evaluate(batch)
@@ -74,6 +75,11 @@ def positions_per_second(net: PolicyValueNet, game, calibration: np.ndarray, cal
             evaluator.evaluate(batch)
         timings.append((time.perf_counter() - began) / calls)
     return ACTOR_BATCH / statistics.median(timings)
+
+
+def game_positions(replay, game) -> np.ndarray:
+    """Observations of stored positions: the int8 models' calibration, and the batch they are timed on."""
+    return replay.sample(game.name, 256, window=replay.count_transitions(game.name)).observations
 
 
 def main() -> None:
@@ -89,9 +95,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     game, rng = get_game(MEASURED_GAME), np.random.default_rng(0)
-    compute = precision.resolve("auto")
+    chosen = precision.resolve("auto")
     configs = (
-        {str(net): (torch.channels_last, compute, net) for net in args.network}
+        {str(net): (torch.channels_last, chosen, net) for net in args.network}
         if args.network
         else configurations(args.force_bf16)
     )
@@ -134,13 +140,15 @@ def main() -> None:
             load.append(os.getloadavg()[0])
         if args.network:
             calibration = game_positions(replay, game)
-            inference = {name: positions_per_second(nets[name][0], game, calibration) for name in configs}
+            inference = {
+                name: positions_per_second(net_shape, game, calibration) for name, (_, _, net_shape) in configs.items()
+            }
             load.append(os.getloadavg()[0])
     base = next(iter(configs))
     if args.network:
         print(
             f"\n{'network':<26} {'parameters':>10} {'samples/s':>10} {'x first':>8} {'int8 positions/s':>17}"
-            f"  ({compute}, channels_last; load average {min(load):.1f}-{max(load):.1f})"
+            f"  ({chosen}, channels_last; load average {min(load):.1f}-{max(load):.1f})"
         )
         for name in configs:
             w = statistics.median(wall[name])
@@ -157,13 +165,7 @@ def main() -> None:
         w, c = statistics.median(wall[name]), statistics.median(cpu[name])
         ratio = statistics.median(a / b for a, b in zip(wall[name], wall[base], strict=True))
         print(f"{name:<22} {w:>10.0f} {c:>10.0f} {ratio:>8.2f}x")
-    chosen = precision.resolve("auto")
     print(f"\nthe trainer runs: channels_last, {chosen} (TRAINER_PRECISION=auto on this CPU)")
-
-
-def game_positions(replay, game) -> np.ndarray:
-    """Observations of stored positions: the int8 models' calibration, and the batch they are timed on."""
-    return replay.sample(game.name, 256, window=replay.count_transitions(game.name)).observations
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The policy/value network and its ONNX export.
 
-A small residual convolutional net: the default (4 blocks x 64 channels) is
-sized so one core runs batched MCTS fast, and large enough to master
-tictactoe and play connect4 sensibly. ONNX interface, shared with
+A small residual convolutional net: the default (4 blocks x 64 channels,
+NETWORK_BLOCKS and NETWORK_CHANNELS) is sized so one core runs batched MCTS
+fast, and large enough to master tictactoe and play connect4 sensibly; in
+30-minute connect4 runs 32, 96 and 128 channels did no better beyond the
+noise (docs/benchmarks.md, "The network's shape"). ONNX interface, shared with
 cartridge.inference: input ``obs`` (N, planes, rows, cols) float32;
 outputs ``policy_logits`` (N, actions) and ``value`` (N,) in [-1, 1].
 """
