@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cartridge_trainer.training import learning_rate
-from tests.trainer.test_trainer_metrics import settings_for, trainers
+from tests.trainer.test_trainer_metrics import small_iterations, trainers
 
 
 def test_the_rate_halves_every_half_life_down_to_the_floor():
@@ -17,14 +17,8 @@ def test_the_rate_halves_every_half_life_down_to_the_floor():
 
 
 def test_the_trainer_follows_the_schedule_and_a_restarted_one_continues_it(tmp_path, make_episode):
-    settings = settings_for(
-        tmp_path,
-        EPISODES_PER_ITERATION="4",
-        TRAIN_STEPS_PER_ITERATION="1",
-        BATCH_SIZE="8",
-        LEARNING_RATE="0.004",
-        LEARNING_RATE_HALF_LIFE="1",
-        LEARNING_RATE_MIN="0.0001",
+    settings = small_iterations(
+        tmp_path, steps=1, batch=8, LEARNING_RATE="0.004", LEARNING_RATE_HALF_LIFE="1", LEARNING_RATE_MIN="0.0001"
     )
     with trainers(settings, [make_episode() for _ in range(6)]) as trainer:
         first = trainer()

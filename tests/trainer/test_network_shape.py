@@ -12,7 +12,7 @@ from onnx import numpy_helper
 from cartridge.games import get_game
 from cartridge.settings import SettingsError
 from cartridge_trainer.network import NetConfig, PolicyValueNet
-from tests.trainer.test_trainer_metrics import settings_for, trainers
+from tests.trainer.test_trainer_metrics import small_iterations, trainers
 
 
 def convolution_shapes(model: bytes) -> list[tuple[int, ...]]:
@@ -29,14 +29,7 @@ def test_the_shape_is_read_back_from_a_state_dict(shape):
 
 
 def test_the_trainer_publishes_a_network_of_the_set_shape(tmp_path, make_episode):
-    settings = settings_for(
-        tmp_path,
-        EPISODES_PER_ITERATION="4",
-        TRAIN_STEPS_PER_ITERATION="2",
-        BATCH_SIZE="8",
-        NETWORK_CHANNELS="16",
-        NETWORK_BLOCKS="2",
-    )
+    settings = small_iterations(tmp_path, steps=2, batch=8, NETWORK_CHANNELS="16", NETWORK_BLOCKS="2")
     planes = get_game("tictactoe").observation_shape[0]
     with trainers(settings, [make_episode() for _ in range(4)]) as new_trainer:
         trainer = new_trainer()
@@ -49,9 +42,7 @@ def test_the_trainer_publishes_a_network_of_the_set_shape(tmp_path, make_episode
 
 
 def test_a_checkpoint_of_another_shape_stops_the_trainer_and_is_kept(tmp_path, make_episode):
-    small = settings_for(
-        tmp_path, EPISODES_PER_ITERATION="4", TRAIN_STEPS_PER_ITERATION="2", BATCH_SIZE="8", NETWORK_CHANNELS="16"
-    )
+    small = small_iterations(tmp_path, steps=2, batch=8, NETWORK_CHANNELS="16")
     with trainers(small, [make_episode() for _ in range(4)]) as trainer:
         first = trainer()
         first.run_iteration()

@@ -33,6 +33,13 @@ def settings_for(tmp_path, **extra: str) -> Settings:
     )
 
 
+def small_iterations(tmp_path, steps: int, batch: int, **extra: str) -> Settings:
+    """``settings_for`` with an iteration every 4 episodes, of ``steps`` optimiser steps on ``batch`` samples."""
+    return settings_for(
+        tmp_path, EPISODES_PER_ITERATION="4", TRAIN_STEPS_PER_ITERATION=str(steps), BATCH_SIZE=str(batch), **extra
+    )
+
+
 def metrics_for(settings: Settings) -> TrainerMetrics:
     return TrainerMetrics(
         settings.env_id,
@@ -84,7 +91,7 @@ def test_the_pruner_reports_what_it_leaves_against_the_bound(tmp_path, make_epis
 
 
 def test_the_trainer_reports_the_episodes_waiting_and_times_each_iteration(tmp_path, make_episode):
-    settings = settings_for(tmp_path, EPISODES_PER_ITERATION="4", TRAIN_STEPS_PER_ITERATION="2", BATCH_SIZE="8")
+    settings = small_iterations(tmp_path, steps=2, batch=8)
     metrics = metrics_for(settings)
     with trainers(settings, [make_episode() for _ in range(6)], metrics) as new_trainer:
         trainer = new_trainer()

@@ -10,7 +10,7 @@ import torch
 from cartridge.games import get_game
 from cartridge_trainer.averaging import WeightAverage
 from cartridge_trainer.network import PolicyValueNet
-from tests.trainer.test_trainer_metrics import settings_for, trainers
+from tests.trainer.test_trainer_metrics import small_iterations, trainers
 
 
 def filled(net: torch.nn.Module, value: float) -> torch.nn.Module:
@@ -63,14 +63,7 @@ def outputs(model: bytes | torch.nn.Module, obs: np.ndarray) -> tuple[np.ndarray
 
 
 def test_the_trainer_publishes_the_average_and_a_restarted_trainer_continues_it(tmp_path, make_episode):
-    settings = settings_for(
-        tmp_path,
-        EPISODES_PER_ITERATION="4",
-        TRAIN_STEPS_PER_ITERATION="6",
-        BATCH_SIZE="16",
-        LEARNING_RATE="0.01",
-        WEIGHT_AVERAGE_HALF_LIFE="4",
-    )
+    settings = small_iterations(tmp_path, steps=6, batch=16, LEARNING_RATE="0.01", WEIGHT_AVERAGE_HALF_LIFE="4")
     game = get_game("tictactoe")
     obs = np.random.default_rng(3).random((16, *game.observation_shape), dtype=np.float32)
     with trainers(settings, [make_episode() for _ in range(8)]) as trainer:
@@ -96,7 +89,7 @@ def test_the_trainer_publishes_the_average_and_a_restarted_trainer_continues_it(
 
 
 def test_with_the_average_off_the_trained_weights_are_published(tmp_path, make_episode):
-    settings = settings_for(tmp_path, EPISODES_PER_ITERATION="4", TRAIN_STEPS_PER_ITERATION="3", BATCH_SIZE="16")
+    settings = small_iterations(tmp_path, steps=3, batch=16)
     game = get_game("tictactoe")
     obs = np.random.default_rng(4).random((8, *game.observation_shape), dtype=np.float32)
     with trainers(settings, [make_episode() for _ in range(4)]) as new_trainer:
