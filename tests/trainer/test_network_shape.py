@@ -11,7 +11,7 @@ from onnx import numpy_helper
 
 from cartridge.games import get_game
 from cartridge.settings import SettingsError
-from cartridge_trainer.network import NetConfig, PolicyValueNet
+from cartridge_trainer.network import NetConfig, PolicyValueNet, parameter_count
 from tests.trainer.test_trainer_metrics import small_iterations, trainers
 
 
@@ -63,3 +63,17 @@ def test_a_checkpoint_of_another_shape_stops_the_trainer_and_is_kept(tmp_path, m
     assert "NETWORK_CHANNELS=32 and NETWORK_BLOCKS=3" in message
     assert "(16 channels x 4 blocks)" in message and str(checkpoint) in message
     assert checkpoint.read_bytes() == saved
+
+
+def test_a_network_too_big_for_the_readers_is_refused_at_start(tmp_path):
+    # The readers' limit one byte below the network's fp32 size (4 bytes a weight), then at it.
+    settings = small_iterations(tmp_path, steps=1, batch=8, NETWORK_CHANNELS="16", NETWORK_BLOCKS="1")
+    weights = parameter_count(PolicyValueNet(get_game("tictactoe"), NetConfig(16, 1)))
+    limit = 4 * weights - 1
+    too_small = dataclasses.replace(settings, model_max_bytes=limit)
+    with trainers(too_small, []) as trainer, pytest.raises(SettingsError) as refused:
+        trainer()
+    assert f"make a network of {weights:,} weights" in str(refused.value)
+    assert f"over MODEL_MAX_BYTES={limit}" in str(refused.value)
+    with trainers(dataclasses.replace(settings, model_max_bytes=limit + 1), []) as trainer:
+        assert trainer().shape == NetConfig(16, 1)
