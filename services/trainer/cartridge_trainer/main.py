@@ -63,13 +63,14 @@ class Trainer:
         # channels_last: the layout training.py feeds, so oneDNN never reorders weights or activations per call.
         self.shape = NetConfig(settings.network_channels, settings.network_blocks)
         self.net = PolicyValueNet(self.game, self.shape).to(memory_format=torch.channels_last)
-        fp32_bytes = 4 * parameter_count(self.net)
+        weights = parameter_count(self.net)
+        fp32_bytes = 4 * weights
         if fp32_bytes > settings.model_max_bytes:
             # Every model would be refused by its readers (the fp32 export, and the fallback from int8, is about
             # 4 bytes a weight): say so at start rather than train models nobody loads.
             raise SettingsError(
                 f"NETWORK_CHANNELS={self.shape.channels} and NETWORK_BLOCKS={self.shape.blocks} make a network of "
-                f"{parameter_count(self.net):,} weights, about {fp32_bytes / 2**20:.0f} MiB as an fp32 model, over "
+                f"{weights:,} weights, about {fp32_bytes / 2**20:.0f} MiB as an fp32 model, over "
                 f"MODEL_MAX_BYTES={settings.model_max_bytes}, so actors, web and arena would refuse its models: "
                 "choose a smaller network or raise MODEL_MAX_BYTES for every service"
             )
